@@ -1,0 +1,13 @@
+//! One agent session over one TLS connection, shared by the edge and the agent: muxado typed
+//! streams, the JSON RPC exchange on top of them, heartbeats, and a switch that tears the
+//! connection down at once when either side decides the peer is gone.
+
+mod heartbeat;
+mod kill;
+mod rpc;
+
+pub use heartbeat::{beat_until_dead, echo_beats, BeatClock};
+pub use kill::{KillSwitch, Killable};
+pub use rpc::{call, open_typed, read_json, read_type, write_and_finish, RpcError};
+
+pub use muxado::{Accept, MuxadoAccept, MuxadoOpen, OpenClose, SessionBuilder, Stream};

@@ -1,0 +1,99 @@
+use std::time::Duration;
+
+use ferry_proto::msg::reply_error;
+use ferry_proto::{decode_json_prefix, DecodeError, Decoded, StreamType};
+use muxado::{MuxadoOpen, OpenClose, Stream};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RpcError {
+    #[error("the session is closed")]
+    SessionClosed,
+    #[error("stream i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the peer closed the stream before a whole message arrived")]
+    Truncated,
+    #[error("no message within {0:?}")]
+    Timeout(Duration),
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The peer answered with `{"Error": ...}`.
+    #[error("{0}")]
+    Remote(String),
+}
+
+/// Reads the 4-byte stream type that starts every typed stream.
+pub async fn read_type<S: AsyncRead + Unpin>(s: &mut S) -> std::io::Result<StreamType> {
+    let mut b = [0u8; 4];
+    s.read_exact(&mut b).await?;
+    Ok(StreamType::from_bytes(b))
+}
+
+/// Reads one JSON value without waiting for FIN (ngrok's agents never half-close).
+pub async fn read_json<S: AsyncRead + Unpin>(
+    s: &mut S,
+    timeout: Duration,
+) -> Result<Value, RpcError> {
+    let read = async {
+        let mut buf = Vec::with_capacity(512);
+        let mut chunk = [0u8; 4096];
+        loop {
+            if let Decoded::Value(v, _) = decode_json_prefix(&buf)? {
+                return Ok(v);
+            }
+            let n = s.read(&mut chunk).await?;
+            if n == 0 {
+                return Err(RpcError::Truncated);
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    };
+    tokio::time::timeout(timeout, read)
+        .await
+        .map_err(|_| RpcError::Timeout(timeout))?
+}
+
+/// Writes one JSON reply and FINs the stream, which ngrok's Rust client waits for.
+pub async fn write_and_finish<S: AsyncWrite + Unpin, T: Serialize>(
+    s: &mut S,
+    msg: &T,
+) -> Result<(), RpcError> {
+    let bytes = serde_json::to_vec(msg).map_err(|e| DecodeError::Shape(e.to_string()))?;
+    s.write_all(&bytes).await?;
+    s.shutdown().await?;
+    Ok(())
+}
+
+/// Opens a typed stream: the type and the first payload go out together in one frame.
+pub async fn open_typed(
+    open: &MuxadoOpen,
+    typ: StreamType,
+    first: &[u8],
+) -> Result<Stream, RpcError> {
+    let mut stream = open.clone().open().await.map_err(|_| RpcError::SessionClosed)?;
+    let mut head = Vec::with_capacity(4 + first.len());
+    head.extend_from_slice(&typ.to_bytes());
+    head.extend_from_slice(first);
+    stream.write_all(&head).await?;
+    Ok(stream)
+}
+
+/// One request and its reply on a fresh stream. A reply carrying `Error` becomes
+/// [`RpcError::Remote`].
+pub async fn call<T: Serialize>(
+    open: &MuxadoOpen,
+    typ: StreamType,
+    req: &T,
+    timeout: Duration,
+) -> Result<Value, RpcError> {
+    let body = serde_json::to_vec(req).map_err(|e| DecodeError::Shape(e.to_string()))?;
+    let mut stream = open_typed(open, typ, &body).await?;
+    let reply = read_json(&mut stream, timeout).await?;
+    if let Some(err) = reply_error(&reply) {
+        return Err(RpcError::Remote(err));
+    }
+    Ok(reply)
+}

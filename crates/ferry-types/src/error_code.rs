@@ -1,0 +1,138 @@
+use std::fmt;
+
+macro_rules! catalogue {
+    ($( $(#[$doc:meta])* $variant:ident = $num:literal, $ngrok:expr, $status:literal, $title:literal; )*) => {
+        /// Every error a user can meet, with a stable, searchable code (`ERR_FERRY_301`).
+        ///
+        /// The codes are the contract: messages may be reworded, codes never change meaning.
+        /// `docs/ERRORS.md` lists them all (a test keeps the two in step). Where ngrok defines a
+        /// code for the same failure, [`ErrorCode::ngrok`] names it, so that programs built on
+        /// ngrok's SDKs, which branch on `ERR_NGROK_` codes, keep working against Ferry.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            pub fn number(self) -> u32 {
+                match self { $(ErrorCode::$variant => $num,)* }
+            }
+
+            /// ngrok's code for the same failure, if it has one.
+            pub fn ngrok(self) -> Option<&'static str> {
+                match self { $(ErrorCode::$variant => $ngrok,)* }
+            }
+
+            /// The HTTP status this error maps to when it reaches an HTTP client.
+            pub fn http_status(self) -> u16 {
+                match self { $(ErrorCode::$variant => $status,)* }
+            }
+
+            /// A short, stable title for pages and catalogues.
+            pub fn title(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $title,)* }
+            }
+        }
+    };
+}
+
+catalogue! {
+    // Agent sessions (100s).
+    AuthtokenMissing = 101, Some("ERR_NGROK_105"), 401, "authtoken missing";
+    AuthtokenMalformed = 102, Some("ERR_NGROK_105"), 401, "authtoken malformed";
+    AuthtokenInvalid = 103, Some("ERR_NGROK_107"), 401, "authtoken invalid";
+    AuthRateLimited = 104, None, 429, "too many failed authentications";
+    ProtocolVersionUnsupported = 105, Some("ERR_NGROK_119"), 400, "protocol version unsupported";
+    IngressNotServed = 106, Some("ERR_NGROK_122"), 403, "agent ingress name not served here";
+    AuthPayloadInvalid = 107, Some("ERR_NGROK_109"), 400, "auth payload invalid";
+    NotAuthenticated = 108, None, 401, "request before authentication";
+    HeartbeatTimeout = 109, None, 504, "heartbeat timeout";
+
+    // Binds (300s).
+    BindPayloadInvalid = 301, Some("ERR_NGROK_301"), 400, "bind payload invalid";
+    ProtoUnknown = 302, Some("ERR_NGROK_332"), 400, "unknown protocol";
+    EndpointTaken = 303, Some("ERR_NGROK_334"), 409, "endpoint already online";
+    DomainMalformed = 304, Some("ERR_NGROK_326"), 400, "malformed domain";
+    TcpAddrUnavailable = 305, Some("ERR_NGROK_307"), 409, "TCP address unavailable";
+    LabeledUnsupported = 306, Some("ERR_NGROK_395"), 400, "labeled tunnels unsupported";
+    BindTokenInvalid = 307, Some("ERR_NGROK_335"), 400, "bind token invalid";
+    TunnelLimit = 308, None, 429, "too many tunnels in one session";
+    DomainRequired = 309, None, 400, "domain required";
+    UnbindUnknown = 310, Some("ERR_NGROK_333"), 404, "no such tunnel";
+    AclDenied = 316, Some("ERR_NGROK_316"), 403, "bind not allowed by the authtoken's ACL";
+    DomainNotReserved = 319, Some("ERR_NGROK_319"), 403, "domain not reserved";
+
+    // Certificates and agent configuration (500s).
+    FileUnreadable = 501, None, 400, "file unreadable";
+    FileWrongKind = 502, None, 400, "file of the wrong kind";
+    CertificateDefective = 503, None, 400, "certificate defective";
+    TerminationNeedsCertificate = 504, None, 400, "terminate_at agent needs crt and key";
+    KeyMismatch = 505, None, 400, "key does not match certificate";
+    UpstreamAddrInvalid = 506, None, 400, "upstream address invalid";
+
+    // The data path (800s).
+    EndpointNotFound = 801, Some("ERR_NGROK_3200"), 404, "no endpoint for this host";
+    AgentOffline = 802, Some("ERR_NGROK_3200"), 502, "the agent serving this endpoint is offline";
+    UpstreamTimeout = 803, Some("ERR_NGROK_3004"), 504, "the upstream did not answer in time";
+    UpstreamUnreachable = 804, Some("ERR_NGROK_8012"), 502, "the agent could not reach the upstream";
+    StreamLimit = 805, None, 503, "too many concurrent connections through this agent";
+    Draining = 806, None, 503, "the edge is shutting down";
+    UpstreamBadResponse = 807, Some("ERR_NGROK_3004"), 502, "the upstream sent an invalid response";
+    RequestHeaderTooLarge = 808, None, 431, "request headers too large";
+}
+
+impl ErrorCode {
+    /// The code as users see and search for it: `ERR_FERRY_301`.
+    pub fn as_string(self) -> String {
+        format!("ERR_FERRY_{}", self.number())
+    }
+
+    /// Text for an agent on the wire: the message, then the Ferry code and (where it exists)
+    /// the ngrok code, each on its own line. ngrok's SDKs lift a line that begins with
+    /// `ERR_NGROK_` into `error_code()` and keep the rest, `ERR_FERRY_` line included, as the
+    /// message the user sees.
+    pub fn wire_error(self, msg: &str) -> String {
+        match self.ngrok() {
+            Some(ngrok) => format!("{msg}\n\n{self}\n{ngrok}\n"),
+            None => format!("{msg}\n\n{self}\n"),
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ERR_FERRY_{}", self.number())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn numbers_are_unique() {
+        let mut seen = HashSet::new();
+        for c in ErrorCode::ALL {
+            assert!(seen.insert(c.number()), "duplicate {c}");
+        }
+    }
+
+    #[test]
+    fn catalogue_document_lists_every_code() {
+        let doc = include_str!("../../../docs/ERRORS.md");
+        for c in ErrorCode::ALL {
+            assert!(doc.contains(&format!("`{c}`")), "docs/ERRORS.md misses {c}");
+        }
+    }
+
+    #[test]
+    fn wire_error_puts_codes_on_their_own_lines() {
+        let s = ErrorCode::AuthtokenInvalid.wire_error("the authtoken is not valid");
+        let lines: Vec<_> = s.lines().filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines, ["the authtoken is not valid", "ERR_FERRY_103", "ERR_NGROK_107"]);
+    }
+}

@@ -1,0 +1,12 @@
+//! The vocabulary every Ferry crate shares. Nothing here does I/O, so it is safe to use from
+//! sans-IO protocol code, the store and the binaries alike.
+
+mod error_code;
+mod host;
+mod id;
+mod secret;
+
+pub use error_code::ErrorCode;
+pub use host::{HostError, HostPattern, Hostname};
+pub use id::{IdError, ResourceId, ID_PREFIXES};
+pub use secret::Secret;
