@@ -11,14 +11,23 @@ fuzz_target!(|data: &[u8]| {
 
     match &full {
         Ok(ClientHelloSni::Name(name)) => {
-            assert!(!name.is_empty() && name.len() <= 255, "name length {}", name.len());
             assert!(
-                name.bytes().all(|b| (0x21..=0x7e).contains(&b) && !b.is_ascii_uppercase()),
+                !name.is_empty() && name.len() <= 255,
+                "name length {}",
+                name.len()
+            );
+            assert!(
+                name.bytes()
+                    .all(|b| (0x21..=0x7e).contains(&b) && !b.is_ascii_uppercase()),
                 "name {name:?}"
             );
         }
         Ok(ClientHelloSni::Incomplete) => {
-            assert!(data.len() < MAX_CLIENT_HELLO, "Incomplete at {} bytes", data.len());
+            assert!(
+                data.len() < MAX_CLIENT_HELLO,
+                "Incomplete at {} bytes",
+                data.len()
+            );
         }
         Ok(ClientHelloSni::NoSni) | Err(_) => {}
     }
@@ -30,12 +39,24 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let len = data.len();
-    let cuts = [1, 5, 6, 9, len / 3, len / 2, len - 1, usize::from(data[0]) % len];
+    let cuts = [
+        1,
+        5,
+        6,
+        9,
+        len / 3,
+        len / 2,
+        len - 1,
+        usize::from(data[0]) % len,
+    ];
     for n in cuts {
         let n = n.min(len);
         let prefix = parse_client_hello_sni(&data[..n]);
         if prefix != Ok(ClientHelloSni::Incomplete) {
-            assert_eq!(prefix, full, "answer for the first {n} of {len} bytes changed");
+            assert_eq!(
+                prefix, full,
+                "answer for the first {n} of {len} bytes changed"
+            );
         }
     }
 });

@@ -1,0 +1,240 @@
+//! Ferry's edge node: the public listeners, SNI and Host routing, the agent ingress with its
+//! live registry of sessions and tunnels, HTTP proxying, TLS pass-through, TCP ports, and a
+//! graceful drain.
+
+mod auth_limit;
+mod bind;
+mod bind_token;
+mod config;
+mod error_page;
+mod front;
+mod http_proxy;
+mod ingress;
+mod proxy_stream;
+mod registry;
+mod rewind;
+mod tcp;
+mod tls;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ferry_pki::DevCa;
+use ferry_store::Store;
+use ferry_types::ResourceId;
+use rand::RngCore;
+use rustls::ServerConfig;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use config::EdgeConfig;
+
+use crate::auth_limit::AuthLimiter;
+use crate::bind_token::BindSigner;
+use crate::front::PortRole;
+use crate::registry::{AgentSession, Registry};
+use crate::tls::CertResolver;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EdgeError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("TLS configuration: {0}")]
+    Tls(#[from] rustls::Error),
+    #[error("store: {0}")]
+    Store(#[from] ferry_store::StoreError),
+}
+
+/// The addresses the edge ended up on (ports picked at run time included).
+#[derive(Clone, Debug)]
+pub struct EdgeAddrs {
+    pub https: SocketAddr,
+    pub http: SocketAddr,
+    pub agent_ingress: SocketAddr,
+    pub tcp_ports: (u16, u16),
+}
+
+/// A running edge.
+pub struct EdgeHandle {
+    pub addrs: EdgeAddrs,
+    shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    pub config: EdgeConfig,
+    pub registry: Registry,
+    pub store: Store,
+    pub signer: BindSigner,
+    pub auth_limiter: AuthLimiter,
+    pub https_port: u16,
+    pub http_port: u16,
+    pub agent_tls: Arc<ServerConfig>,
+    pub https_tls: Arc<ServerConfig>,
+    /// Fires when the edge starts draining: listeners stop, HTTP connections finish.
+    pub shutdown: CancellationToken,
+    /// Public connections in flight, which a drain waits for.
+    pub tracker: TaskTracker,
+    sessions: Mutex<HashMap<ResourceId, Arc<AgentSession>>>,
+}
+
+impl Shared {
+    /// Names that belong to the agent ingress. ngrok's agents send the `server_addr` host as
+    /// SNI and none for an IP address.
+    pub fn is_ingress_name(&self, sni: Option<&str>) -> bool {
+        let Some(name) = sni else { return true };
+        if self.config.dev && name == "localhost" {
+            return true;
+        }
+        match ferry_types::Hostname::parse(name) {
+            Ok(h) => self
+                .config
+                .ingress_domains
+                .iter()
+                .any(|d| *d == h || h.is_below(d)),
+            Err(_) => false,
+        }
+    }
+
+    pub fn remember_session(&self, s: Arc<AgentSession>) {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(s.id.clone(), s);
+    }
+
+    pub fn forget_session(&self, id: &ResourceId) {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
+}
+
+const BIND_KEY_SETTING: &str = "bind_token_key";
+
+impl EdgeHandle {
+    /// Binds every listener and starts serving.
+    pub async fn start(config: EdgeConfig, store: Store, ca: DevCa) -> Result<Self, EdgeError> {
+        let https = bind(config.https_listen).await?;
+        let http = bind(config.http_listen).await?;
+        let agents = match config.agent_listen {
+            Some(a) => Some(bind(a).await?),
+            None => None,
+        };
+        let https_addr = local(&https, config.https_listen)?;
+        let http_addr = local(&http, config.http_listen)?;
+        let agent_addr = match &agents {
+            Some(l) => local(l, config.https_listen)?,
+            None => https_addr,
+        };
+
+        let mut fresh = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut fresh);
+        let key_hex: String = fresh.iter().map(|b| format!("{b:02x}")).collect();
+        let key = store.setting_or_insert(BIND_KEY_SETTING, &key_hex).await?;
+
+        let provider = tls::provider();
+        let mut default_names = vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            "::1".to_string(),
+            https_addr.ip().to_string(),
+        ];
+        default_names.extend(config.ingress_domains.iter().map(|d| d.to_string()));
+        default_names.dedup();
+        let resolver = Arc::new(CertResolver::new(ca, provider.clone(), default_names));
+        let agent_tls = tls::server_config(provider.clone(), resolver.clone(), &[])?;
+        let https_tls = tls::server_config(provider, resolver, &[b"h2", b"http/1.1"])?;
+
+        let shared = Arc::new(Shared {
+            auth_limiter: AuthLimiter::new(config.auth_failures_per_minute),
+            https_port: https_addr.port(),
+            http_port: http_addr.port(),
+            registry: Registry::default(),
+            signer: BindSigner::new(key.into_bytes()),
+            store,
+            agent_tls,
+            https_tls,
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            sessions: Mutex::new(HashMap::new()),
+            config,
+        });
+        tokio::spawn(front::serve_tls_port(shared.clone(), https, PortRole::Shared));
+        tokio::spawn(front::serve_http_port(shared.clone(), http));
+        if let Some(l) = agents {
+            tokio::spawn(front::serve_tls_port(shared.clone(), l, PortRole::AgentsOnly));
+        }
+        let sweeper = shared.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(15));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => sweeper.registry.sweep(),
+                    _ = sweeper.shutdown.cancelled() => break,
+                }
+            }
+        });
+        Ok(Self {
+            addrs: EdgeAddrs {
+                https: https_addr,
+                http: http_addr,
+                agent_ingress: agent_addr,
+                tcp_ports: shared.config.tcp_ports,
+            },
+            shared,
+        })
+    }
+
+    /// Stops taking new connections and streams, lets the running ones finish until
+    /// `deadline`, then closes every agent session.
+    pub async fn drain(self, deadline: Duration) {
+        self.shared.shutdown.cancel();
+        self.shared.tracker.close();
+        let open = self.shared.tracker.len();
+        tracing::info!(open, "draining: waiting for open connections");
+        if tokio::time::timeout(deadline, self.shared.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                left = self.shared.tracker.len(),
+                "drain deadline reached; closing the rest"
+            );
+        }
+        let sessions: Vec<_> = self
+            .shared
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for s in sessions {
+            s.kill.kill();
+        }
+    }
+
+    pub fn tunnel_count(&self) -> usize {
+        self.shared.registry.tunnel_count()
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, EdgeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| EdgeError::Listen { addr, source })
+}
+
+fn local(l: &TcpListener, asked: SocketAddr) -> Result<SocketAddr, EdgeError> {
+    l.local_addr()
+        .map_err(|source| EdgeError::Listen { addr: asked, source })
+}

@@ -61,7 +61,6 @@ catalogue! {
     BindTokenInvalid = 307, Some("ERR_NGROK_335"), 400, "bind token invalid";
     TunnelLimit = 308, None, 429, "too many tunnels in one session";
     DomainRequired = 309, None, 400, "domain required";
-    UnbindUnknown = 310, Some("ERR_NGROK_333"), 404, "no such tunnel";
     AclDenied = 316, Some("ERR_NGROK_316"), 403, "bind not allowed by the authtoken's ACL";
     DomainNotReserved = 319, Some("ERR_NGROK_319"), 403, "domain not reserved";
 

@@ -1,7 +1,9 @@
 //! The vocabulary every Ferry crate shares. Nothing here does I/O, so it is safe to use from
 //! sans-IO protocol code, the store and the binaries alike.
 
+pub mod acl;
 mod error_code;
+pub mod error_page;
 mod host;
 mod id;
 mod secret;

@@ -1,0 +1,221 @@
+//! What the agent does with one proxy stream: serve it as HTTP towards the upstream,
+//! terminate TLS and splice, or splice raw bytes.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ferry_transport::{splice, Stream};
+use ferry_types::ErrorCode;
+use http::{header, Request, Response, StatusCode, Version};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ServerConfig};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::Mutex;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+use crate::tunnel::{TunnelProto, TunnelSpec};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Body = BoxBody<Bytes, BoxError>;
+
+const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
+const IDLE: Duration = Duration::from_secs(600);
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running tunnel's serving side.
+pub struct Forwarder {
+    pub spec: TunnelSpec,
+    /// Set when the agent terminates TLS for this tunnel.
+    pub tls: Option<Arc<ServerConfig>>,
+    pub upstream_tls: Arc<ClientConfig>,
+}
+
+/// Any connection the agent reads from and writes to: a proxy stream, or TLS over one.
+trait Conn: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Conn for T {}
+
+pub async fn serve(fwd: Arc<Forwarder>, stream: Stream, client: SocketAddr) {
+    let name = fwd.spec.name.clone();
+    match fwd.spec.proto {
+        TunnelProto::Http => serve_http(fwd, stream, client).await,
+        TunnelProto::Tcp => splice_upstream(&fwd, Box::new(stream), client).await,
+        TunnelProto::Tls => match fwd.tls.clone() {
+            None => splice_upstream(&fwd, Box::new(stream), client).await,
+            Some(cfg) => {
+                let accept = TlsAcceptor::from(cfg).accept(stream);
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, accept).await {
+                    Ok(Ok(tls)) => splice_upstream(&fwd, Box::new(tls), client).await,
+                    Ok(Err(e)) => {
+                        tracing::warn!(tunnel = %name, %client, "TLS handshake refused: {e}; nothing was sent upstream")
+                    }
+                    Err(_) => tracing::warn!(tunnel = %name, %client, "TLS handshake timed out"),
+                }
+            }
+        },
+    }
+}
+
+async fn dial(fwd: &Forwarder) -> Result<Box<dyn Conn>, String> {
+    let up = &fwd.spec.addr;
+    let tcp = up
+        .connect(DIAL_TIMEOUT)
+        .await
+        .map_err(|e| format!("cannot connect to {up}: {e}"))?;
+    if !up.tls {
+        return Ok(Box::new(tcp));
+    }
+    let name = ServerName::try_from(up.host.clone())
+        .map_err(|e| format!("upstream host {:?}: {e}", up.host))?;
+    let tls = TlsConnector::from(fwd.upstream_tls.clone())
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("TLS to {up}: {e}"))?;
+    Ok(Box::new(tls))
+}
+
+async fn splice_upstream(fwd: &Forwarder, conn: Box<dyn Conn>, client: SocketAddr) {
+    let name = &fwd.spec.name;
+    let started = Instant::now();
+    let upstream = match dial(fwd).await {
+        Ok(u) => u,
+        Err(why) => {
+            // A clean close is all a TLS or TCP client can be told.
+            tracing::warn!(tunnel = %name, %client, code = %ErrorCode::UpstreamUnreachable, "{why}");
+            return;
+        }
+    };
+    match splice(conn, upstream, IDLE).await {
+        Ok(moved) => tracing::info!(
+            tunnel = %name, %client,
+            bytes_in = moved.a_to_b, bytes_out = moved.b_to_a,
+            ms = started.elapsed().as_millis() as u64,
+            "connection closed"
+        ),
+        Err(e) => tracing::info!(tunnel = %name, %client, "connection ended: {e}"),
+    }
+}
+
+struct HttpConn {
+    fwd: Arc<Forwarder>,
+    client: SocketAddr,
+    sender: Mutex<Option<SendRequest<Incoming>>>,
+}
+
+async fn serve_http(fwd: Arc<Forwarder>, stream: Stream, client: SocketAddr) {
+    let state = Arc::new(HttpConn {
+        fwd,
+        client,
+        sender: Mutex::new(None),
+    });
+    let svc = service_fn(move |req| {
+        let state = state.clone();
+        async move { Ok::<_, Infallible>(state.handle(req).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .serve_connection(TokioIo::new(stream), svc)
+        .with_upgrades();
+    if let Err(e) = conn.await {
+        tracing::debug!(%client, "proxy stream ended: {e}");
+    }
+}
+
+impl HttpConn {
+    async fn handle(&self, mut req: Request<Incoming>) -> Response<Body> {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let name = &self.fwd.spec.name;
+        let upgrade = is_upgrade(&req).then(|| hyper::upgrade::on(&mut req));
+        let resp = match self.send(req).await {
+            Ok(r) => r,
+            Err(why) => {
+                tracing::warn!(tunnel = %name, client = %self.client, code = %ErrorCode::UpstreamUnreachable, "{method} {path}: {why}");
+                return error_page(ErrorCode::UpstreamUnreachable, &why);
+            }
+        };
+        tracing::info!(
+            tunnel = %name,
+            client = %self.client,
+            status = resp.status().as_u16(),
+            ms = started.elapsed().as_millis() as u64,
+            "{method} {path}"
+        );
+        let mut resp = resp;
+        if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+            if let Some(client_side) = upgrade {
+                let upstream_side = hyper::upgrade::on(&mut resp);
+                tokio::spawn(async move {
+                    if let Ok((c, u)) = tokio::try_join!(client_side, upstream_side) {
+                        let _ = splice(TokioIo::new(c), TokioIo::new(u), IDLE).await;
+                    }
+                });
+            }
+            return resp.map(|_| empty());
+        }
+        resp.map(|b| b.map_err(BoxError::from).boxed())
+    }
+
+    async fn send(&self, req: Request<Incoming>) -> Result<Response<Incoming>, String> {
+        let mut slot = self.sender.lock().await;
+        let reusable = slot.as_ref().is_some_and(|s| !s.is_closed());
+        if !reusable {
+            let io = dial(&self.fwd).await?;
+            let (sender, conn) = hyper::client::conn::http1::Builder::new()
+                .handshake::<_, Incoming>(TokioIo::new(io))
+                .await
+                .map_err(|e| format!("HTTP handshake with {}: {e}", self.fwd.spec.addr))?;
+            tokio::spawn(async move {
+                let _ = conn.with_upgrades().await;
+            });
+            *slot = Some(sender);
+        }
+        let Some(sender) = slot.as_mut() else {
+            return Err("no upstream connection".into());
+        };
+        sender
+            .ready()
+            .await
+            .map_err(|e| format!("upstream {}: {e}", self.fwd.spec.addr))?;
+        sender
+            .send_request(req)
+            .await
+            .map_err(|e| format!("upstream {}: {e}", self.fwd.spec.addr))
+    }
+}
+
+fn is_upgrade(req: &Request<Incoming>) -> bool {
+    req.version() == Version::HTTP_11
+        && req.headers().contains_key(header::UPGRADE)
+        && req
+            .headers()
+            .get(header::CONNECTION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().contains("upgrade"))
+}
+
+fn error_page(code: ErrorCode, detail: &str) -> Response<Body> {
+    let (content_type, body) = ferry_types::error_page::render(code, detail, false);
+    let mut resp = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *resp.status_mut() = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
+    resp
+}
+
+fn empty() -> Body {
+    Empty::<Bytes>::new().map_err(|never| match never {}).boxed()
+}

@@ -1,0 +1,316 @@
+//! The agent's side of a session: dial, authenticate, bind every tunnel (re-binding with the
+//! IDs and tokens the edge gave before), accept proxy streams, and start over with capped,
+//! jittered back-off whenever the connection is lost.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferry_proto::msg::{Auth, AuthExtra, AuthResp, Bind, BindExtra, BindResp, CommandResp, StopTunnel};
+use ferry_proto::rpc::from_value_folded;
+use ferry_proto::{ProxyHeader, StreamType};
+use ferry_transport::{
+    beat_until_dead, call, echo_beats, read_json, read_type, write_and_finish, Accept, BeatClock,
+    KillSwitch, MuxadoOpen, RpcError, Session, SessionBuilder, Stream,
+};
+use rand::Rng;
+use rustls::pki_types::ServerName;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use crate::{forward, AgentEvent, Inner};
+
+const RPC_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Why a session ended.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The edge refused something that retrying will not change (a bad authtoken, a bind
+    /// outside the ACL). Fatal at start-up; retried after the agent has been online.
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    Transient(String),
+}
+
+/// The wait before reconnect attempt `n`: exponential from 500 ms, capped at `cap`, with
+/// jitter so that a fleet of agents does not come back in lockstep.
+pub fn backoff(n: u32, cap: Duration) -> Duration {
+    let base = Duration::from_millis(500).saturating_mul(1u32 << n.min(16));
+    let capped = base.min(cap);
+    capped.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
+}
+
+pub async fn run_once(inner: &Arc<Inner>) -> Result<(), SessionError> {
+    let cfg = &inner.config;
+    let host = host_of(&cfg.server_addr);
+    let server_name = ServerName::try_from(host.clone())
+        .map_err(|e| SessionError::Refused(format!("server_addr {:?}: {e}", cfg.server_addr)))?;
+    let tcp = tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(&cfg.server_addr))
+        .await
+        .map_err(|_| SessionError::Transient(format!("connecting to {} timed out", cfg.server_addr)))?
+        .map_err(|e| SessionError::Transient(format!("cannot connect to {}: {e}", cfg.server_addr)))?;
+    let _ = tcp.set_nodelay(true);
+    let tls = tokio::time::timeout(
+        cfg.connect_timeout,
+        TlsConnector::from(inner.edge_tls.clone()).connect(server_name, tcp),
+    )
+    .await
+    .map_err(|_| SessionError::Transient("TLS handshake with the edge timed out".into()))?
+    .map_err(|e| {
+        SessionError::Transient(format!(
+            "TLS handshake with {} failed: {e} (is root_cas the CA that issued the edge's certificate? `ferry edge --dev` writes it to dev.json's ca_cert)",
+            cfg.server_addr
+        ))
+    })?;
+
+    let kill = KillSwitch::default();
+    let mux = SessionBuilder::new(kill.wrap(tls)).client().start();
+    let (open, accept) = mux.split();
+    let clock = BeatClock::default();
+    let accept_task = tokio::spawn(accept_loop(inner.clone(), accept, clock.clone(), kill.clone()));
+    let result = async {
+        authenticate(inner, &open).await?;
+        bind_all(inner, &open).await?;
+        {
+            let beat_open = open.clone();
+            let beat_kill = kill.clone();
+            let (interval, tolerance) = (cfg.heartbeat_interval, cfg.heartbeat_tolerance);
+            let events = inner.events.clone();
+            let clock = clock.clone();
+            tokio::spawn(async move {
+                let why = tokio::select! {
+                    e = beat_until_dead(&beat_open, interval, tolerance, clock) => e,
+                    _ = beat_kill.killed() => return,
+                };
+                let _ = events.send(AgentEvent::Offline { reason: format!("heartbeat: {why}") });
+                beat_kill.kill();
+            });
+        }
+        *inner.current.lock().await = Some((open.clone(), clock.clone()));
+        let _ = inner.events.send(AgentEvent::Online);
+        Ok::<(), SessionError>(())
+    }
+    .await;
+    if let Err(e) = result {
+        kill.kill();
+        accept_task.abort();
+        return Err(e);
+    }
+    let _ = accept_task.await;
+    kill.kill();
+    *inner.current.lock().await = None;
+    Err(SessionError::Transient("the connection to the edge was lost".into()))
+}
+
+async fn authenticate(inner: &Arc<Inner>, open: &MuxadoOpen) -> Result<(), SessionError> {
+    let cfg = &inner.config;
+    let client_id = inner.client_id.lock().await.clone();
+    let unsupported = Some("the ferry agent does not take this command".to_string());
+    let auth = Auth {
+        version: ferry_proto::PROTOCOL_VERSIONS.iter().map(|v| v.to_string()).collect(),
+        client_id,
+        extra: AuthExtra {
+            os: std::env::consts::OS.into(),
+            arch: std::env::consts::ARCH.into(),
+            auth_token: cfg.authtoken.expose().to_string(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            hostname: String::new(),
+            user_agent: format!("ferry/{}", env!("CARGO_PKG_VERSION")),
+            metadata: cfg.metadata.clone(),
+            cookie: String::new(),
+            heartbeat_interval: cfg.heartbeat_interval.as_nanos() as i64,
+            heartbeat_tolerance: cfg.heartbeat_tolerance.as_nanos() as i64,
+            client_type: "ferry".into(),
+            restart_unsupported_error: unsupported.clone(),
+            stop_unsupported_error: unsupported.clone(),
+            update_unsupported_error: unsupported,
+        },
+    };
+    let reply = call(open, StreamType::AUTH, &auth, RPC_TIMEOUT)
+        .await
+        .map_err(classify)?;
+    let resp: AuthResp = from_value_folded(&reply)
+        .map_err(|e| SessionError::Transient(format!("auth reply: {e}")))?;
+    *inner.client_id.lock().await = resp.client_id;
+    Ok(())
+}
+
+async fn bind_all(inner: &Arc<Inner>, open: &MuxadoOpen) -> Result<(), SessionError> {
+    let names: Vec<String> = inner.tunnels.lock().await.keys().cloned().collect();
+    for name in names {
+        bind_one(inner, open, &name).await?;
+    }
+    Ok(())
+}
+
+/// Binds (or re-binds) tunnel `name` on the live session.
+pub async fn bind_one(inner: &Arc<Inner>, open: &MuxadoOpen, name: &str) -> Result<String, SessionError> {
+    let req = {
+        let tunnels = inner.tunnels.lock().await;
+        let Some(t) = tunnels.get(name) else {
+            return Err(SessionError::Refused(format!("no tunnel named {name:?}")));
+        };
+        Bind {
+            id: t.id.clone(),
+            proto: t.fwd.spec.bind_proto().into(),
+            forwards_to: t.fwd.spec.addr.to_string(),
+            forwards_proto: String::new(),
+            opts: t.opts.clone().unwrap_or_else(|| t.fwd.spec.bind_opts()),
+            extra: BindExtra {
+                token: t.token.clone(),
+                metadata: t.fwd.spec.metadata.clone(),
+                ..Default::default()
+            },
+        }
+    };
+    let reply = call(open, StreamType::BIND, &req, RPC_TIMEOUT)
+        .await
+        .map_err(|e| match classify(e) {
+            SessionError::Refused(m) => SessionError::Refused(format!("tunnel {name:?}: {m}")),
+            other => other,
+        })?;
+    let resp: BindResp = from_value_folded(&reply)
+        .map_err(|e| SessionError::Transient(format!("bind reply: {e}")))?;
+    let proto = {
+        let mut tunnels = inner.tunnels.lock().await;
+        let Some(t) = tunnels.get_mut(name) else {
+            return Err(SessionError::Refused(format!("tunnel {name:?} was removed while binding")));
+        };
+        t.id = resp.id.clone();
+        t.opts = Some(resp.opts.clone());
+        t.token = resp.extra.token.clone();
+        t.public_url = Some(resp.url.clone());
+        t.fwd.spec.bind_proto()
+    };
+    let _ = inner.events.send(AgentEvent::TunnelStarted {
+        name: name.to_string(),
+        proto: proto.to_string(),
+        public_url: resp.url.clone(),
+    });
+    Ok(resp.url)
+}
+
+/// An RPC failure from the edge is a refusal; anything else is the connection's fault.
+fn classify(e: RpcError) -> SessionError {
+    match e {
+        RpcError::Remote(text) => SessionError::Refused(
+            text.lines()
+                .filter(|l| !l.trim().is_empty())
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        other => SessionError::Transient(other.to_string()),
+    }
+}
+
+async fn accept_loop(
+    inner: Arc<Inner>,
+    mut accept: ferry_transport::MuxadoAccept,
+    clock: BeatClock,
+    kill: KillSwitch,
+) {
+    loop {
+        let stream = tokio::select! {
+            s = accept.accept() => s,
+            _ = kill.killed() => None,
+        };
+        let Some(stream) = stream else { break };
+        tokio::spawn(dispatch(inner.clone(), stream, clock.clone()));
+    }
+}
+
+async fn dispatch(inner: Arc<Inner>, mut stream: Stream, clock: BeatClock) {
+    let Ok(Ok(typ)) = tokio::time::timeout(RPC_TIMEOUT, read_type(&mut stream)).await else {
+        return;
+    };
+    match typ {
+        StreamType::PROXY => {
+            let header = match read_proxy_header(&mut stream).await {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::warn!("bad proxy stream header: {e}");
+                    return;
+                }
+            };
+            let Some(fwd) = inner.forwarder_by_id(&header.id).await else {
+                tracing::warn!(tunnel = %header.id, "proxy stream for a tunnel this agent does not hold");
+                return;
+            };
+            let client = header
+                .client_addr
+                .parse()
+                .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
+            forward::serve(fwd, stream, client).await;
+        }
+        StreamType::HEARTBEAT => echo_beats(stream, clock).await,
+        StreamType::STOP_TUNNEL => {
+            if let Ok(v) = read_json(&mut stream, RPC_TIMEOUT).await {
+                if let Ok(stop) = from_value_folded::<StopTunnel>(&v) {
+                    let name = inner.remove_by_id(&stop.id).await;
+                    tracing::warn!(tunnel = ?name, "the edge stopped a tunnel: {}", stop.message);
+                }
+            }
+        }
+        StreamType::RESTART | StreamType::STOP | StreamType::UPDATE => {
+            let resp = CommandResp {
+                error: Some("the ferry agent does not take remote commands".into()),
+            };
+            let _ = write_and_finish(&mut stream, &resp).await;
+        }
+        other => tracing::debug!(?other, "ignoring a stream of unknown type"),
+    }
+}
+
+async fn read_proxy_header(stream: &mut Stream) -> Result<ProxyHeader, String> {
+    let mut len = [0u8; 8];
+    stream.read_exact(&mut len).await.map_err(|e| e.to_string())?;
+    let n = i64::from_le_bytes(len);
+    if !(0..=ferry_proto::proxy_header::MAX_PROXY_HEADER as i64).contains(&n) {
+        return Err(format!("header length {n} out of range"));
+    }
+    let mut buf = len.to_vec();
+    buf.resize(8 + n as usize, 0);
+    stream.read_exact(&mut buf[8..]).await.map_err(|e| e.to_string())?;
+    match ProxyHeader::decode(&buf) {
+        Ok(Some((h, _))) => Ok(h),
+        Ok(None) => Err("truncated header".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn host_of(server_addr: &str) -> String {
+    let host = match server_addr.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => server_addr,
+    };
+    host.trim_start_matches('[').trim_end_matches(']').to_string()
+}
+
+/// How long the last session stayed up; a long one resets the back-off.
+pub fn was_stable(started: Instant) -> bool {
+    started.elapsed() > Duration::from_secs(30)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped_with_jitter() {
+        let cap = Duration::from_secs(60);
+        assert!(backoff(0, cap) <= Duration::from_millis(500));
+        assert!(backoff(3, cap) >= Duration::from_secs(2));
+        for n in [10, 20, 31, 100] {
+            let b = backoff(n, cap);
+            assert!(b <= cap && b >= cap / 2, "{n}: {b:?}");
+        }
+    }
+
+    #[test]
+    fn server_addr_host() {
+        assert_eq!(host_of("connect.example.test:443"), "connect.example.test");
+        assert_eq!(host_of("127.0.0.1:4443"), "127.0.0.1");
+        assert_eq!(host_of("[::1]:4443"), "::1");
+    }
+}

@@ -1,0 +1,187 @@
+//! A tunnel as the agent runs it: what it asks the edge for, and how it treats the
+//! connections the edge sends back.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ferry_types::ErrorCode;
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
+use serde_json::{json, Value};
+
+use crate::upstream::Upstream;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TunnelProto {
+    Http,
+    Tls,
+    Tcp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TerminateAt {
+    /// Pass the client's TLS bytes to the upstream untouched.
+    Upstream,
+    /// The agent terminates TLS with `crt`/`key`, checking client certificates against
+    /// `mutual_tls_cas` if given. The edge never sees plaintext.
+    Agent,
+}
+
+/// A tunnel definition, from the command line, a config file or the agent API.
+#[derive(Clone, Debug)]
+pub struct TunnelSpec {
+    pub name: String,
+    pub proto: TunnelProto,
+    pub addr: Upstream,
+    pub domain: Option<String>,
+    pub subdomain: Option<String>,
+    pub remote_addr: Option<String>,
+    pub terminate_at: TerminateAt,
+    pub crt: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub mutual_tls_cas: Option<PathBuf>,
+    /// ALPN protocols the agent offers when it terminates TLS. Empty by default: the upstream
+    /// gets bytes in whatever protocol the client chose, so offering h2 to an HTTP/1.1
+    /// upstream would break it (DESIGN trap 7).
+    pub alpn: Vec<String>,
+    /// `http` binds a plain-HTTP endpoint; the default is HTTPS.
+    pub http_scheme: bool,
+    pub metadata: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TunnelError {
+    #[error("{code}: tunnel {name:?}: terminate_at: agent needs both crt and key (missing: {missing}); `ferry certs generate --domain '*.example.com' --out certs` makes a working set")]
+    NeedsCertificate {
+        code: ErrorCode,
+        name: String,
+        missing: &'static str,
+    },
+    #[error("{code}: tunnel {name:?}: crt/key are set but terminate_at is not 'agent'; Ferry terminates TLS for a tunnel at the agent only, so add terminate_at: agent")]
+    EdgeTermination { code: ErrorCode, name: String },
+    #[error("{code}: tunnel {name:?}: {source}", code = source.code())]
+    File {
+        name: String,
+        #[source]
+        source: ferry_pki::LoadError,
+    },
+    #[error("{code}: tunnel {name:?}: TLS settings: {source}", code = ErrorCode::CertificateDefective)]
+    Tls {
+        name: String,
+        #[source]
+        source: rustls::Error,
+    },
+    #[error("{code}: tunnel {name:?}: mutual_tls_cas: {why}", code = ErrorCode::CertificateDefective)]
+    ClientCas { name: String, why: String },
+}
+
+impl TunnelSpec {
+    /// The protocol string of the bind. ngrok's agents bind `https` for an HTTPS endpoint.
+    pub fn bind_proto(&self) -> &'static str {
+        match (self.proto, self.http_scheme) {
+            (TunnelProto::Http, true) => "http",
+            (TunnelProto::Http, false) => "https",
+            (TunnelProto::Tls, _) => "tls",
+            (TunnelProto::Tcp, _) => "tcp",
+        }
+    }
+
+    /// The bind's `Opts`, shaped as ngrok's SDK shapes them.
+    pub fn bind_opts(&self) -> Value {
+        let domain = self.domain.clone().unwrap_or_default();
+        let subdomain = self.subdomain.clone().unwrap_or_default();
+        match self.proto {
+            TunnelProto::Http => json!({
+                "Domain": domain, "Hostname": "", "Auth": "", "Subdomain": subdomain,
+                "HostHeaderRewrite": false,
+                "LocalUrlScheme": if self.addr.tls { "https" } else { "http" },
+                "ProxyProto": 0,
+                "Compression": null, "CircuitBreaker": null, "IPRestriction": null,
+                "BasicAuth": null, "OAuth": null, "OIDC": null, "WebhookVerification": null,
+                "MutualTLSCA": null, "RequestHeaders": null, "ResponseHeaders": null,
+                "WebsocketTCPConverter": null, "UserAgentFilter": null, "TrafficPolicy": null,
+            }),
+            TunnelProto::Tls => json!({
+                "Domain": domain, "Hostname": "", "Subdomain": subdomain, "ProxyProto": 0,
+                "MutualTLSAtAgent": self.terminate_at == TerminateAt::Agent && self.mutual_tls_cas.is_some(),
+                "MutualTLSAtEdge": null, "TLSTermination": null,
+                "IPRestriction": null, "TrafficPolicy": null,
+            }),
+            TunnelProto::Tcp => json!({
+                "Addr": self.remote_addr.clone().unwrap_or_default(), "ProxyProto": 0,
+                "IPRestriction": null, "TrafficPolicy": null,
+            }),
+        }
+    }
+
+    /// Checks the tunnel's files and builds what serving it needs. Runs before the bind, so a
+    /// wrong certificate never becomes a public endpoint that fails every handshake.
+    pub fn prepare(&self) -> Result<Option<Arc<ServerConfig>>, TunnelError> {
+        let has_files = self.crt.is_some() || self.key.is_some();
+        if self.terminate_at != TerminateAt::Agent {
+            if has_files {
+                return Err(TunnelError::EdgeTermination {
+                    code: ErrorCode::TerminationNeedsCertificate,
+                    name: self.name.clone(),
+                });
+            }
+            return Ok(None);
+        }
+        let (crt, key) = match (&self.crt, &self.key) {
+            (Some(c), Some(k)) => (c, k),
+            (c, k) => {
+                let missing = match (c.is_none(), k.is_none()) {
+                    (true, true) => "crt and key",
+                    (true, false) => "crt",
+                    _ => "key",
+                };
+                return Err(TunnelError::NeedsCertificate {
+                    code: ErrorCode::TerminationNeedsCertificate,
+                    name: self.name.clone(),
+                    missing,
+                });
+            }
+        };
+        let file_err = |source| TunnelError::File {
+            name: self.name.clone(),
+            source,
+        };
+        let identity = ferry_pki::load_server_identity(crt, key).map_err(file_err)?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|source| TunnelError::Tls {
+                name: self.name.clone(),
+                source,
+            })?;
+        let builder = match &self.mutual_tls_cas {
+            None => builder.with_no_client_auth(),
+            Some(path) => {
+                let cas = ferry_pki::load_ca_certs(path).map_err(file_err)?;
+                let mut roots = RootCertStore::empty();
+                for ca in cas {
+                    roots.add(ca).map_err(|e| TunnelError::ClientCas {
+                        name: self.name.clone(),
+                        why: format!("{}: {e}", path.display()),
+                    })?;
+                }
+                let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                    .build()
+                    .map_err(|e| TunnelError::ClientCas {
+                        name: self.name.clone(),
+                        why: e.to_string(),
+                    })?;
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let mut cfg = builder
+            .with_single_cert(identity.chain, identity.key)
+            .map_err(|source| TunnelError::Tls {
+                name: self.name.clone(),
+                source,
+            })?;
+        cfg.alpn_protocols = self.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+        Ok(Some(Arc::new(cfg)))
+    }
+}

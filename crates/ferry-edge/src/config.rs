@@ -1,0 +1,84 @@
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use ferry_types::Hostname;
+
+/// Everything an edge node needs to start. Defaults suit `ferry edge --dev` on loopback.
+#[derive(Clone, Debug)]
+pub struct EdgeConfig {
+    /// Dev mode: any name may bind without a reservation, and the agent ingress also accepts
+    /// agents that send no SNI or `localhost`.
+    pub dev: bool,
+    /// The public TLS port: HTTPS and TLS endpoints, and the agent ingress unless
+    /// `agent_listen` names its own.
+    pub https_listen: SocketAddr,
+    /// The plain-HTTP port for `http://` endpoints.
+    pub http_listen: SocketAddr,
+    /// A separate agent ingress port, if wanted.
+    pub agent_listen: Option<SocketAddr>,
+    /// Where TCP endpoints listen, and the first and last port they may take.
+    pub tcp_ip: IpAddr,
+    pub tcp_ports: (u16, u16),
+    /// The host TCP endpoints advertise in `tcp://host:port`.
+    pub tcp_public_host: String,
+    /// Names that belong to the agent ingress: `connect.example.com` owns itself and every
+    /// name below it (`tunnel.us.connect.example.com`).
+    pub ingress_domains: Vec<Hostname>,
+    /// The base under which agents that ask for no name get a random one.
+    pub base_domain: Hostname,
+    /// How long a public client may take to send its ClientHello or request head.
+    pub handshake_timeout: Duration,
+    /// How long the edge waits for an upstream's response head before a 504.
+    pub upstream_timeout: Duration,
+    /// How long a public connection may sit idle before the edge closes it.
+    pub idle_timeout: Duration,
+    /// Edge-side heartbeat towards agents: a dead agent is noticed within
+    /// `heartbeat_interval + heartbeat_tolerance`.
+    pub heartbeat_interval: Duration,
+    pub heartbeat_tolerance: Duration,
+    /// Proxy streams per agent session. ngrok's SDKs kill the whole session beyond 512
+    /// concurrent streams, heartbeat and RPC streams included, so this stays below that.
+    pub max_streams_per_session: usize,
+    /// How long a public connection waits for a free stream slot before it is refused.
+    pub stream_wait: Duration,
+    pub max_tunnels_per_session: usize,
+    pub max_header_bytes: usize,
+    /// Delay between a bind reply and the first proxy stream for agents known to drop
+    /// streams that arrive before they have registered the tunnel (ngrok's SDKs).
+    pub sdk_bind_settle: Duration,
+    /// How long an offline endpoint keeps its name and port for the agent to come back.
+    pub offline_grace: Duration,
+    /// Failed authentications allowed per source address per minute.
+    pub auth_failures_per_minute: u32,
+}
+
+impl EdgeConfig {
+    /// Loopback on ports picked at run time, dev mode on.
+    pub fn dev_defaults() -> Self {
+        let lo: IpAddr = IpAddr::from([127, 0, 0, 1]);
+        Self {
+            dev: true,
+            https_listen: SocketAddr::new(lo, 0),
+            http_listen: SocketAddr::new(lo, 0),
+            agent_listen: None,
+            tcp_ip: lo,
+            tcp_ports: (20000, 29999),
+            tcp_public_host: lo.to_string(),
+            ingress_domains: Vec::new(),
+            // Invariant: a literal, valid host name.
+            base_domain: Hostname::parse("ferry.localhost").expect("valid literal"),
+            handshake_timeout: Duration::from_secs(10),
+            upstream_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(300),
+            heartbeat_interval: Duration::from_secs(5),
+            heartbeat_tolerance: Duration::from_secs(10),
+            max_streams_per_session: 450,
+            stream_wait: Duration::from_secs(10),
+            max_tunnels_per_session: 256,
+            max_header_bytes: 64 * 1024,
+            sdk_bind_settle: Duration::from_millis(250),
+            offline_grace: Duration::from_secs(600),
+            auth_failures_per_minute: 20,
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The public TLS port. It reads the ClientHello without terminating TLS and decides by SNI:
+//! names the agent ingress owns go to the ingress, TLS endpoints get the raw bytes, and
+//! everything else is terminated here and served as HTTPS.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use ferry_proto::sni::{parse_client_hello_sni, ClientHelloSni};
+use ferry_transport::splice;
+use ferry_types::Hostname;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use crate::registry::{Proto, Route};
+use crate::rewind::Rewind;
+use crate::{http_proxy, ingress, proxy_stream, Shared};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum PortRole {
+    /// Agents and public endpoints share the port, told apart by SNI.
+    Shared,
+    /// A dedicated agent ingress port.
+    AgentsOnly,
+}
+
+pub async fn serve_tls_port(shared: Arc<Shared>, listener: TcpListener, role: PortRole) {
+    loop {
+        let accepted = tokio::select! {
+            _ = shared.shutdown.cancelled() => break,
+            a = listener.accept() => a,
+        };
+        let (conn, peer) = match accepted {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(error = %e, "accept failed");
+                continue;
+            }
+        };
+        let s = shared.clone();
+        tokio::spawn(async move { route_tls(s, conn, peer, role).await });
+    }
+}
+
+pub async fn serve_http_port(shared: Arc<Shared>, listener: TcpListener) {
+    loop {
+        let accepted = tokio::select! {
+            _ = shared.shutdown.cancelled() => break,
+            a = listener.accept() => a,
+        };
+        let Ok((conn, peer)) = accepted else { continue };
+        let _ = conn.set_nodelay(true);
+        let s = shared.clone();
+        shared
+            .tracker
+            .spawn(async move { http_proxy::serve_conn(s, conn, peer, false).await });
+    }
+}
+
+enum Target {
+    Agent,
+    Passthrough(Arc<crate::registry::Tunnel>),
+    Https,
+}
+
+async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, role: PortRole) {
+    let _ = conn.set_nodelay(true);
+    let mut buf = BytesMut::with_capacity(2048);
+    let read_hello = async {
+        loop {
+            match parse_client_hello_sni(&buf) {
+                Ok(ClientHelloSni::Incomplete) => {}
+                Ok(ClientHelloSni::NoSni) => return Ok(None),
+                Ok(ClientHelloSni::Name(n)) => return Ok(Some(n)),
+                Err(e) => return Err(e.to_string()),
+            }
+            match conn.read_buf(&mut buf).await {
+                Ok(0) => return Err("closed before the ClientHello was complete".to_string()),
+                Ok(_) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    };
+    let sni = match tokio::time::timeout(shared.config.handshake_timeout, read_hello).await {
+        Ok(Ok(sni)) => sni,
+        Ok(Err(why)) => {
+            tracing::debug!(%peer, "dropping TLS connection: {why}");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "dropping TLS connection: no ClientHello in time");
+            return;
+        }
+    };
+    let target = if role == PortRole::AgentsOnly || shared.is_ingress_name(sni.as_deref()) {
+        Target::Agent
+    } else {
+        match sni.as_deref().and_then(|n| Hostname::parse(n).ok()) {
+            Some(h) => match shared.registry.route_host(&h) {
+                Route::Live(t) if t.proto == Proto::Tls => Target::Passthrough(t),
+                _ => Target::Https,
+            },
+            None => Target::Https,
+        }
+    };
+    let io = Rewind::new(buf.freeze(), conn);
+    match target {
+        Target::Agent => {
+            let acceptor = TlsAcceptor::from(shared.agent_tls.clone());
+            match tokio::time::timeout(shared.config.handshake_timeout, acceptor.accept(io)).await {
+                Ok(Ok(tls)) => ingress::serve_agent(shared, tls, peer).await,
+                Ok(Err(e)) => tracing::info!(%peer, error = %e, "agent TLS handshake failed"),
+                Err(_) => tracing::info!(%peer, "agent TLS handshake timed out"),
+            }
+        }
+        Target::Passthrough(tunnel) => {
+            let tracker = shared.tracker.clone();
+            tracker
+                .spawn(async move {
+                    let stream = match proxy_stream::open(&tunnel, peer, shared.config.stream_wait).await {
+                        Ok(s) => s,
+                        Err(code) => {
+                            tracing::info!(%peer, %code, "cannot reach the agent for a TLS connection");
+                            return;
+                        }
+                    };
+                    if let Err(e) = splice(io, stream, shared.config.idle_timeout).await {
+                        tracing::debug!(%peer, error = %e, "TLS passthrough ended");
+                    }
+                })
+                .await
+                .ok();
+        }
+        Target::Https => {
+            let acceptor = TlsAcceptor::from(shared.https_tls.clone());
+            let tls = match tokio::time::timeout(shared.config.handshake_timeout, acceptor.accept(io)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "public TLS handshake failed");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let tracker = shared.tracker.clone();
+            tracker
+                .spawn(http_proxy::serve_conn(shared, tls, peer, true))
+                .await
+                .ok();
+        }
+    }
+}

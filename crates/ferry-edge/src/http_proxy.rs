@@ -1,0 +1,262 @@
+//! HTTP endpoints: the edge speaks HTTP/1.1 or HTTP/2 with the public client and HTTP/1.1 to
+//! the agent over one proxy stream per request, as ngrok's agents expect. Bodies stream both
+//! ways without buffering; upgrades (websockets) become a spliced byte stream.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ferry_transport::splice;
+use ferry_types::{ErrorCode, Hostname};
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode, Uri, Version};
+use http_body_util::combinators::BoxBody;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::error_page::error_response;
+use crate::registry::{Proto, Route};
+use crate::{proxy_stream, Shared};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type Body = BoxBody<Bytes, BoxError>;
+
+/// Serves one public connection (already TLS-terminated when `https`).
+pub async fn serve_conn<IO>(shared: Arc<Shared>, io: IO, peer: SocketAddr, https: bool)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let svc_shared = shared.clone();
+    let svc = service_fn(move |req| handle(svc_shared.clone(), req, peer, https));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(shared.config.handshake_timeout)
+        .max_buf_size(shared.config.max_header_bytes.max(8192));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(shared.config.max_header_bytes as u32)
+        .max_concurrent_streams(256);
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        res = conn.as_mut() => {
+            if let Err(e) = res {
+                tracing::debug!(%peer, error = %e, "public HTTP connection ended");
+            }
+        }
+        _ = shared.shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    https: bool,
+) -> Result<Response<Body>, Infallible> {
+    Ok(match forward(&shared, req, peer, https).await {
+        Ok(resp) => resp,
+        Err((code, detail, headers)) => error_response(code, &detail, &headers),
+    })
+}
+
+type Failure = (ErrorCode, String, http::HeaderMap);
+
+async fn forward(
+    shared: &Arc<Shared>,
+    mut req: Request<Incoming>,
+    peer: SocketAddr,
+    https: bool,
+) -> Result<Response<Body>, Failure> {
+    let fail = |code, detail: String, req: &Request<Incoming>| (code, detail, req.headers().clone());
+    let host_text = request_host(&req).unwrap_or_default();
+    let host = match Hostname::parse(strip_port(&host_text)) {
+        Ok(h) => h,
+        Err(_) => {
+            let detail = format!("the request names no valid host ({host_text:?})");
+            return Err(fail(ErrorCode::EndpointNotFound, detail, &req));
+        }
+    };
+    let tunnel = match shared.registry.route_host(&host) {
+        Route::Live(t) if t.proto == Proto::Http => t,
+        Route::Live(_) | Route::Unknown => {
+            let detail = format!("no HTTP endpoint is online for {host} on this edge");
+            return Err(fail(ErrorCode::EndpointNotFound, detail, &req));
+        }
+        Route::Offline => {
+            let detail = format!("the agent that serves {host} is not connected");
+            return Err(fail(ErrorCode::AgentOffline, detail, &req));
+        }
+    };
+
+    let upgrade = is_upgrade(&req).then(|| hyper::upgrade::on(&mut req));
+    prepare_upstream_request(&mut req, &host_text, peer, https);
+
+    let stream = match proxy_stream::open(&tunnel, peer, shared.config.stream_wait).await {
+        Ok(s) => s,
+        Err(code) => {
+            let detail = match code {
+                ErrorCode::StreamLimit => format!("the agent serving {host} has too many open connections"),
+                _ => format!("the agent serving {host} could not be reached"),
+            };
+            return Err(fail(code, detail, &req));
+        }
+    };
+    let (mut sender, conn) = match hyper::client::conn::http1::Builder::new()
+        .handshake::<_, Incoming>(TokioIo::new(stream))
+        .await
+    {
+        Ok(pair) => pair,
+        Err(e) => {
+            return Err(fail(ErrorCode::AgentOffline, format!("agent stream: {e}"), &req));
+        }
+    };
+    tokio::spawn(async move {
+        if let Err(e) = conn.with_upgrades().await {
+            tracing::debug!(error = %e, "agent stream ended");
+        }
+    });
+
+    let headers = req.headers().clone();
+    let timeout = shared.config.upstream_timeout;
+    let mut resp = match tokio::time::timeout(timeout, sender.send_request(req)).await {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(e)) => {
+            tracing::info!(%host, error = %e, "upstream response failed");
+            return Err((
+                ErrorCode::UpstreamBadResponse,
+                format!("the response from {host} was cut off or malformed"),
+                headers,
+            ));
+        }
+        Err(_) => {
+            return Err((
+                ErrorCode::UpstreamTimeout,
+                format!("{host} did not answer within {} seconds", timeout.as_secs()),
+                headers,
+            ));
+        }
+    };
+
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(client_side) = upgrade {
+            let upstream_side = hyper::upgrade::on(&mut resp);
+            let idle = shared.config.idle_timeout;
+            shared.tracker.spawn(async move {
+                match tokio::try_join!(client_side, upstream_side) {
+                    Ok((c, u)) => {
+                        let _ = splice(TokioIo::new(c), TokioIo::new(u), idle).await;
+                    }
+                    Err(e) => tracing::debug!(error = %e, "upgrade failed"),
+                }
+            });
+        }
+        return Ok(resp.map(|_| empty()));
+    }
+    strip_hop_by_hop(resp.headers_mut());
+    Ok(resp.map(|b| b.map_err(BoxError::from).boxed()))
+}
+
+fn request_host(req: &Request<Incoming>) -> Option<String> {
+    req.uri()
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string)
+        })
+}
+
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host;
+    }
+    host.rsplit_once(':')
+        .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+        .map(|(h, _)| h)
+        .unwrap_or(host)
+}
+
+fn is_upgrade(req: &Request<Incoming>) -> bool {
+    req.version() == Version::HTTP_11
+        && req.headers().contains_key(header::UPGRADE)
+        && req
+            .headers()
+            .get(header::CONNECTION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().contains("upgrade"))
+}
+
+/// Turns the client's request (HTTP/1.1 or HTTP/2) into the HTTP/1.1 request the agent reads,
+/// with the `X-Forwarded-*` headers added.
+fn prepare_upstream_request(req: &mut Request<Incoming>, host: &str, peer: SocketAddr, https: bool) {
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    if let Ok(uri) = path.parse::<Uri>() {
+        *req.uri_mut() = uri;
+    }
+    let was_h2 = req.version() == Version::HTTP_2;
+    *req.version_mut() = Version::HTTP_11;
+    let h = req.headers_mut();
+    if was_h2 || !h.contains_key(header::HOST) {
+        if let Ok(v) = HeaderValue::from_str(host) {
+            h.insert(header::HOST, v);
+        }
+    }
+    let xff_name = HeaderName::from_static("x-forwarded-for");
+    let ip = peer.ip().to_string();
+    let xff = match h.get(&xff_name).and_then(|v| v.to_str().ok()) {
+        Some(prev) => format!("{prev}, {ip}"),
+        None => ip,
+    };
+    if let Ok(v) = HeaderValue::from_str(&xff) {
+        h.insert(xff_name, v);
+    }
+    h.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static(if https { "https" } else { "http" }),
+    );
+    if let Ok(v) = HeaderValue::from_str(host) {
+        h.insert(HeaderName::from_static("x-forwarded-host"), v);
+    }
+}
+
+fn strip_hop_by_hop(h: &mut http::HeaderMap) {
+    for name in ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"] {
+        h.remove(name);
+    }
+}
+
+fn empty() -> Body {
+    http_body_util::Empty::<Bytes>::new()
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_ports_but_not_ipv6_brackets() {
+        assert_eq!(strip_port("a.example.test:8443"), "a.example.test");
+        assert_eq!(strip_port("a.example.test"), "a.example.test");
+        assert_eq!(strip_port("[::1]:80"), "[::1]:80");
+    }
+}

@@ -1,0 +1,287 @@
+//! The agent ingress: one muxado session per agent connection, in which the agent opens the
+//! heartbeat, Auth, Bind and Unbind streams and the edge opens one proxy stream per public
+//! connection. Streams are dispatched on their own tasks so that one slow stream never holds
+//! up the session's accept loop.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use ferry_proto::msg::{error_reply, Auth, AuthResp, AuthRespExtra, Bind, Unbind};
+use ferry_proto::rpc::from_value_folded;
+use ferry_proto::{negotiate_version, StreamType};
+use ferry_transport::{
+    beat_until_dead, echo_beats, read_json, read_type, write_and_finish, Accept, BeatClock,
+    KillSwitch, SessionBuilder, Stream,
+};
+use ferry_types::{ErrorCode, ResourceId};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::Semaphore;
+
+use crate::registry::AgentSession;
+use crate::{bind, Shared};
+
+const RPC_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What a session knows once Auth has succeeded.
+struct Authed {
+    session: Arc<AgentSession>,
+    acl: Vec<String>,
+}
+
+pub async fn serve_agent<IO>(shared: Arc<Shared>, io: IO, remote: SocketAddr)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let kill = KillSwitch::default();
+    let mux = SessionBuilder::new(kill.wrap(io)).server().start();
+    let (open, mut accept) = ferry_transport::Session::split(mux);
+    let authed: Arc<OnceLock<Authed>> = Arc::new(OnceLock::new());
+    let clock = BeatClock::default();
+    loop {
+        let stream = tokio::select! {
+            s = accept.accept() => s,
+            _ = kill.killed() => None,
+        };
+        let Some(stream) = stream else { break };
+        let ctx = StreamCtx {
+            shared: shared.clone(),
+            open: open.clone(),
+            kill: kill.clone(),
+            authed: authed.clone(),
+            clock: clock.clone(),
+            remote,
+        };
+        tokio::spawn(ctx.dispatch(stream));
+    }
+    kill.kill();
+    if let Some(a) = authed.get() {
+        let gone = shared
+            .registry
+            .remove_session(&a.session.id, shared.config.offline_grace);
+        shared.forget_session(&a.session.id);
+        tracing::info!(session = %a.session.id, %remote, tunnels = gone.len(), "agent session ended");
+    }
+}
+
+struct StreamCtx {
+    shared: Arc<Shared>,
+    open: ferry_transport::MuxadoOpen,
+    kill: KillSwitch,
+    authed: Arc<OnceLock<Authed>>,
+    clock: BeatClock,
+    remote: SocketAddr,
+}
+
+impl StreamCtx {
+    async fn dispatch(self, mut stream: Stream) {
+        let typ = match tokio::time::timeout(RPC_TIMEOUT, read_type(&mut stream)).await {
+            Ok(Ok(t)) => t,
+            _ => return,
+        };
+        match typ {
+            StreamType::HEARTBEAT => echo_beats(stream, self.clock.clone()).await,
+            StreamType::AUTH => self.auth(stream).await,
+            StreamType::BIND => self.bind(stream).await,
+            StreamType::UNBIND => self.unbind(stream).await,
+            StreamType::BIND_LABELED => {
+                let msg = ErrorCode::LabeledUnsupported
+                    .wire_error("labeled tunnels (edges) are not supported by Ferry; bind an endpoint with a domain instead");
+                let _ = write_and_finish(&mut stream, &error_reply(&msg)).await;
+            }
+            StreamType::SRV_INFO => {
+                let _ = write_and_finish(&mut stream, &serde_json::json!({"Region": "local"})).await;
+            }
+            other => tracing::debug!(remote = %self.remote, ?other, "ignoring a stream of unknown type"),
+        }
+    }
+
+    async fn auth(self, mut stream: Stream) {
+        let reply = match self.try_auth(&mut stream).await {
+            Ok(resp) => serde_json::to_value(resp).unwrap_or_default(),
+            Err((code, msg)) => {
+                tracing::info!(remote = %self.remote, %code, "agent authentication refused: {msg}");
+                let reply = error_reply(&code.wire_error(&msg));
+                let _ = write_and_finish(&mut stream, &reply).await;
+                // Let the reply reach the agent before the connection goes.
+                let kill = self.kill.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    kill.kill();
+                });
+                return;
+            }
+        };
+        let _ = write_and_finish(&mut stream, &reply).await;
+    }
+
+    async fn try_auth(&self, stream: &mut Stream) -> Result<AuthResp, (ErrorCode, String)> {
+        let ip = self.remote.ip();
+        if self.shared.auth_limiter.is_blocked(ip) {
+            return Err((
+                ErrorCode::AuthRateLimited,
+                format!("too many failed authentications from {ip}; wait a minute"),
+            ));
+        }
+        let value = read_json(stream, RPC_TIMEOUT)
+            .await
+            .map_err(|e| (ErrorCode::AuthPayloadInvalid, format!("auth message: {e}")))?;
+        let auth: Auth = from_value_folded(&value)
+            .map_err(|e| (ErrorCode::AuthPayloadInvalid, format!("auth message: {e}")))?;
+        let Some(version) = negotiate_version(&auth.version) else {
+            return Err((
+                ErrorCode::ProtocolVersionUnsupported,
+                format!(
+                    "the agent speaks protocol versions {:?}; this edge speaks {:?}",
+                    auth.version,
+                    ferry_proto::PROTOCOL_VERSIONS
+                ),
+            ));
+        };
+        if self.authed.get().is_some() {
+            return Err((ErrorCode::AuthPayloadInvalid, "the session is already authenticated".into()));
+        }
+        let token = auth.extra.auth_token.trim();
+        if token.is_empty() {
+            self.shared.auth_limiter.record_failure(ip);
+            return Err((
+                ErrorCode::AuthtokenMissing,
+                "no authtoken was sent; give the agent one (--authtoken, FERRY_AUTHTOKEN or the authtoken key of its config file; `ferry edge --dev` writes one to dev.json)".into(),
+            ));
+        }
+        let credential = match self.shared.store.verify_authtoken(token).await {
+            Ok(Ok(Some(c))) => c,
+            Ok(Ok(None)) => {
+                self.shared.auth_limiter.record_failure(ip);
+                return Err((
+                    ErrorCode::AuthtokenInvalid,
+                    "the authtoken is not valid on this edge: it is unknown, revoked or mistyped".into(),
+                ));
+            }
+            Ok(Err(e)) => {
+                self.shared.auth_limiter.record_failure(ip);
+                return Err((ErrorCode::AuthtokenMalformed, format!("the authtoken is malformed: {e}")));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "store unavailable during authentication");
+                return Err((ErrorCode::AuthPayloadInvalid, "the edge cannot check authtokens right now; retry".into()));
+            }
+        };
+        let session = Arc::new(AgentSession {
+            id: ResourceId::generate("ts"),
+            open: self.open.clone(),
+            kill: self.kill.clone(),
+            streams: Arc::new(Semaphore::new(self.shared.config.max_streams_per_session)),
+            remote: self.remote,
+            client_type: client_type(&auth),
+            credential: credential.id.clone(),
+        });
+        let id = session.id.clone();
+        if self
+            .authed
+            .set(Authed {
+                session: session.clone(),
+                acl: credential.acl,
+            })
+            .is_err()
+        {
+            return Err((ErrorCode::AuthPayloadInvalid, "the session is already authenticated".into()));
+        }
+        self.shared.remember_session(session.clone());
+        self.start_heartbeat();
+        tracing::info!(
+            session = %id,
+            remote = %self.remote,
+            credential = %credential.id,
+            client = %auth.extra.user_agent,
+            "agent authenticated"
+        );
+        Ok(AuthResp {
+            version: version.to_string(),
+            client_id: id.to_string(),
+            extra: AuthRespExtra {
+                version: Some(env!("CARGO_PKG_VERSION").to_string()),
+                region: Some("local".into()),
+                cookie: Some(String::new()),
+                account_name: Some(String::new()),
+                session_duration: Some(0),
+                plan_name: Some(String::new()),
+                banner: Some(String::new()),
+            },
+        })
+    }
+
+    /// The edge beats too, so it notices a dead agent even when the agent's own beats would
+    /// take longer to be missed (ngrok's SDKs beat every 10 s).
+    fn start_heartbeat(&self) {
+        let open = self.open.clone();
+        let kill = self.kill.clone();
+        let clock = self.clock.clone();
+        let (interval, tolerance) = (
+            self.shared.config.heartbeat_interval,
+            self.shared.config.heartbeat_tolerance,
+        );
+        let remote = self.remote;
+        tokio::spawn(async move {
+            let why = tokio::select! {
+                e = beat_until_dead(&open, interval, tolerance, clock) => e,
+                _ = kill.killed() => return,
+            };
+            tracing::info!(%remote, code = %ErrorCode::HeartbeatTimeout, "closing agent session: {why}");
+            kill.kill();
+        });
+    }
+
+    async fn bind(self, mut stream: Stream) {
+        let Some(authed) = self.authed.get() else {
+            let msg = ErrorCode::NotAuthenticated.wire_error("bind before authentication");
+            let _ = write_and_finish(&mut stream, &error_reply(&msg)).await;
+            return;
+        };
+        let req = match read_json(&mut stream, RPC_TIMEOUT).await {
+            Ok(v) => from_value_folded::<Bind>(&v),
+            Err(e) => {
+                tracing::debug!(error = %e, "bind not read");
+                return;
+            }
+        };
+        let reply = match req {
+            Err(e) => error_reply(&ErrorCode::BindPayloadInvalid.wire_error(&format!("bind message: {e}"))),
+            Ok(req) => match bind::bind(&self.shared, &authed.session, &authed.acl, req).await {
+                Ok(resp) => serde_json::to_value(resp).unwrap_or_default(),
+                Err(refusal) => {
+                    tracing::info!(session = %authed.session.id, code = %refusal.code, "bind refused: {}", refusal.msg);
+                    error_reply(&refusal.code.wire_error(&refusal.msg))
+                }
+            },
+        };
+        let _ = write_and_finish(&mut stream, &reply).await;
+    }
+
+    async fn unbind(self, mut stream: Stream) {
+        let Some(authed) = self.authed.get() else {
+            let msg = ErrorCode::NotAuthenticated.wire_error("unbind before authentication");
+            let _ = write_and_finish(&mut stream, &error_reply(&msg)).await;
+            return;
+        };
+        if let Ok(v) = read_json(&mut stream, RPC_TIMEOUT).await {
+            if let Ok(req) = from_value_folded::<Unbind>(&v) {
+                if self.shared.registry.remove_tunnel(&req.id, &authed.session.id) {
+                    tracing::info!(session = %authed.session.id, tunnel = %req.id, "tunnel unbound");
+                }
+            }
+        }
+        // ngrok's SDKs may unbind a tunnel the edge already stopped: always answer `{}`.
+        let _ = write_and_finish(&mut stream, &serde_json::json!({})).await;
+    }
+}
+
+fn client_type(auth: &Auth) -> String {
+    if !auth.extra.client_type.is_empty() {
+        auth.extra.client_type.clone()
+    } else if auth.extra.user_agent.starts_with("ngrok-go") || auth.version == ["2"] {
+        "ngrok-go".into()
+    } else {
+        "unknown".into()
+    }
+}

@@ -1,0 +1,80 @@
+//! Opening a proxy stream to the agent that serves a tunnel: the stream cap, the SDK settle
+//! delay, and the ProxyHeader.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use ferry_proto::{ProxyHeader, StreamType};
+use ferry_transport::{open_typed, Stream};
+use ferry_types::ErrorCode;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::registry::{Proto, Tunnel};
+
+/// A stream to an agent that holds one of its session's stream slots until dropped.
+pub struct ProxyStream {
+    stream: Stream,
+    _permit: OwnedSemaphorePermit,
+}
+
+pub async fn open(
+    tunnel: &Tunnel,
+    client: SocketAddr,
+    wait: Duration,
+) -> Result<ProxyStream, ErrorCode> {
+    let now = tokio::time::Instant::now();
+    let ready = tokio::time::Instant::from_std(tunnel.ready_at);
+    if ready > now {
+        tokio::time::sleep_until(ready).await;
+    }
+    let permit = tokio::time::timeout(wait, tunnel.session.streams.clone().acquire_owned())
+        .await
+        .map_err(|_| ErrorCode::StreamLimit)?
+        .map_err(|_| ErrorCode::AgentOffline)?;
+    let header = ProxyHeader {
+        id: tunnel.id.clone(),
+        client_addr: client.to_string(),
+        proto: tunnel.bind_proto.clone(),
+        edge_type: String::new(),
+        passthrough_tls: tunnel.proto == Proto::Tls,
+    };
+    let stream = open_typed(&tunnel.session.open, StreamType::PROXY, &header.encode())
+        .await
+        .map_err(|_| ErrorCode::AgentOffline)?;
+    Ok(ProxyStream {
+        stream,
+        _permit: permit,
+    })
+}
+
+impl AsyncRead for ProxyStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ProxyStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}

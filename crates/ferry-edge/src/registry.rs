@@ -1,0 +1,304 @@
+//! The live routing table: which agent session serves which host or port right now, and which
+//! names recently lost their agent (so a request gets "agent offline", not "not found").
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use ferry_transport::{KillSwitch, MuxadoOpen};
+use ferry_types::{HostPattern, Hostname, ResourceId};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proto {
+    Http,
+    Tls,
+    Tcp,
+}
+
+/// One authenticated agent connection.
+pub struct AgentSession {
+    pub id: ResourceId,
+    pub open: MuxadoOpen,
+    pub kill: KillSwitch,
+    /// Bounds concurrent proxy streams (see `EdgeConfig::max_streams_per_session`).
+    pub streams: Arc<Semaphore>,
+    pub remote: SocketAddr,
+    /// `ngrok-rust`, `ngrok-go`, `ferry`...: decides which SDK quirks to absorb.
+    pub client_type: String,
+    pub credential: ResourceId,
+}
+
+/// One bound endpoint.
+pub struct Tunnel {
+    pub id: String,
+    pub proto: Proto,
+    /// The protocol string the agent bound with, echoed in proxy headers.
+    pub bind_proto: String,
+    pub host: Option<HostPattern>,
+    pub port: Option<u16>,
+    pub public_url: String,
+    pub session: Arc<AgentSession>,
+    /// Proxy streams wait until then (the SDK bind/proxy race).
+    pub ready_at: Instant,
+}
+
+pub enum Route {
+    Live(Arc<Tunnel>),
+    /// The name or port had an agent recently; it is gone.
+    Offline,
+    Unknown,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    #[error("{0} is already served by another agent session")]
+    Taken(String),
+    #[error("TCP port {0} is in use")]
+    PortInUse(u16),
+    #[error("no free TCP port in {0}-{1}")]
+    NoFreePort(u16, u16),
+}
+
+#[derive(Default)]
+pub struct Registry {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    tunnels: HashMap<String, Arc<Tunnel>>,
+    hosts: HashMap<HostPattern, String>,
+    offline_hosts: HashMap<HostPattern, Instant>,
+    ports: HashMap<u16, PortEntry>,
+}
+
+struct PortEntry {
+    tunnel: Option<String>,
+    offline_until: Option<Instant>,
+    /// Stops the port's listener.
+    closer: CancellationToken,
+}
+
+impl Registry {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding this lock would be a bug in this file; keep serving anyway.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Exact host first, then the most specific wildcard above it.
+    pub fn route_host(&self, host: &Hostname) -> Route {
+        let inner = self.lock();
+        let mut candidates = vec![HostPattern::Exact(host.clone())];
+        let name = host.as_str();
+        for (i, b) in name.bytes().enumerate() {
+            if b == b'.' {
+                if let Ok(base) = Hostname::parse(&name[i + 1..]) {
+                    candidates.push(HostPattern::Wildcard(base));
+                }
+            }
+        }
+        for c in &candidates {
+            if let Some(t) = inner.hosts.get(c).and_then(|id| inner.tunnels.get(id)) {
+                return Route::Live(t.clone());
+            }
+        }
+        let now = Instant::now();
+        if candidates
+            .iter()
+            .any(|c| inner.offline_hosts.get(c).is_some_and(|until| *until > now))
+        {
+            return Route::Offline;
+        }
+        Route::Unknown
+    }
+
+    pub fn route_port(&self, port: u16) -> Route {
+        let inner = self.lock();
+        match inner.ports.get(&port) {
+            Some(PortEntry {
+                tunnel: Some(id), ..
+            }) => match inner.tunnels.get(id) {
+                Some(t) => Route::Live(t.clone()),
+                None => Route::Offline,
+            },
+            Some(_) => Route::Offline,
+            None => Route::Unknown,
+        }
+    }
+
+    pub fn tunnel(&self, id: &str) -> Option<Arc<Tunnel>> {
+        self.lock().tunnels.get(id).cloned()
+    }
+
+    /// Checks that `host` is free for tunnel `id` (a re-bind of the same ID takes over).
+    pub fn check_host(&self, host: &HostPattern, id: &str) -> Result<(), ClaimError> {
+        let inner = self.lock();
+        match inner.hosts.get(host) {
+            Some(owner) if owner != id => Err(ClaimError::Taken(host.to_string())),
+            _ => Ok(()),
+        }
+    }
+
+    /// Reserves a TCP port for tunnel `id`: the one asked for, or a free one in the range.
+    /// Returns the port and, when a listener must be started for it, its stop token.
+    pub fn claim_port<L>(
+        &self,
+        wanted: Option<u16>,
+        range: (u16, u16),
+        id: &str,
+        mut try_bind: impl FnMut(u16) -> Option<L>,
+    ) -> Result<(u16, Option<(CancellationToken, L)>), ClaimError> {
+        let mut inner = self.lock();
+        if let Some(port) = wanted {
+            match inner.ports.get_mut(&port) {
+                Some(e) if e.tunnel.as_deref().is_some_and(|t| t != id) => {
+                    Err(ClaimError::PortInUse(port))
+                }
+                Some(e) => {
+                    e.tunnel = Some(id.to_string());
+                    e.offline_until = None;
+                    Ok((port, None))
+                }
+                None => {
+                    let Some(listener) = try_bind(port) else {
+                        return Err(ClaimError::PortInUse(port));
+                    };
+                    let closer = CancellationToken::new();
+                    inner.ports.insert(
+                        port,
+                        PortEntry {
+                            tunnel: Some(id.to_string()),
+                            offline_until: None,
+                            closer: closer.clone(),
+                        },
+                    );
+                    Ok((port, Some((closer, listener))))
+                }
+            }
+        } else {
+            let (lo, hi) = range;
+            let span = u32::from(hi.saturating_sub(lo)) + 1;
+            let start = rand::random::<u32>() % span;
+            for i in 0..span.min(512) {
+                let port = lo + ((start + i) % span) as u16;
+                if inner.ports.contains_key(&port) {
+                    continue;
+                }
+                let Some(listener) = try_bind(port) else {
+                    continue;
+                };
+                let closer = CancellationToken::new();
+                inner.ports.insert(
+                    port,
+                    PortEntry {
+                        tunnel: Some(id.to_string()),
+                        offline_until: None,
+                        closer: closer.clone(),
+                    },
+                );
+                return Ok((port, Some((closer, listener))));
+            }
+            Err(ClaimError::NoFreePort(lo, hi))
+        }
+    }
+
+    /// Gives up a port claimed for a bind that failed afterwards.
+    pub fn release_port(&self, port: u16) {
+        if let Some(e) = self.lock().ports.remove(&port) {
+            e.closer.cancel();
+        }
+    }
+
+    /// Makes `tunnel` routable, replacing an earlier registration of the same ID.
+    pub fn insert(&self, tunnel: Arc<Tunnel>) {
+        let mut inner = self.lock();
+        if let Some(h) = &tunnel.host {
+            inner.offline_hosts.remove(h);
+            inner.hosts.insert(h.clone(), tunnel.id.clone());
+        }
+        inner.tunnels.insert(tunnel.id.clone(), tunnel);
+    }
+
+    /// An explicit unbind: the name and port are free at once.
+    pub fn remove_tunnel(&self, id: &str, session: &ResourceId) -> bool {
+        let mut inner = self.lock();
+        let owned = inner
+            .tunnels
+            .get(id)
+            .is_some_and(|t| t.session.id == *session);
+        if !owned {
+            return false;
+        }
+        if let Some(t) = inner.tunnels.remove(id) {
+            if let Some(h) = &t.host {
+                inner.hosts.remove(h);
+            }
+            if let Some(p) = t.port {
+                if let Some(e) = inner.ports.remove(&p) {
+                    e.closer.cancel();
+                }
+            }
+        }
+        true
+    }
+
+    /// A session ended: its tunnels go offline but keep their names and ports for `grace`,
+    /// so a request meets "agent offline" and the agent can re-bind the same port.
+    pub fn remove_session(&self, session: &ResourceId, grace: Duration) -> Vec<Arc<Tunnel>> {
+        let mut inner = self.lock();
+        let until = Instant::now() + grace;
+        let gone: Vec<Arc<Tunnel>> = inner
+            .tunnels
+            .values()
+            .filter(|t| t.session.id == *session)
+            .cloned()
+            .collect();
+        for t in &gone {
+            inner.tunnels.remove(&t.id);
+            if let Some(h) = &t.host {
+                if inner.hosts.get(h) == Some(&t.id) {
+                    inner.hosts.remove(h);
+                    inner.offline_hosts.insert(h.clone(), until);
+                }
+            }
+            if let Some(p) = t.port {
+                if let Some(e) = inner.ports.get_mut(&p) {
+                    if e.tunnel.as_deref() == Some(t.id.as_str()) {
+                        e.tunnel = None;
+                        e.offline_until = Some(until);
+                    }
+                }
+            }
+        }
+        gone
+    }
+
+    /// Forgets offline names and closes offline ports whose grace has run out.
+    pub fn sweep(&self) {
+        let mut inner = self.lock();
+        let now = Instant::now();
+        inner.offline_hosts.retain(|_, until| *until > now);
+        inner.ports.retain(|_, e| {
+            let keep = e.tunnel.is_some() || e.offline_until.is_some_and(|u| u > now);
+            if !keep {
+                e.closer.cancel();
+            }
+            keep
+        });
+    }
+
+    pub fn tunnel_count(&self) -> usize {
+        self.lock().tunnels.len()
+    }
+
+    pub fn session_tunnel_count(&self, session: &ResourceId) -> usize {
+        self.lock()
+            .tunnels
+            .values()
+            .filter(|t| t.session.id == *session)
+            .count()
+    }
+}

@@ -1,0 +1,85 @@
+//! TCP endpoints: one listener per bound port, from the configured range or the
+//! `remote_addr` the agent asked for.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ferry_transport::splice;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+use crate::registry::{ClaimError, Route};
+use crate::{proxy_stream, Shared};
+
+/// Claims a port for tunnel `id` and starts its listener if it has none yet.
+pub fn claim(shared: &Arc<Shared>, wanted: Option<u16>, id: &str) -> Result<u16, ClaimError> {
+    let ip = shared.config.tcp_ip;
+    let (port, fresh) = shared
+        .registry
+        .claim_port(wanted, shared.config.tcp_ports, id, |p| {
+            std::net::TcpListener::bind(SocketAddr::new(ip, p)).ok()
+        })?;
+    if let Some((closer, std_listener)) = fresh {
+        let listener = std_listener
+            .set_nonblocking(true)
+            .and_then(|()| TcpListener::from_std(std_listener));
+        match listener {
+            Ok(l) => {
+                tokio::spawn(accept_loop(shared.clone(), l, port, closer));
+            }
+            Err(e) => {
+                shared.registry.release_port(port);
+                tracing::warn!(port, error = %e, "cannot listen on TCP port");
+                return Err(ClaimError::PortInUse(port));
+            }
+        }
+    }
+    Ok(port)
+}
+
+async fn accept_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    port: u16,
+    closer: CancellationToken,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = closer.cancelled() => break,
+            _ = shared.shutdown.cancelled() => break,
+            a = listener.accept() => a,
+        };
+        let (conn, peer) = match accepted {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(port, error = %e, "accept failed");
+                continue;
+            }
+        };
+        let shared2 = shared.clone();
+        shared
+            .tracker
+            .spawn(async move { serve(shared2, conn, peer, port).await });
+    }
+    tracing::debug!(port, "TCP endpoint closed");
+}
+
+async fn serve(shared: Arc<Shared>, conn: TcpStream, peer: SocketAddr, port: u16) {
+    let _ = conn.set_nodelay(true);
+    let tunnel = match shared.registry.route_port(port) {
+        Route::Live(t) => t,
+        // The agent is gone: a clean close is all a TCP client can be told.
+        Route::Offline | Route::Unknown => return,
+    };
+    let stream = match proxy_stream::open(&tunnel, peer, shared.config.stream_wait).await {
+        Ok(s) => s,
+        Err(code) => {
+            tracing::info!(port, %code, "cannot reach the agent for a TCP connection");
+            return;
+        }
+    };
+    match splice(conn, stream, shared.config.idle_timeout).await {
+        Ok(moved) => tracing::debug!(port, ?moved, "TCP connection done"),
+        Err(e) => tracing::debug!(port, error = %e, "TCP connection ended"),
+    }
+}

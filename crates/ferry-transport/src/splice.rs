@@ -1,0 +1,105 @@
+//! Copies bytes both ways between two connections with correct half-close: when one side
+//! finishes sending, the other side's write half is shut down (a FIN on TCP, an empty FIN
+//! frame on a muxado stream) while the opposite direction keeps flowing.
+
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+const BUF: usize = 64 * 1024;
+
+/// Bytes moved each way: `a` to `b`, then `b` to `a`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Spliced {
+    pub a_to_b: u64,
+    pub b_to_a: u64,
+}
+
+/// Splices `a` and `b` until both directions have ended, or nothing moved either way for
+/// `idle`.
+pub async fn splice<A, B>(a: A, b: B, idle: Duration) -> io::Result<Spliced>
+where
+    A: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+{
+    let (ar, aw) = tokio::io::split(a);
+    let (br, bw) = tokio::io::split(b);
+    let start = Instant::now();
+    let last = Arc::new(AtomicU64::new(0));
+    let one = pump(ar, bw, &last, start);
+    let two = pump(br, aw, &last, start);
+    let both = async { tokio::try_join!(one, two) };
+    tokio::pin!(both);
+    loop {
+        tokio::select! {
+            res = &mut both => {
+                let (a_to_b, b_to_a) = res?;
+                return Ok(Spliced { a_to_b, b_to_a });
+            }
+            _ = tokio::time::sleep(idle / 4) => {
+                let quiet = start.elapsed().as_millis() as u64 - last.load(Ordering::Relaxed);
+                if Duration::from_millis(quiet) >= idle {
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, "connection idle"));
+                }
+            }
+        }
+    }
+}
+
+async fn pump<R, W>(mut r: R, mut w: W, last: &AtomicU64, start: Instant) -> io::Result<u64>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut buf = vec![0u8; BUF];
+    let mut total = 0u64;
+    loop {
+        let n = r.read(&mut buf).await?;
+        if n == 0 {
+            // Half-close: the peer may still be sending the other way.
+            let _ = w.shutdown().await;
+            return Ok(total);
+        }
+        w.write_all(&buf[..n]).await?;
+        total += n as u64;
+        last.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn half_close_lets_the_other_direction_finish() {
+        let (client, edge_side) = tokio::io::duplex(1024);
+        let (agent_side, mut upstream) = tokio::io::duplex(1024);
+        let task = tokio::spawn(splice(edge_side, agent_side, Duration::from_secs(5)));
+        let (mut cr, mut cw) = tokio::io::split(client);
+        cw.write_all(b"request").await.unwrap();
+        cw.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        upstream.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"request");
+        upstream.write_all(b"response after client FIN").await.unwrap();
+        upstream.shutdown().await.unwrap();
+        let mut back = Vec::new();
+        cr.read_to_end(&mut back).await.unwrap();
+        assert_eq!(back, b"response after client FIN");
+        let moved = task.await.unwrap().unwrap();
+        assert_eq!(moved, Spliced { a_to_b: 7, b_to_a: 25 });
+    }
+
+    #[tokio::test]
+    async fn idle_connections_end() {
+        let (_client, edge_side) = tokio::io::duplex(64);
+        let (agent_side, _upstream) = tokio::io::duplex(64);
+        let err = splice(edge_side, agent_side, Duration::from_millis(100))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    }
+}
