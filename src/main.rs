@@ -1,1 +1,29 @@
-fn main() {}
+//! The `ferry` command: the edge server, the agent verbs ngrok users know (`http`, `tls`,
+//! `tcp`), and certificate tools. This is the only place that uses `anyhow`; the crates
+//! below return typed errors.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    cli::init_logging(args.log_level.as_deref());
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(cli::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = cli::exit_code(&e);
+            eprintln!("error: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}

@@ -60,7 +60,7 @@ where
             .registry
             .remove_session(&a.session.id, shared.config.offline_grace);
         shared.forget_session(&a.session.id);
-        tracing::info!(session = %a.session.id, %remote, tunnels = gone.len(), "agent session ended");
+        tracing::info!(session = %a.session.id, remote = %a.session.remote, credential = %a.session.credential, tunnels = gone.len(), "agent session ended");
     }
 }
 
@@ -266,8 +266,8 @@ impl StreamCtx {
         };
         if let Ok(v) = read_json(&mut stream, RPC_TIMEOUT).await {
             if let Ok(req) = from_value_folded::<Unbind>(&v) {
-                if self.shared.registry.remove_tunnel(&req.id, &authed.session.id) {
-                    tracing::info!(session = %authed.session.id, tunnel = %req.id, "tunnel unbound");
+                if let Some(t) = self.shared.registry.remove_tunnel(&req.id, &authed.session.id) {
+                    tracing::info!(session = %authed.session.id, tunnel = %t.id, url = %t.public_url, "tunnel unbound");
                 }
             }
         }

@@ -223,26 +223,25 @@ impl Registry {
     }
 
     /// An explicit unbind: the name and port are free at once.
-    pub fn remove_tunnel(&self, id: &str, session: &ResourceId) -> bool {
+    pub fn remove_tunnel(&self, id: &str, session: &ResourceId) -> Option<Arc<Tunnel>> {
         let mut inner = self.lock();
         let owned = inner
             .tunnels
             .get(id)
             .is_some_and(|t| t.session.id == *session);
         if !owned {
-            return false;
+            return None;
         }
-        if let Some(t) = inner.tunnels.remove(id) {
-            if let Some(h) = &t.host {
-                inner.hosts.remove(h);
-            }
-            if let Some(p) = t.port {
-                if let Some(e) = inner.ports.remove(&p) {
-                    e.closer.cancel();
-                }
+        let t = inner.tunnels.remove(id)?;
+        if let Some(h) = &t.host {
+            inner.hosts.remove(h);
+        }
+        if let Some(p) = t.port {
+            if let Some(e) = inner.ports.remove(&p) {
+                e.closer.cancel();
             }
         }
-        true
+        Some(t)
     }
 
     /// A session ended: its tunnels go offline but keep their names and ports for `grace`,

@@ -1,0 +1,213 @@
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use ferry_agent::{
+    Agent, AgentConfig, AgentError, AgentEvent, RootCas, TerminateAt, TunnelProto, TunnelSpec,
+    Upstream,
+};
+use ferry_types::Secret;
+
+use super::{ready, signal, usage};
+
+/// Session flags shared by every agent verb. They mirror ngrok.yml's agent keys.
+#[derive(Args, Debug)]
+pub struct SessionArgs {
+    /// The authtoken (also FERRY_AUTHTOKEN, then NGROK_AUTHTOKEN).
+    #[arg(long, env = "FERRY_AUTHTOKEN", hide_env_values = true)]
+    authtoken: Option<String>,
+    /// The edge's agent ingress, host:port (also FERRY_SERVER_ADDR).
+    #[arg(long, env = "FERRY_SERVER_ADDR")]
+    server_addr: Option<String>,
+    /// CA certificates (PEM) that the edge's certificate must chain to, or `host` for the
+    /// system store.
+    #[arg(long, default_value = "host")]
+    root_cas: String,
+    /// Write the agent's tunnels as JSON here once every tunnel is bound.
+    #[arg(long)]
+    ready_file: Option<PathBuf>,
+    /// The tunnel's name.
+    #[arg(long)]
+    name: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct HttpArgs {
+    /// The local service: a port (8080), host:port, or a URL (https://localhost:8443).
+    addr: String,
+    /// The public host name.
+    #[arg(long, alias = "hostname")]
+    domain: Option<String>,
+    #[arg(long)]
+    subdomain: Option<String>,
+    /// Bind a plain-HTTP endpoint instead of HTTPS.
+    #[arg(long, value_enum, default_value_t = Scheme::Https)]
+    scheme: Scheme,
+    #[command(flatten)]
+    session: SessionArgs,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Scheme {
+    Http,
+    Https,
+}
+
+#[derive(Args, Debug)]
+pub struct TlsArgs {
+    /// The local service: a port, host:port, or a URL.
+    addr: String,
+    /// The public host name (SNI).
+    #[arg(long, alias = "hostname")]
+    domain: Option<String>,
+    #[arg(long)]
+    subdomain: Option<String>,
+    /// Where TLS ends: `agent` terminates here with --crt/--key; `upstream` passes it through.
+    #[arg(long, value_enum, default_value_t = Terminate::Upstream)]
+    terminate_at: Terminate,
+    /// Server certificate (PEM) for --terminate-at agent.
+    #[arg(long)]
+    crt: Option<PathBuf>,
+    /// Server private key (PEM) for --terminate-at agent.
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// CA certificates that client certificates must chain to (mutual TLS at the agent).
+    #[arg(long)]
+    mutual_tls_cas: Option<PathBuf>,
+    /// ALPN protocols to offer when terminating (http/1.1, h2); none by default.
+    #[arg(long)]
+    alpn: Vec<String>,
+    #[command(flatten)]
+    session: SessionArgs,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Terminate {
+    Agent,
+    Upstream,
+}
+
+#[derive(Args, Debug)]
+pub struct TcpArgs {
+    /// The local service: a port or host:port.
+    addr: String,
+    /// A public host:port to ask for.
+    #[arg(long)]
+    remote_addr: Option<String>,
+    #[command(flatten)]
+    session: SessionArgs,
+}
+
+fn base_spec(name: String, proto: TunnelProto, addr: &str) -> anyhow::Result<TunnelSpec> {
+    let addr = Upstream::parse(addr).map_err(|e| usage(e.to_string()))?;
+    Ok(TunnelSpec {
+        name,
+        proto,
+        addr,
+        domain: None,
+        subdomain: None,
+        remote_addr: None,
+        terminate_at: TerminateAt::Upstream,
+        crt: None,
+        key: None,
+        mutual_tls_cas: None,
+        alpn: Vec::new(),
+        http_scheme: false,
+        metadata: String::new(),
+    })
+}
+
+pub async fn run_http(a: HttpArgs) -> anyhow::Result<()> {
+    let name = a.session.name.clone().unwrap_or_else(|| "command_line".into());
+    let mut spec = base_spec(name, TunnelProto::Http, &a.addr)?;
+    spec.domain = a.domain;
+    spec.subdomain = a.subdomain;
+    spec.http_scheme = matches!(a.scheme, Scheme::Http);
+    run_agent(a.session, vec![spec]).await
+}
+
+pub async fn run_tls(a: TlsArgs) -> anyhow::Result<()> {
+    let name = a.session.name.clone().unwrap_or_else(|| "command_line".into());
+    let mut spec = base_spec(name, TunnelProto::Tls, &a.addr)?;
+    spec.domain = a.domain;
+    spec.subdomain = a.subdomain;
+    spec.terminate_at = match a.terminate_at {
+        Terminate::Agent => TerminateAt::Agent,
+        Terminate::Upstream => TerminateAt::Upstream,
+    };
+    spec.crt = a.crt;
+    spec.key = a.key;
+    spec.mutual_tls_cas = a.mutual_tls_cas;
+    spec.alpn = a.alpn;
+    run_agent(a.session, vec![spec]).await
+}
+
+pub async fn run_tcp(a: TcpArgs) -> anyhow::Result<()> {
+    let name = a.session.name.clone().unwrap_or_else(|| "command_line".into());
+    let mut spec = base_spec(name, TunnelProto::Tcp, &a.addr)?;
+    spec.remote_addr = a.remote_addr;
+    run_agent(a.session, vec![spec]).await
+}
+
+async fn run_agent(s: SessionArgs, specs: Vec<TunnelSpec>) -> anyhow::Result<()> {
+    let authtoken = s
+        .authtoken
+        .or_else(|| std::env::var("NGROK_AUTHTOKEN").ok())
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| usage("no authtoken: pass --authtoken or set FERRY_AUTHTOKEN (`ferry edge --dev` writes one to dev.json)"))?;
+    let server_addr = s
+        .server_addr
+        .ok_or_else(|| usage("no server address: pass --server-addr HOST:PORT or set FERRY_SERVER_ADDR"))?;
+    let root_cas = match s.root_cas.as_str() {
+        "host" | "trusted" => RootCas::Host,
+        path => RootCas::File(PathBuf::from(path)),
+    };
+    let config = AgentConfig::new(Secret::new(authtoken), server_addr, root_cas);
+    let addrs: BTreeMap<String, String> = specs
+        .iter()
+        .map(|t| (t.name.clone(), t.addr.to_string()))
+        .collect();
+    let agent = Agent::new(config, specs).map_err(|e| match e {
+        AgentError::Tunnel(_) | AgentError::Trust(_) | AgentError::DuplicateName(_) => usage(e.to_string()),
+        other => other.into(),
+    })?;
+
+    let mut events = agent.subscribe();
+    let reporter = agent.clone();
+    let ready_file = s.ready_file.clone();
+    tokio::spawn(async move {
+        let mut ready_written = false;
+        while let Ok(ev) = events.recv().await {
+            match ev {
+                AgentEvent::TunnelStarted { name, public_url, .. } => {
+                    let to = addrs.get(&name).cloned().unwrap_or_default();
+                    println!("Forwarding {public_url} -> {to}  ({name})");
+                }
+                AgentEvent::Online => {
+                    println!("Session online");
+                    if !ready_written {
+                        ready_written = true;
+                        if let Some(path) = &ready_file {
+                            let tunnels: Vec<_> = reporter
+                                .tunnels()
+                                .await
+                                .into_iter()
+                                .map(|t| serde_json::json!({"name": t.name, "proto": t.proto, "public_url": t.public_url}))
+                                .collect();
+                            let body = serde_json::json!({"web_addr": null, "tunnels": tunnels});
+                            if let Err(e) = ready::write(path, &body) {
+                                tracing::error!("{e:#}");
+                            }
+                        }
+                    }
+                }
+                AgentEvent::Offline { reason } => println!("Session offline: {reason}"),
+            }
+        }
+    });
+
+    tokio::select! {
+        res = agent.run() => res.map_err(anyhow::Error::from),
+        _ = signal::terminated() => Ok(()),
+    }
+}
