@@ -118,7 +118,11 @@ fn base_spec(name: String, proto: TunnelProto, addr: &str) -> anyhow::Result<Tun
 }
 
 pub async fn run_http(a: HttpArgs) -> anyhow::Result<()> {
-    let name = a.session.name.clone().unwrap_or_else(|| "command_line".into());
+    let name = a
+        .session
+        .name
+        .clone()
+        .unwrap_or_else(|| "command_line".into());
     let mut spec = base_spec(name, TunnelProto::Http, &a.addr)?;
     spec.domain = a.domain;
     spec.subdomain = a.subdomain;
@@ -127,7 +131,11 @@ pub async fn run_http(a: HttpArgs) -> anyhow::Result<()> {
 }
 
 pub async fn run_tls(a: TlsArgs) -> anyhow::Result<()> {
-    let name = a.session.name.clone().unwrap_or_else(|| "command_line".into());
+    let name = a
+        .session
+        .name
+        .clone()
+        .unwrap_or_else(|| "command_line".into());
     let mut spec = base_spec(name, TunnelProto::Tls, &a.addr)?;
     spec.domain = a.domain;
     spec.subdomain = a.subdomain;
@@ -143,7 +151,11 @@ pub async fn run_tls(a: TlsArgs) -> anyhow::Result<()> {
 }
 
 pub async fn run_tcp(a: TcpArgs) -> anyhow::Result<()> {
-    let name = a.session.name.clone().unwrap_or_else(|| "command_line".into());
+    let name = a
+        .session
+        .name
+        .clone()
+        .unwrap_or_else(|| "command_line".into());
     let mut spec = base_spec(name, TunnelProto::Tcp, &a.addr)?;
     spec.remote_addr = a.remote_addr;
     run_agent(a.session, vec![spec]).await
@@ -155,9 +167,9 @@ async fn run_agent(s: SessionArgs, specs: Vec<TunnelSpec>) -> anyhow::Result<()>
         .or_else(|| std::env::var("NGROK_AUTHTOKEN").ok())
         .filter(|t| !t.trim().is_empty())
         .ok_or_else(|| usage("no authtoken: pass --authtoken or set FERRY_AUTHTOKEN (`ferry edge --dev` writes one to dev.json)"))?;
-    let server_addr = s
-        .server_addr
-        .ok_or_else(|| usage("no server address: pass --server-addr HOST:PORT or set FERRY_SERVER_ADDR"))?;
+    let server_addr = s.server_addr.ok_or_else(|| {
+        usage("no server address: pass --server-addr HOST:PORT or set FERRY_SERVER_ADDR")
+    })?;
     let root_cas = match s.root_cas.as_str() {
         "host" | "trusted" => RootCas::Host,
         path => RootCas::File(PathBuf::from(path)),
@@ -168,7 +180,9 @@ async fn run_agent(s: SessionArgs, specs: Vec<TunnelSpec>) -> anyhow::Result<()>
         .map(|t| (t.name.clone(), t.addr.to_string()))
         .collect();
     let agent = Agent::new(config, specs).map_err(|e| match e {
-        AgentError::Tunnel(_) | AgentError::Trust(_) | AgentError::DuplicateName(_) => usage(e.to_string()),
+        AgentError::Tunnel(_) | AgentError::Trust(_) | AgentError::DuplicateName(_) => {
+            usage(e.to_string())
+        }
         other => other.into(),
     })?;
 
@@ -179,7 +193,9 @@ async fn run_agent(s: SessionArgs, specs: Vec<TunnelSpec>) -> anyhow::Result<()>
         let mut ready_written = false;
         while let Ok(ev) = events.recv().await {
             match ev {
-                AgentEvent::TunnelStarted { name, public_url, .. } => {
+                AgentEvent::TunnelStarted {
+                    name, public_url, ..
+                } => {
                     let to = addrs.get(&name).cloned().unwrap_or_default();
                     println!("Forwarding {public_url} -> {to}  ({name})");
                 }

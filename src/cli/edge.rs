@@ -1,6 +1,6 @@
+use std::io::Write;
 use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -121,7 +121,11 @@ fn config_from(a: &EdgeArgs) -> anyhow::Result<EdgeConfig> {
 }
 
 fn parse_range(s: &str) -> anyhow::Result<(u16, u16)> {
-    let bad = || usage(format!("--tcp-ports {s:?}: expected LOW-HIGH, such as 20000-29999"));
+    let bad = || {
+        usage(format!(
+            "--tcp-ports {s:?}: expected LOW-HIGH, such as 20000-29999"
+        ))
+    };
     let (lo, hi) = s.split_once('-').ok_or_else(bad)?;
     let lo: u16 = lo.trim().parse().map_err(|_| bad())?;
     let hi: u16 = hi.trim().parse().map_err(|_| bad())?;

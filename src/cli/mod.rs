@@ -24,7 +24,11 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "ferry", version, about = "Self-hostable, ngrok-compatible ingress: edge and agent")]
+#[command(
+    name = "ferry",
+    version,
+    about = "Self-hostable, ngrok-compatible ingress: edge and agent"
+)]
 pub struct Cli {
     /// Log level: error, warn, info, debug or trace (or a tracing filter).
     #[arg(long, global = true, env = "FERRY_LOG")]

@@ -210,12 +210,17 @@ fn error_page(code: ErrorCode, detail: &str) -> Response<Body> {
             .map_err(|never| match never {})
             .boxed(),
     );
-    *resp.status_mut() = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
+    *resp.status_mut() =
+        StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
     resp
 }
 
 fn empty() -> Body {
-    Empty::<Bytes>::new().map_err(|never| match never {}).boxed()
+    Empty::<Bytes>::new()
+        .map_err(|never| match never {})
+        .boxed()
 }

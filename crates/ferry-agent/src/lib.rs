@@ -116,7 +116,10 @@ impl Inner {
 
     async fn remove_by_id(&self, id: &str) -> Option<String> {
         let mut tunnels = self.tunnels.lock().await;
-        let name = tunnels.iter().find(|(_, t)| t.id == id).map(|(n, _)| n.clone())?;
+        let name = tunnels
+            .iter()
+            .find(|(_, t)| t.id == id)
+            .map(|(n, _)| n.clone())?;
         tunnels.remove(&name);
         Some(name)
     }
@@ -193,7 +196,12 @@ impl Agent {
 
     /// The round trip of the last heartbeat, while connected.
     pub async fn latency(&self) -> Option<Duration> {
-        self.inner.current.lock().await.as_ref().map(|(_, c)| c.latency())
+        self.inner
+            .current
+            .lock()
+            .await
+            .as_ref()
+            .map(|(_, c)| c.latency())
     }
 
     /// Stays connected until the edge refuses the agent before it was ever online (a bad
@@ -213,7 +221,9 @@ impl Agent {
             }
             let reason = match res {
                 Ok(()) => "session ended".to_string(),
-                Err(SessionError::Refused(m)) if !ever_online => return Err(AgentError::Refused(m)),
+                Err(SessionError::Refused(m)) if !ever_online => {
+                    return Err(AgentError::Refused(m))
+                }
                 Err(e) => e.to_string(),
             };
             if session::was_stable(started) {

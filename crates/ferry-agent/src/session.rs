@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferry_proto::msg::{Auth, AuthExtra, AuthResp, Bind, BindExtra, BindResp, CommandResp, StopTunnel};
+use ferry_proto::msg::{
+    Auth, AuthExtra, AuthResp, Bind, BindExtra, BindResp, CommandResp, StopTunnel,
+};
 use ferry_proto::rpc::from_value_folded;
 use ferry_proto::{ProxyHeader, StreamType};
 use ferry_transport::{
@@ -48,8 +50,12 @@ pub async fn run_once(inner: &Arc<Inner>) -> Result<(), SessionError> {
         .map_err(|e| SessionError::Refused(format!("server_addr {:?}: {e}", cfg.server_addr)))?;
     let tcp = tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(&cfg.server_addr))
         .await
-        .map_err(|_| SessionError::Transient(format!("connecting to {} timed out", cfg.server_addr)))?
-        .map_err(|e| SessionError::Transient(format!("cannot connect to {}: {e}", cfg.server_addr)))?;
+        .map_err(|_| {
+            SessionError::Transient(format!("connecting to {} timed out", cfg.server_addr))
+        })?
+        .map_err(|e| {
+            SessionError::Transient(format!("cannot connect to {}: {e}", cfg.server_addr))
+        })?;
     let _ = tcp.set_nodelay(true);
     let tls = tokio::time::timeout(
         cfg.connect_timeout,
@@ -65,10 +71,18 @@ pub async fn run_once(inner: &Arc<Inner>) -> Result<(), SessionError> {
     })?;
 
     let kill = KillSwitch::default();
-    let mux = SessionBuilder::new(kill.wrap(tls)).client().start();
+    let mux = SessionBuilder::new(kill.wrap(tls))
+        .client()
+        .stream_limit(8192)
+        .start();
     let (open, accept) = mux.split();
     let clock = BeatClock::default();
-    let accept_task = tokio::spawn(accept_loop(inner.clone(), accept, clock.clone(), kill.clone()));
+    let accept_task = tokio::spawn(accept_loop(
+        inner.clone(),
+        accept,
+        clock.clone(),
+        kill.clone(),
+    ));
     let result = async {
         authenticate(inner, &open).await?;
         bind_all(inner, &open).await?;
@@ -83,7 +97,9 @@ pub async fn run_once(inner: &Arc<Inner>) -> Result<(), SessionError> {
                     e = beat_until_dead(&beat_open, interval, tolerance, clock) => e,
                     _ = beat_kill.killed() => return,
                 };
-                let _ = events.send(AgentEvent::Offline { reason: format!("heartbeat: {why}") });
+                let _ = events.send(AgentEvent::Offline {
+                    reason: format!("heartbeat: {why}"),
+                });
                 beat_kill.kill();
             });
         }
@@ -100,7 +116,9 @@ pub async fn run_once(inner: &Arc<Inner>) -> Result<(), SessionError> {
     let _ = accept_task.await;
     kill.kill();
     *inner.current.lock().await = None;
-    Err(SessionError::Transient("the connection to the edge was lost".into()))
+    Err(SessionError::Transient(
+        "the connection to the edge was lost".into(),
+    ))
 }
 
 async fn authenticate(inner: &Arc<Inner>, open: &MuxadoOpen) -> Result<(), SessionError> {
@@ -108,7 +126,10 @@ async fn authenticate(inner: &Arc<Inner>, open: &MuxadoOpen) -> Result<(), Sessi
     let client_id = inner.client_id.lock().await.clone();
     let unsupported = Some("the ferry agent does not take this command".to_string());
     let auth = Auth {
-        version: ferry_proto::PROTOCOL_VERSIONS.iter().map(|v| v.to_string()).collect(),
+        version: ferry_proto::PROTOCOL_VERSIONS
+            .iter()
+            .map(|v| v.to_string())
+            .collect(),
         client_id,
         extra: AuthExtra {
             os: std::env::consts::OS.into(),
@@ -145,7 +166,11 @@ async fn bind_all(inner: &Arc<Inner>, open: &MuxadoOpen) -> Result<(), SessionEr
 }
 
 /// Binds (or re-binds) tunnel `name` on the live session.
-pub async fn bind_one(inner: &Arc<Inner>, open: &MuxadoOpen, name: &str) -> Result<String, SessionError> {
+pub async fn bind_one(
+    inner: &Arc<Inner>,
+    open: &MuxadoOpen,
+    name: &str,
+) -> Result<String, SessionError> {
     let req = {
         let tunnels = inner.tunnels.lock().await;
         let Some(t) = tunnels.get(name) else {
@@ -170,12 +195,14 @@ pub async fn bind_one(inner: &Arc<Inner>, open: &MuxadoOpen, name: &str) -> Resu
             SessionError::Refused(m) => SessionError::Refused(format!("tunnel {name:?}: {m}")),
             other => other,
         })?;
-    let resp: BindResp = from_value_folded(&reply)
+    let resp = BindResp::from_wire(&reply)
         .map_err(|e| SessionError::Transient(format!("bind reply: {e}")))?;
     let proto = {
         let mut tunnels = inner.tunnels.lock().await;
         let Some(t) = tunnels.get_mut(name) else {
-            return Err(SessionError::Refused(format!("tunnel {name:?} was removed while binding")));
+            return Err(SessionError::Refused(format!(
+                "tunnel {name:?} was removed while binding"
+            )));
         };
         t.id = resp.id.clone();
         t.opts = Some(resp.opts.clone());
@@ -264,14 +291,20 @@ async fn dispatch(inner: Arc<Inner>, mut stream: Stream, clock: BeatClock) {
 
 async fn read_proxy_header(stream: &mut Stream) -> Result<ProxyHeader, String> {
     let mut len = [0u8; 8];
-    stream.read_exact(&mut len).await.map_err(|e| e.to_string())?;
+    stream
+        .read_exact(&mut len)
+        .await
+        .map_err(|e| e.to_string())?;
     let n = i64::from_le_bytes(len);
     if !(0..=ferry_proto::proxy_header::MAX_PROXY_HEADER as i64).contains(&n) {
         return Err(format!("header length {n} out of range"));
     }
     let mut buf = len.to_vec();
     buf.resize(8 + n as usize, 0);
-    stream.read_exact(&mut buf[8..]).await.map_err(|e| e.to_string())?;
+    stream
+        .read_exact(&mut buf[8..])
+        .await
+        .map_err(|e| e.to_string())?;
     match ProxyHeader::decode(&buf) {
         Ok(Some((h, _))) => Ok(h),
         Ok(None) => Err("truncated header".into()),
@@ -284,7 +317,9 @@ fn host_of(server_addr: &str) -> String {
         Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
         _ => server_addr,
     };
-    host.trim_start_matches('[').trim_end_matches(']').to_string()
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string()
 }
 
 /// How long the last session stayed up; a long one resets the back-off.

@@ -166,12 +166,13 @@ impl TunnelSpec {
                         why: format!("{}: {e}", path.display()),
                     })?;
                 }
-                let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                    .build()
-                    .map_err(|e| TunnelError::ClientCas {
-                        name: self.name.clone(),
-                        why: e.to_string(),
-                    })?;
+                let verifier =
+                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                        .build()
+                        .map_err(|e| TunnelError::ClientCas {
+                            name: self.name.clone(),
+                            why: e.to_string(),
+                        })?;
                 builder.with_client_cert_verifier(verifier)
             }
         };

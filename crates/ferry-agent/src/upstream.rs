@@ -15,7 +15,9 @@ pub struct Upstream {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("addr {addr:?}: {why}; expected a port (3000), host:port, or a URL (https://localhost:8443)")]
+#[error(
+    "addr {addr:?}: {why}; expected a port (3000), host:port, or a URL (https://localhost:8443)"
+)]
 pub struct UpstreamError {
     pub addr: String,
     pub why: &'static str,
@@ -57,7 +59,9 @@ impl Upstream {
         }
         let (host, port) = match rest.rsplit_once(':') {
             Some((h, p)) if !h.ends_with(':') || h.starts_with('[') => {
-                let port = p.parse::<u16>().map_err(|_| err("the port is not a number"))?;
+                let port = p
+                    .parse::<u16>()
+                    .map_err(|_| err("the port is not a number"))?;
                 (h.trim_start_matches('[').trim_end_matches(']'), port)
             }
             _ => match default_port {
@@ -82,7 +86,10 @@ impl Upstream {
     /// services often listen on only one of them.
     pub async fn connect(&self, timeout: Duration) -> std::io::Result<TcpStream> {
         let targets: Vec<String> = if self.host == "localhost" {
-            vec![format!("127.0.0.1:{}", self.port), format!("[::1]:{}", self.port)]
+            vec![
+                format!("127.0.0.1:{}", self.port),
+                format!("[::1]:{}", self.port),
+            ]
         } else if self.host.contains(':') {
             vec![format!("[{}]:{}", self.host, self.port)]
         } else {
@@ -96,7 +103,12 @@ impl Upstream {
                     return Ok(s);
                 }
                 Ok(Err(e)) => last = e,
-                Err(_) => last = std::io::Error::new(std::io::ErrorKind::TimedOut, format!("dialing {t} timed out")),
+                Err(_) => {
+                    last = std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("dialing {t} timed out"),
+                    )
+                }
             }
         }
         Err(last)
@@ -120,21 +132,43 @@ mod tests {
 
     #[test]
     fn parses_the_forms_ngrok_accepts() {
-        assert_eq!(Upstream::parse("3000").unwrap(), Upstream { host: "localhost".into(), port: 3000, tls: false });
+        assert_eq!(
+            Upstream::parse("3000").unwrap(),
+            Upstream {
+                host: "localhost".into(),
+                port: 3000,
+                tls: false
+            }
+        );
         assert_eq!(Upstream::parse("10.0.0.5:22").unwrap().host, "10.0.0.5");
         let u = Upstream::parse("https://localhost:8443").unwrap();
         assert!(u.tls && u.port == 8443);
         assert_eq!(Upstream::parse("https://api.local").unwrap().port, 443);
         assert_eq!(Upstream::parse("[::1]:80").unwrap().host, "::1");
-        assert_eq!(Upstream::parse("http://localhost:8080/").unwrap().port, 8080);
+        assert_eq!(
+            Upstream::parse("http://localhost:8080/").unwrap().port,
+            8080
+        );
     }
 
     #[test]
     fn rejects_bad_addrs_with_the_reason() {
-        assert!(Upstream::parse("").unwrap_err().to_string().contains("empty"));
-        assert!(Upstream::parse("localhost").unwrap_err().to_string().contains("no port"));
-        assert!(Upstream::parse("ftp://x:1").unwrap_err().to_string().contains("scheme"));
-        assert!(Upstream::parse("host:http").unwrap_err().to_string().contains("not a number"));
+        assert!(Upstream::parse("")
+            .unwrap_err()
+            .to_string()
+            .contains("empty"));
+        assert!(Upstream::parse("localhost")
+            .unwrap_err()
+            .to_string()
+            .contains("no port"));
+        assert!(Upstream::parse("ftp://x:1")
+            .unwrap_err()
+            .to_string()
+            .contains("scheme"));
+        assert!(Upstream::parse("host:http")
+            .unwrap_err()
+            .to_string()
+            .contains("not a number"));
         assert!(Upstream::parse("0").is_err());
     }
 }

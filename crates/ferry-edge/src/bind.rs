@@ -40,7 +40,10 @@ const UNENFORCED: &[(&str, &str)] = &[
     ("webhookverification", "verify_webhook"),
     ("mutualtlsca", "mutual_tls_cas at the edge"),
     ("mutualtlsatedge", "mutual_tls_cas at the edge"),
-    ("tlstermination", "TLS termination at the edge (crt/key without terminate_at: agent)"),
+    (
+        "tlstermination",
+        "TLS termination at the edge (crt/key without terminate_at: agent)",
+    ),
     ("useragentfilter", "user_agent_filter"),
     ("trafficpolicy", "traffic_policy"),
 ];
@@ -97,11 +100,27 @@ pub async fn bind(
                 .registry
                 .check_host(&pattern, &id)
                 .map_err(|e| refuse(ErrorCode::EndpointTaken, e.to_string()))?;
-            if random || view.requested_host().is_none() {
-                set_opt(&mut opts, "Hostname", &pattern.to_string());
+            set_opt(&mut opts, "Hostname", &pattern.to_string());
+            let required: &[(&str, Value)] = match proto {
+                Proto::Http => &[
+                    ("Auth", Value::String(String::new())),
+                    ("Subdomain", Value::String(String::new())),
+                    ("HostHeaderRewrite", Value::Bool(false)),
+                    ("ProxyProto", Value::from(0)),
+                ],
+                _ => &[
+                    ("Subdomain", Value::String(String::new())),
+                    ("ProxyProto", Value::from(0)),
+                    ("MutualTLSAtAgent", Value::Bool(false)),
+                ],
+            };
+            for (key, value) in required {
+                default_opt(&mut opts, key, value);
             }
             let url = match (proto, req.proto.as_str()) {
-                (Proto::Tls, _) => format!("tls://{pattern}{}", port_suffix(shared.https_port, 443)),
+                (Proto::Tls, _) => {
+                    format!("tls://{pattern}{}", port_suffix(shared.https_port, 443))
+                }
                 (_, "http") => format!("http://{pattern}{}", port_suffix(shared.http_port, 80)),
                 _ => format!("https://{pattern}{}", port_suffix(shared.https_port, 443)),
             };
@@ -114,7 +133,11 @@ pub async fn bind(
                 Some(a) => BindTarget::Addr(a),
                 None => BindTarget::Random,
             };
-            check_acl(acl_rules, &target, addr_text.as_deref().unwrap_or("a random port"))?;
+            check_acl(
+                acl_rules,
+                &target,
+                addr_text.as_deref().unwrap_or("a random port"),
+            )?;
             let port = tcp::claim(shared, wanted, &id).map_err(|e| match e {
                 ClaimError::NoFreePort(..) | ClaimError::PortInUse(_) | ClaimError::Taken(_) => {
                     refuse(ErrorCode::TcpAddrUnavailable, e.to_string())
@@ -122,6 +145,7 @@ pub async fn bind(
             })?;
             let addr = format!("{}:{port}", shared.config.tcp_public_host);
             set_opt(&mut opts, "Addr", &addr);
+            default_opt(&mut opts, "ProxyProto", &Value::from(0));
             (None, Some(port), format!("tcp://{addr}"))
         }
     };
@@ -211,12 +235,8 @@ fn choose_host(shared: &Shared, view: &BindOptsView) -> Result<(HostPattern, boo
             (format!("{label}.{}", shared.config.base_domain), true)
         }
     };
-    let pattern = HostPattern::parse(&text).map_err(|e| {
-        refuse(
-            ErrorCode::DomainMalformed,
-            format!("domain {text:?}: {e}"),
-        )
-    })?;
+    let pattern = HostPattern::parse(&text)
+        .map_err(|e| refuse(ErrorCode::DomainMalformed, format!("domain {text:?}: {e}")))?;
     if !shared.config.dev {
         return Err(refuse(
             ErrorCode::DomainNotReserved,
@@ -261,12 +281,27 @@ fn parse_tcp_addr(shared: &Shared, addr: &str) -> Result<Option<u16>, BindRefusa
     Ok(Some(port))
 }
 
+/// Sets `key` in the echoed options, replacing any other spelling of it so the agent does
+/// not see two.
 fn set_opt(opts: &mut Value, key: &str, value: &str) {
     if let Value::Object(map) = opts {
-        // Replace any spelling of the key so the agent does not see two.
         let folded = key.to_ascii_lowercase();
         map.retain(|k, _| k.replace('_', "").to_ascii_lowercase() != folded);
         map.insert(key.to_string(), Value::String(value.to_string()));
+    }
+}
+
+/// ngrok's SDKs fail to decode a bind reply whose options lack a required key, and Go agents
+/// omit some of them, so any spelling already there is kept and a missing key gets `value`.
+fn default_opt(opts: &mut Value, key: &str, value: &Value) {
+    if let Value::Object(map) = opts {
+        let folded = key.to_ascii_lowercase();
+        if !map
+            .keys()
+            .any(|k| k.replace('_', "").to_ascii_lowercase() == folded)
+        {
+            map.insert(key.to_string(), value.clone());
+        }
     }
 }
 

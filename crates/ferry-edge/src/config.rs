@@ -39,6 +39,8 @@ pub struct EdgeConfig {
     /// Proxy streams per agent session. ngrok's SDKs kill the whole session beyond 512
     /// concurrent streams, heartbeat and RPC streams included, so this stays below that.
     pub max_streams_per_session: usize,
+    /// The same bound for Ferry's own agent, which has no such limit of its own.
+    pub max_streams_per_ferry_session: usize,
     /// How long a public connection waits for a free stream slot before it is refused.
     pub stream_wait: Duration,
     pub max_tunnels_per_session: usize,
@@ -73,6 +75,7 @@ impl EdgeConfig {
             heartbeat_interval: Duration::from_secs(5),
             heartbeat_tolerance: Duration::from_secs(10),
             max_streams_per_session: 450,
+            max_streams_per_ferry_session: 4000,
             stream_wait: Duration::from_secs(10),
             max_tunnels_per_session: 256,
             max_header_bytes: 64 * 1024,

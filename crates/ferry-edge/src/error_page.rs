@@ -7,7 +7,11 @@ use http_body_util::{BodyExt, Full};
 
 use crate::http_proxy::Body;
 
-pub fn error_response(code: ErrorCode, detail: &str, request_headers: &HeaderMap) -> Response<Body> {
+pub fn error_response(
+    code: ErrorCode,
+    detail: &str,
+    request_headers: &HeaderMap,
+) -> Response<Body> {
     let wants_json = request_headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -18,9 +22,13 @@ pub fn error_response(code: ErrorCode, detail: &str, request_headers: &HeaderMap
             .map_err(|never| match never {})
             .boxed(),
     );
-    *resp.status_mut() = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
+    *resp.status_mut() =
+        StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
     if let Ok(v) = header::HeaderValue::from_str(&code.to_string()) {
         h.insert("ferry-error-code", v);
     }

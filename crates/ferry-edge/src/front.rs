@@ -134,14 +134,17 @@ async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, r
         }
         Target::Https => {
             let acceptor = TlsAcceptor::from(shared.https_tls.clone());
-            let tls = match tokio::time::timeout(shared.config.handshake_timeout, acceptor.accept(io)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "public TLS handshake failed");
-                    return;
-                }
-                Err(_) => return,
-            };
+            let tls =
+                match tokio::time::timeout(shared.config.handshake_timeout, acceptor.accept(io))
+                    .await
+                {
+                    Ok(Ok(tls)) => tls,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "public TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
             let tracker = shared.tracker.clone();
             tracker
                 .spawn(http_proxy::serve_conn(shared, tls, peer, true))

@@ -79,7 +79,8 @@ async fn forward(
     peer: SocketAddr,
     https: bool,
 ) -> Result<Response<Body>, Failure> {
-    let fail = |code, detail: String, req: &Request<Incoming>| (code, detail, req.headers().clone());
+    let fail =
+        |code, detail: String, req: &Request<Incoming>| (code, detail, req.headers().clone());
     let host_text = request_host(&req).unwrap_or_default();
     let host = match Hostname::parse(strip_port(&host_text)) {
         Ok(h) => h,
@@ -107,7 +108,9 @@ async fn forward(
         Ok(s) => s,
         Err(code) => {
             let detail = match code {
-                ErrorCode::StreamLimit => format!("the agent serving {host} has too many open connections"),
+                ErrorCode::StreamLimit => {
+                    format!("the agent serving {host} has too many open connections")
+                }
                 _ => format!("the agent serving {host} could not be reached"),
             };
             return Err(fail(code, detail, &req));
@@ -119,7 +122,11 @@ async fn forward(
     {
         Ok(pair) => pair,
         Err(e) => {
-            return Err(fail(ErrorCode::AgentOffline, format!("agent stream: {e}"), &req));
+            return Err(fail(
+                ErrorCode::AgentOffline,
+                format!("agent stream: {e}"),
+                &req,
+            ));
         }
     };
     tokio::spawn(async move {
@@ -202,7 +209,12 @@ fn is_upgrade(req: &Request<Incoming>) -> bool {
 
 /// Turns the client's request (HTTP/1.1 or HTTP/2) into the HTTP/1.1 request the agent reads,
 /// with the `X-Forwarded-*` headers added.
-fn prepare_upstream_request(req: &mut Request<Incoming>, host: &str, peer: SocketAddr, https: bool) {
+fn prepare_upstream_request(
+    req: &mut Request<Incoming>,
+    host: &str,
+    peer: SocketAddr,
+    https: bool,
+) {
     let path = req
         .uri()
         .path_and_query()
@@ -238,7 +250,13 @@ fn prepare_upstream_request(req: &mut Request<Incoming>, host: &str, peer: Socke
 }
 
 fn strip_hop_by_hop(h: &mut http::HeaderMap) {
-    for name in ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"] {
+    for name in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "upgrade",
+    ] {
         h.remove(name);
     }
 }

@@ -23,6 +23,10 @@ use crate::{bind, Shared};
 
 const RPC_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// muxado's own bound on live streams in a session (its default is 512). The per-session
+/// semaphores below keep each agent under what it can take.
+const MUXADO_STREAM_LIMIT: usize = 8192;
+
 /// What a session knows once Auth has succeeded.
 struct Authed {
     session: Arc<AgentSession>,
@@ -34,7 +38,10 @@ where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let kill = KillSwitch::default();
-    let mux = SessionBuilder::new(kill.wrap(io)).server().start();
+    let mux = SessionBuilder::new(kill.wrap(io))
+        .server()
+        .stream_limit(MUXADO_STREAM_LIMIT)
+        .start();
     let (open, mut accept) = ferry_transport::Session::split(mux);
     let authed: Arc<OnceLock<Authed>> = Arc::new(OnceLock::new());
     let clock = BeatClock::default();
@@ -90,9 +97,12 @@ impl StreamCtx {
                 let _ = write_and_finish(&mut stream, &error_reply(&msg)).await;
             }
             StreamType::SRV_INFO => {
-                let _ = write_and_finish(&mut stream, &serde_json::json!({"Region": "local"})).await;
+                let _ =
+                    write_and_finish(&mut stream, &serde_json::json!({"Region": "local"})).await;
             }
-            other => tracing::debug!(remote = %self.remote, ?other, "ignoring a stream of unknown type"),
+            other => {
+                tracing::debug!(remote = %self.remote, ?other, "ignoring a stream of unknown type")
+            }
         }
     }
 
@@ -139,7 +149,10 @@ impl StreamCtx {
             ));
         };
         if self.authed.get().is_some() {
-            return Err((ErrorCode::AuthPayloadInvalid, "the session is already authenticated".into()));
+            return Err((
+                ErrorCode::AuthPayloadInvalid,
+                "the session is already authenticated".into(),
+            ));
         }
         let token = auth.extra.auth_token.trim();
         if token.is_empty() {
@@ -155,25 +168,38 @@ impl StreamCtx {
                 self.shared.auth_limiter.record_failure(ip);
                 return Err((
                     ErrorCode::AuthtokenInvalid,
-                    "the authtoken is not valid on this edge: it is unknown, revoked or mistyped".into(),
+                    "the authtoken is not valid on this edge: it is unknown, revoked or mistyped"
+                        .into(),
                 ));
             }
             Ok(Err(e)) => {
                 self.shared.auth_limiter.record_failure(ip);
-                return Err((ErrorCode::AuthtokenMalformed, format!("the authtoken is malformed: {e}")));
+                return Err((
+                    ErrorCode::AuthtokenMalformed,
+                    format!("the authtoken is malformed: {e}"),
+                ));
             }
             Err(e) => {
                 tracing::error!(error = %e, "store unavailable during authentication");
-                return Err((ErrorCode::AuthPayloadInvalid, "the edge cannot check authtokens right now; retry".into()));
+                return Err((
+                    ErrorCode::AuthPayloadInvalid,
+                    "the edge cannot check authtokens right now; retry".into(),
+                ));
             }
+        };
+        let client_type = client_type(&auth);
+        let max_streams = if client_type == "ferry" {
+            self.shared.config.max_streams_per_ferry_session
+        } else {
+            self.shared.config.max_streams_per_session
         };
         let session = Arc::new(AgentSession {
             id: ResourceId::generate("ts"),
             open: self.open.clone(),
             kill: self.kill.clone(),
-            streams: Arc::new(Semaphore::new(self.shared.config.max_streams_per_session)),
+            streams: Arc::new(Semaphore::new(max_streams)),
             remote: self.remote,
-            client_type: client_type(&auth),
+            client_type,
             credential: credential.id.clone(),
         });
         let id = session.id.clone();
@@ -185,7 +211,10 @@ impl StreamCtx {
             })
             .is_err()
         {
-            return Err((ErrorCode::AuthPayloadInvalid, "the session is already authenticated".into()));
+            return Err((
+                ErrorCode::AuthPayloadInvalid,
+                "the session is already authenticated".into(),
+            ));
         }
         self.shared.remember_session(session.clone());
         self.start_heartbeat();
@@ -239,14 +268,16 @@ impl StreamCtx {
             return;
         };
         let req = match read_json(&mut stream, RPC_TIMEOUT).await {
-            Ok(v) => from_value_folded::<Bind>(&v),
+            Ok(v) => Bind::from_wire(&v),
             Err(e) => {
                 tracing::debug!(error = %e, "bind not read");
                 return;
             }
         };
         let reply = match req {
-            Err(e) => error_reply(&ErrorCode::BindPayloadInvalid.wire_error(&format!("bind message: {e}"))),
+            Err(e) => error_reply(
+                &ErrorCode::BindPayloadInvalid.wire_error(&format!("bind message: {e}")),
+            ),
             Ok(req) => match bind::bind(&self.shared, &authed.session, &authed.acl, req).await {
                 Ok(resp) => serde_json::to_value(resp).unwrap_or_default(),
                 Err(refusal) => {
@@ -266,7 +297,11 @@ impl StreamCtx {
         };
         if let Ok(v) = read_json(&mut stream, RPC_TIMEOUT).await {
             if let Ok(req) = from_value_folded::<Unbind>(&v) {
-                if let Some(t) = self.shared.registry.remove_tunnel(&req.id, &authed.session.id) {
+                if let Some(t) = self
+                    .shared
+                    .registry
+                    .remove_tunnel(&req.id, &authed.session.id)
+                {
                     tracing::info!(session = %authed.session.id, tunnel = %t.id, url = %t.public_url, "tunnel unbound");
                 }
             }

@@ -168,10 +168,18 @@ impl EdgeHandle {
             sessions: Mutex::new(HashMap::new()),
             config,
         });
-        tokio::spawn(front::serve_tls_port(shared.clone(), https, PortRole::Shared));
+        tokio::spawn(front::serve_tls_port(
+            shared.clone(),
+            https,
+            PortRole::Shared,
+        ));
         tokio::spawn(front::serve_http_port(shared.clone(), http));
         if let Some(l) = agents {
-            tokio::spawn(front::serve_tls_port(shared.clone(), l, PortRole::AgentsOnly));
+            tokio::spawn(front::serve_tls_port(
+                shared.clone(),
+                l,
+                PortRole::AgentsOnly,
+            ));
         }
         let sweeper = shared.clone();
         tokio::spawn(async move {
@@ -235,6 +243,8 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, EdgeError> {
 }
 
 fn local(l: &TcpListener, asked: SocketAddr) -> Result<SocketAddr, EdgeError> {
-    l.local_addr()
-        .map_err(|source| EdgeError::Listen { addr: asked, source })
+    l.local_addr().map_err(|source| EdgeError::Listen {
+        addr: asked,
+        source,
+    })
 }

@@ -39,25 +39,40 @@ pub struct AuthExtra {
     #[serde(rename(serialize = "Cookie", deserialize = "cookie"), default)]
     pub cookie: String,
     /// Nanoseconds.
-    #[serde(rename(serialize = "HeartbeatInterval", deserialize = "heartbeatinterval"), default)]
+    #[serde(
+        rename(serialize = "HeartbeatInterval", deserialize = "heartbeatinterval"),
+        default
+    )]
     pub heartbeat_interval: i64,
     /// Nanoseconds.
-    #[serde(rename(serialize = "HeartbeatTolerance", deserialize = "heartbeattolerance"), default)]
+    #[serde(
+        rename(serialize = "HeartbeatTolerance", deserialize = "heartbeattolerance"),
+        default
+    )]
     pub heartbeat_tolerance: i64,
     #[serde(rename(serialize = "ClientType", deserialize = "clienttype"), default)]
     pub client_type: String,
     #[serde(
-        rename(serialize = "RestartUnsupportedError", deserialize = "restartunsupportederror"),
+        rename(
+            serialize = "RestartUnsupportedError",
+            deserialize = "restartunsupportederror"
+        ),
         default
     )]
     pub restart_unsupported_error: Option<String>,
     #[serde(
-        rename(serialize = "StopUnsupportedError", deserialize = "stopunsupportederror"),
+        rename(
+            serialize = "StopUnsupportedError",
+            deserialize = "stopunsupportederror"
+        ),
         default
     )]
     pub stop_unsupported_error: Option<String>,
     #[serde(
-        rename(serialize = "UpdateUnsupportedError", deserialize = "updateunsupportederror"),
+        rename(
+            serialize = "UpdateUnsupportedError",
+            deserialize = "updateunsupportederror"
+        ),
         default
     )]
     pub update_unsupported_error: Option<String>,
@@ -105,9 +120,15 @@ pub struct AuthRespExtra {
     pub region: Option<String>,
     #[serde(rename(serialize = "Cookie", deserialize = "cookie"), default)]
     pub cookie: Option<String>,
-    #[serde(rename(serialize = "AccountName", deserialize = "accountname"), default)]
+    #[serde(
+        rename(serialize = "AccountName", deserialize = "accountname"),
+        default
+    )]
     pub account_name: Option<String>,
-    #[serde(rename(serialize = "SessionDuration", deserialize = "sessionduration"), default)]
+    #[serde(
+        rename(serialize = "SessionDuration", deserialize = "sessionduration"),
+        default
+    )]
     pub session_duration: Option<i64>,
     #[serde(rename(serialize = "PlanName", deserialize = "planname"), default)]
     pub plan_name: Option<String>,
@@ -124,7 +145,10 @@ pub struct Bind {
     pub proto: String,
     #[serde(rename(serialize = "ForwardsTo", deserialize = "forwardsto"), default)]
     pub forwards_to: String,
-    #[serde(rename(serialize = "ForwardsProto", deserialize = "forwardsproto"), default)]
+    #[serde(
+        rename(serialize = "ForwardsProto", deserialize = "forwardsproto"),
+        default
+    )]
     pub forwards_proto: String,
     /// Kept as sent: the edge echoes it back, and agents resend it unchanged on re-bind.
     #[serde(rename(serialize = "Opts", deserialize = "opts"), default)]
@@ -137,13 +161,19 @@ pub struct Bind {
 pub struct BindExtra {
     #[serde(rename(serialize = "Token", deserialize = "token"), default)]
     pub token: String,
-    #[serde(rename(serialize = "IPPolicyRef", deserialize = "ippolicyref"), default)]
+    #[serde(
+        rename(serialize = "IPPolicyRef", deserialize = "ippolicyref"),
+        default
+    )]
     pub ip_policy_ref: String,
     #[serde(rename(serialize = "Metadata", deserialize = "metadata"), default)]
     pub metadata: String,
     #[serde(rename(serialize = "Bindings", deserialize = "bindings"), default)]
     pub bindings: Vec<String>,
-    #[serde(rename(serialize = "PoolingEnabled", deserialize = "poolingenabled"), default)]
+    #[serde(
+        rename(serialize = "PoolingEnabled", deserialize = "poolingenabled"),
+        default
+    )]
     pub pooling_enabled: bool,
 }
 
@@ -209,6 +239,34 @@ pub struct CommandResp {
         skip_serializing_if = "Option::is_none"
     )]
     pub error: Option<String>,
+}
+
+/// The member `key` of a JSON object, matched the way ngrok matches keys: case-insensitively
+/// and ignoring underscores.
+fn raw_member<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    v.as_object()?
+        .iter()
+        .find(|(k, _)| k.replace('_', "").eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
+}
+
+impl Bind {
+    /// Decodes a bind as sent, keeping `Opts` exactly as spelled: it is echoed back to the
+    /// agent, which decodes it with its own key names.
+    pub fn from_wire(v: &Value) -> Result<Self, DecodeError> {
+        let mut bind: Self = from_value_folded(v)?;
+        bind.opts = raw_member(v, "opts").cloned().unwrap_or(Value::Null);
+        Ok(bind)
+    }
+}
+
+impl BindResp {
+    /// Decodes a bind reply, keeping `Opts` as the edge spelled it for the next re-bind.
+    pub fn from_wire(v: &Value) -> Result<Self, DecodeError> {
+        let mut resp: Self = from_value_folded(v)?;
+        resp.opts = raw_member(v, "opts").cloned().unwrap_or(Value::Null);
+        Ok(resp)
+    }
 }
 
 /// The failure shape every RPC shares: `{"Error": "..."}`.
@@ -300,6 +358,15 @@ mod tests {
             assert!(v.get(k).is_some(), "{k}");
         }
         assert_eq!(v["Extra"]["Token"], "t");
+    }
+
+    #[test]
+    fn bind_keeps_opts_as_spelled() {
+        let v = serde_json::json!({"Id":"","Proto":"https","Opts":{"Hostname":"a","Auth":""},"Extra":{"Token":"t"}});
+        let b = Bind::from_wire(&v).unwrap();
+        assert_eq!(b.proto, "https");
+        assert_eq!(b.extra.token, "t");
+        assert_eq!(b.opts, serde_json::json!({"Hostname":"a","Auth":""}));
     }
 
     #[test]

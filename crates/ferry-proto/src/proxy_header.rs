@@ -134,7 +134,10 @@ mod tests {
     #[test]
     fn rejects_negative_and_huge_lengths() {
         let mut b = (-1i64).to_le_bytes().to_vec();
-        assert!(matches!(ProxyHeader::decode(&b), Err(ProxyHeaderError::BadLength(-1))));
+        assert!(matches!(
+            ProxyHeader::decode(&b),
+            Err(ProxyHeaderError::BadLength(-1))
+        ));
         b = (1i64 << 40).to_le_bytes().to_vec();
         assert!(ProxyHeader::decode(&b).is_err());
     }

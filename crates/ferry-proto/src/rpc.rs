@@ -126,7 +126,9 @@ mod tests {
     #[test]
     fn malformed_names_position() {
         match decode_json_prefix(b"{\"a\":1,}") {
-            Err(DecodeError::Malformed { line: 1, column, .. }) => assert_eq!(column, 8),
+            Err(DecodeError::Malformed {
+                line: 1, column, ..
+            }) => assert_eq!(column, 8),
             other => panic!("{other:?}"),
         }
     }
@@ -138,14 +140,15 @@ mod tests {
             authtoken: String,
             localurlscheme: String,
         }
-        let a: T = from_value_folded(
-            &serde_json::json!({"AuthToken": "x", "LocalURLScheme": "http"}),
-        )
-        .unwrap();
-        let b: T = from_value_folded(
-            &serde_json::json!({"Authtoken": "x", "local_url_scheme": "http"}),
-        )
-        .unwrap();
-        assert_eq!((a.authtoken, a.localurlscheme), (b.authtoken, b.localurlscheme));
+        let a: T =
+            from_value_folded(&serde_json::json!({"AuthToken": "x", "LocalURLScheme": "http"}))
+                .unwrap();
+        let b: T =
+            from_value_folded(&serde_json::json!({"Authtoken": "x", "local_url_scheme": "http"}))
+                .unwrap();
+        assert_eq!(
+            (a.authtoken, a.localurlscheme),
+            (b.authtoken, b.localurlscheme)
+        );
     }
 }

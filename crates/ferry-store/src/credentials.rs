@@ -129,11 +129,21 @@ mod tests {
             .unwrap();
         drop(store);
         let store = Store::open_sqlite(&path).await.unwrap();
-        let found = store.verify_authtoken(token.expose()).await.unwrap().unwrap().unwrap();
+        let found = store
+            .verify_authtoken(token.expose())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         assert_eq!(found.id, cred.id);
         assert_eq!(found.acl, vec!["bind:*.example.test".to_string()]);
         let wrong = format!("{}_nope", cred.id.body());
-        assert!(store.verify_authtoken(&wrong).await.unwrap().unwrap().is_none());
+        assert!(store
+            .verify_authtoken(&wrong)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_none());
         assert!(store.verify_authtoken("garbage").await.unwrap().is_err());
     }
 }

@@ -2,10 +2,12 @@ use crate::{Store, StoreError};
 
 impl Store {
     pub async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// Stores `value` unless the key already has one, and returns whichever value is kept, so
@@ -16,6 +18,9 @@ impl Store {
             .bind(value)
             .execute(&self.pool)
             .await?;
-        Ok(self.setting(key).await?.unwrap_or_else(|| value.to_string()))
+        Ok(self
+            .setting(key)
+            .await?
+            .unwrap_or_else(|| value.to_string()))
     }
 }

@@ -73,7 +73,11 @@ pub async fn open_typed(
     typ: StreamType,
     first: &[u8],
 ) -> Result<Stream, RpcError> {
-    let mut stream = open.clone().open().await.map_err(|_| RpcError::SessionClosed)?;
+    let mut stream = open
+        .clone()
+        .open()
+        .await
+        .map_err(|_| RpcError::SessionClosed)?;
     let mut head = Vec::with_capacity(4 + first.len());
     head.extend_from_slice(&typ.to_bytes());
     head.extend_from_slice(first);

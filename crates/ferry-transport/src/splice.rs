@@ -84,13 +84,22 @@ mod tests {
         let mut got = Vec::new();
         upstream.read_to_end(&mut got).await.unwrap();
         assert_eq!(got, b"request");
-        upstream.write_all(b"response after client FIN").await.unwrap();
+        upstream
+            .write_all(b"response after client FIN")
+            .await
+            .unwrap();
         upstream.shutdown().await.unwrap();
         let mut back = Vec::new();
         cr.read_to_end(&mut back).await.unwrap();
         assert_eq!(back, b"response after client FIN");
         let moved = task.await.unwrap().unwrap();
-        assert_eq!(moved, Spliced { a_to_b: 7, b_to_a: 25 });
+        assert_eq!(
+            moved,
+            Spliced {
+                a_to_b: 7,
+                b_to_a: 25
+            }
+        );
     }
 
     #[tokio::test]

@@ -95,11 +95,26 @@ mod tests {
     #[test]
     fn wildcard_rule_allows_names_below_and_itself() {
         let a = acl(&["bind:*.customer1.example.test"]);
-        assert!(allows(&a, &BindTarget::Host(&host("api.customer1.example.test"))));
-        assert!(allows(&a, &BindTarget::Host(&host("x.y.customer1.example.test"))));
-        assert!(allows(&a, &BindTarget::Host(&host("*.customer1.example.test"))));
-        assert!(!allows(&a, &BindTarget::Host(&host("customer1.example.test"))));
-        assert!(!allows(&a, &BindTarget::Host(&host("api.customer2.example.test"))));
+        assert!(allows(
+            &a,
+            &BindTarget::Host(&host("api.customer1.example.test"))
+        ));
+        assert!(allows(
+            &a,
+            &BindTarget::Host(&host("x.y.customer1.example.test"))
+        ));
+        assert!(allows(
+            &a,
+            &BindTarget::Host(&host("*.customer1.example.test"))
+        ));
+        assert!(!allows(
+            &a,
+            &BindTarget::Host(&host("customer1.example.test"))
+        ));
+        assert!(!allows(
+            &a,
+            &BindTarget::Host(&host("api.customer2.example.test"))
+        ));
         assert!(!allows(&a, &BindTarget::Host(&host("*.example.test"))));
         assert!(!allows(&a, &BindTarget::Random));
     }
@@ -123,7 +138,13 @@ mod tests {
     fn rule_grammar() {
         assert!(validate_rule("bind:a.b").is_ok());
         assert!(validate_rule("*").is_ok());
-        assert_eq!(validate_rule("bind:"), Err(AclRuleError::Empty("bind:".into())));
-        assert!(matches!(validate_rule("connect:x"), Err(AclRuleError::UnknownVerb(_))));
+        assert_eq!(
+            validate_rule("bind:"),
+            Err(AclRuleError::Empty("bind:".into()))
+        );
+        assert!(matches!(
+            validate_rule("connect:x"),
+            Err(AclRuleError::UnknownVerb(_))
+        ));
     }
 }

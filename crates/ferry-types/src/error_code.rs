@@ -132,6 +132,13 @@ mod tests {
     fn wire_error_puts_codes_on_their_own_lines() {
         let s = ErrorCode::AuthtokenInvalid.wire_error("the authtoken is not valid");
         let lines: Vec<_> = s.lines().filter(|l| !l.is_empty()).collect();
-        assert_eq!(lines, ["the authtoken is not valid", "ERR_FERRY_103", "ERR_NGROK_107"]);
+        assert_eq!(
+            lines,
+            [
+                "the authtoken is not valid",
+                "ERR_FERRY_103",
+                "ERR_NGROK_107"
+            ]
+        );
     }
 }

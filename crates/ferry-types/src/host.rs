@@ -155,12 +155,21 @@ mod tests {
     fn names_are_normalised_and_validated() {
         assert_eq!(h("App.Example.TEST.").as_str(), "app.example.test");
         assert!(matches!(Hostname::parse(""), Err(HostError::Empty)));
-        assert!(matches!(Hostname::parse("a..b"), Err(HostError::BadLabel { .. })));
-        assert!(matches!(Hostname::parse("-a.b"), Err(HostError::BadLabel { .. })));
+        assert!(matches!(
+            Hostname::parse("a..b"),
+            Err(HostError::BadLabel { .. })
+        ));
+        assert!(matches!(
+            Hostname::parse("-a.b"),
+            Err(HostError::BadLabel { .. })
+        ));
         assert!(matches!(
             HostPattern::parse("a.*.b"),
             Err(HostError::MisplacedWildcard(_))
         ));
-        assert!(matches!(HostPattern::parse("*"), Err(HostError::MisplacedWildcard(_))));
+        assert!(matches!(
+            HostPattern::parse("*"),
+            Err(HostError::MisplacedWildcard(_))
+        ));
     }
 }

@@ -112,13 +112,22 @@ mod tests {
 
     #[test]
     fn rejects_bad_ids() {
-        assert!(matches!(ResourceId::parse("tn_short", "tn"), Err(IdError::Malformed(_))));
+        assert!(matches!(
+            ResourceId::parse("tn_short", "tn"),
+            Err(IdError::Malformed(_))
+        ));
         let ep = ResourceId::generate("ep");
         assert!(matches!(
             ResourceId::parse(ep.as_str(), "tn"),
             Err(IdError::WrongPrefix { .. })
         ));
-        assert!(matches!(ResourceId::parse("zz_abc", "tn"), Err(IdError::UnknownPrefix(_))));
-        assert!(matches!(ResourceId::parse("nounderscore", "tn"), Err(IdError::Malformed(_))));
+        assert!(matches!(
+            ResourceId::parse("zz_abc", "tn"),
+            Err(IdError::UnknownPrefix(_))
+        ));
+        assert!(matches!(
+            ResourceId::parse("nounderscore", "tn"),
+            Err(IdError::Malformed(_))
+        ));
     }
 }

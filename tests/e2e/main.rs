@@ -1,0 +1,9 @@
+//! End-to-end tests: the real `ferry` binary as edge and agent, real curl, and ngrok's own
+//! SDK as a second agent, all on loopback with ports picked at run time.
+
+mod harness;
+mod http;
+mod resilience;
+mod sdk;
+mod tls_tcp;
+mod upstream;

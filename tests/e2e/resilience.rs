@@ -1,0 +1,103 @@
+use std::time::Duration;
+
+use crate::harness::{curl, eventually, Edge};
+use crate::upstream::HttpUpstream;
+
+async fn status_of(edge: &Edge, host: &str, path: &str) -> (String, String) {
+    let mut args = vec!["-w".to_string(), "\n%{http_code}".into()];
+    args.extend(edge.curl_https(host, path));
+    let (_, out, _) = curl(&args).await;
+    let (body, code) = out.rsplit_once('\n').unwrap_or(("", &out));
+    (code.to_string(), body.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_agent_gives_502_and_a_restarted_one_serves_again() {
+    let edge = Edge::start().await;
+    let up = HttpUpstream::start("phoenix").await;
+    let agent = edge
+        .agent("http", &[&up.port(), "--domain", "phoenix.example.test"])
+        .await;
+    assert_eq!(status_of(&edge, "phoenix.example.test", "/").await.0, "200");
+    drop(agent);
+    eventually(
+        "502 after the agent dies",
+        Duration::from_secs(20),
+        || async {
+            let (code, body) = status_of(&edge, "phoenix.example.test", "/").await;
+            code == "502" && body.contains("ERR_FERRY_802")
+        },
+    )
+    .await;
+    let _again = edge
+        .agent("http", &[&up.port(), "--domain", "phoenix.example.test"])
+        .await;
+    assert_eq!(
+        status_of(&edge, "phoenix.example.test", "/").await,
+        ("200".to_string(), "hello from phoenix".to_string())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_an_edge_restart_the_agent_rebinds_by_itself() {
+    let mut edge = Edge::start().await;
+    let up = HttpUpstream::start("steady").await;
+    let _agent = edge
+        .agent("http", &[&up.port(), "--domain", "steady.example.test"])
+        .await;
+    assert_eq!(status_of(&edge, "steady.example.test", "/").await.0, "200");
+    edge.kill_and_restart().await;
+    eventually("the agent re-binds", Duration::from_secs(30), || async {
+        status_of(&edge, "steady.example.test", "/").await.0 == "200"
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_notice_a_frozen_agent() {
+    let edge = Edge::start_with(&["--heartbeat-interval", "1", "--heartbeat-tolerance", "2"]).await;
+    let up = HttpUpstream::start("frozen").await;
+    let agent = edge
+        .agent("http", &[&up.port(), "--domain", "frozen.example.test"])
+        .await;
+    agent.proc.signal("STOP");
+    let frozen_at = std::time::Instant::now();
+    eventually(
+        "the edge drops the frozen agent",
+        Duration::from_secs(15),
+        || async {
+            let (code, body) = status_of(&edge, "frozen.example.test", "/").await;
+            code == "502" && body.contains("ERR_FERRY_802")
+        },
+    )
+    .await;
+    assert!(frozen_at.elapsed() < Duration::from_secs(15));
+    agent.proc.signal("CONT");
+    eventually("the agent comes back", Duration::from_secs(30), || async {
+        status_of(&edge, "frozen.example.test", "/").await.0 == "200"
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_running_requests_finish_then_exits_zero() {
+    let mut edge = Edge::start().await;
+    let up = HttpUpstream::start("drain").await;
+    let _agent = edge
+        .agent("http", &[&up.port(), "--domain", "drain.example.test"])
+        .await;
+    let args = edge.curl_https("drain.example.test", "/delay/1500");
+    let running = tokio::spawn(async move { curl(&args).await });
+    eventually(
+        "the request reaches the upstream",
+        Duration::from_secs(10),
+        || async { up.requests.load(std::sync::atomic::Ordering::SeqCst) > 0 },
+    )
+    .await;
+    let proc = edge.proc.as_mut().unwrap();
+    proc.signal("TERM");
+    let (code, body, err) = running.await.unwrap();
+    assert_eq!((code, body.as_str()), (0, "delayed"), "{err}");
+    let status = proc.wait_exit(Duration::from_secs(20)).await;
+    assert_eq!(status.code(), Some(0), "{}", proc.output());
+}

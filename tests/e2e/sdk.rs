@@ -1,0 +1,135 @@
+//! ngrok's own Rust SDK as the agent: what users keep on their devices must work unchanged.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use ngrok::config::ForwarderBuilder;
+use ngrok::prelude::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::harness::{curl, port_of, Edge};
+use crate::upstream::{tls_echo, HttpUpstream, TcpEcho};
+
+async fn sdk_session(
+    edge: &Edge,
+    token: &str,
+) -> Result<ngrok::Session, ngrok::session::ConnectError> {
+    // This test binary links both of rustls's providers (ngrok's and Ferry's), so the SDK
+    // needs a process default, as any application that embeds it would choose.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ca = std::fs::read(&edge.ca).unwrap();
+    ngrok::Session::builder()
+        .authtoken(token)
+        .server_addr(edge.agent_addr())
+        .unwrap()
+        .ca_cert(Bytes::from(ca))
+        .connect()
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ngrok_sdk_carries_http_tls_and_tcp() {
+    let edge = Edge::start_with(&["--tcp-ports", "33000-33999"]).await;
+    let sess = sdk_session(&edge, &edge.token).await.expect("SDK connects");
+
+    let web = HttpUpstream::start("sdk web").await;
+    let http = sess
+        .http_endpoint()
+        .domain("sdk.example.test")
+        .listen_and_forward(format!("http://{}", web.addr).parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        http.url(),
+        format!("https://sdk.example.test:{}", edge.https_port())
+    );
+    let (code, body, err) = curl(&edge.curl_https("sdk.example.test", "/")).await;
+    assert_eq!((code, body.as_str()), (0, "hello from sdk web"), "{err}");
+
+    let echo = TcpEcho::start().await;
+    let tcp = sess
+        .tcp_endpoint()
+        .listen_and_forward(format!("tcp://{}", echo.addr).parse().unwrap())
+        .await
+        .unwrap();
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port_of(tcp.url())))
+        .await
+        .unwrap();
+    s.write_all(b"via sdk").await.unwrap();
+    let mut back = [0u8; 7];
+    s.read_exact(&mut back).await.unwrap();
+    assert_eq!(&back, b"via sdk");
+
+    let certs = edge.dir.path().join("sdk-certs");
+    let st = std::process::Command::new(crate::harness::BIN)
+        .args([
+            "certs",
+            "generate",
+            "--domain",
+            "sdk-tls.example.test",
+            "--out",
+        ])
+        .arg(&certs)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let up = tls_echo(&certs.join("server-crt.pem"), &certs.join("server-key.pem")).await;
+    let tls = sess
+        .tls_endpoint()
+        .domain("sdk-tls.example.test")
+        .listen_and_forward(format!("tcp://{up}").parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        tls.url(),
+        format!("tls://sdk-tls.example.test:{}", edge.https_port())
+    );
+    let mut c = crate::tls_tcp::tls_connect(
+        &certs.join("ca-crt.pem"),
+        "sdk-tls.example.test",
+        edge.https_port(),
+        None,
+    )
+    .await
+    .unwrap();
+    c.write_all(b"tls via sdk").await.unwrap();
+    let mut back = [0u8; 11];
+    c.read_exact(&mut back).await.unwrap();
+    assert_eq!(&back, b"tls via sdk");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_sees_both_codes_for_a_bad_authtoken() {
+    let edge = Edge::start().await;
+    let bogus = "2abcdefghijklmnopqrstuvwxyz_notthesecret";
+    let err = sdk_session(&edge, bogus).await.err().expect("refused");
+    assert_eq!(err.error_code(), Some("ERR_NGROK_107"), "{err}");
+    assert!(err.msg().contains("ERR_FERRY_103"), "{}", err.msg());
+}
+
+/// ngrok's SDK registers a tunnel only after reading the bind reply, so a proxy stream sent
+/// right behind it can be dropped. The edge holds such streams back briefly: a request sent the
+/// moment `listen` returns must still arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_right_after_an_sdk_bind_are_not_lost() {
+    let edge = Edge::start().await;
+    let sess = sdk_session(&edge, &edge.token).await.unwrap();
+    let web = HttpUpstream::start("race").await;
+    for i in 0..10 {
+        let host = format!("race{i}.example.test");
+        let _fwd = sess
+            .http_endpoint()
+            .domain(host.clone())
+            .listen_and_forward(format!("http://{}", web.addr).parse().unwrap())
+            .await
+            .unwrap();
+        let (code, body, err) = curl(&edge.curl_https(&host, "/")).await;
+        assert_eq!(
+            (code, body.as_str()),
+            (0, "hello from race"),
+            "bind {i}: {err}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}
