@@ -2,9 +2,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use ferry_agent::config::{default_paths, tunnel_spec, Config};
 use ferry_agent::{
-    Agent, AgentConfig, AgentError, AgentEvent, RootCas, TerminateAt, TunnelProto, TunnelSpec,
-    Upstream,
+    Agent, AgentConfig, AgentError, AgentEvent, HostHeader, RootCas, TerminateAt, TunnelProto,
+    TunnelSpec, Upstream,
 };
 use ferry_types::Secret;
 
@@ -20,15 +21,33 @@ pub struct SessionArgs {
     #[arg(long, env = "FERRY_SERVER_ADDR")]
     server_addr: Option<String>,
     /// CA certificates (PEM) that the edge's certificate must chain to, or `host` for the
-    /// system store.
-    #[arg(long, default_value = "host")]
-    root_cas: String,
+    /// system store (default: the config file's root_cas, else host).
+    #[arg(long)]
+    root_cas: Option<String>,
+    /// ngrok.yml-style config files, merged in order (repeatable; default: ngrok's default
+    /// file for this OS, then ~/.config/ferry/ferry.yml, when present).
+    #[arg(long = "config")]
+    config: Vec<PathBuf>,
     /// Write the agent's tunnels as JSON here once every tunnel is bound.
     #[arg(long)]
     ready_file: Option<PathBuf>,
     /// The tunnel's name.
     #[arg(long)]
     name: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    /// Tunnels from the config files to start.
+    names: Vec<String>,
+    /// Start every tunnel in the config files.
+    #[arg(long, conflicts_with = "none")]
+    all: bool,
+    /// Start no tunnel; the agent comes online for tunnels started later.
+    #[arg(long)]
+    none: bool,
+    #[command(flatten)]
+    session: SessionArgs,
 }
 
 #[derive(Args, Debug)]
@@ -114,6 +133,9 @@ fn base_spec(name: String, proto: TunnelProto, addr: &str) -> anyhow::Result<Tun
         alpn: Vec::new(),
         http_scheme: false,
         metadata: String::new(),
+        inspect: proto == TunnelProto::Http,
+        host_header: HostHeader::Preserve,
+        basic_auth: Vec::new(),
     })
 }
 
@@ -161,20 +183,105 @@ pub async fn run_tcp(a: TcpArgs) -> anyhow::Result<()> {
     run_agent(a.session, vec![spec]).await
 }
 
+pub async fn run_start(a: StartArgs) -> anyhow::Result<()> {
+    let file = load_files(&a.session.config)?;
+    let names: Vec<String> = if a.all {
+        file.tunnels.keys().cloned().collect()
+    } else if a.none {
+        Vec::new()
+    } else if a.names.is_empty() {
+        return Err(usage("name the tunnels to start, or pass --all or --none"));
+    } else {
+        a.names.clone()
+    };
+    let defs = file.select(&names).map_err(|e| usage(e.to_string()))?;
+    let mut specs = Vec::new();
+    for (name, def) in defs {
+        let (spec, warnings) = tunnel_spec(&name, &def.raw)
+            .map_err(|msg| usage(format!("{}: tunnel {name:?}: {msg}", def.origin)))?;
+        for w in warnings {
+            tracing::warn!("{}: {w}", def.origin);
+        }
+        specs.push(spec);
+    }
+    run_agent_with(a.session, file, specs).await
+}
+
+/// The config files named with --config, or the default ones that exist.
+pub fn load_files(paths: &[PathBuf]) -> anyhow::Result<Config> {
+    let paths: Vec<PathBuf> = if paths.is_empty() {
+        default_paths().into_iter().filter(|p| p.exists()).collect()
+    } else {
+        paths.to_vec()
+    };
+    let config = ferry_agent::config::load(&paths).map_err(|e| usage(e.to_string()))?;
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(config)
+}
+
 async fn run_agent(s: SessionArgs, specs: Vec<TunnelSpec>) -> anyhow::Result<()> {
+    let file = load_files(&s.config)?;
+    run_agent_with(s, file, specs).await
+}
+
+/// Flags win over the environment (clap reads FERRY_* into the flags), which wins over the
+/// config files, which win over defaults.
+fn agent_config(s: &SessionArgs, file: &Config) -> anyhow::Result<AgentConfig> {
     let authtoken = s
         .authtoken
+        .clone()
         .or_else(|| std::env::var("NGROK_AUTHTOKEN").ok())
+        .or_else(|| file.agent.authtoken.clone())
         .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| usage("no authtoken: pass --authtoken or set FERRY_AUTHTOKEN (`ferry edge --dev` writes one to dev.json)"))?;
-    let server_addr = s.server_addr.ok_or_else(|| {
-        usage("no server address: pass --server-addr HOST:PORT or set FERRY_SERVER_ADDR")
-    })?;
-    let root_cas = match s.root_cas.as_str() {
-        "host" | "trusted" => RootCas::Host,
-        path => RootCas::File(PathBuf::from(path)),
+        .ok_or_else(|| usage("no authtoken: pass --authtoken, set FERRY_AUTHTOKEN, or add one with `ferry config add-authtoken` (`ferry edge --dev` writes one to dev.json)"))?;
+    let server_addr = s
+        .server_addr
+        .clone()
+        .or_else(|| file.agent.server_addr.clone())
+        .ok_or_else(|| usage("no server address: pass --server-addr HOST:PORT, set FERRY_SERVER_ADDR, or set server_addr in the config file"))?;
+    let root_cas = match s
+        .root_cas
+        .clone()
+        .or_else(|| file.agent.root_cas.clone())
+        .as_deref()
+    {
+        None | Some("host") | Some("trusted") => RootCas::Host,
+        Some(path) => RootCas::File(PathBuf::from(path)),
     };
-    let config = AgentConfig::new(Secret::new(authtoken), server_addr, root_cas);
+    let mut config = AgentConfig::new(Secret::new(authtoken), server_addr, root_cas);
+    let bad = |e: ferry_agent::config::ConfigError| usage(e.to_string());
+    if let Some(d) = file
+        .duration("heartbeat_interval", &file.agent.heartbeat_interval)
+        .map_err(bad)?
+    {
+        config.heartbeat_interval = d;
+    }
+    if let Some(d) = file
+        .duration("heartbeat_tolerance", &file.agent.heartbeat_tolerance)
+        .map_err(bad)?
+    {
+        config.heartbeat_tolerance = d;
+    }
+    if let Some(d) = file
+        .duration("connect_timeout", &file.agent.connect_timeout)
+        .map_err(bad)?
+    {
+        config.connect_timeout = d;
+    }
+    if let Some(m) = &file.agent.metadata {
+        config.metadata = m.clone();
+    }
+    Ok(config)
+}
+
+async fn run_agent_with(
+    s: SessionArgs,
+    file: Config,
+    specs: Vec<TunnelSpec>,
+) -> anyhow::Result<()> {
+    let config = agent_config(&s, &file)?;
     let addrs: BTreeMap<String, String> = specs
         .iter()
         .map(|t| (t.name.clone(), t.addr.to_string()))

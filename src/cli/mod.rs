@@ -1,5 +1,6 @@
 mod agent;
 mod certs;
+mod config;
 mod edge;
 mod ready;
 mod signal;
@@ -41,6 +42,13 @@ pub struct Cli {
 pub enum Command {
     /// Run an edge node.
     Edge(edge::EdgeArgs),
+    /// Start tunnels defined in config files (ngrok.yml version 2).
+    Start(agent::StartArgs),
+    /// Check config files, or add an authtoken to Ferry's default one.
+    Config {
+        #[command(subcommand)]
+        command: config::ConfigCommand,
+    },
     /// Expose a local HTTP service on an HTTPS endpoint.
     Http(agent::HttpArgs),
     /// Expose a local TLS service by SNI, passed through or terminated at this agent.
@@ -57,6 +65,8 @@ pub enum Command {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Edge(a) => edge::run(a).await,
+        Command::Start(a) => agent::run_start(a).await,
+        Command::Config { command } => config::run(command),
         Command::Http(a) => agent::run_http(a).await,
         Command::Tls(a) => agent::run_tls(a).await,
         Command::Tcp(a) => agent::run_tcp(a).await,

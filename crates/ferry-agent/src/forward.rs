@@ -22,7 +22,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Mutex;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
-use crate::tunnel::{TunnelProto, TunnelSpec};
+use crate::tunnel::{HostHeader, TunnelProto, TunnelSpec};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Body = BoxBody<Bytes, BoxError>;
@@ -136,6 +136,7 @@ impl HttpConn {
         let path = req.uri().path().to_string();
         let name = &self.fwd.spec.name;
         let upgrade = is_upgrade(&req).then(|| hyper::upgrade::on(&mut req));
+        rewrite_host(&self.fwd.spec, &mut req);
         let resp = match self.send(req).await {
             Ok(r) => r,
             Err(why) => {
@@ -190,6 +191,27 @@ impl HttpConn {
             .send_request(req)
             .await
             .map_err(|e| format!("upstream {}: {e}", self.fwd.spec.addr))
+    }
+}
+
+/// Applies the tunnel's `host_header`: with `rewrite` the upstream sees its own address as
+/// `Host` and the public one in `X-Forwarded-Host`.
+fn rewrite_host(spec: &TunnelSpec, req: &mut Request<Incoming>) {
+    let value = match &spec.host_header {
+        HostHeader::Preserve => return,
+        HostHeader::Rewrite => {
+            let public = req.headers().get(header::HOST).cloned();
+            if let Some(public) = public {
+                req.headers_mut()
+                    .entry("x-forwarded-host")
+                    .or_insert(public);
+            }
+            spec.addr.host_port()
+        }
+        HostHeader::Literal(v) => v.clone(),
+    };
+    if let Ok(v) = header::HeaderValue::from_str(&value) {
+        req.headers_mut().insert(header::HOST, v);
     }
 }
 

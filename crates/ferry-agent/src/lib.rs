@@ -3,6 +3,7 @@
 //! it. It speaks ngrok's agent protocol, so it works against ngrok-compatible edges, and it
 //! re-binds every tunnel it holds after any outage, with back-off capped at a minute.
 
+pub mod config;
 mod forward;
 mod session;
 mod trust;
@@ -21,7 +22,7 @@ use tokio::sync::{broadcast, Mutex};
 
 pub use session::{backoff, SessionError};
 pub use trust::{RootCas, TrustError};
-pub use tunnel::{TerminateAt, TunnelError, TunnelProto, TunnelSpec};
+pub use tunnel::{HostHeader, TerminateAt, TunnelError, TunnelProto, TunnelSpec};
 pub use upstream::{Upstream, UpstreamError};
 
 use crate::forward::Forwarder;

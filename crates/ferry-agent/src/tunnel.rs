@@ -27,6 +27,16 @@ pub enum TerminateAt {
     Agent,
 }
 
+/// What the agent sends upstream as `Host` (ngrok's `host_header`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HostHeader {
+    /// The public host the client asked for.
+    Preserve,
+    /// The upstream's own `host:port`; the original goes in `X-Forwarded-Host`.
+    Rewrite,
+    Literal(String),
+}
+
 /// A tunnel definition, from the command line, a config file or the agent API.
 #[derive(Clone, Debug)]
 pub struct TunnelSpec {
@@ -47,6 +57,11 @@ pub struct TunnelSpec {
     /// `http` binds a plain-HTTP endpoint; the default is HTTPS.
     pub http_scheme: bool,
     pub metadata: String,
+    /// Capture requests for the inspector (HTTP only).
+    pub inspect: bool,
+    pub host_header: HostHeader,
+    /// `user:password` pairs the edge requires (HTTP only).
+    pub basic_auth: Vec<(String, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,16 +107,32 @@ impl TunnelSpec {
         let domain = self.domain.clone().unwrap_or_default();
         let subdomain = self.subdomain.clone().unwrap_or_default();
         match self.proto {
-            TunnelProto::Http => json!({
-                "Domain": domain, "Hostname": "", "Auth": "", "Subdomain": subdomain,
-                "HostHeaderRewrite": false,
-                "LocalUrlScheme": if self.addr.tls { "https" } else { "http" },
-                "ProxyProto": 0,
-                "Compression": null, "CircuitBreaker": null, "IPRestriction": null,
-                "BasicAuth": null, "OAuth": null, "OIDC": null, "WebhookVerification": null,
-                "MutualTLSCA": null, "RequestHeaders": null, "ResponseHeaders": null,
-                "WebsocketTCPConverter": null, "UserAgentFilter": null, "TrafficPolicy": null,
-            }),
+            TunnelProto::Http => {
+                let basic_auth = (!self.basic_auth.is_empty()).then(|| {
+                    let creds: Vec<Value> = self
+                        .basic_auth
+                        .iter()
+                        .map(|(u, p)| json!({"username": u, "cleartext_password": p}))
+                        .collect();
+                    json!({ "credentials": creds })
+                });
+                let mutual_tls_ca = self.mutual_tls_cas.as_ref().and_then(|path| {
+                    std::fs::read(path)
+                        .ok()
+                        .map(|pem| json!({ "mutual_tls_ca": base64_std(&pem) }))
+                });
+                json!({
+                    "Domain": domain, "Hostname": "", "Auth": "", "Subdomain": subdomain,
+                    "HostHeaderRewrite": self.host_header == HostHeader::Rewrite,
+                    "LocalUrlScheme": if self.addr.tls { "https" } else { "http" },
+                    "ProxyProto": 0,
+                    "Compression": null, "CircuitBreaker": null, "IPRestriction": null,
+                    "BasicAuth": basic_auth, "OAuth": null, "OIDC": null,
+                    "WebhookVerification": null, "MutualTLSCA": mutual_tls_ca,
+                    "RequestHeaders": null, "ResponseHeaders": null,
+                    "WebsocketTCPConverter": null, "UserAgentFilter": null, "TrafficPolicy": null,
+                })
+            }
             TunnelProto::Tls => json!({
                 "Domain": domain, "Hostname": "", "Subdomain": subdomain, "ProxyProto": 0,
                 "MutualTLSAtAgent": self.terminate_at == TerminateAt::Agent && self.mutual_tls_cas.is_some(),
@@ -118,6 +149,16 @@ impl TunnelSpec {
     /// Checks the tunnel's files and builds what serving it needs. Runs before the bind, so a
     /// wrong certificate never becomes a public endpoint that fails every handshake.
     pub fn prepare(&self) -> Result<Option<Arc<ServerConfig>>, TunnelError> {
+        if self.proto == TunnelProto::Http {
+            if let Some(path) = &self.mutual_tls_cas {
+                // Checked here so a wrong file (the guide passes a CA key) is named now.
+                ferry_pki::load_ca_certs(path).map_err(|source| TunnelError::File {
+                    name: self.name.clone(),
+                    source,
+                })?;
+            }
+            return Ok(None);
+        }
         let has_files = self.crt.is_some() || self.key.is_some();
         if self.terminate_at != TerminateAt::Agent {
             if has_files {
@@ -185,4 +226,9 @@ impl TunnelSpec {
         cfg.alpn_protocols = self.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
         Ok(Some(Arc::new(cfg)))
     }
+}
+
+fn base64_std(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }

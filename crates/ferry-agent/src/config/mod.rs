@@ -1,0 +1,324 @@
+//! ngrok.yml version "2": loading several files in order, merging them (later files win key by
+//! key, `tunnels` merge by name), and turning tunnel definitions into [`TunnelSpec`]s. Every
+//! error names the file, and where the YAML gives one, the line and column.
+
+mod duration;
+mod paths;
+mod raw;
+mod spec;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use paths::{default_paths, ferry_default_path};
+pub use raw::{RawConfig, RawTunnel, ScalarOut};
+pub use spec::tunnel_spec;
+
+use raw::{Scalar, AGENT_KEYS, TUNNEL_KEYS, UNSUPPORTED_AGENT_KEYS};
+
+/// Where a definition came from, for messages.
+#[derive(Clone, Debug)]
+pub struct Origin {
+    pub file: PathBuf,
+    pub line: u64,
+    pub column: u64,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TunnelDef {
+    pub raw: RawTunnel,
+    pub origin: Origin,
+}
+
+/// The merged configuration.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    pub files: Vec<PathBuf>,
+    /// Agent-level keys after merging (`tunnels` is moved to [`Config::tunnels`]).
+    pub agent: RawConfig,
+    pub tunnels: BTreeMap<String, TunnelDef>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {msg}")]
+    Parse {
+        path: String,
+        line: u64,
+        column: u64,
+        msg: String,
+    },
+    #[error("{path}: {msg}")]
+    Value { path: String, msg: String },
+    #[error("{origin}: tunnel {name:?}: {msg}")]
+    Tunnel {
+        origin: String,
+        name: String,
+        msg: String,
+    },
+    #[error("no tunnel named {name:?} is defined in {files}; defined tunnels: {defined}")]
+    UndefinedTunnel {
+        name: String,
+        files: String,
+        defined: String,
+    },
+}
+
+/// Loads `paths` in order and merges them.
+pub fn load(paths: &[PathBuf]) -> Result<Config, ConfigError> {
+    let mut config = Config::default();
+    for path in paths {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let raw = parse(path, &text)?;
+        merge(&mut config, path, raw)?;
+        config.files.push(path.clone());
+    }
+    for key in set_keys(&config.agent, UNSUPPORTED_AGENT_KEYS) {
+        config.warnings.push(format!(
+            "{key}: ngrok's agent knows this key; Ferry does not act on it yet and ignores it"
+        ));
+    }
+    Ok(config)
+}
+
+/// Parses one file, with positions for syntax errors, wrong types and unknown keys.
+pub fn parse(path: &Path, text: &str) -> Result<RawConfig, ConfigError> {
+    if text.trim().is_empty() {
+        return Ok(RawConfig::default());
+    }
+    serde_saphyr::from_str::<RawConfig>(text).map_err(|e| {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
+        ConfigError::Parse {
+            path: path.display().to_string(),
+            line,
+            column,
+            msg: describe_yaml_error(&e.to_string()),
+        }
+    })
+}
+
+/// Keeps the first line of the YAML library's message without its own position prefix, and
+/// for an unknown key adds the nearest key ngrok knows.
+fn describe_yaml_error(full: &str) -> String {
+    let first = full.lines().next().unwrap_or(full);
+    let mut msg = first.strip_prefix("error: ").unwrap_or(first);
+    if msg.starts_with("line ") {
+        if let Some(i) = msg.find(": ") {
+            msg = &msg[i + 2..];
+        }
+    }
+    if let Some(rest) = msg.split_once("unknown field `").map(|(_, r)| r) {
+        let key = rest.split('`').next().unwrap_or(rest);
+        let nearest = nearest_key(key);
+        return match nearest {
+            Some(n) => format!("unknown key {key:?} (did you mean {n:?}?)"),
+            None => format!("unknown key {key:?}"),
+        };
+    }
+    msg.to_string()
+}
+
+fn nearest_key(key: &str) -> Option<&'static str> {
+    AGENT_KEYS
+        .iter()
+        .chain(TUNNEL_KEYS)
+        .map(|k| (levenshtein(key, k), *k))
+        .filter(|(d, k)| *d <= 3.max(k.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+macro_rules! merge_fields {
+    ($into:expr, $from:expr, $($f:ident),* $(,)?) => {
+        $( if $from.$f.is_some() { $into.$f = $from.$f; } )*
+    };
+}
+
+fn merge(config: &mut Config, path: &Path, mut raw: RawConfig) -> Result<(), ConfigError> {
+    if let Some(v) = &raw.version {
+        let text = v.text();
+        if text != "2" {
+            return Err(ConfigError::Value {
+                path: path.display().to_string(),
+                msg: format!(
+                    "version {text:?} is not supported; this agent reads version \"2\" files"
+                ),
+            });
+        }
+    }
+    if let Some(tunnels) = raw.tunnels.take() {
+        for (name, spanned) in tunnels {
+            let origin = Origin {
+                file: path.to_path_buf(),
+                line: spanned.referenced.line(),
+                column: spanned.referenced.column(),
+            };
+            config.tunnels.insert(
+                name,
+                TunnelDef {
+                    raw: spanned.value,
+                    origin,
+                },
+            );
+        }
+    }
+    let a = &mut config.agent;
+    merge_fields!(
+        a,
+        raw,
+        version,
+        authtoken,
+        api_key,
+        server_addr,
+        root_cas,
+        connect_timeout,
+        connect_interface,
+        heartbeat_interval,
+        heartbeat_tolerance,
+        metadata,
+        proxy_url,
+        region,
+        remote_management,
+        web_addr,
+        web_allow_hosts,
+        inspect_db_size,
+        console_ui,
+        console_ui_color,
+        log,
+        log_level,
+        log_format,
+        crl_noverify,
+        dns_resolver_ips,
+        update_channel,
+        update_check,
+        persist_api_tunnels,
+    );
+    Ok(())
+}
+
+fn set_keys(raw: &RawConfig, list: &[&'static str]) -> Vec<&'static str> {
+    let present = |k: &str| match k {
+        "connect_interface" => raw.connect_interface.is_some(),
+        "proxy_url" => raw.proxy_url.is_some(),
+        "region" => raw.region.is_some(),
+        "remote_management" => raw.remote_management.is_some(),
+        "console_ui_color" => raw.console_ui_color.is_some(),
+        "crl_noverify" => raw.crl_noverify.is_some(),
+        "dns_resolver_ips" => raw.dns_resolver_ips.is_some(),
+        "update_channel" => raw.update_channel.is_some(),
+        "update_check" => raw.update_check.is_some(),
+        _ => false,
+    };
+    list.iter().copied().filter(|k| present(k)).collect()
+}
+
+impl Config {
+    /// The path of the last file read, for messages about merged values.
+    fn source(&self) -> String {
+        self.files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The definitions of `names`, in order; an unknown name is an error listing the known ones.
+    pub fn select(&self, names: &[String]) -> Result<Vec<(String, TunnelDef)>, ConfigError> {
+        names
+            .iter()
+            .map(|n| match self.tunnels.get(n) {
+                Some(d) => Ok((n.clone(), d.clone())),
+                None => Err(ConfigError::UndefinedTunnel {
+                    name: n.clone(),
+                    files: if self.files.is_empty() {
+                        "(no config file)".into()
+                    } else {
+                        self.source()
+                    },
+                    defined: if self.tunnels.is_empty() {
+                        "(none)".into()
+                    } else {
+                        self.tunnels.keys().cloned().collect::<Vec<_>>().join(", ")
+                    },
+                }),
+            })
+            .collect()
+    }
+
+    pub fn duration(&self, key: &str, v: &Option<Scalar>) -> Result<Option<Duration>, ConfigError> {
+        match v {
+            None => Ok(None),
+            Some(s) => duration::parse(&s.text())
+                .map(Some)
+                .map_err(|msg| ConfigError::Value {
+                    path: self.source(),
+                    msg: format!("{key}: {msg}"),
+                }),
+        }
+    }
+
+    /// `web_addr`: `None` when set to `false` (the API is off).
+    pub fn web_addr(&self) -> Option<String> {
+        match &self.agent.web_addr {
+            Some(Scalar::Bool(false)) => None,
+            Some(s) => Some(s.text()),
+            None => Some("127.0.0.1:4040".into()),
+        }
+    }
+
+    /// `inspect_db_size` in bytes: 0 means the 50 MB default, negative turns capture off.
+    pub fn inspect_db_size(&self) -> Result<Option<u64>, ConfigError> {
+        match &self.agent.inspect_db_size {
+            None => Ok(Some(50 * 1024 * 1024)),
+            Some(Scalar::Int(0)) => Ok(Some(50 * 1024 * 1024)),
+            Some(Scalar::Int(n)) if *n < 0 => Ok(None),
+            Some(Scalar::Int(n)) => Ok(Some(*n as u64)),
+            Some(other) => Err(ConfigError::Value {
+                path: self.source(),
+                msg: format!(
+                    "inspect_db_size: {:?} is not a number of bytes",
+                    other.text()
+                ),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

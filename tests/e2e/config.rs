@@ -1,0 +1,141 @@
+//! `ferry start` and `ferry config` with ngrok.yml files.
+
+use std::time::Duration;
+
+use crate::harness::{curl, wait_ready, Edge, Proc};
+use crate::upstream::HttpUpstream;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_reads_session_keys_and_tunnels_from_merged_files() {
+    let edge = Edge::start().await;
+    let up = HttpUpstream::start("from config").await;
+    let dir = edge.dir.path();
+    let base = dir.join("ngrok.yml");
+    std::fs::write(
+        &base,
+        format!(
+            "version: \"2\"\nauthtoken: wrong_token_replaced_below\nserver_addr: {}\nroot_cas: {}\ntunnels:\n  web:\n    proto: http\n    addr: 1\n    domain: cfg.example.test\n",
+            edge.agent_addr(),
+            edge.ca.display()
+        ),
+    )
+    .unwrap();
+    let overlay = dir.join("customer.yml");
+    std::fs::write(
+        &overlay,
+        format!(
+            "authtoken: {}\ntunnels:\n  web:\n    proto: http\n    addr: {}\n    domain: cfg.example.test\n",
+            edge.token,
+            up.port()
+        ),
+    )
+    .unwrap();
+    let ready = dir.join("start-ready.json");
+    let args: Vec<String> = vec![
+        "start".into(),
+        "web".into(),
+        "--config".into(),
+        base.display().to_string(),
+        "--config".into(),
+        overlay.display().to_string(),
+        "--ready-file".into(),
+        ready.display().to_string(),
+    ];
+    let mut agent = Proc::spawn("start", &args, dir, &[]);
+    let r = wait_ready(&mut agent, &ready).await;
+    assert_eq!(r["tunnels"][0]["name"], "web");
+    let (code, body, err) = curl(&edge.curl_https("cfg.example.test", "/")).await;
+    assert_eq!(
+        (code, body.as_str()),
+        (0, "hello from from config"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_errors_name_the_file_and_position_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(
+        &bad,
+        "version: \"2\"\ntunnels:\n  web:\n    proto: http\n    adr: 80\n",
+    )
+    .unwrap();
+    let mut check = Proc::spawn(
+        "check",
+        &[
+            "config".into(),
+            "check".into(),
+            "--config".into(),
+            bad.display().to_string(),
+        ],
+        dir.path(),
+        &[],
+    );
+    assert_eq!(
+        check.wait_exit(Duration::from_secs(10)).await.code(),
+        Some(2)
+    );
+    let out = check.output();
+    assert!(
+        out.contains(&format!("{}:5:5", bad.display())) && out.contains("did you mean \"addr\""),
+        "{out}"
+    );
+
+    let good = dir.path().join("good.yml");
+    std::fs::write(
+        &good,
+        "version: \"2\"\ntunnels:\n  web:\n    proto: http\n    addr: 80\n",
+    )
+    .unwrap();
+    let mut start = Proc::spawn(
+        "undefined",
+        &[
+            "start".into(),
+            "nope".into(),
+            "--config".into(),
+            good.display().to_string(),
+        ],
+        dir.path(),
+        &[],
+    );
+    assert_eq!(
+        start.wait_exit(Duration::from_secs(10)).await.code(),
+        Some(2)
+    );
+    assert!(start.output().contains("no tunnel named \"nope\"") && start.output().contains("web"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_authtoken_writes_and_keeps_the_rest_of_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ferry.yml");
+    std::fs::write(
+        &file,
+        "# my settings\nversion: \"2\"\nauthtoken: old\nserver_addr: x:1\n",
+    )
+    .unwrap();
+    let mut p = Proc::spawn(
+        "add",
+        &[
+            "config".into(),
+            "add-authtoken".into(),
+            "new_token".into(),
+            "--config".into(),
+            file.display().to_string(),
+        ],
+        dir.path(),
+        &[],
+    );
+    assert_eq!(
+        p.wait_exit(Duration::from_secs(10)).await.code(),
+        Some(0),
+        "{}",
+        p.output()
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        text,
+        "# my settings\nversion: \"2\"\nauthtoken: new_token\nserver_addr: x:1\n"
+    );
+}
