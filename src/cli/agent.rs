@@ -1,8 +1,10 @@
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use ferry_agent::config::{default_paths, tunnel_spec, Config};
+use std::sync::Arc;
+
+use ferry_agent::api::{self, ApiState};
+use ferry_agent::config::{default_paths, ferry_default_path, tunnel_spec, Config, RawTunnel};
 use ferry_agent::{
     Agent, AgentConfig, AgentError, AgentEvent, HostHeader, RootCas, TerminateAt, TunnelProto,
     TunnelSpec, Upstream,
@@ -34,6 +36,13 @@ pub struct SessionArgs {
     /// The tunnel's name.
     #[arg(long)]
     name: Option<String>,
+    /// Where the local agent API and inspector listen (host:port, port 0 picks one, `false`
+    /// turns them off; default 127.0.0.1:4040).
+    #[arg(long)]
+    web_addr: Option<String>,
+    /// Keep tunnels started through the agent API across agent restarts.
+    #[arg(long)]
+    persist_api_tunnels: bool,
 }
 
 #[derive(Args, Debug)]
@@ -281,11 +290,8 @@ async fn run_agent_with(
     file: Config,
     specs: Vec<TunnelSpec>,
 ) -> anyhow::Result<()> {
-    let config = agent_config(&s, &file)?;
-    let addrs: BTreeMap<String, String> = specs
-        .iter()
-        .map(|t| (t.name.clone(), t.addr.to_string()))
-        .collect();
+    let mut config = agent_config(&s, &file)?;
+    config.inspect_db_size = file.inspect_db_size().map_err(|e| usage(e.to_string()))?;
     let agent = Agent::new(config, specs).map_err(|e| match e {
         AgentError::Tunnel(_) | AgentError::Trust(_) | AgentError::DuplicateName(_) => {
             usage(e.to_string())
@@ -293,34 +299,54 @@ async fn run_agent_with(
         other => other.into(),
     })?;
 
+    let web = match s.web_addr.clone().or_else(|| file.web_addr()) {
+        Some(addr) if addr != "false" => {
+            let is_default = s.web_addr.is_none() && file.agent.web_addr.is_none();
+            let listener = api::bind(&addr, is_default)
+                .await
+                .map_err(|e| usage(format!("web_addr {addr}: cannot listen: {e}")))?;
+            let local = listener.local_addr()?;
+            let persist = (s.persist_api_tunnels || file.agent.persist_api_tunnels == Some(true))
+                .then(api_tunnels_path)
+                .flatten();
+            let state = ApiState {
+                agent: agent.clone(),
+                web_port: local.port(),
+                allow_hosts: Arc::new(file.agent.web_allow_hosts.clone().unwrap_or_default()),
+                persist,
+            };
+            tokio::spawn(api::serve(listener, state.clone()));
+            println!("Web Interface http://{local}");
+            Some(state)
+        }
+        _ => None,
+    };
+
     let mut events = agent.subscribe();
     let reporter = agent.clone();
     let ready_file = s.ready_file.clone();
+    let web_state = web.clone();
     tokio::spawn(async move {
         let mut ready_written = false;
         while let Ok(ev) = events.recv().await {
             match ev {
-                AgentEvent::TunnelStarted {
-                    name, public_url, ..
-                } => {
-                    let to = addrs.get(&name).cloned().unwrap_or_default();
+                AgentEvent::TunnelStarted { name, public_url, .. } => {
+                    let status = reporter.tunnel(&name).await;
+                    let to = status.as_ref().map(|t| t.addr.clone()).unwrap_or_default();
                     println!("Forwarding {public_url} -> {to}  ({name})");
+                    if let (Some(w), Some(t)) = (&web_state, &status) {
+                        api::warn_if_exposed(w, t);
+                    }
                 }
                 AgentEvent::Online => {
                     println!("Session online");
                     if !ready_written {
                         ready_written = true;
+                        if let Some(w) = &web_state {
+                            restore_api_tunnels(w).await;
+                        }
                         if let Some(path) = &ready_file {
-                            let tunnels: Vec<_> = reporter
-                                .tunnels()
-                                .await
-                                .into_iter()
-                                .map(|t| serde_json::json!({"name": t.name, "proto": t.proto, "public_url": t.public_url}))
-                                .collect();
-                            let body = serde_json::json!({"web_addr": null, "tunnels": tunnels});
-                            if let Err(e) = ready::write(path, &body) {
-                                tracing::error!("{e:#}");
-                            }
+                            write_ready(path, &reporter, web_state.as_ref()).await;
                         }
                     }
                 }
@@ -332,5 +358,54 @@ async fn run_agent_with(
     tokio::select! {
         res = agent.run() => res.map_err(anyhow::Error::from),
         _ = signal::terminated() => Ok(()),
+    }
+}
+
+async fn write_ready(path: &std::path::Path, agent: &Agent, web: Option<&ApiState>) {
+    let tunnels: Vec<_> = agent
+        .tunnels()
+        .await
+        .into_iter()
+        .map(|t| serde_json::json!({"name": t.name, "proto": t.proto, "public_url": t.public_url}))
+        .collect();
+    let web_addr = web.map(|w| format!("127.0.0.1:{}", w.web_port));
+    let body = serde_json::json!({"web_addr": web_addr, "tunnels": tunnels});
+    if let Err(e) = ready::write(path, &body) {
+        tracing::error!("{e:#}");
+    }
+}
+
+/// Where `--persist-api-tunnels` keeps API-started tunnels: beside Ferry's config file.
+fn api_tunnels_path() -> Option<PathBuf> {
+    ferry_default_path().and_then(|p| p.parent().map(|d| d.join("api-tunnels.json")))
+}
+
+/// Starts again the tunnels the agent API had started before the agent restarted.
+async fn restore_api_tunnels(state: &ApiState) {
+    let Some(path) = &state.persist else { return };
+    let Ok(text) = std::fs::read_to_string(path) else { return };
+    let bodies: Vec<serde_json::Value> = match serde_json::from_str(&text) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!("{}: not a list of tunnels ({e}); ignoring it", path.display());
+            return;
+        }
+    };
+    for body in bodies {
+        let parsed = serde_json::from_value::<RawTunnel>(body.clone())
+            .map_err(|e| e.to_string())
+            .and_then(|raw| {
+                let name = raw.name.clone().unwrap_or_default();
+                tunnel_spec(&name, &raw).map(|(spec, _)| spec)
+            });
+        match parsed {
+            Ok(spec) => {
+                let name = spec.name.clone();
+                if let Err(e) = state.agent.add_tunnel(spec, Some(body)).await {
+                    tracing::warn!(tunnel = %name, "cannot restore API tunnel: {e}");
+                }
+            }
+            Err(e) => tracing::warn!("{}: skipping a saved tunnel: {e}", path.display()),
+        }
     }
 }

@@ -22,10 +22,16 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Mutex;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
+use crate::capture::{headers_of, CaptureStore, RequestHead, ResponseHead, TeeBody};
+use crate::metrics::TunnelMetrics;
 use crate::tunnel::{HostHeader, TunnelProto, TunnelSpec};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Body = BoxBody<Bytes, BoxError>;
+/// What the agent sends upstream: the client's body (or a replayed one), possibly teed into a
+/// capture.
+pub type UpBody = BoxBody<Bytes, BoxError>;
+pub type UpstreamSlot = Mutex<Option<SendRequest<UpBody>>>;
 
 const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 const IDLE: Duration = Duration::from_secs(600);
@@ -37,6 +43,8 @@ pub struct Forwarder {
     /// Set when the agent terminates TLS for this tunnel.
     pub tls: Option<Arc<ServerConfig>>,
     pub upstream_tls: Arc<ClientConfig>,
+    pub metrics: Arc<TunnelMetrics>,
+    pub captures: Arc<CaptureStore>,
 }
 
 /// Any connection the agent reads from and writes to: a proxy stream, or TLS over one.
@@ -45,6 +53,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Conn for T {}
 
 pub async fn serve(fwd: Arc<Forwarder>, stream: Stream, client: SocketAddr) {
     let name = fwd.spec.name.clone();
+    let metrics = fwd.metrics.clone();
+    let _open = metrics.conn_opened();
     match fwd.spec.proto {
         TunnelProto::Http => serve_http(fwd, stream, client).await,
         TunnelProto::Tcp => splice_upstream(&fwd, Box::new(stream), client).await,
@@ -107,7 +117,7 @@ async fn splice_upstream(fwd: &Forwarder, conn: Box<dyn Conn>, client: SocketAdd
 struct HttpConn {
     fwd: Arc<Forwarder>,
     client: SocketAddr,
-    sender: Mutex<Option<SendRequest<Incoming>>>,
+    sender: UpstreamSlot,
 }
 
 async fn serve_http(fwd: Arc<Forwarder>, stream: Stream, client: SocketAddr) {
@@ -116,9 +126,14 @@ async fn serve_http(fwd: Arc<Forwarder>, stream: Stream, client: SocketAddr) {
         client,
         sender: Mutex::new(None),
     });
-    let svc = service_fn(move |req| {
+    let svc = service_fn(move |mut req: Request<Incoming>| {
         let state = state.clone();
-        async move { Ok::<_, Infallible>(state.handle(req).await) }
+        async move {
+            let upgrade = is_upgrade(&req).then(|| hyper::upgrade::on(&mut req));
+            let req = req.map(|b| b.map_err(BoxError::from).boxed());
+            let client = state.client.ip().to_string();
+            Ok::<_, Infallible>(exchange(&state.fwd, &state.sender, req, &client, upgrade).await)
+        }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
@@ -129,74 +144,127 @@ async fn serve_http(fwd: Arc<Forwarder>, stream: Stream, client: SocketAddr) {
     }
 }
 
-impl HttpConn {
-    async fn handle(&self, mut req: Request<Incoming>) -> Response<Body> {
-        let started = Instant::now();
-        let method = req.method().clone();
-        let path = req.uri().path().to_string();
-        let name = &self.fwd.spec.name;
-        let upgrade = is_upgrade(&req).then(|| hyper::upgrade::on(&mut req));
-        rewrite_host(&self.fwd.spec, &mut req);
-        let resp = match self.send(req).await {
-            Ok(r) => r,
-            Err(why) => {
-                tracing::warn!(tunnel = %name, client = %self.client, code = %ErrorCode::UpstreamUnreachable, "{method} {path}: {why}");
-                return error_page(ErrorCode::UpstreamUnreachable, &why);
-            }
-        };
-        tracing::info!(
-            tunnel = %name,
-            client = %self.client,
-            status = resp.status().as_u16(),
-            ms = started.elapsed().as_millis() as u64,
-            "{method} {path}"
-        );
-        let mut resp = resp;
-        if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-            if let Some(client_side) = upgrade {
-                let upstream_side = hyper::upgrade::on(&mut resp);
-                tokio::spawn(async move {
-                    if let Ok((c, u)) = tokio::try_join!(client_side, upstream_side) {
-                        let _ = splice(TokioIo::new(c), TokioIo::new(u), IDLE).await;
-                    }
+/// One request to the upstream and its response: the tunnel's `host_header`, capture for the
+/// inspector, metrics and a log line. Replays from the agent API come through here too.
+pub async fn exchange(
+    fwd: &Forwarder,
+    slot: &UpstreamSlot,
+    mut req: Request<UpBody>,
+    client: &str,
+    upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> Response<Body> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let name = &fwd.spec.name;
+    rewrite_host(&fwd.spec, &mut req);
+    let capture = (fwd.spec.inspect && fwd.captures.enabled()).then(|| {
+        fwd.captures.begin(
+            name,
+            client,
+            RequestHead {
+                method: req.method().to_string(),
+                uri: req.uri().to_string(),
+                proto: format!("{:?}", req.version()),
+                headers: headers_of(req.headers()),
+            },
+        )
+    });
+    let limit = fwd.captures.body_limit();
+    if let Some(c) = &capture {
+        let sink = c.request_body.clone();
+        req = req.map(|b| TeeBody::new(b, sink, limit).boxed());
+    }
+    let mut resp = match send(fwd, slot, req).await {
+        Ok(r) => r,
+        Err(why) => {
+            tracing::warn!(tunnel = %name, %client, code = %ErrorCode::UpstreamUnreachable, "{method} {path}: {why}");
+            let page = error_page(ErrorCode::UpstreamUnreachable, &why);
+            if let Some(c) = &capture {
+                c.respond(ResponseHead {
+                    status_code: page.status().as_u16(),
+                    status: page.status().to_string(),
+                    proto: "HTTP/1.1".into(),
+                    headers: headers_of(page.headers()),
                 });
+                c.finish(started.elapsed());
             }
-            return resp.map(|_| empty());
+            fwd.metrics.http_request(started.elapsed());
+            return page;
         }
-        resp.map(|b| b.map_err(BoxError::from).boxed())
+    };
+    let took = started.elapsed();
+    fwd.metrics.http_request(took);
+    tracing::info!(
+        tunnel = %name,
+        %client,
+        status = resp.status().as_u16(),
+        ms = took.as_millis() as u64,
+        "{method} {path}"
+    );
+    if let Some(c) = &capture {
+        c.respond(ResponseHead {
+            status_code: resp.status().as_u16(),
+            status: resp.status().to_string(),
+            proto: format!("{:?}", resp.version()),
+            headers: headers_of(resp.headers()),
+        });
+        c.finish(took);
     }
-
-    async fn send(&self, req: Request<Incoming>) -> Result<Response<Incoming>, String> {
-        let mut slot = self.sender.lock().await;
-        let reusable = slot.as_ref().is_some_and(|s| !s.is_closed());
-        if !reusable {
-            let io = dial(&self.fwd).await?;
-            let (sender, conn) = hyper::client::conn::http1::Builder::new()
-                .handshake::<_, Incoming>(TokioIo::new(io))
-                .await
-                .map_err(|e| format!("HTTP handshake with {}: {e}", self.fwd.spec.addr))?;
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(client_side) = upgrade {
+            let upstream_side = hyper::upgrade::on(&mut resp);
             tokio::spawn(async move {
-                let _ = conn.with_upgrades().await;
+                if let Ok((c, u)) = tokio::try_join!(client_side, upstream_side) {
+                    let _ = splice(TokioIo::new(c), TokioIo::new(u), IDLE).await;
+                }
             });
-            *slot = Some(sender);
         }
-        let Some(sender) = slot.as_mut() else {
-            return Err("no upstream connection".into());
-        };
-        sender
-            .ready()
-            .await
-            .map_err(|e| format!("upstream {}: {e}", self.fwd.spec.addr))?;
-        sender
-            .send_request(req)
-            .await
-            .map_err(|e| format!("upstream {}: {e}", self.fwd.spec.addr))
+        return resp.map(|_| empty());
     }
+    match capture {
+        Some(c) => {
+            let sink = c.response_body.clone();
+            resp.map(|b| TeeBody::new(b, sink, limit).map_err(BoxError::from).boxed())
+        }
+        None => resp.map(|b| b.map_err(BoxError::from).boxed()),
+    }
+}
+
+async fn send(
+    fwd: &Forwarder,
+    slot: &UpstreamSlot,
+    req: Request<UpBody>,
+) -> Result<Response<Incoming>, String> {
+    let mut slot = slot.lock().await;
+    let reusable = slot.as_ref().is_some_and(|s| !s.is_closed());
+    if !reusable {
+        let io = dial(fwd).await?;
+        let (sender, conn) = hyper::client::conn::http1::Builder::new()
+            .handshake::<_, UpBody>(TokioIo::new(io))
+            .await
+            .map_err(|e| format!("HTTP handshake with {}: {e}", fwd.spec.addr))?;
+        tokio::spawn(async move {
+            let _ = conn.with_upgrades().await;
+        });
+        *slot = Some(sender);
+    }
+    let Some(sender) = slot.as_mut() else {
+        return Err("no upstream connection".into());
+    };
+    sender
+        .ready()
+        .await
+        .map_err(|e| format!("upstream {}: {e}", fwd.spec.addr))?;
+    sender
+        .send_request(req)
+        .await
+        .map_err(|e| format!("upstream {}: {e}", fwd.spec.addr))
 }
 
 /// Applies the tunnel's `host_header`: with `rewrite` the upstream sees its own address as
 /// `Host` and the public one in `X-Forwarded-Host`.
-fn rewrite_host(spec: &TunnelSpec, req: &mut Request<Incoming>) {
+fn rewrite_host<B>(spec: &TunnelSpec, req: &mut Request<B>) {
     let value = match &spec.host_header {
         HostHeader::Preserve => return,
         HostHeader::Rewrite => {

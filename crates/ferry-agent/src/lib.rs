@@ -3,8 +3,11 @@
 //! it. It speaks ngrok's agent protocol, so it works against ngrok-compatible edges, and it
 //! re-binds every tunnel it holds after any outage, with back-off capped at a minute.
 
+pub mod api;
+mod capture;
 pub mod config;
 mod forward;
+mod metrics;
 mod session;
 mod trust;
 mod tunnel;
@@ -40,6 +43,8 @@ pub struct AgentConfig {
     /// The longest wait between reconnect attempts.
     pub max_backoff: Duration,
     pub metadata: String,
+    /// Bytes of captured requests to keep; `None` turns capture off.
+    pub inspect_db_size: Option<u64>,
 }
 
 impl AgentConfig {
@@ -54,6 +59,7 @@ impl AgentConfig {
             connect_timeout: Duration::from_secs(10),
             max_backoff: Duration::from_secs(60),
             metadata: String::new(),
+            inspect_db_size: Some(50 * 1024 * 1024),
         }
     }
 }
@@ -82,8 +88,10 @@ pub enum AgentError {
     Trust(#[from] TrustError),
     #[error("the edge refused: {0}")]
     Refused(String),
-    #[error("tunnel name {0:?} is used twice")]
+    #[error("tunnel name {0:?} is already in use")]
     DuplicateName(String),
+    #[error("the agent is not connected to the edge right now; retry when it is online")]
+    Offline,
 }
 
 struct TunnelState {
@@ -94,6 +102,8 @@ struct TunnelState {
     opts: Option<Value>,
     token: String,
     public_url: Option<String>,
+    /// The agent API body that started it, kept to persist API tunnels across restarts.
+    api_body: Option<Value>,
 }
 
 pub(crate) struct Inner {
@@ -103,6 +113,8 @@ pub(crate) struct Inner {
     events: broadcast::Sender<AgentEvent>,
     client_id: Mutex<String>,
     current: Mutex<Option<(MuxadoOpen, BeatClock)>>,
+    upstream_tls: Arc<ClientConfig>,
+    captures: Arc<capture::CaptureStore>,
 }
 
 impl Inner {
@@ -136,8 +148,81 @@ pub struct Agent {
 #[derive(Clone, Debug)]
 pub struct TunnelStatus {
     pub name: String,
+    pub id: String,
     pub proto: &'static str,
     pub public_url: Option<String>,
+    pub addr: String,
+    pub upstream: Upstream,
+    pub inspect: bool,
+    pub protected: bool,
+    pub from_api: bool,
+    pub metrics: Value,
+}
+
+/// Changes to apply to a replayed request.
+#[derive(Debug, Default)]
+pub struct ReplayEdits {
+    pub method: Option<String>,
+    pub uri: Option<String>,
+    pub body: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("no captured request with that id")]
+    UnknownCapture,
+    #[error("no tunnel named {0:?}")]
+    UnknownTunnel(String),
+    #[error("tunnel {0:?} is not an http tunnel")]
+    NotHttp(String),
+    #[error("replay failed: {0}")]
+    Failed(String),
+}
+
+impl TunnelState {
+    fn status(&self, name: &str) -> TunnelStatus {
+        let spec = &self.fwd.spec;
+        let addr = match spec.proto {
+            TunnelProto::Http => format!(
+                "{}://{}",
+                if spec.addr.tls { "https" } else { "http" },
+                spec.addr.host_port()
+            ),
+            _ => spec.addr.to_string(),
+        };
+        TunnelStatus {
+            name: name.to_string(),
+            id: self.id.clone(),
+            proto: spec.bind_proto(),
+            public_url: self.public_url.clone(),
+            addr,
+            upstream: spec.addr.clone(),
+            inspect: spec.inspect,
+            protected: !spec.basic_auth.is_empty() || spec.mutual_tls_cas.is_some(),
+            from_api: self.api_body.is_some(),
+            metrics: self.fwd.metrics.to_json(),
+        }
+    }
+}
+
+impl Inner {
+    fn state_for(&self, spec: TunnelSpec, api_body: Option<Value>) -> Result<TunnelState, AgentError> {
+        let tls = spec.prepare()?;
+        Ok(TunnelState {
+            fwd: Arc::new(Forwarder {
+                spec,
+                tls,
+                upstream_tls: self.upstream_tls.clone(),
+                metrics: Arc::new(metrics::TunnelMetrics::default()),
+                captures: self.captures.clone(),
+            }),
+            id: String::new(),
+            opts: None,
+            token: String::new(),
+            public_url: None,
+            api_body,
+        })
+    }
 }
 
 impl Agent {
@@ -145,36 +230,148 @@ impl Agent {
     pub fn new(config: AgentConfig, specs: Vec<TunnelSpec>) -> Result<Self, AgentError> {
         let edge_tls = trust::edge_client_config(&config.root_cas)?;
         let upstream_tls = trust::danger_unverified_upstream_config();
+        let captures = Arc::new(capture::CaptureStore::new(config.inspect_db_size));
+        let (events, _) = broadcast::channel(256);
+        let inner = Arc::new(Inner {
+            config,
+            edge_tls,
+            tunnels: Mutex::new(BTreeMap::new()),
+            events,
+            client_id: Mutex::new(String::new()),
+            current: Mutex::new(None),
+            upstream_tls,
+            captures,
+        });
         let mut tunnels = BTreeMap::new();
         for spec in specs {
-            let tls = spec.prepare()?;
             let name = spec.name.clone();
-            let state = TunnelState {
-                fwd: Arc::new(Forwarder {
-                    spec,
-                    tls,
-                    upstream_tls: upstream_tls.clone(),
-                }),
-                id: String::new(),
-                opts: None,
-                token: String::new(),
-                public_url: None,
-            };
+            let state = inner.state_for(spec, None)?;
             if tunnels.insert(name.clone(), state).is_some() {
                 return Err(AgentError::DuplicateName(name));
             }
         }
-        let (events, _) = broadcast::channel(256);
-        Ok(Self {
-            inner: Arc::new(Inner {
-                config,
-                edge_tls,
-                tunnels: Mutex::new(tunnels),
-                events,
-                client_id: Mutex::new(String::new()),
-                current: Mutex::new(None),
-            }),
-        })
+        // Invariant: nothing else holds `inner` yet, so the lock is free.
+        *inner.tunnels.try_lock().expect("fresh mutex") = tunnels;
+        Ok(Self { inner })
+    }
+
+    /// Starts a tunnel on the live session (the agent API's `POST /api/tunnels`). It is bound
+    /// before this returns; a refusal from the edge removes it again.
+    pub async fn add_tunnel(
+        &self,
+        spec: TunnelSpec,
+        api_body: Option<Value>,
+    ) -> Result<TunnelStatus, AgentError> {
+        let name = spec.name.clone();
+        let state = self.inner.state_for(spec, api_body)?;
+        {
+            let mut tunnels = self.inner.tunnels.lock().await;
+            if tunnels.contains_key(&name) {
+                return Err(AgentError::DuplicateName(name));
+            }
+            tunnels.insert(name.clone(), state);
+        }
+        let open = self.inner.current.lock().await.as_ref().map(|(o, _)| o.clone());
+        let result = match open {
+            None => Err(AgentError::Offline),
+            Some(open) => session::bind_one(&self.inner, &open, &name)
+                .await
+                .map_err(|e| AgentError::Refused(e.to_string())),
+        };
+        if let Err(e) = result {
+            self.inner.tunnels.lock().await.remove(&name);
+            return Err(e);
+        }
+        self.tunnel(&name)
+            .await
+            .ok_or(AgentError::Refused(format!("tunnel {name:?} was removed while starting")))
+    }
+
+    /// Stops a tunnel and unbinds it at the edge. False when no such tunnel exists.
+    pub async fn remove_tunnel(&self, name: &str) -> bool {
+        let Some(state) = self.inner.tunnels.lock().await.remove(name) else {
+            return false;
+        };
+        let open = self.inner.current.lock().await.as_ref().map(|(o, _)| o.clone());
+        if let (Some(open), false) = (open, state.id.is_empty()) {
+            let unbind = ferry_proto::msg::Unbind { id: state.id.clone() };
+            let _ = ferry_transport::call(
+                &open,
+                ferry_proto::StreamType::UNBIND,
+                &unbind,
+                Duration::from_secs(10),
+            )
+            .await;
+        }
+        true
+    }
+
+    pub async fn tunnel(&self, name: &str) -> Option<TunnelStatus> {
+        self.inner.tunnels.lock().await.get(name).map(|t| t.status(name))
+    }
+
+    /// The agent API bodies of the tunnels started through it, for `--persist-api-tunnels`.
+    pub async fn api_bodies(&self) -> Vec<Value> {
+        self.inner
+            .tunnels
+            .lock()
+            .await
+            .values()
+            .filter_map(|t| t.api_body.clone())
+            .collect()
+    }
+
+    pub fn captures(&self) -> Arc<capture::CaptureStore> {
+        self.inner.captures.clone()
+    }
+
+    /// Re-sends a captured request to the local service of `tunnel` (by default the tunnel it
+    /// was captured on). The replay is captured too.
+    pub async fn replay(
+        &self,
+        id: &str,
+        tunnel: Option<&str>,
+        edits: ReplayEdits,
+    ) -> Result<u16, ReplayError> {
+        let cap = self.inner.captures.get(id).ok_or(ReplayError::UnknownCapture)?;
+        let name = tunnel.unwrap_or(&cap.tunnel_name).to_string();
+        let fwd = self
+            .inner
+            .tunnels
+            .lock()
+            .await
+            .get(&name)
+            .map(|t| t.fwd.clone())
+            .ok_or(ReplayError::UnknownTunnel(name.clone()))?;
+        if fwd.spec.proto != TunnelProto::Http {
+            return Err(ReplayError::NotHttp(name));
+        }
+        let mut req = http::Request::builder()
+            .method(edits.method.as_deref().unwrap_or(&cap.request.method))
+            .uri(edits.uri.as_deref().unwrap_or(&cap.request.uri));
+        for (k, v) in &cap.request.headers {
+            // The body may have changed: hyper sets the length of the new one.
+            if !k.eq_ignore_ascii_case("content-length") && !k.eq_ignore_ascii_case("transfer-encoding") {
+                req = req.header(k.as_str(), v.as_str());
+            }
+        }
+        use http_body_util::BodyExt;
+        let body_bytes = match edits.body {
+            Some(b) => b.into_bytes(),
+            None => cap.request_body(),
+        };
+        let body = http_body_util::Full::new(bytes::Bytes::from(body_bytes))
+            .map_err(|never| match never {})
+            .boxed();
+        let req = req
+            .body(body)
+            .map_err(|e| ReplayError::Failed(format!("rebuilding the request: {e}")))?;
+        let slot = Mutex::new(None);
+        let resp = forward::exchange(&fwd, &slot, req, "replay", None).await;
+        let status = resp.status().as_u16();
+        // Read the response so that its capture fills in.
+        let _ = resp.into_body().collect().await;
+        Ok(status)
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<AgentEvent> {
@@ -187,12 +384,12 @@ impl Agent {
             .lock()
             .await
             .iter()
-            .map(|(name, t)| TunnelStatus {
-                name: name.clone(),
-                proto: t.fwd.spec.bind_proto(),
-                public_url: t.public_url.clone(),
-            })
+            .map(|(name, t)| t.status(name))
             .collect()
+    }
+
+    pub async fn is_online(&self) -> bool {
+        self.inner.current.lock().await.is_some()
     }
 
     /// The round trip of the last heartbeat, while connected.

@@ -72,6 +72,15 @@ catalogue! {
     KeyMismatch = 505, None, 400, "key does not match certificate";
     UpstreamAddrInvalid = 506, None, 400, "upstream address invalid";
 
+    // The agent API (600s).
+    ApiNotFound = 600, None, 404, "agent API: no such tunnel or request";
+    ApiInvalidTunnel = 601, None, 400, "agent API: invalid tunnel configuration";
+    ApiMalformedJson = 602, None, 400, "agent API: malformed JSON body";
+    ApiTunnelStartFailed = 603, None, 502, "agent API: the edge refused or could not start the tunnel";
+    ApiTunnelNameTaken = 604, None, 409, "agent API: tunnel name already in use";
+    ApiHostNotAllowed = 605, None, 403, "agent API: Host header not allowed (DNS rebinding protection)";
+    ApiReplayFailed = 606, None, 400, "agent API: replay failed";
+
     // The data path (800s).
     EndpointNotFound = 801, Some("ERR_NGROK_3200"), 404, "no endpoint for this host";
     AgentOffline = 802, Some("ERR_NGROK_3200"), 502, "the agent serving this endpoint is offline";

@@ -1,0 +1,357 @@
+//! Request inspection: each HTTP exchange through a tunnel with `inspect` on is recorded with
+//! its headers and the first bytes of both bodies, in a ring bounded by `inspect_db_size`.
+//! Bodies are copied as they stream past (never buffered in front of the upstream), so a
+//! capture fills in while a long response is still running.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use base64::Engine;
+use bytes::Bytes;
+use http::HeaderMap;
+use hyper::body::{Body, Frame, SizeHint};
+use rand::Rng;
+use serde_json::{json, Map, Value};
+
+#[derive(Default)]
+pub struct BodyBuf {
+    pub data: Vec<u8>,
+    pub total: u64,
+}
+
+pub type SharedBody = Arc<Mutex<BodyBuf>>;
+
+pub struct RequestHead {
+    pub method: String,
+    pub uri: String,
+    pub proto: String,
+    pub headers: Vec<(String, String)>,
+}
+
+pub struct ResponseHead {
+    pub status_code: u16,
+    pub status: String,
+    pub proto: String,
+    pub headers: Vec<(String, String)>,
+}
+
+pub struct Capture {
+    pub id: String,
+    pub tunnel_name: String,
+    pub remote_addr: String,
+    pub start: String,
+    pub request: RequestHead,
+    pub request_body: SharedBody,
+    pub response: Mutex<Option<ResponseHead>>,
+    pub response_body: SharedBody,
+    pub duration_ns: AtomicU64,
+}
+
+/// The ring of captures.
+pub struct CaptureStore {
+    /// `None`: capture is off (`inspect_db_size: -1`).
+    limit_bytes: Option<u64>,
+    inner: Mutex<VecDeque<Arc<Capture>>>,
+}
+
+impl CaptureStore {
+    pub fn new(limit_bytes: Option<u64>) -> Self {
+        Self {
+            limit_bytes,
+            inner: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.limit_bytes.is_some()
+    }
+
+    /// How much of each body is kept: a quarter of the ring, at most 10 MB.
+    pub fn body_limit(&self) -> usize {
+        self.limit_bytes
+            .map(|l| (l / 4).min(10 * 1024 * 1024) as usize)
+            .unwrap_or(0)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<Capture>>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn begin(
+        &self,
+        tunnel_name: &str,
+        remote_addr: &str,
+        request: RequestHead,
+    ) -> Arc<Capture> {
+        let id: String = (0..16)
+            .map(|_| char::from(b"0123456789abcdef"[rand::thread_rng().gen_range(0..16)]))
+            .collect();
+        let start = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let cap = Arc::new(Capture {
+            id,
+            tunnel_name: tunnel_name.to_string(),
+            remote_addr: remote_addr.to_string(),
+            start,
+            request,
+            request_body: SharedBody::default(),
+            response: Mutex::new(None),
+            response_body: SharedBody::default(),
+            duration_ns: AtomicU64::new(0),
+        });
+        let mut list = self.lock();
+        list.push_front(cap.clone());
+        self.evict(&mut list);
+        cap
+    }
+
+    fn evict(&self, list: &mut VecDeque<Arc<Capture>>) {
+        let Some(limit) = self.limit_bytes else {
+            list.clear();
+            return;
+        };
+        let mut total: u64 = list.iter().map(|c| c.size()).sum();
+        while total > limit && list.len() > 1 {
+            if let Some(old) = list.pop_back() {
+                total = total.saturating_sub(old.size());
+            }
+        }
+    }
+
+    /// Newest first, optionally for one tunnel.
+    pub fn list(&self, limit: usize, tunnel: Option<&str>) -> Vec<Arc<Capture>> {
+        self.lock()
+            .iter()
+            .filter(|c| tunnel.is_none_or(|t| c.tunnel_name == t))
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Capture>> {
+        self.lock().iter().find(|c| c.id == id).cloned()
+    }
+
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+}
+
+fn lock_body(b: &SharedBody) -> std::sync::MutexGuard<'_, BodyBuf> {
+    b.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Capture {
+    fn size(&self) -> u64 {
+        let head: usize = self
+            .request
+            .headers
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum();
+        (head + self.request.uri.len()) as u64
+            + lock_body(&self.request_body).data.len() as u64
+            + lock_body(&self.response_body).data.len() as u64
+    }
+
+    pub fn respond(&self, head: ResponseHead) {
+        *self.response.lock().unwrap_or_else(|p| p.into_inner()) = Some(head);
+    }
+
+    pub fn finish(&self, took: std::time::Duration) {
+        self.duration_ns.store(took.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    pub fn request_body(&self) -> Vec<u8> {
+        lock_body(&self.request_body).data.clone()
+    }
+
+    pub fn to_json(&self) -> Value {
+        let req_body = lock_body(&self.request_body);
+        let request = json!({
+            "method": self.request.method,
+            "proto": self.request.proto,
+            "headers": header_map(&self.request.headers),
+            "uri": self.request.uri,
+            "raw": raw(
+                &format!("{} {} {}", self.request.method, self.request.uri, self.request.proto),
+                &self.request.headers,
+                &req_body.data,
+            ),
+        });
+        let response = self
+            .response
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|r| {
+                let body = lock_body(&self.response_body);
+                json!({
+                    "status": r.status,
+                    "status_code": r.status_code,
+                    "proto": r.proto,
+                    "headers": header_map(&r.headers),
+                    "raw": raw(&format!("{} {}", r.proto, r.status), &r.headers, &body.data),
+                })
+            })
+            .unwrap_or(Value::Null);
+        json!({
+            "uri": format!("/api/requests/http/{}", self.id),
+            "id": self.id,
+            "tunnel_name": self.tunnel_name,
+            "remote_addr": self.remote_addr,
+            "start": self.start,
+            "duration": self.duration_ns.load(Ordering::Relaxed),
+            "request": request,
+            "response": response,
+        })
+    }
+}
+
+pub fn headers_of(h: &HeaderMap) -> Vec<(String, String)> {
+    h.iter()
+        .map(|(k, v)| (canonical(k.as_str()), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect()
+}
+
+/// `content-type` → `Content-Type`, as ngrok's captures show header names.
+fn canonical(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut c = part.chars();
+            match c.next() {
+                Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+fn header_map(h: &[(String, String)]) -> Value {
+    let mut m: Map<String, Value> = Map::new();
+    for (k, v) in h {
+        match m.get_mut(k) {
+            Some(Value::Array(a)) => a.push(Value::String(v.clone())),
+            _ => {
+                m.insert(k.clone(), json!([v]));
+            }
+        }
+    }
+    Value::Object(m)
+}
+
+fn raw(first_line: &str, headers: &[(String, String)], body: &[u8]) -> String {
+    let mut out = Vec::with_capacity(256 + body.len());
+    out.extend_from_slice(first_line.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (k, v) in headers {
+        out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    base64::engine::general_purpose::STANDARD.encode(out)
+}
+
+/// A body that copies what passes through it, up to a limit, into a capture.
+pub struct TeeBody<B> {
+    inner: B,
+    sink: SharedBody,
+    limit: usize,
+}
+
+impl<B> TeeBody<B> {
+    pub fn new(inner: B, sink: SharedBody, limit: usize) -> Self {
+        Self { inner, sink, limit }
+    }
+}
+
+impl<B> Body for TeeBody<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let res = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &res {
+            if let Some(data) = frame.data_ref() {
+                let mut buf = lock_body(&self.sink);
+                buf.total += data.len() as u64;
+                let room = self.limit.saturating_sub(buf.data.len());
+                let take = room.min(data.len());
+                buf.data.extend_from_slice(&data[..take]);
+            }
+        }
+        res
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(uri: &str) -> RequestHead {
+        RequestHead {
+            method: "GET".into(),
+            uri: uri.into(),
+            proto: "HTTP/1.1".into(),
+            headers: vec![("Host".into(), "a".into())],
+        }
+    }
+
+    #[test]
+    fn ring_evicts_oldest_beyond_its_size() {
+        let store = CaptureStore::new(Some(200));
+        for i in 0..10 {
+            let c = store.begin("t", "1.2.3.4", head(&format!("/{i}")));
+            lock_body(&c.request_body).data = vec![0u8; 50];
+        }
+        store.begin("t", "1.2.3.4", head("/last"));
+        let list = store.list(100, None);
+        assert!(list.len() < 11 && list.len() >= 2, "{}", list.len());
+        assert_eq!(list[0].request.uri, "/last");
+    }
+
+    #[test]
+    fn off_keeps_nothing_and_json_has_ngrok_shape() {
+        let off = CaptureStore::new(None);
+        assert!(!off.enabled());
+        let on = CaptureStore::new(Some(1 << 20));
+        let c = on.begin("web", "10.0.0.1", head("/x?y=1"));
+        c.respond(ResponseHead {
+            status_code: 200,
+            status: "200 OK".into(),
+            proto: "HTTP/1.1".into(),
+            headers: vec![],
+        });
+        let v = c.to_json();
+        assert_eq!(v["tunnel_name"], "web");
+        assert_eq!(v["request"]["headers"]["Host"][0], "a");
+        assert_eq!(v["response"]["status_code"], 200);
+        assert_eq!(v["uri"], format!("/api/requests/http/{}", c.id));
+        assert_eq!(c.id.len(), 16);
+    }
+
+    #[test]
+    fn header_names_are_canonical() {
+        assert_eq!(canonical("content-type"), "Content-Type");
+        assert_eq!(canonical("x-forwarded-for"), "X-Forwarded-For");
+    }
+}
