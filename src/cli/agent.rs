@@ -330,7 +330,9 @@ async fn run_agent_with(
         let mut ready_written = false;
         while let Ok(ev) = events.recv().await {
             match ev {
-                AgentEvent::TunnelStarted { name, public_url, .. } => {
+                AgentEvent::TunnelStarted {
+                    name, public_url, ..
+                } => {
                     let status = reporter.tunnel(&name).await;
                     let to = status.as_ref().map(|t| t.addr.clone()).unwrap_or_default();
                     println!("Forwarding {public_url} -> {to}  ({name})");
@@ -383,11 +385,16 @@ fn api_tunnels_path() -> Option<PathBuf> {
 /// Starts again the tunnels the agent API had started before the agent restarted.
 async fn restore_api_tunnels(state: &ApiState) {
     let Some(path) = &state.persist else { return };
-    let Ok(text) = std::fs::read_to_string(path) else { return };
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return;
+    };
     let bodies: Vec<serde_json::Value> = match serde_json::from_str(&text) {
         Ok(b) => b,
         Err(e) => {
-            tracing::warn!("{}: not a list of tunnels ({e}); ignoring it", path.display());
+            tracing::warn!(
+                "{}: not a list of tunnels ({e}); ignoring it",
+                path.display()
+            );
             return;
         }
     };

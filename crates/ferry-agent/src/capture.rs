@@ -163,7 +163,8 @@ impl Capture {
     }
 
     pub fn finish(&self, took: std::time::Duration) {
-        self.duration_ns.store(took.as_nanos() as u64, Ordering::Relaxed);
+        self.duration_ns
+            .store(took.as_nanos() as u64, Ordering::Relaxed);
     }
 
     pub fn request_body(&self) -> Vec<u8> {
@@ -214,7 +215,12 @@ impl Capture {
 
 pub fn headers_of(h: &HeaderMap) -> Vec<(String, String)> {
     h.iter()
-        .map(|(k, v)| (canonical(k.as_str()), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                canonical(k.as_str()),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect()
 }
 

@@ -206,7 +206,11 @@ impl TunnelState {
 }
 
 impl Inner {
-    fn state_for(&self, spec: TunnelSpec, api_body: Option<Value>) -> Result<TunnelState, AgentError> {
+    fn state_for(
+        &self,
+        spec: TunnelSpec,
+        api_body: Option<Value>,
+    ) -> Result<TunnelState, AgentError> {
         let tls = spec.prepare()?;
         Ok(TunnelState {
             fwd: Arc::new(Forwarder {
@@ -271,7 +275,13 @@ impl Agent {
             }
             tunnels.insert(name.clone(), state);
         }
-        let open = self.inner.current.lock().await.as_ref().map(|(o, _)| o.clone());
+        let open = self
+            .inner
+            .current
+            .lock()
+            .await
+            .as_ref()
+            .map(|(o, _)| o.clone());
         let result = match open {
             None => Err(AgentError::Offline),
             Some(open) => session::bind_one(&self.inner, &open, &name)
@@ -282,9 +292,9 @@ impl Agent {
             self.inner.tunnels.lock().await.remove(&name);
             return Err(e);
         }
-        self.tunnel(&name)
-            .await
-            .ok_or(AgentError::Refused(format!("tunnel {name:?} was removed while starting")))
+        self.tunnel(&name).await.ok_or(AgentError::Refused(format!(
+            "tunnel {name:?} was removed while starting"
+        )))
     }
 
     /// Stops a tunnel and unbinds it at the edge. False when no such tunnel exists.
@@ -292,9 +302,17 @@ impl Agent {
         let Some(state) = self.inner.tunnels.lock().await.remove(name) else {
             return false;
         };
-        let open = self.inner.current.lock().await.as_ref().map(|(o, _)| o.clone());
+        let open = self
+            .inner
+            .current
+            .lock()
+            .await
+            .as_ref()
+            .map(|(o, _)| o.clone());
         if let (Some(open), false) = (open, state.id.is_empty()) {
-            let unbind = ferry_proto::msg::Unbind { id: state.id.clone() };
+            let unbind = ferry_proto::msg::Unbind {
+                id: state.id.clone(),
+            };
             let _ = ferry_transport::call(
                 &open,
                 ferry_proto::StreamType::UNBIND,
@@ -307,7 +325,12 @@ impl Agent {
     }
 
     pub async fn tunnel(&self, name: &str) -> Option<TunnelStatus> {
-        self.inner.tunnels.lock().await.get(name).map(|t| t.status(name))
+        self.inner
+            .tunnels
+            .lock()
+            .await
+            .get(name)
+            .map(|t| t.status(name))
     }
 
     /// The agent API bodies of the tunnels started through it, for `--persist-api-tunnels`.
@@ -333,7 +356,11 @@ impl Agent {
         tunnel: Option<&str>,
         edits: ReplayEdits,
     ) -> Result<u16, ReplayError> {
-        let cap = self.inner.captures.get(id).ok_or(ReplayError::UnknownCapture)?;
+        let cap = self
+            .inner
+            .captures
+            .get(id)
+            .ok_or(ReplayError::UnknownCapture)?;
         let name = tunnel.unwrap_or(&cap.tunnel_name).to_string();
         let fwd = self
             .inner
@@ -351,7 +378,9 @@ impl Agent {
             .uri(edits.uri.as_deref().unwrap_or(&cap.request.uri));
         for (k, v) in &cap.request.headers {
             // The body may have changed: hyper sets the length of the new one.
-            if !k.eq_ignore_ascii_case("content-length") && !k.eq_ignore_ascii_case("transfer-encoding") {
+            if !k.eq_ignore_ascii_case("content-length")
+                && !k.eq_ignore_ascii_case("transfer-encoding")
+            {
                 req = req.header(k.as_str(), v.as_str());
             }
         }

@@ -18,7 +18,13 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, ngrok_code: u32, code: ErrorCode, msg: &str, err: impl Into<String>) -> Self {
+    fn new(
+        status: StatusCode,
+        ngrok_code: u32,
+        code: ErrorCode,
+        msg: &str,
+        err: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             ngrok_code,
@@ -29,15 +35,33 @@ impl ApiError {
     }
 
     pub fn invalid_config(err: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, 102, ErrorCode::ApiInvalidTunnel, "invalid tunnel configuration", err)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            102,
+            ErrorCode::ApiInvalidTunnel,
+            "invalid tunnel configuration",
+            err,
+        )
     }
 
     pub fn bad_json(err: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, 102, ErrorCode::ApiMalformedJson, "invalid tunnel configuration", err)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            102,
+            ErrorCode::ApiMalformedJson,
+            "invalid tunnel configuration",
+            err,
+        )
     }
 
     pub fn start_failed(err: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_GATEWAY, 103, ErrorCode::ApiTunnelStartFailed, "failed to start tunnel", err)
+        Self::new(
+            StatusCode::BAD_GATEWAY,
+            103,
+            ErrorCode::ApiTunnelStartFailed,
+            "failed to start tunnel",
+            err,
+        )
     }
 
     pub fn name_taken(name: &str) -> Self {
@@ -51,7 +75,13 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, 100, ErrorCode::ApiNotFound, "not found", what)
+        Self::new(
+            StatusCode::NOT_FOUND,
+            100,
+            ErrorCode::ApiNotFound,
+            "not found",
+            what,
+        )
     }
 
     pub fn host_not_allowed(host: &str) -> Self {
@@ -65,7 +95,13 @@ impl ApiError {
     }
 
     pub fn replay_failed(status: StatusCode, err: impl Into<String>) -> Self {
-        Self::new(status, 106, ErrorCode::ApiReplayFailed, "replay failed", err)
+        Self::new(
+            status,
+            106,
+            ErrorCode::ApiReplayFailed,
+            "replay failed",
+            err,
+        )
     }
 }
 
@@ -87,11 +123,12 @@ impl IntoResponse for ApiError {
 pub fn explain_json(body: &[u8], e: &serde_json::Error) -> String {
     let text = String::from_utf8_lossy(body);
     let full = e.to_string();
-    let cause = full
-        .split(" at line ")
-        .next()
-        .unwrap_or(full.as_str());
-    let base = format!("invalid JSON at line {}, column {}: {cause}", e.line(), e.column());
+    let cause = full.split(" at line ").next().unwrap_or(full.as_str());
+    let base = format!(
+        "invalid JSON at line {}, column {}: {cause}",
+        e.line(),
+        e.column()
+    );
     let hint = if text.contains(['\u{201c}', '\u{201d}', '\u{2018}', '\u{2019}']) {
         Some("the body contains typographic quotes (“ ” or ‘ ’); JSON needs plain double quotes (\")")
     } else if e.is_eof() {

@@ -58,12 +58,16 @@ async fn allowed(s: &ApiState, host: &str) -> bool {
             .public_url
             .as_deref()
             .and_then(|u| u.split_once("://"))
-            .map(|(_, rest)| strip_port(rest.split('/').next().unwrap_or(rest)).to_ascii_lowercase());
+            .map(|(_, rest)| {
+                strip_port(rest.split('/').next().unwrap_or(rest)).to_ascii_lowercase()
+            });
         if forwards_here && public_host.as_deref() == Some(name.as_str()) {
             return true;
         }
     }
-    s.allow_hosts.iter().any(|entry| entry_matches(entry, &name))
+    s.allow_hosts
+        .iter()
+        .any(|entry| entry_matches(entry, &name))
 }
 
 fn entry_matches(entry: &str, name: &str) -> bool {
@@ -72,16 +76,28 @@ fn entry_matches(entry: &str, name: &str) -> bool {
         return name == suffix || name.ends_with(&format!(".{suffix}"));
     }
     if let Some((net, bits)) = entry.split_once('/') {
-        let (Ok(net), Ok(bits), Ok(ip)) = (net.parse::<IpAddr>(), bits.parse::<u32>(), name.parse::<IpAddr>()) else {
+        let (Ok(net), Ok(bits), Ok(ip)) = (
+            net.parse::<IpAddr>(),
+            bits.parse::<u32>(),
+            name.parse::<IpAddr>(),
+        ) else {
             return false;
         };
         return match (net, ip) {
             (IpAddr::V4(n), IpAddr::V4(i)) if bits <= 32 => {
-                let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+                let mask = if bits == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - bits)
+                };
                 u32::from(n) & mask == u32::from(i) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(i)) if bits <= 128 => {
-                let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+                let mask = if bits == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - bits)
+                };
                 u128::from(n) & mask == u128::from(i) & mask
             }
             _ => false,

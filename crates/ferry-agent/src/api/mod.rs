@@ -71,7 +71,10 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/api/requests/http/{id}", get(get_request))
         .fallback(|| async { ApiError::not_found("no such path in the agent API") })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::check_host))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::check_host,
+        ))
         .with_state(state)
 }
 
@@ -125,7 +128,10 @@ async fn list_tunnels(State(s): State<ApiState>) -> Json<Value> {
     Json(json!({ "tunnels": tunnels, "uri": "/api/tunnels" }))
 }
 
-async fn get_tunnel(State(s): State<ApiState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn get_tunnel(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     s.agent
         .tunnel(&name)
         .await
@@ -137,7 +143,8 @@ async fn get_tunnel(State(s): State<ApiState>, Path(name): Path<String>) -> Resu
 /// `terminate_at`, `crt`, `key`, `mutual_tls_cas`...), decoded strictly so that a misspelt
 /// key is named instead of ignored.
 async fn start_tunnel(State(s): State<ApiState>, body: Bytes) -> Result<Response, ApiError> {
-    let value: Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad_json(explain_json(&body, &e)))?;
+    let value: Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_json(explain_json(&body, &e)))?;
     let raw: RawTunnel = serde_json::from_value(value.clone())
         .map_err(|e| ApiError::invalid_config(format!("{e}")))?;
     let name = raw
@@ -163,7 +170,10 @@ async fn start_tunnel(State(s): State<ApiState>, body: Bytes) -> Result<Response
     Ok((StatusCode::CREATED, Json(tunnel_json(&status))).into_response())
 }
 
-async fn stop_tunnel(State(s): State<ApiState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+async fn stop_tunnel(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
     if s.agent.remove_tunnel(&name).await {
         persist(&s).await;
         Ok(StatusCode::NO_CONTENT)
@@ -189,7 +199,14 @@ async fn persist(s: &ApiState) {
     let bodies = s.agent.api_bodies().await;
     let text = serde_json::to_vec_pretty(&bodies).unwrap_or_default();
     let tmp = path.with_extension("tmp");
-    if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path)) {
+    let write = || {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&tmp, &text)?;
+        std::fs::rename(&tmp, path)
+    };
+    if let Err(e) = write() {
         tracing::warn!("cannot save API tunnels to {}: {e}", path.display());
     }
 }
@@ -201,10 +218,7 @@ struct ListQuery {
     tunnel_name: Option<String>,
 }
 
-async fn list_requests(
-    State(s): State<ApiState>,
-    Query(q): Query<ListQuery>,
-) -> Json<Value> {
+async fn list_requests(State(s): State<ApiState>, Query(q): Query<ListQuery>) -> Json<Value> {
     let caps = s
         .agent
         .captures()
@@ -213,7 +227,10 @@ async fn list_requests(
     Json(json!({ "uri": "/api/requests/http", "requests": requests }))
 }
 
-async fn get_request(State(s): State<ApiState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn get_request(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     s.agent
         .captures()
         .get(&id)
@@ -254,9 +271,13 @@ async fn replay(State(s): State<ApiState>, body: Bytes) -> Result<StatusCode, Ap
     };
     match s.agent.replay(&req.id, tunnel, edits).await {
         Ok(_) => Ok(StatusCode::NO_CONTENT),
-        Err(crate::ReplayError::UnknownCapture) => {
-            Err(ApiError::not_found(&format!("no captured request with id {:?}", req.id)))
-        }
-        Err(e) => Err(ApiError::replay_failed(StatusCode::BAD_REQUEST, e.to_string())),
+        Err(crate::ReplayError::UnknownCapture) => Err(ApiError::not_found(&format!(
+            "no captured request with id {:?}",
+            req.id
+        ))),
+        Err(e) => Err(ApiError::replay_failed(
+            StatusCode::BAD_REQUEST,
+            e.to_string(),
+        )),
     }
 }
