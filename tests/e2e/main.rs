@@ -2,6 +2,7 @@
 //! SDK as a second agent, all on loopback with ports picked at run time.
 
 mod agent_api;
+mod certs;
 mod config;
 mod harness;
 mod http;
