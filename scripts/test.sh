@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
 # Ferry's whole test suite, as CI runs it (.ci/run calls this). On a fresh Debian machine it
-# installs what the tests drive (curl, openssl) before running:
-#   formatting and lints, the crate-boundary check, every unit and end-to-end test, and a
-#   bounded fuzz run of each target (FERRY_FUZZ_SECONDS per target, default 15; 0 skips).
+# first installs what the tests drive (curl, openssl, tmux, chromium, node, playwright-core),
+# then runs formatting and lints, the crate-boundary check, every unit and end-to-end test,
+# and a bounded fuzz run of each target (FERRY_FUZZ_SECONDS per target, default 15; 0 skips).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ "${#need[@]}" -gt 0 ]; then
     echo "test.sh: installing ${need[*]}" >&2
     if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
     $sudo apt-get update -qq
     $sudo apt-get install -y -qq "${need[@]}"
 fi
+# playwright-core drives Debian's Chromium; it never downloads a browser of its own.
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
 echo "test.sh: cargo fmt --check" >&2
 cargo fmt --all -- --check

@@ -11,7 +11,7 @@ use ferry_agent::{
 };
 use ferry_types::Secret;
 
-use super::{ready, signal, usage};
+use super::{init_logging, ready, signal, usage, LogFormat, LogTarget};
 
 /// Session flags shared by every agent verb. They mirror ngrok.yml's agent keys.
 #[derive(Args, Debug)]
@@ -43,6 +43,13 @@ pub struct SessionArgs {
     /// Keep tunnels started through the agent API across agent restarts.
     #[arg(long)]
     persist_api_tunnels: bool,
+    /// Where logs go: false, stdout, stderr or a file path (default: stderr, or nowhere while
+    /// the status screen is shown).
+    #[arg(long)]
+    log: Option<String>,
+    /// Log format: term, logfmt or json.
+    #[arg(long)]
+    log_format: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -148,7 +155,7 @@ fn base_spec(name: String, proto: TunnelProto, addr: &str) -> anyhow::Result<Tun
     })
 }
 
-pub async fn run_http(a: HttpArgs) -> anyhow::Result<()> {
+pub async fn run_http(a: HttpArgs, level: Option<String>) -> anyhow::Result<()> {
     let name = a
         .session
         .name
@@ -158,10 +165,10 @@ pub async fn run_http(a: HttpArgs) -> anyhow::Result<()> {
     spec.domain = a.domain;
     spec.subdomain = a.subdomain;
     spec.http_scheme = matches!(a.scheme, Scheme::Http);
-    run_agent(a.session, vec![spec]).await
+    run_agent(a.session, vec![spec], level).await
 }
 
-pub async fn run_tls(a: TlsArgs) -> anyhow::Result<()> {
+pub async fn run_tls(a: TlsArgs, level: Option<String>) -> anyhow::Result<()> {
     let name = a
         .session
         .name
@@ -178,10 +185,10 @@ pub async fn run_tls(a: TlsArgs) -> anyhow::Result<()> {
     spec.key = a.key;
     spec.mutual_tls_cas = a.mutual_tls_cas;
     spec.alpn = a.alpn;
-    run_agent(a.session, vec![spec]).await
+    run_agent(a.session, vec![spec], level).await
 }
 
-pub async fn run_tcp(a: TcpArgs) -> anyhow::Result<()> {
+pub async fn run_tcp(a: TcpArgs, level: Option<String>) -> anyhow::Result<()> {
     let name = a
         .session
         .name
@@ -189,10 +196,10 @@ pub async fn run_tcp(a: TcpArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| "command_line".into());
     let mut spec = base_spec(name, TunnelProto::Tcp, &a.addr)?;
     spec.remote_addr = a.remote_addr;
-    run_agent(a.session, vec![spec]).await
+    run_agent(a.session, vec![spec], level).await
 }
 
-pub async fn run_start(a: StartArgs) -> anyhow::Result<()> {
+pub async fn run_start(a: StartArgs, level: Option<String>) -> anyhow::Result<()> {
     let file = load_files(&a.session.config)?;
     let names: Vec<String> = if a.all {
         file.tunnels.keys().cloned().collect()
@@ -213,7 +220,7 @@ pub async fn run_start(a: StartArgs) -> anyhow::Result<()> {
         }
         specs.push(spec);
     }
-    run_agent_with(a.session, file, specs).await
+    run_agent_with(a.session, file, specs, level).await
 }
 
 /// The config files named with --config, or the default ones that exist.
@@ -230,9 +237,13 @@ pub fn load_files(paths: &[PathBuf]) -> anyhow::Result<Config> {
     Ok(config)
 }
 
-async fn run_agent(s: SessionArgs, specs: Vec<TunnelSpec>) -> anyhow::Result<()> {
+async fn run_agent(
+    s: SessionArgs,
+    specs: Vec<TunnelSpec>,
+    level: Option<String>,
+) -> anyhow::Result<()> {
     let file = load_files(&s.config)?;
-    run_agent_with(s, file, specs).await
+    run_agent_with(s, file, specs, level).await
 }
 
 /// Flags win over the environment (clap reads FERRY_* into the flags), which wins over the
@@ -289,7 +300,9 @@ async fn run_agent_with(
     s: SessionArgs,
     file: Config,
     specs: Vec<TunnelSpec>,
+    level: Option<String>,
 ) -> anyhow::Result<()> {
+    let console = start_logging(&s, &file, level)?;
     let mut config = agent_config(&s, &file)?;
     config.inspect_db_size = file.inspect_db_size().map_err(|e| usage(e.to_string()))?;
     let agent = Agent::new(config, specs).map_err(|e| match e {
@@ -316,12 +329,18 @@ async fn run_agent_with(
                 persist,
             };
             tokio::spawn(api::serve(listener, state.clone()));
-            println!("Web Interface http://{local}");
+            if !console {
+                println!("Web Interface http://{local}");
+            }
             Some(state)
         }
         _ => None,
     };
 
+    if console {
+        let web_addr = web.as_ref().map(|w| format!("127.0.0.1:{}", w.web_port));
+        tokio::spawn(super::console::run(agent.clone(), web_addr));
+    }
     let mut events = agent.subscribe();
     let reporter = agent.clone();
     let ready_file = s.ready_file.clone();
@@ -335,13 +354,17 @@ async fn run_agent_with(
                 } => {
                     let status = reporter.tunnel(&name).await;
                     let to = status.as_ref().map(|t| t.addr.clone()).unwrap_or_default();
-                    println!("Forwarding {public_url} -> {to}  ({name})");
+                    if !console {
+                        println!("Forwarding {public_url} -> {to}  ({name})");
+                    }
                     if let (Some(w), Some(t)) = (&web_state, &status) {
                         api::warn_if_exposed(w, t);
                     }
                 }
                 AgentEvent::Online => {
-                    println!("Session online");
+                    if !console {
+                        println!("Session online");
+                    }
                     if !ready_written {
                         ready_written = true;
                         if let Some(w) = &web_state {
@@ -352,7 +375,11 @@ async fn run_agent_with(
                         }
                     }
                 }
-                AgentEvent::Offline { reason } => println!("Session offline: {reason}"),
+                AgentEvent::Offline { reason } => {
+                    if !console {
+                        println!("Session offline: {reason}");
+                    }
+                }
             }
         }
     });
@@ -375,6 +402,38 @@ async fn write_ready(path: &std::path::Path, agent: &Agent, web: Option<&ApiStat
     if let Err(e) = ready::write(path, &body) {
         tracing::error!("{e:#}");
     }
+}
+
+/// Sets up logging from the flags and the config file, and says whether the status screen
+/// takes the terminal: stdout is a terminal, `console_ui` is not false, and logs do not go to
+/// stdout. While it does, logs go nowhere unless `--log` names a place.
+fn start_logging(s: &SessionArgs, file: &Config, level: Option<String>) -> anyhow::Result<bool> {
+    use std::io::IsTerminal;
+    let log = s.log.clone().or_else(|| {
+        file.agent.log.as_ref().map(|l| match l {
+            ferry_agent::config::Scalar::Bool(false) => "false".to_string(),
+            other => other.text(),
+        })
+    });
+    let target = log.as_deref().map(LogTarget::parse);
+    let console_setting = file.agent.console_ui.as_ref().map(|v| v.text());
+    let console = std::io::stdout().is_terminal()
+        && console_setting.as_deref() != Some("false")
+        && target != Some(LogTarget::Stdout);
+    let target = target.unwrap_or(if console {
+        LogTarget::Off
+    } else {
+        LogTarget::Stderr
+    });
+    let format = LogFormat::parse(
+        s.log_format
+            .as_deref()
+            .or(file.agent.log_format.as_deref())
+            .unwrap_or("term"),
+    )?;
+    let level = level.or_else(|| file.agent.log_level.clone());
+    init_logging(level.as_deref(), &target, format)?;
+    Ok(console)
 }
 
 /// Where `--persist-api-tunnels` keeps API-started tunnels: beside Ferry's config file.

@@ -1,6 +1,7 @@
 mod agent;
 mod certs;
 mod config;
+mod console;
 mod edge;
 mod ready;
 mod signal;
@@ -63,24 +64,104 @@ pub enum Command {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let level = cli.log_level.clone();
+    if !matches!(
+        cli.command,
+        Command::Start(_) | Command::Http(_) | Command::Tls(_) | Command::Tcp(_)
+    ) {
+        init_logging(level.as_deref(), &LogTarget::Stderr, LogFormat::Term)?;
+    }
     match cli.command {
         Command::Edge(a) => edge::run(a).await,
-        Command::Start(a) => agent::run_start(a).await,
+        Command::Start(a) => agent::run_start(a, level).await,
         Command::Config { command } => config::run(command),
-        Command::Http(a) => agent::run_http(a).await,
-        Command::Tls(a) => agent::run_tls(a).await,
-        Command::Tcp(a) => agent::run_tcp(a).await,
+        Command::Http(a) => agent::run_http(a, level).await,
+        Command::Tls(a) => agent::run_tls(a, level).await,
+        Command::Tcp(a) => agent::run_tcp(a, level).await,
         Command::Certs { command } => certs::run(command),
     }
 }
 
-pub fn init_logging(level: Option<&str>) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level.unwrap_or("info"))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .try_init();
+/// Where log lines go (ngrok's `log` key): nowhere, a standard stream, or a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogTarget {
+    Off,
+    Stdout,
+    Stderr,
+    File(std::path::PathBuf),
+}
+
+impl LogTarget {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "false" => Self::Off,
+            "stdout" => Self::Stdout,
+            "stderr" => Self::Stderr,
+            path => Self::File(path.into()),
+        }
+    }
+}
+
+/// ngrok's `log_format`: `term` and `logfmt` are plain lines, `json` one object per line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Term,
+    Json,
+}
+
+impl LogFormat {
+    pub fn parse(s: &str) -> anyhow::Result<Self> {
+        match s {
+            "term" | "logfmt" => Ok(Self::Term),
+            "json" => Ok(Self::Json),
+            other => Err(usage(format!(
+                "log_format {other:?}: expected term, logfmt or json"
+            ))),
+        }
+    }
+}
+
+/// ngrok's log levels (crit, warn, info, debug) mapped onto tracing's.
+fn level_filter(level: Option<&str>) -> tracing_subscriber::EnvFilter {
+    let l = match level.unwrap_or("info") {
+        "crit" => "error",
+        other => other,
+    };
+    tracing_subscriber::EnvFilter::try_new(l)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+}
+
+pub fn init_logging(
+    level: Option<&str>,
+    target: &LogTarget,
+    format: LogFormat,
+) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let writer = match target {
+        LogTarget::Off => return Ok(()),
+        LogTarget::Stdout => tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout),
+        LogTarget::Stderr => tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr),
+        LogTarget::File(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| usage(format!("log file {}: {e}", path.display())))?;
+            tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::sync::Mutex::new(file))
+        }
+    };
+    let ansi = match target {
+        LogTarget::Stdout => std::io::stdout().is_terminal(),
+        LogTarget::Stderr => std::io::stderr().is_terminal(),
+        _ => false,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(level_filter(level))
+        .with_writer(writer)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Term => builder.with_ansi(ansi).try_init(),
+    };
+    Ok(())
 }

@@ -37,7 +37,11 @@ echo "mTLS certificate generation complete."
 fn wait_for(path: &Path) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while !path.exists() {
-        assert!(Instant::now() < deadline, "{} never appeared", path.display());
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -70,7 +74,11 @@ fn run_guide_script(dir: &Path) {
 }
 
 fn certs_check(files: &[&Path]) -> (i32, String) {
-    let out = Command::new(BIN).args(["certs", "check"]).args(files).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["certs", "check"])
+        .args(files)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
@@ -97,13 +105,26 @@ async fn certs_check_names_each_defect_of_the_guides_script() {
 
     let good = dir.path().join("good");
     let st = Command::new(BIN)
-        .args(["certs", "generate", "--domain", "*.customer1.example.test", "--out"])
+        .args([
+            "certs",
+            "generate",
+            "--domain",
+            "*.customer1.example.test",
+            "--out",
+        ])
         .arg(&good)
         .stdout(Stdio::null())
         .status()
         .unwrap();
     assert!(st.success());
-    let names = ["ca-crt.pem", "ca-key.pem", "server-crt.pem", "server-key.pem", "client-crt.pem", "client-key.pem"];
+    let names = [
+        "ca-crt.pem",
+        "ca-key.pem",
+        "server-crt.pem",
+        "server-key.pem",
+        "client-crt.pem",
+        "client-key.pem",
+    ];
     let paths: Vec<_> = names.iter().map(|n| good.join(n)).collect();
     let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
     let (code, out) = certs_check(&refs);
@@ -114,8 +135,16 @@ async fn certs_check_names_each_defect_of_the_guides_script() {
         .arg(good.join("server-crt.pem"))
         .output()
         .unwrap();
-    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
-    let usage = Command::new(BIN).args(["certs", "generate", "--out"]).arg(dir.path().join("x")).output().unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    let usage = Command::new(BIN)
+        .args(["certs", "generate", "--out"])
+        .arg(dir.path().join("x"))
+        .output()
+        .unwrap();
     assert_eq!(usage.status.code(), Some(2));
 }
 
@@ -128,10 +157,29 @@ async fn the_agent_refuses_the_guides_certificates_with_the_fix() {
     let p = |n: &str| dir.join(n).display().to_string();
     let mut agent = edge.spawn_agent(
         "tls",
-        &["3000", "--domain", "api.customer1.example.test", "--terminate-at", "agent",
-          "--crt", &p("server-crt.pem"), "--key", &p("server-key.pem"), "--mutual-tls-cas", &p("ca-crt.pem")],
+        &[
+            "3000",
+            "--domain",
+            "api.customer1.example.test",
+            "--terminate-at",
+            "agent",
+            "--crt",
+            &p("server-crt.pem"),
+            "--key",
+            &p("server-key.pem"),
+            "--mutual-tls-cas",
+            &p("ca-crt.pem"),
+        ],
     );
-    assert_eq!(agent.wait_exit(Duration::from_secs(20)).await.code(), Some(2));
+    assert_eq!(
+        agent.wait_exit(Duration::from_secs(20)).await.code(),
+        Some(2)
+    );
     let out = agent.output();
-    assert!(out.contains("server-crt.pem") && out.contains("X.509 v1") && out.contains("ferry certs generate"), "{out}");
+    assert!(
+        out.contains("server-crt.pem")
+            && out.contains("X.509 v1")
+            && out.contains("ferry certs generate"),
+        "{out}"
+    );
 }

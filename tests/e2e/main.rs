@@ -2,8 +2,10 @@
 //! SDK as a second agent, all on loopback with ports picked at run time.
 
 mod agent_api;
+mod browser;
 mod certs;
 mod config;
+mod console;
 mod harness;
 mod http;
 mod resilience;

@@ -23,6 +23,7 @@ use rustls::ClientConfig;
 use serde_json::Value;
 use tokio::sync::{broadcast, Mutex};
 
+pub use capture::{Capture, CaptureStore};
 pub use session::{backoff, SessionError};
 pub use trust::{RootCas, TrustError};
 pub use tunnel::{HostHeader, TerminateAt, TunnelError, TunnelProto, TunnelSpec};
@@ -415,6 +416,10 @@ impl Agent {
             .iter()
             .map(|(name, t)| t.status(name))
             .collect()
+    }
+
+    pub fn server_addr(&self) -> &str {
+        &self.inner.config.server_addr
     }
 
     pub async fn is_online(&self) -> bool {

@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use paths::{default_paths, ferry_default_path};
-pub use raw::{RawConfig, RawTunnel, ScalarOut};
+pub use raw::{RawConfig, RawTunnel, Scalar, ScalarOut};
 pub use spec::tunnel_spec;
 
-use raw::{Scalar, AGENT_KEYS, TUNNEL_KEYS, UNSUPPORTED_AGENT_KEYS};
+use raw::{AGENT_KEYS, TUNNEL_KEYS, UNSUPPORTED_AGENT_KEYS};
 
 /// Where a definition came from, for messages.
 #[derive(Clone, Debug)]
