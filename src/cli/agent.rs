@@ -78,6 +78,15 @@ pub struct HttpArgs {
     /// Bind a plain-HTTP endpoint instead of HTTPS.
     #[arg(long, value_enum, default_value_t = Scheme::Https)]
     scheme: Scheme,
+    /// Require a user and password at the edge, as "user:password" (repeatable).
+    #[arg(long)]
+    basic_auth: Vec<String>,
+    /// Require client certificates from these CAs (PEM) at the edge.
+    #[arg(long)]
+    mutual_tls_cas: Option<PathBuf>,
+    /// What the upstream sees as Host: preserve (default), rewrite, or a literal value.
+    #[arg(long)]
+    host_header: Option<String>,
     #[command(flatten)]
     session: SessionArgs,
 }
@@ -165,6 +174,18 @@ pub async fn run_http(a: HttpArgs, level: Option<String>) -> anyhow::Result<()> 
     spec.domain = a.domain;
     spec.subdomain = a.subdomain;
     spec.http_scheme = matches!(a.scheme, Scheme::Http);
+    // The same checks as ngrok.yml's keys, through the same conversion.
+    let raw = RawTunnel {
+        proto: Some("http".into()),
+        addr: Some(ferry_agent::config::ScalarOut::Str(a.addr.clone())),
+        basic_auth: (!a.basic_auth.is_empty()).then(|| a.basic_auth.clone()),
+        host_header: a.host_header.clone(),
+        ..Default::default()
+    };
+    let (checked, _) = tunnel_spec(&spec.name, &raw).map_err(usage)?;
+    spec.basic_auth = checked.basic_auth;
+    spec.host_header = checked.host_header;
+    spec.mutual_tls_cas = a.mutual_tls_cas;
     run_agent(a.session, vec![spec], level).await
 }
 

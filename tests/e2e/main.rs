@@ -8,6 +8,7 @@ mod config;
 mod console;
 mod harness;
 mod http;
+mod protect;
 mod resilience;
 mod sdk;
 mod tls_tcp;

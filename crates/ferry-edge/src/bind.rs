@@ -12,6 +12,7 @@ use ferry_types::{ErrorCode, HostPattern, ResourceId};
 use rand::Rng;
 use serde_json::Value;
 
+use crate::protect::Protection;
 use crate::registry::{AgentSession, ClaimError, Proto, Tunnel};
 use crate::{tcp, Shared};
 
@@ -33,12 +34,10 @@ fn refuse(code: ErrorCode, msg: impl Into<String>) -> BindRefusal {
 /// asks for one and ignoring it would expose what the user meant to protect, so such a bind is
 /// refused with the feature named.
 const UNENFORCED: &[(&str, &str)] = &[
-    ("basicauth", "basic_auth"),
     ("oauth", "oauth"),
     ("oidc", "oidc"),
     ("iprestriction", "ip_restriction"),
     ("webhookverification", "verify_webhook"),
-    ("mutualtlsca", "mutual_tls_cas at the edge"),
     ("mutualtlsatedge", "mutual_tls_cas at the edge"),
     (
         "tlstermination",
@@ -155,6 +154,12 @@ pub async fn bind(
     } else {
         shared.config.sdk_bind_settle
     };
+    let protection = if proto == Proto::Http {
+        Protection::from_opts(&view, &shared.resolver)
+            .map_err(|msg| refuse(ErrorCode::BindPayloadInvalid, msg))?
+    } else {
+        Protection::default()
+    };
     let tunnel = Arc::new(Tunnel {
         id: id.clone(),
         proto,
@@ -164,6 +169,7 @@ pub async fn bind(
         public_url: url.clone(),
         session: session.clone(),
         ready_at: Instant::now() + settle,
+        protection,
     });
     shared.registry.insert(tunnel);
     tracing::info!(session = %session.id, tunnel = %id, url = %url, "tunnel bound");

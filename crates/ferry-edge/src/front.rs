@@ -54,14 +54,15 @@ pub async fn serve_http_port(shared: Arc<Shared>, listener: TcpListener) {
         let s = shared.clone();
         shared
             .tracker
-            .spawn(async move { http_proxy::serve_conn(s, conn, peer, false).await });
+            .spawn(async move { http_proxy::serve_conn(s, conn, peer, false, None).await });
     }
 }
 
 enum Target {
     Agent,
     Passthrough(Arc<crate::registry::Tunnel>),
-    Https,
+    /// Terminated here; with the endpoint whose client-certificate settings apply, if any.
+    Https(Option<Arc<crate::registry::Tunnel>>),
 }
 
 async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, role: PortRole) {
@@ -99,9 +100,10 @@ async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, r
         match sni.as_deref().and_then(|n| Hostname::parse(n).ok()) {
             Some(h) => match shared.registry.route_host(&h) {
                 Route::Live(t) if t.proto == Proto::Tls => Target::Passthrough(t),
-                _ => Target::Https,
+                Route::Live(t) if t.protection.client_auth.is_some() => Target::Https(Some(t)),
+                _ => Target::Https(None),
             },
-            None => Target::Https,
+            None => Target::Https(None),
         }
     };
     let io = Rewind::new(buf.freeze(), conn);
@@ -132,8 +134,13 @@ async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, r
                 .await
                 .ok();
         }
-        Target::Https => {
-            let acceptor = TlsAcceptor::from(shared.https_tls.clone());
+        Target::Https(mtls) => {
+            let config = mtls
+                .as_ref()
+                .and_then(|t| t.protection.client_auth.clone())
+                .unwrap_or_else(|| shared.https_tls.clone());
+            let verified_for = mtls.map(|t| t.id.clone());
+            let acceptor = TlsAcceptor::from(config);
             let tls =
                 match tokio::time::timeout(shared.config.handshake_timeout, acceptor.accept(io))
                     .await
@@ -147,7 +154,13 @@ async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, r
                 };
             let tracker = shared.tracker.clone();
             tracker
-                .spawn(http_proxy::serve_conn(shared, tls, peer, true))
+                .spawn(http_proxy::serve_conn(
+                    shared,
+                    tls,
+                    peer,
+                    true,
+                    verified_for,
+                ))
                 .await
                 .ok();
         }

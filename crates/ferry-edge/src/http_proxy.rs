@@ -26,13 +26,22 @@ use crate::{proxy_stream, Shared};
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type Body = BoxBody<Bytes, BoxError>;
 
-/// Serves one public connection (already TLS-terminated when `https`).
-pub async fn serve_conn<IO>(shared: Arc<Shared>, io: IO, peer: SocketAddr, https: bool)
-where
+/// Serves one public connection (already TLS-terminated when `https`). `verified_for` names
+/// the endpoint whose client certificate the TLS handshake checked, if any: only that
+/// endpoint's requests may arrive on this connection when it requires one.
+pub async fn serve_conn<IO>(
+    shared: Arc<Shared>,
+    io: IO,
+    peer: SocketAddr,
+    https: bool,
+    verified_for: Option<String>,
+) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let svc_shared = shared.clone();
-    let svc = service_fn(move |req| handle(svc_shared.clone(), req, peer, https));
+    let verified_for: Arc<Option<String>> = Arc::new(verified_for);
+    let svc =
+        service_fn(move |req| handle(svc_shared.clone(), req, peer, https, verified_for.clone()));
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -64,11 +73,23 @@ async fn handle(
     req: Request<Incoming>,
     peer: SocketAddr,
     https: bool,
+    verified_for: Arc<Option<String>>,
 ) -> Result<Response<Body>, Infallible> {
-    Ok(match forward(&shared, req, peer, https).await {
-        Ok(resp) => resp,
-        Err((code, detail, headers)) => error_response(code, &detail, &headers),
-    })
+    Ok(
+        match forward(&shared, req, peer, https, &verified_for).await {
+            Ok(resp) => resp,
+            Err((code, detail, headers)) => {
+                let mut resp = error_response(code, &detail, &headers);
+                if code == ErrorCode::AuthenticationRequired {
+                    resp.headers_mut().insert(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Basic realm=\"ferry\""),
+                    );
+                }
+                resp
+            }
+        },
+    )
 }
 
 type Failure = (ErrorCode, String, http::HeaderMap);
@@ -78,6 +99,7 @@ async fn forward(
     mut req: Request<Incoming>,
     peer: SocketAddr,
     https: bool,
+    verified_for: &Option<String>,
 ) -> Result<Response<Body>, Failure> {
     let fail =
         |code, detail: String, req: &Request<Incoming>| (code, detail, req.headers().clone());
@@ -101,6 +123,22 @@ async fn forward(
         }
     };
 
+    if tunnel.protection.client_auth.is_some() && verified_for.as_deref() != Some(&tunnel.id) {
+        let detail = format!("{host} requires a client certificate; connect with TLS to {host} itself and present one");
+        return Err(fail(ErrorCode::ClientCertificateRequired, detail, &req));
+    }
+    if tunnel.protection.requires_basic_auth() {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if !tunnel.protection.basic_auth_ok(given) {
+            let detail = format!("{host} requires a user name and password");
+            return Err(fail(ErrorCode::AuthenticationRequired, detail, &req));
+        }
+        // The credentials are the edge's business; the upstream never sees them.
+        req.headers_mut().remove(header::AUTHORIZATION);
+    }
     let upgrade = is_upgrade(&req).then(|| hyper::upgrade::on(&mut req));
     prepare_upstream_request(&mut req, &host_text, peer, https);
 

@@ -10,6 +10,7 @@ mod error_page;
 mod front;
 mod http_proxy;
 mod ingress;
+mod protect;
 mod proxy_stream;
 mod registry;
 mod rewind;
@@ -78,6 +79,9 @@ pub(crate) struct Shared {
     pub http_port: u16,
     pub agent_tls: Arc<ServerConfig>,
     pub https_tls: Arc<ServerConfig>,
+    /// Issues the edge's certificates; endpoints that require client certificates build their
+    /// TLS settings on it.
+    pub resolver: Arc<CertResolver>,
     /// Fires when the edge starts draining: listeners stop, HTTP connections finish.
     pub shutdown: CancellationToken,
     /// Public connections in flight, which a drain waits for.
@@ -152,7 +156,7 @@ impl EdgeHandle {
         default_names.dedup();
         let resolver = Arc::new(CertResolver::new(ca, provider.clone(), default_names));
         let agent_tls = tls::server_config(provider.clone(), resolver.clone(), &[])?;
-        let https_tls = tls::server_config(provider, resolver, &[b"h2", b"http/1.1"])?;
+        let https_tls = tls::server_config(provider, resolver.clone(), &[b"h2", b"http/1.1"])?;
 
         let shared = Arc::new(Shared {
             auth_limiter: AuthLimiter::new(config.auth_failures_per_minute),
@@ -163,6 +167,7 @@ impl EdgeHandle {
             store,
             agent_tls,
             https_tls,
+            resolver,
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             sessions: Mutex::new(HashMap::new()),

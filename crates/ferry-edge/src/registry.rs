@@ -43,6 +43,8 @@ pub struct Tunnel {
     pub session: Arc<AgentSession>,
     /// Proxy streams wait until then (the SDK bind/proxy race).
     pub ready_at: Instant,
+    /// Basic auth and client certificates the edge requires (HTTP endpoints).
+    pub protection: crate::protect::Protection,
 }
 
 pub enum Route {

@@ -90,6 +90,8 @@ catalogue! {
     Draining = 806, None, 503, "the edge is shutting down";
     UpstreamBadResponse = 807, Some("ERR_NGROK_3004"), 502, "the upstream sent an invalid response";
     RequestHeaderTooLarge = 808, None, 431, "request headers too large";
+    ClientCertificateRequired = 809, None, 403, "a client certificate is required";
+    AuthenticationRequired = 810, None, 401, "authentication required";
 }
 
 impl ErrorCode {
