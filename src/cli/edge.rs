@@ -48,6 +48,9 @@ pub struct EdgeArgs {
     /// Seconds a drain (SIGTERM) waits for open connections.
     #[arg(long, default_value_t = 10)]
     drain_timeout: u64,
+    /// Seconds a client may take to send its TLS ClientHello or HTTP request head.
+    #[arg(long, default_value_t = 10)]
+    handshake_timeout: u64,
     /// Seconds between the edge's heartbeats to each agent.
     #[arg(long, default_value_t = 5)]
     heartbeat_interval: u64,
@@ -115,6 +118,7 @@ fn config_from(a: &EdgeArgs) -> anyhow::Result<EdgeConfig> {
     c.base_domain = Hostname::parse(&a.base_domain)
         .map_err(|e| usage(format!("--base-domain {:?}: {e}", a.base_domain)))?;
     c.upstream_timeout = Duration::from_secs(a.upstream_timeout.max(1));
+    c.handshake_timeout = Duration::from_secs(a.handshake_timeout.max(1));
     c.heartbeat_interval = Duration::from_secs(a.heartbeat_interval.max(1));
     c.heartbeat_tolerance = Duration::from_secs(a.heartbeat_tolerance.max(1));
     Ok(c)

@@ -346,6 +346,17 @@ async fn captures_replay_and_api_errors() {
     assert_eq!(t["metrics"]["http"]["count"], 2);
     assert_eq!(t["config"]["inspect"], true);
 
+    let (code, body) = call(vec![format!("{api}/status")]).await;
+    assert_eq!(code, 200);
+    let st: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(st["status"], "online");
+    assert_eq!(st["uri"], "/api/status");
+    let (code, body) = call(vec![format!("{api}/")]).await;
+    assert_eq!(code, 200);
+    assert!(body.contains("/api/tunnels"), "{body}");
+    let (code, body) = call(vec![format!("{api}/no/such/path")]).await;
+    assert_eq!(code, 404, "{body}");
+
     let (code, body) = call(vec![format!("{api}/tunnels/nope")]).await;
     assert_eq!(code, 404);
     assert!(body.contains("\"status_code\":404"));

@@ -101,3 +101,28 @@ async fn sigterm_lets_running_requests_finish_then_exits_zero() {
     let status = proc.wait_exit(Duration::from_secs(20)).await;
     assert_eq!(status.code(), Some(0), "{}", proc.output());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_its_client_hello_is_dropped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let edge = Edge::start_with(&["--handshake-timeout", "1"]).await;
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", edge.https_port()))
+        .await
+        .unwrap();
+    // A TLS record header announcing a ClientHello that never comes.
+    s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+        .await
+        .expect("the edge closes a stalled handshake")
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "closed too early: {:?}",
+        started.elapsed()
+    );
+}

@@ -133,3 +133,52 @@ async fn requests_right_after_an_sdk_bind_are_not_lost() {
     }
     tokio::time::sleep(Duration::from_millis(10)).await;
 }
+
+/// ngrok's SDK kills its whole session when more than 512 streams are open at once; the edge
+/// caps proxy streams per SDK session below that and queues the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_concurrent_connections_than_the_sdk_can_take_are_queued_not_fatal() {
+    const N: usize = 700;
+    let edge = Edge::start_with(&["--tcp-ports", "34000-34999"]).await;
+    let sess = sdk_session(&edge, &edge.token).await.unwrap();
+    let echo = TcpEcho::start().await;
+    let tcp = sess
+        .tcp_endpoint()
+        .listen_and_forward(format!("tcp://{}", echo.addr).parse().unwrap())
+        .await
+        .unwrap();
+    let port = port_of(tcp.url());
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(N));
+    let mut tasks = Vec::new();
+    for i in 0..N {
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            // Every client connects at the same moment, so far more than 512 streams are
+            // asked for at once.
+            barrier.wait().await;
+            let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+            let msg = format!("c{i:04}");
+            s.write_all(msg.as_bytes()).await?;
+            let mut back = [0u8; 5];
+            s.read_exact(&mut back).await?;
+            assert_eq!(&back, msg.as_bytes());
+            Ok::<_, std::io::Error>(())
+        }));
+    }
+    let all = async {
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), all)
+        .await
+        .expect("all connections in time");
+    // The session survived: a new connection still works.
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    s.write_all(b"after").await.unwrap();
+    let mut back = [0u8; 5];
+    s.read_exact(&mut back).await.unwrap();
+    assert_eq!(&back, b"after");
+}
