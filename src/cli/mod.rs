@@ -1,6 +1,7 @@
 mod agent;
 mod certs;
 mod edge;
+mod live;
 mod ready;
 mod signal;
 

@@ -90,6 +90,9 @@ pub async fn bind(
     let (host, port, url) = match proto {
         Proto::Http | Proto::Tls => {
             let (pattern, random) = choose_host(shared, &view)?;
+            if !random {
+                check_reserved(shared, &pattern).await?;
+            }
             let target = if random {
                 BindTarget::Random
             } else {
@@ -138,6 +141,9 @@ pub async fn bind(
                 &target,
                 addr_text.as_deref().unwrap_or("a random port"),
             )?;
+            if let Some(a) = &addr_text {
+                check_reserved_addr(shared, a).await?;
+            }
             let port = tcp::claim(shared, wanted, &id).map_err(|e| match e {
                 ClaimError::NoFreePort(..) | ClaimError::PortInUse(_) | ClaimError::Taken(_) => {
                     refuse(ErrorCode::TcpAddrUnavailable, e.to_string())
@@ -164,6 +170,9 @@ pub async fn bind(
         public_url: url.clone(),
         session: session.clone(),
         ready_at: Instant::now() + settle,
+        metadata: req.extra.metadata.clone(),
+        forwards_to: req.forwards_to.clone(),
+        started_at: std::time::SystemTime::now(),
     });
     shared.registry.insert(tunnel);
     tracing::info!(session = %session.id, tunnel = %id, url = %url, "tunnel bound");
@@ -237,13 +246,61 @@ fn choose_host(shared: &Shared, view: &BindOptsView) -> Result<(HostPattern, boo
     };
     let pattern = HostPattern::parse(&text)
         .map_err(|e| refuse(ErrorCode::DomainMalformed, format!("domain {text:?}: {e}")))?;
-    if !shared.config.dev {
-        return Err(refuse(
-            ErrorCode::DomainNotReserved,
-            format!("{pattern} is not a reserved domain on this edge; reserve it (or a wildcard above it) first"),
-        ));
-    }
     Ok((pattern, random))
+}
+
+/// Outside dev mode a name binds only when it is reserved exactly or lies under a reserved
+/// wildcard (`*.customer1.example.test` covers `api.customer1.example.test` and deeper names);
+/// a wildcard binds only when that wildcard itself is reserved, as in ngrok.
+async fn check_reserved(shared: &Shared, pattern: &HostPattern) -> Result<(), BindRefusal> {
+    if shared.config.dev {
+        return Ok(());
+    }
+    let mut candidates = vec![pattern.to_string()];
+    if let HostPattern::Exact(h) = pattern {
+        let name = h.as_str();
+        candidates.extend(
+            name.match_indices('.')
+                .map(|(i, _)| format!("*{}", &name[i..])),
+        );
+    }
+    match shared.store.domain_is_reserved(&candidates).await {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            let code = if pattern.is_wildcard() {
+                ErrorCode::WildcardNotReserved
+            } else {
+                ErrorCode::DomainNotReserved
+            };
+            Err(refuse(
+                code,
+                format!("refused by this edge's reserved domains: {pattern} is not reserved (checked {}); reserve it with POST /reserved_domains first", candidates.join(", ")),
+            ))
+        }
+        Err(e) => Err(refuse(
+            ErrorCode::ReservationCheckFailed,
+            format!("cannot check reserved domains right now ({e}); retry"),
+        )),
+    }
+}
+
+/// Outside dev mode a TCP endpoint that asks for an address gets it only when the address is
+/// reserved; a random port needs no reservation.
+async fn check_reserved_addr(shared: &Shared, addr: &str) -> Result<(), BindRefusal> {
+    if shared.config.dev {
+        return Ok(());
+    }
+    match shared.store.addr_is_reserved(addr).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(refuse(
+            ErrorCode::AddrNotReserved,
+            format!("refused by this edge's reserved addresses: {addr} is not reserved; reserve one with POST /reserved_addrs first"),
+        )),
+        Err(e) => Err(refuse(
+            ErrorCode::ReservationCheckFailed,
+            format!("cannot check reserved addresses right now ({e}); retry"),
+        )),
+    }
 }
 
 fn check_acl(rules: &[String], target: &BindTarget<'_>, what: &str) -> Result<(), BindRefusal> {

@@ -201,6 +201,10 @@ impl StreamCtx {
             remote: self.remote,
             client_type,
             credential: credential.id.clone(),
+            os: auth.extra.os.clone(),
+            agent_version: auth.extra.version.clone(),
+            metadata: auth.extra.metadata.clone(),
+            started_at: std::time::SystemTime::now(),
         });
         let id = session.id.clone();
         if self

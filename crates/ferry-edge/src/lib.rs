@@ -15,15 +15,16 @@ mod registry;
 mod rewind;
 mod tcp;
 mod tls;
+mod view;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use ferry_pki::DevCa;
 use ferry_store::Store;
-use ferry_types::ResourceId;
+use ferry_types::{Hostname, ResourceId};
 use rand::RngCore;
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
@@ -31,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use config::EdgeConfig;
+pub use view::{EdgeView, LiveSession, LiveTunnel};
 
 use crate::auth_limit::AuthLimiter;
 use crate::bind_token::BindSigner;
@@ -83,6 +85,9 @@ pub(crate) struct Shared {
     /// Public connections in flight, which a drain waits for.
     pub tracker: TaskTracker,
     sessions: Mutex<HashMap<ResourceId, Arc<AgentSession>>>,
+    /// Domains of the store's agent ingresses (owned like `config.ingress_domains`); the
+    /// control plane replaces them through [`EdgeView`] whenever they change.
+    agent_ingresses: RwLock<Vec<Hostname>>,
 }
 
 impl Shared {
@@ -93,14 +98,17 @@ impl Shared {
         if self.config.dev && name == "localhost" {
             return true;
         }
-        match ferry_types::Hostname::parse(name) {
-            Ok(h) => self
-                .config
-                .ingress_domains
+        let Ok(h) = Hostname::parse(name) else {
+            return false;
+        };
+        let owns = |d: &Hostname| *d == h || h.is_below(d);
+        self.config.ingress_domains.iter().any(owns)
+            || self
+                .agent_ingresses
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
                 .iter()
-                .any(|d| *d == h || h.is_below(d)),
-            Err(_) => false,
-        }
+                .any(owns)
     }
 
     pub fn remember_session(&self, s: Arc<AgentSession>) {
@@ -166,6 +174,7 @@ impl EdgeHandle {
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             sessions: Mutex::new(HashMap::new()),
+            agent_ingresses: RwLock::new(Vec::new()),
             config,
         });
         tokio::spawn(front::serve_tls_port(
@@ -233,6 +242,11 @@ impl EdgeHandle {
 
     pub fn tunnel_count(&self) -> usize {
         self.shared.registry.tunnel_count()
+    }
+
+    /// A handle on the live state, for the control plane (through the binary).
+    pub fn view(&self) -> EdgeView {
+        EdgeView::new(self.shared.clone())
     }
 }
 
