@@ -16,11 +16,43 @@ if [ "${#need[@]}" -gt 0 ]; then
     $sudo apt-get install -y -qq "${need[@]}"
 fi
 
+# PostgreSQL: the store's tests and part of the end-to-end suite run against it as well as
+# SQLite, each test in its own fresh database. Use the local server on 127.0.0.1:5432 if one
+# answers (trust auth, user postgres); otherwise install Debian's and start it.
+export FERRY_TEST_POSTGRES_URL="${FERRY_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+pg_answers() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
+if [ "$FERRY_TEST_POSTGRES_URL" = "postgres://postgres@127.0.0.1:5432/postgres" ] && ! pg_answers; then
+    if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
+    if ! command -v pg_ctlcluster >/dev/null 2>&1 || [ -z "$(ls /etc/postgresql 2>/dev/null)" ]; then
+        echo "test.sh: installing postgresql" >&2
+        $sudo apt-get update -qq
+        $sudo apt-get install -y -qq postgresql
+    fi
+    version="$(ls /etc/postgresql | sort -V | tail -1)"
+    hba="/etc/postgresql/$version/main/pg_hba.conf"
+    if ! grep -q '^host all postgres 127.0.0.1/32 trust' "$hba"; then
+        # Tests connect as postgres over loopback without a password.
+        $sudo sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
+    fi
+    echo "test.sh: starting PostgreSQL $version" >&2
+    $sudo pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    for _ in $(seq 1 60); do pg_answers && break; sleep 0.5; done
+fi
+if command -v psql >/dev/null 2>&1; then
+    if ! psql "$FERRY_TEST_POSTGRES_URL" -qtAc 'SELECT 1' >/dev/null; then
+        echo "test.sh: PostgreSQL at $FERRY_TEST_POSTGRES_URL does not accept connections; the suite needs it" >&2
+        exit 1
+    fi
+elif ! pg_answers; then
+    echo "test.sh: no PostgreSQL answers on 127.0.0.1:5432; the suite needs it" >&2
+    exit 1
+fi
+
 echo "test.sh: cargo fmt --check" >&2
 cargo fmt --all -- --check
 
 echo "test.sh: cargo clippy" >&2
-cargo clippy --all-targets -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 
 # The sans-IO crates stay free of I/O runtimes (ARCHITECTURE.md).
 for crate in ferry-types ferry-proto; do

@@ -1,6 +1,8 @@
 //! End-to-end tests: the real `ferry` binary as edge and agent, real curl, and ngrok's own
 //! SDK as a second agent, all on loopback with ports picked at run time.
 
+mod control;
+mod enforcement;
 mod harness;
 mod http;
 mod resilience;
