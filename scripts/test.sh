@@ -66,6 +66,40 @@ done
 echo "test.sh: cargo test" >&2
 cargo test --workspace
 
+# The REST API against its own OpenAPI document: schemathesis (from PyPI, in a venv kept in
+# the target dir) drives a dev edge for a bounded number of examples per operation and fails
+# on any 5xx or any answer that breaks the document.
+echo "test.sh: schemathesis against the REST API" >&2
+target="${CARGO_TARGET_DIR:-target}"
+mkdir -p "$target"
+target="$(cd "$target" && pwd)"
+venv="$target/schemathesis-venv"
+if [ ! -x "$venv/bin/schemathesis" ]; then
+    if ! python3 -m venv --help >/dev/null 2>&1; then
+        if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
+        $sudo apt-get update -qq
+        $sudo apt-get install -y -qq python3-venv
+    fi
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q 'schemathesis>=4,<5'
+fi
+cargo build -q
+st_dir="$(mktemp -d)"
+"$target/debug/ferry" edge --dev --data-dir "$st_dir/data" --ready-file "$st_dir/ready.json" \
+    >"$st_dir/edge.log" 2>&1 &
+st_edge=$!
+trap 'kill "$st_edge" 2>/dev/null || true; rm -rf "$st_dir"' EXIT
+for _ in $(seq 1 120); do [ -s "$st_dir/ready.json" ] && break; sleep 0.25; done
+json_key() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+api_url="$(json_key "$st_dir/ready.json" api_url)"
+api_key="$(json_key "$st_dir/data/dev.json" api_key)"
+# Run from the scratch dir: schemathesis keeps a cache in its working directory.
+(cd "$st_dir" && "$venv/bin/schemathesis" run "$api_url/openapi.json" \
+    -H "Authorization: Bearer $api_key" -H "Ngrok-Version: 2" \
+    --max-examples "${FERRY_SCHEMATHESIS_EXAMPLES:-10}" --request-timeout 10 \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance)
+kill "$st_edge" 2>/dev/null || true
+
 secs="${FERRY_FUZZ_SECONDS:-15}"
 if [ "$secs" -gt 0 ]; then
     echo "test.sh: fuzzing ${secs}s per target" >&2

@@ -504,3 +504,27 @@ async fn api_keys_made_offline_work_and_certificates_are_described() {
         "the key is never returned: {v}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_is_public_and_names_every_resource() {
+    let edge = Edge::start().await;
+    let (status, doc) = raw_api(vec![], &format!("{}/openapi.json", edge.api_url())).await;
+    assert_eq!(status, 200, "{doc}");
+    assert_eq!(doc["openapi"], "3.0.3");
+    assert_eq!(doc["servers"][0]["url"], edge.api_url());
+    for r in resources() {
+        assert!(
+            doc["paths"][r.path]["post"].is_object(),
+            "{} create",
+            r.path
+        );
+        assert!(
+            doc["paths"][format!("{}/{{id}}", r.path)]["patch"].is_object(),
+            "{}",
+            r.path
+        );
+    }
+    for live in ["/tunnel_sessions", "/tunnels", "/endpoints"] {
+        assert!(doc["paths"][live]["get"].is_object(), "{live}");
+    }
+}

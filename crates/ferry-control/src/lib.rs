@@ -12,6 +12,7 @@ mod certificate_authorities;
 mod credentials;
 mod error;
 mod live;
+mod openapi;
 mod page;
 mod pem;
 mod reserved_addrs;
@@ -117,6 +118,7 @@ pub fn router(state: AppState) -> Router {
         .merge(reserved_addrs::routes())
         .merge(reserved_domains::routes())
         .merge(tls_certificates::routes())
+        .route("/openapi.json", axum::routing::get(openapi::serve))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
