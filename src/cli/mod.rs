@@ -1,4 +1,5 @@
 mod agent;
+mod api;
 mod certs;
 mod edge;
 mod live;
@@ -48,6 +49,8 @@ pub enum Command {
     Tls(agent::TlsArgs),
     /// Expose a local TCP service on a public port.
     Tcp(agent::TcpArgs),
+    /// Call the REST API, like `ngrok api`: `ferry api bot-users create --name x`.
+    Api(api::ApiArgs),
     /// Certificate tools.
     Certs {
         #[command(subcommand)]
@@ -61,6 +64,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Http(a) => agent::run_http(a).await,
         Command::Tls(a) => agent::run_tls(a).await,
         Command::Tcp(a) => agent::run_tcp(a).await,
+        Command::Api(a) => api::run(a).await,
         Command::Certs { command } => certs::run(command),
     }
 }

@@ -528,3 +528,67 @@ async fn the_openapi_document_is_public_and_names_every_resource() {
         assert!(doc["paths"][live]["get"].is_object(), "{live}");
     }
 }
+
+/// `ferry api ...` with the key from the environment; returns the exit code and the JSON.
+fn ferry_api(edge: &Edge, args: &[&str]) -> (Option<i32>, Value) {
+    let out = std::process::Command::new(crate::harness::BIN)
+        .arg("api")
+        .args(["--api-url", &edge.api_url()])
+        .args(args)
+        .env("FERRY_API_KEY", &edge.api_key)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v = serde_json::from_str(&text).unwrap_or(Value::Null);
+    (out.status.code(), v)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ferry_api_drives_the_rest_api_like_ngrok_api() {
+    let edge = Edge::start().await;
+    let (code, bot) = ferry_api(&edge, &["bot-users", "create", "--name", "cli bot"]);
+    assert_eq!(code, Some(0), "{bot}");
+    let bot_id = bot["id"].as_str().unwrap();
+    let (code, cred) = ferry_api(
+        &edge,
+        &[
+            "credentials",
+            "create",
+            "--owner-id",
+            bot_id,
+            "--acl",
+            "bind:a.example.test",
+            "--acl",
+            "bind:*.b.example.test",
+        ],
+    );
+    assert_eq!(code, Some(0), "{cred}");
+    assert_eq!(
+        cred["acl"],
+        serde_json::json!(["bind:a.example.test", "bind:*.b.example.test"])
+    );
+    let cr = cred["id"].as_str().unwrap();
+    let (code, v) = ferry_api(
+        &edge,
+        &["credentials", "update", cr, "--description=renamed"],
+    );
+    assert_eq!(
+        (code, &v["description"]),
+        (Some(0), &Value::from("renamed")),
+        "{v}"
+    );
+    let (code, v) = ferry_api(&edge, &["bot-users", "update", bot_id, "--active", "false"]);
+    assert_eq!((code, &v["active"]), (Some(0), &Value::Bool(false)), "{v}");
+    let (code, v) = ferry_api(&edge, &["credentials", "list", "--limit", "1"]);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["credentials"].as_array().unwrap().len(), 1, "{v}");
+    assert!(
+        v["next_page_uri"].is_string(),
+        "the dev token is older: {v}"
+    );
+    let (code, _) = ferry_api(&edge, &["credentials", "delete", cr]);
+    assert_eq!(code, Some(0));
+    let (code, v) = ferry_api(&edge, &["credentials", "get", cr]);
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(v["error_code"], "ERR_FERRY_240");
+}
