@@ -81,7 +81,7 @@ async fn a_bind_outside_the_acl_is_refused_for_ferry_and_the_ngrok_sdk() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outside_dev_mode_only_reserved_names_bind() {
-    let edge = Edge::start_production(&[]).await;
+    let edge = Edge::start_production(&["--tcp-ports", "30101-30102"]).await;
     let (_, _, token) = bot_token(&edge, &[]).await;
     let (status, v) = edge
         .api(
@@ -129,6 +129,36 @@ async fn outside_dev_mode_only_reserved_names_bind() {
     assert!(
         out.contains("ERR_FERRY_319") && out.contains("reserved domains"),
         "{out}"
+    );
+
+    // TCP: a requested address binds only when reserved. (The range stays below the
+    // kernel's ephemeral ports, which outgoing connections may hold.)
+    let (status, ra) = edge.api("POST", "/reserved_addrs", Some("{}")).await;
+    assert_eq!(status, 201, "{ra}");
+    let addr = ra["addr"].as_str().unwrap();
+    let echo = crate::upstream::TcpEcho::start().await;
+    let port = echo.addr.port().to_string();
+    let tcp = edge
+        .agent_as(&token, "tcp", &[&port, "--remote-addr", addr])
+        .await;
+    assert_eq!(tcp.url(), format!("tcp://{addr}"));
+    let (lo, _) = addr.rsplit_once(':').unwrap();
+    let unreserved = if addr.ends_with(":30101") {
+        "30102"
+    } else {
+        "30101"
+    };
+    let mut refused = edge.spawn_agent_as(
+        &token,
+        "tcp",
+        &[&port, "--remote-addr", &format!("{lo}:{unreserved}")],
+    );
+    let status = refused.wait_exit(Duration::from_secs(20)).await;
+    assert_eq!(status.code(), Some(1), "{}", refused.output());
+    assert!(
+        refused.output().contains("ERR_FERRY_311"),
+        "{}",
+        refused.output()
     );
 
     let sess = sdk_session(&edge, &token).await.expect("SDK connects");
