@@ -40,7 +40,7 @@ async fn serves(edge: &Edge, host: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bind_outside_the_acl_is_refused_for_ferry_and_the_ngrok_sdk() {
     let edge = Edge::start().await;
-    let (_, _, token) = bot_token(&edge, &["bind:*.customer1.example.test"]).await;
+    let (_, cred, token) = bot_token(&edge, &["bind:*.customer1.example.test"]).await;
     let up = HttpUpstream::start("acl").await;
     let _ok = edge
         .agent_as(
@@ -77,6 +77,18 @@ async fn a_bind_outside_the_acl_is_refused_for_ferry_and_the_ngrok_sdk() {
         text.contains("ERR_NGROK_316") && text.contains("ERR_FERRY_316"),
         "{text}"
     );
+
+    // A new ACL applies to the next bind of the same live session.
+    let body = r#"{"acl":["bind:*.customer2.example.test"]}"#;
+    let (status, v) = edge
+        .api("PATCH", &format!("/credentials/{cred}"), Some(body))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    sess.http_endpoint()
+        .domain("app.customer2.example.test")
+        .listen()
+        .await
+        .expect("the widened ACL allows the bind");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
