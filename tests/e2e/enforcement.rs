@@ -342,3 +342,97 @@ async fn agent_ingress_region_domains_take_agents_and_other_names_do_not() {
         Some(&b"http/1.1"[..])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_at_the_edge_admits_only_clients_of_the_named_ca() {
+    let edge = Edge::start().await;
+    let certs = edge.dir.path().join("mtls-certs");
+    let st = std::process::Command::new(crate::harness::BIN)
+        .args([
+            "certs",
+            "generate",
+            "--domain",
+            "*.mtls.example.test",
+            "--out",
+        ])
+        .arg(&certs)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let ca_pem = std::fs::read_to_string(certs.join("ca-crt.pem")).unwrap();
+    let body = json!({ "ca_pem": ca_pem, "description": "device clients" }).to_string();
+    let (status, ca) = edge
+        .api("POST", "/certificate_authorities", Some(&body))
+        .await;
+    assert_eq!(status, 201, "{ca}");
+    let ca_id = ca["id"].as_str().unwrap().to_string();
+
+    let up = HttpUpstream::start("mtls").await;
+    let sess = sdk_session(&edge, &edge.token).await.expect("SDK connects");
+    let _by_id = sess
+        .http_endpoint()
+        .domain("api.mtls.example.test")
+        .mutual_tlsca(bytes::Bytes::from(ca_id))
+        .listen_and_forward(format!("http://{}", up.addr).parse().unwrap())
+        .await
+        .expect("a bind naming an uploaded CA");
+    let _by_pem = sess
+        .http_endpoint()
+        .domain("pem.mtls.example.test")
+        .mutual_tlsca(bytes::Bytes::from(ca_pem))
+        .listen_and_forward(format!("http://{}", up.addr).parse().unwrap())
+        .await
+        .expect("a bind carrying the CA's PEM");
+
+    let with_cert = |host: &str| {
+        let mut args = edge.curl_https(host, "/");
+        args.extend([
+            "--cert".into(),
+            certs.join("client-crt.pem").display().to_string(),
+            "--key".into(),
+            certs.join("client-key.pem").display().to_string(),
+        ]);
+        args
+    };
+    for host in ["api.mtls.example.test", "pem.mtls.example.test"] {
+        let (code, out, err) = curl(&with_cert(host)).await;
+        assert_eq!(
+            (code, out.as_str()),
+            (0, "hello from mtls"),
+            "{host}: {err}"
+        );
+        let (code, out, _) = curl(&edge.curl_https(host, "/")).await;
+        assert_ne!(code, 0, "{host} without a client certificate: {out}");
+    }
+
+    // Another name in SNI and the protected one in Host: refused, not forwarded.
+    let mut fronted = edge.curl_https("other.example.test", "/");
+    fronted.extend([
+        "-H".into(),
+        "Host: api.mtls.example.test".into(),
+        "-w".into(),
+        "\n%{http_code}".into(),
+    ]);
+    let (_, out, _) = curl(&fronted).await;
+    assert!(
+        out.contains("ERR_FERRY_809") && out.ends_with("403"),
+        "{out}"
+    );
+    assert_eq!(up.requests.load(std::sync::atomic::Ordering::Relaxed), 2);
+
+    let key = std::fs::read(certs.join("ca-key.pem")).unwrap();
+    let err = sess
+        .http_endpoint()
+        .domain("key.mtls.example.test")
+        .mutual_tlsca(bytes::Bytes::from(key))
+        .listen()
+        .await
+        .err()
+        .expect("a CA key is refused");
+    let text = format!("{err:?}");
+    assert!(
+        text.contains("ERR_FERRY_312") && text.contains("private key"),
+        "{text}"
+    );
+}

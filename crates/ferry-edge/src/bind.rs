@@ -13,7 +13,7 @@ use rand::Rng;
 use serde_json::Value;
 
 use crate::registry::{AgentSession, ClaimError, Proto, Tunnel};
-use crate::{tcp, Shared};
+use crate::{client_auth, tcp, Shared};
 
 /// A refused bind: the code and a message for the agent's user.
 #[derive(Debug)]
@@ -38,8 +38,10 @@ const UNENFORCED: &[(&str, &str)] = &[
     ("oidc", "oidc"),
     ("iprestriction", "ip_restriction"),
     ("webhookverification", "verify_webhook"),
-    ("mutualtlsca", "mutual_tls_cas at the edge"),
-    ("mutualtlsatedge", "mutual_tls_cas at the edge"),
+    (
+        "mutualtlsatedge",
+        "mutual_tls_cas on a TLS endpoint terminated at the edge",
+    ),
     (
         "tlstermination",
         "TLS termination at the edge (crt/key without terminate_at: agent)",
@@ -156,6 +158,16 @@ pub async fn bind(
         }
     };
 
+    let client_tls = match proto {
+        Proto::Http => client_auth::config_for(shared, view.mutualtlsca.as_ref()).await?,
+        _ => None,
+    };
+    if client_tls.is_some() && req.proto == "http" {
+        return Err(refuse(
+            ErrorCode::MutualTlsCaInvalid,
+            "mutual_tls_cas needs an https endpoint: a plain-http client presents no certificate",
+        ));
+    }
     let settle = if session.client_type == "ferry" {
         std::time::Duration::ZERO
     } else {
@@ -173,6 +185,7 @@ pub async fn bind(
         metadata: req.extra.metadata.clone(),
         forwards_to: req.forwards_to.clone(),
         started_at: std::time::SystemTime::now(),
+        client_tls,
     });
     shared.registry.insert(tunnel);
     tracing::info!(session = %session.id, tunnel = %id, url = %url, "tunnel bound");

@@ -54,14 +54,16 @@ pub async fn serve_http_port(shared: Arc<Shared>, listener: TcpListener) {
         let s = shared.clone();
         shared
             .tracker
-            .spawn(async move { http_proxy::serve_conn(s, conn, peer, false).await });
+            .spawn(async move { http_proxy::serve_conn(s, conn, peer, false, None).await });
     }
 }
 
 enum Target {
     Agent,
     Passthrough(Arc<crate::registry::Tunnel>),
-    Https,
+    /// Terminated here; with the endpoint's own configuration (and its ID) when it requires
+    /// client certificates.
+    Https(Option<(Arc<rustls::ServerConfig>, String)>),
 }
 
 async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, role: PortRole) {
@@ -99,9 +101,10 @@ async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, r
         match sni.as_deref().and_then(|n| Hostname::parse(n).ok()) {
             Some(h) => match shared.registry.route_host(&h) {
                 Route::Live(t) if t.proto == Proto::Tls => Target::Passthrough(t),
-                _ => Target::Https,
+                Route::Live(t) => Target::Https(t.client_tls.clone().map(|c| (c, t.id.clone()))),
+                _ => Target::Https(None),
             },
-            None => Target::Https,
+            None => Target::Https(None),
         }
     };
     let io = Rewind::new(buf.freeze(), conn);
@@ -132,8 +135,12 @@ async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, r
                 .await
                 .ok();
         }
-        Target::Https => {
-            let acceptor = TlsAcceptor::from(shared.https_tls.clone());
+        Target::Https(client_tls) => {
+            let (config, verified_for) = match client_tls {
+                Some((config, tunnel)) => (config, Some(tunnel)),
+                None => (shared.https_tls.clone(), None),
+            };
+            let acceptor = TlsAcceptor::from(config);
             let tls =
                 match tokio::time::timeout(shared.config.handshake_timeout, acceptor.accept(io))
                     .await
@@ -147,7 +154,13 @@ async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, r
                 };
             let tracker = shared.tracker.clone();
             tracker
-                .spawn(http_proxy::serve_conn(shared, tls, peer, true))
+                .spawn(http_proxy::serve_conn(
+                    shared,
+                    tls,
+                    peer,
+                    true,
+                    verified_for,
+                ))
                 .await
                 .ok();
         }

@@ -27,12 +27,21 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type Body = BoxBody<Bytes, BoxError>;
 
 /// Serves one public connection (already TLS-terminated when `https`).
-pub async fn serve_conn<IO>(shared: Arc<Shared>, io: IO, peer: SocketAddr, https: bool)
-where
+/// Serves one public connection. `verified_for` is the tunnel whose client CAs verified this
+/// connection's certificate, if any (`client_auth.rs`).
+pub async fn serve_conn<IO>(
+    shared: Arc<Shared>,
+    io: IO,
+    peer: SocketAddr,
+    https: bool,
+    verified_for: Option<String>,
+) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let svc_shared = shared.clone();
-    let svc = service_fn(move |req| handle(svc_shared.clone(), req, peer, https));
+    let verified_for: Arc<Option<String>> = Arc::new(verified_for);
+    let svc =
+        service_fn(move |req| handle(svc_shared.clone(), req, peer, https, verified_for.clone()));
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -64,11 +73,14 @@ async fn handle(
     req: Request<Incoming>,
     peer: SocketAddr,
     https: bool,
+    verified_for: Arc<Option<String>>,
 ) -> Result<Response<Body>, Infallible> {
-    Ok(match forward(&shared, req, peer, https).await {
-        Ok(resp) => resp,
-        Err((code, detail, headers)) => error_response(code, &detail, &headers),
-    })
+    Ok(
+        match forward(&shared, req, peer, https, verified_for.as_deref()).await {
+            Ok(resp) => resp,
+            Err((code, detail, headers)) => error_response(code, &detail, &headers),
+        },
+    )
 }
 
 type Failure = (ErrorCode, String, http::HeaderMap);
@@ -78,6 +90,7 @@ async fn forward(
     mut req: Request<Incoming>,
     peer: SocketAddr,
     https: bool,
+    verified_for: Option<&str>,
 ) -> Result<Response<Body>, Failure> {
     let fail =
         |code, detail: String, req: &Request<Incoming>| (code, detail, req.headers().clone());
@@ -100,6 +113,13 @@ async fn forward(
             return Err(fail(ErrorCode::AgentOffline, detail, &req));
         }
     };
+
+    if tunnel.client_tls.is_some() && verified_for != Some(tunnel.id.as_str()) {
+        let detail = format!(
+            "{host} requires a client certificate; connect to it by name (SNI {host}) over HTTPS and present one"
+        );
+        return Err(fail(ErrorCode::ClientCertificateRequired, detail, &req));
+    }
 
     let upgrade = is_upgrade(&req).then(|| hyper::upgrade::on(&mut req));
     prepare_upstream_request(&mut req, &host_text, peer, https);

@@ -5,6 +5,7 @@
 mod auth_limit;
 mod bind;
 mod bind_token;
+mod client_auth;
 mod config;
 mod error_page;
 mod front;

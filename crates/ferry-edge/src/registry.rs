@@ -52,6 +52,9 @@ pub struct Tunnel {
     pub metadata: String,
     pub forwards_to: String,
     pub started_at: SystemTime,
+    /// For an HTTPS endpoint with mutual TLS at the edge: the TLS configuration that requires
+    /// a client certificate from the endpoint's CAs (`client_auth.rs`).
+    pub client_tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 pub enum Route {

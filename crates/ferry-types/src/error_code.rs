@@ -90,6 +90,7 @@ catalogue! {
     DomainRequired = 309, None, 400, "domain required";
     ReservationCheckFailed = 310, None, 503, "reservations cannot be checked";
     AddrNotReserved = 311, Some("ERR_NGROK_307"), 403, "TCP address not reserved";
+    MutualTlsCaInvalid = 312, None, 400, "mutual_tls_cas unusable";
     AclDenied = 316, Some("ERR_NGROK_316"), 403, "bind not allowed by the authtoken's ACL";
     WildcardNotReserved = 318, Some("ERR_NGROK_318"), 403, "wildcard domain not reserved";
     DomainNotReserved = 319, Some("ERR_NGROK_319"), 403, "domain not reserved";
@@ -111,6 +112,7 @@ catalogue! {
     Draining = 806, None, 503, "the edge is shutting down";
     UpstreamBadResponse = 807, Some("ERR_NGROK_3004"), 502, "the upstream sent an invalid response";
     RequestHeaderTooLarge = 808, None, 431, "request headers too large";
+    ClientCertificateRequired = 809, None, 403, "client certificate required";
 }
 
 impl ErrorCode {
