@@ -592,3 +592,22 @@ async fn ferry_api_drives_the_rest_api_like_ngrok_api() {
     assert_eq!(code, Some(1), "{v}");
     assert_eq!(v["error_code"], "ERR_FERRY_240");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_kill_9_on_postgres() {
+    let url = ferry_store::testing::fresh_postgres_url().await;
+    let mut edge = Edge::start_with(&["--database-url", &url]).await;
+    let (status, v) = edge
+        .api(
+            "POST",
+            "/reserved_domains",
+            Some(r#"{"domain":"*.pg.example.test"}"#),
+        )
+        .await;
+    assert_eq!(status, 201, "{v}");
+    let path = format!("/reserved_domains/{}", v["id"].as_str().unwrap());
+    edge.kill_and_restart().await;
+    let (status, v) = edge.api("GET", &path, None).await;
+    assert_eq!(status, 200, "{path} lost after kill -9: {v}");
+    assert_eq!(v["domain"], "*.pg.example.test");
+}
