@@ -22,11 +22,43 @@ fi
 # playwright-core drives Debian's Chromium; it never downloads a browser of its own.
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
+# PostgreSQL: the store's tests and part of the end-to-end suite run against it as well as
+# SQLite, each test in its own fresh database. Use the local server on 127.0.0.1:5432 if one
+# answers (trust auth, user postgres); otherwise install Debian's and start it.
+export FERRY_TEST_POSTGRES_URL="${FERRY_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+pg_answers() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
+if [ "$FERRY_TEST_POSTGRES_URL" = "postgres://postgres@127.0.0.1:5432/postgres" ] && ! pg_answers; then
+    if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
+    if ! command -v pg_ctlcluster >/dev/null 2>&1 || [ -z "$(ls /etc/postgresql 2>/dev/null)" ]; then
+        echo "test.sh: installing postgresql" >&2
+        $sudo apt-get update -qq
+        $sudo apt-get install -y -qq postgresql
+    fi
+    version="$(ls /etc/postgresql | sort -V | tail -1)"
+    hba="/etc/postgresql/$version/main/pg_hba.conf"
+    if ! grep -q '^host all postgres 127.0.0.1/32 trust' "$hba"; then
+        # Tests connect as postgres over loopback without a password.
+        $sudo sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
+    fi
+    echo "test.sh: starting PostgreSQL $version" >&2
+    $sudo pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    for _ in $(seq 1 60); do pg_answers && break; sleep 0.5; done
+fi
+if command -v psql >/dev/null 2>&1; then
+    if ! psql "$FERRY_TEST_POSTGRES_URL" -qtAc 'SELECT 1' >/dev/null; then
+        echo "test.sh: PostgreSQL at $FERRY_TEST_POSTGRES_URL does not accept connections; the suite needs it" >&2
+        exit 1
+    fi
+elif ! pg_answers; then
+    echo "test.sh: no PostgreSQL answers on 127.0.0.1:5432; the suite needs it" >&2
+    exit 1
+fi
+
 echo "test.sh: cargo fmt --check" >&2
 cargo fmt --all -- --check
 
 echo "test.sh: cargo clippy" >&2
-cargo clippy --all-targets -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 
 # The sans-IO crates stay free of I/O runtimes (ARCHITECTURE.md).
 for crate in ferry-types ferry-proto; do
@@ -39,6 +71,40 @@ done
 
 echo "test.sh: cargo test" >&2
 cargo test --workspace
+
+# The REST API against its own OpenAPI document: schemathesis (from PyPI, in a venv kept in
+# the target dir) drives a dev edge for a bounded number of examples per operation and fails
+# on any 5xx or any answer that breaks the document.
+echo "test.sh: schemathesis against the REST API" >&2
+target="${CARGO_TARGET_DIR:-target}"
+mkdir -p "$target"
+target="$(cd "$target" && pwd)"
+venv="$target/schemathesis-venv"
+if [ ! -x "$venv/bin/schemathesis" ]; then
+    if ! python3 -m venv --help >/dev/null 2>&1; then
+        if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
+        $sudo apt-get update -qq
+        $sudo apt-get install -y -qq python3-venv
+    fi
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q 'schemathesis>=4,<5'
+fi
+cargo build -q
+st_dir="$(mktemp -d)"
+"$target/debug/ferry" edge --dev --data-dir "$st_dir/data" --ready-file "$st_dir/ready.json" \
+    >"$st_dir/edge.log" 2>&1 &
+st_edge=$!
+trap 'kill "$st_edge" 2>/dev/null || true; rm -rf "$st_dir"' EXIT
+for _ in $(seq 1 120); do [ -s "$st_dir/ready.json" ] && break; sleep 0.25; done
+json_key() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+api_url="$(json_key "$st_dir/ready.json" api_url)"
+api_key="$(json_key "$st_dir/data/dev.json" api_key)"
+# Run from the scratch dir: schemathesis keeps a cache in its working directory.
+(cd "$st_dir" && "$venv/bin/schemathesis" run "$api_url/openapi.json" \
+    -H "Authorization: Bearer $api_key" -H "Ngrok-Version: 2" \
+    --max-examples "${FERRY_SCHEMATHESIS_EXAMPLES:-10}" --request-timeout 10 \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance)
+kill "$st_edge" 2>/dev/null || true
 
 secs="${FERRY_FUZZ_SECONDS:-15}"
 if [ "$secs" -gt 0 ]; then

@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, Subcommand};
 use ferry_edge::{EdgeConfig, EdgeHandle};
 use ferry_pki::DevCa;
 use ferry_store::{NewCredential, Store};
 use ferry_types::Hostname;
 
+use super::live::EdgeLive;
 use super::{ready, signal, usage};
 
 #[derive(Args, Debug)]
@@ -19,8 +20,31 @@ pub struct EdgeArgs {
     #[arg(long)]
     dev: bool,
     /// Where the database, the dev CA and dev.json live.
-    #[arg(long, default_value = "ferry-data", env = "FERRY_DATA_DIR")]
+    #[arg(
+        long,
+        default_value = "ferry-data",
+        env = "FERRY_DATA_DIR",
+        global = true
+    )]
     data_dir: PathBuf,
+    /// Use this PostgreSQL database (postgres://...) instead of SQLite in the data dir.
+    #[arg(long, env = "FERRY_DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    /// The REST API's plain-HTTP listener (keep it on loopback, or put TLS in front).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    api_addr: SocketAddr,
+    /// The API's public base URL, from which `uri` and `next_page_uri` are built (default:
+    /// the API listener's own URL).
+    #[arg(long)]
+    api_public_url: Option<String>,
+    /// A name server of this edge, answered as an agent ingress's ns_targets (repeatable;
+    /// default ns1 and ns2 under --base-domain).
+    #[arg(long = "ns-target")]
+    ns_targets: Vec<String>,
+    /// A region (or node) name: agent ingresses answer tunnel.<region>.<domain> for each
+    /// (repeatable).
+    #[arg(long = "region", default_value = "local")]
+    regions: Vec<String>,
     /// Write the bound addresses here as JSON once every listener is up.
     #[arg(long)]
     ready_file: Option<PathBuf>,
@@ -57,30 +81,89 @@ pub struct EdgeArgs {
     /// Seconds without a heartbeat echo before an agent counts as dead.
     #[arg(long, default_value_t = 10)]
     heartbeat_tolerance: u64,
+    #[command(subcommand)]
+    action: Option<EdgeAction>,
+}
+
+#[derive(Subcommand, Debug)]
+enum EdgeAction {
+    /// Manage REST API keys offline, straight in the edge's database.
+    ApiKey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ApiKeyCommand {
+    /// Create an API key and print its token (shown only this once).
+    Create {
+        /// A note about what the key is for.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
 }
 
 pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
-    if !a.dev {
-        return Err(usage(
-            "outside --dev an edge binds only reserved domains, and reservations arrive with the control plane; run `ferry edge --dev` for now",
-        ));
+    if let Some(EdgeAction::ApiKey {
+        command: ApiKeyCommand::Create { description },
+    }) = &a.action
+    {
+        let (_, store) = open_store(&a).await?;
+        let (key, token) = store.create_api_key(description, "", "").await?;
+        println!(
+            "{}",
+            serde_json::json!({ "id": key.id.to_string(), "token": token.expose() })
+        );
+        return Ok(());
     }
     let config = config_from(&a)?;
-    std::fs::create_dir_all(&a.data_dir)
-        .with_context(|| format!("creating data dir {}", a.data_dir.display()))?;
-    let data_dir = std::fs::canonicalize(&a.data_dir)
-        .with_context(|| format!("resolving {}", a.data_dir.display()))?;
-    let store = Store::open_sqlite(&data_dir.join("ferry.db"))
-        .await
-        .context("opening the database")?;
+    let (data_dir, store) = open_store(&a).await?;
     let ca = DevCa::load_or_create(&data_dir).context("loading the development CA")?;
     let ca_path = ca.cert_path().to_path_buf();
-    ensure_dev_credentials(&store, &data_dir, &ca_path).await?;
+    if a.dev {
+        ensure_dev_credentials(&store, &data_dir, &ca_path).await?;
+    } else {
+        ensure_admin_key(&store, &data_dir, &ca_path).await?;
+    }
 
-    let edge = EdgeHandle::start(config, store, ca).await?;
+    let api = tokio::net::TcpListener::bind(a.api_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} for the REST API", a.api_addr))?;
+    let api_url = format!("http://{}", api.local_addr()?);
+    let tcp_host = config.tcp_public_host.clone();
+    let tcp_ports = config.tcp_ports;
+    let base_domain = config.base_domain.to_string();
+    let edge = EdgeHandle::start(config, store.clone(), ca).await?;
+    let view = edge.view();
+    view.set_agent_ingresses(&store.agent_ingress_domains().await?);
+    let control = ferry_control::ControlConfig {
+        public_base: a
+            .api_public_url
+            .clone()
+            .unwrap_or_else(|| api_url.clone())
+            .trim_end_matches('/')
+            .to_string(),
+        ns_targets: if a.ns_targets.is_empty() {
+            vec![format!("ns1.{base_domain}"), format!("ns2.{base_domain}")]
+        } else {
+            a.ns_targets.clone()
+        },
+        regions: a.regions.clone(),
+        base_domain,
+        tcp_public_host: tcp_host,
+        tcp_ports,
+    };
+    let state = ferry_control::AppState::new(store, control, std::sync::Arc::new(EdgeLive(view)));
+    tokio::spawn(async move {
+        if let Err(e) = ferry_control::serve(api, state).await {
+            tracing::error!(error = %e, "the REST API stopped");
+        }
+    });
+
     let addrs = edge.addrs.clone();
     println!(
-        "ferry edge ready: https {} | http {} | agents {} | tcp ports {}-{}",
+        "ferry edge ready: https {} | http {} | agents {} | tcp ports {}-{} | api {api_url}",
         addrs.https, addrs.http, addrs.agent_ingress, addrs.tcp_ports.0, addrs.tcp_ports.1
     );
     if let Some(path) = &a.ready_file {
@@ -90,6 +173,7 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
                 "agent_ingress": addrs.agent_ingress.to_string(),
                 "https": addrs.https.to_string(),
                 "http": addrs.http.to_string(),
+                "api_url": api_url,
                 "tcp_ports": [addrs.tcp_ports.0, addrs.tcp_ports.1],
                 "ca_cert": ca_path,
             }),
@@ -99,6 +183,24 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
     tracing::info!("signal received: draining");
     edge.drain(Duration::from_secs(a.drain_timeout)).await;
     Ok(())
+}
+
+/// The data dir (created and made absolute) and the store: PostgreSQL when a URL is given,
+/// else SQLite in the data dir.
+async fn open_store(a: &EdgeArgs) -> anyhow::Result<(PathBuf, Store)> {
+    std::fs::create_dir_all(&a.data_dir)
+        .with_context(|| format!("creating data dir {}", a.data_dir.display()))?;
+    let data_dir = std::fs::canonicalize(&a.data_dir)
+        .with_context(|| format!("resolving {}", a.data_dir.display()))?;
+    let store = match &a.database_url {
+        Some(url) => Store::open(url)
+            .await
+            .context("opening the database given by --database-url")?,
+        None => Store::open_sqlite(&data_dir.join("ferry.db"))
+            .await
+            .context("opening the database")?,
+    };
+    Ok((data_dir, store))
 }
 
 fn config_from(a: &EdgeArgs) -> anyhow::Result<EdgeConfig> {
@@ -148,7 +250,7 @@ async fn ensure_dev_credentials(store: &Store, dir: &Path, ca_path: &Path) -> an
         println!("dev credentials: {}", path.display());
         return Ok(());
     }
-    let (_, api_key) = store.create_api_key("dev").await?;
+    let (_, api_key) = store.create_api_key("dev", "", "").await?;
     let (_, authtoken) = store
         .create_credential(NewCredential {
             description: "dev".into(),
@@ -160,7 +262,33 @@ async fn ensure_dev_credentials(store: &Store, dir: &Path, ca_path: &Path) -> an
         "authtoken": authtoken.expose(),
         "ca_cert": ca_path,
     });
-    let tmp = dir.join("dev.json.tmp");
+    write_secret_file(&path, &body)?;
+    println!("dev credentials (shown once, kept in {}):", path.display());
+    println!("  authtoken: {}", authtoken.expose());
+    println!("  api key:   {}", api_key.expose());
+    println!("  CA:        {}", ca_path.display());
+    Ok(())
+}
+
+/// Outside dev mode the first start makes only an API key (authtokens are then created
+/// through the API, with ACLs), printed once and kept in `admin.json` (mode 0600).
+async fn ensure_admin_key(store: &Store, dir: &Path, ca_path: &Path) -> anyhow::Result<()> {
+    let path = dir.join("admin.json");
+    if path.exists() || dir.join("dev.json").exists() {
+        return Ok(());
+    }
+    let (_, api_key) = store.create_api_key("admin", "", "").await?;
+    write_secret_file(
+        &path,
+        &serde_json::json!({ "api_key": api_key.expose(), "ca_cert": ca_path }),
+    )?;
+    println!("admin API key (shown once, kept in {}):", path.display());
+    println!("  api key:   {}", api_key.expose());
+    Ok(())
+}
+
+fn write_secret_file(path: &Path, body: &serde_json::Value) -> anyhow::Result<()> {
+    let tmp = path.with_extension("json.tmp");
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -168,12 +296,8 @@ async fn ensure_dev_credentials(store: &Store, dir: &Path, ca_path: &Path) -> an
         .mode(0o600)
         .open(&tmp)
         .with_context(|| format!("writing {}", tmp.display()))?;
-    f.write_all(&serde_json::to_vec_pretty(&body)?)?;
+    f.write_all(&serde_json::to_vec_pretty(body)?)?;
     f.sync_all()?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
-    println!("dev credentials (shown once, kept in {}):", path.display());
-    println!("  authtoken: {}", authtoken.expose());
-    println!("  api key:   {}", api_key.expose());
-    println!("  CA:        {}", ca_path.display());
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }

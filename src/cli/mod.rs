@@ -1,8 +1,10 @@
 mod agent;
+mod api;
 mod certs;
 mod config;
 mod console;
 mod edge;
+mod live;
 mod ready;
 mod signal;
 
@@ -56,6 +58,8 @@ pub enum Command {
     Tls(agent::TlsArgs),
     /// Expose a local TCP service on a public port.
     Tcp(agent::TcpArgs),
+    /// Call the REST API, like `ngrok api`: `ferry api bot-users create --name x`.
+    Api(api::ApiArgs),
     /// Certificate tools.
     Certs {
         #[command(subcommand)]
@@ -78,6 +82,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Http(a) => agent::run_http(a, level).await,
         Command::Tls(a) => agent::run_tls(a, level).await,
         Command::Tcp(a) => agent::run_tcp(a, level).await,
+        Command::Api(a) => api::run(a).await,
         Command::Certs { command } => certs::run(command),
     }
 }

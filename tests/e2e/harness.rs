@@ -130,8 +130,11 @@ pub struct Edge {
     pub dir: TempDir,
     pub ready: Value,
     pub token: String,
+    /// The REST API key: dev.json's, or admin.json's outside dev mode.
+    pub api_key: String,
     pub ca: PathBuf,
     extra: Vec<String>,
+    dev: bool,
 }
 
 impl Edge {
@@ -140,6 +143,16 @@ impl Edge {
     }
 
     pub async fn start_with(extra: &[&str]) -> Edge {
+        Self::start_mode(true, extra).await
+    }
+
+    /// An edge outside dev mode: binds need reservations, and the first start makes only an
+    /// API key (admin.json), no authtoken.
+    pub async fn start_production(extra: &[&str]) -> Edge {
+        Self::start_mode(false, extra).await
+    }
+
+    async fn start_mode(dev: bool, extra: &[&str]) -> Edge {
         let dir = tempfile::tempdir().expect("tempdir");
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         let mut edge = Edge {
@@ -147,8 +160,10 @@ impl Edge {
             dir,
             ready: Value::Null,
             token: String::new(),
+            api_key: String::new(),
             ca: PathBuf::new(),
             extra,
+            dev,
         };
         edge.launch(&[]).await;
         edge
@@ -160,21 +175,25 @@ impl Edge {
         let _ = std::fs::remove_file(&ready);
         let mut args = vec![
             "edge".to_string(),
-            "--dev".into(),
             "--data-dir".into(),
             data.display().to_string(),
             "--ready-file".into(),
             ready.display().to_string(),
         ];
+        if self.dev {
+            args.push("--dev".into());
+        }
         args.extend(self.extra.iter().cloned());
         args.extend(pinned.iter().cloned());
         let mut proc = Proc::spawn("edge", &args, self.dir.path(), &[]);
         self.ready = wait_ready(&mut proc, &ready).await;
+        let file = if self.dev { "dev.json" } else { "admin.json" };
         let dev: Value = serde_json::from_str(
-            &std::fs::read_to_string(data.join("dev.json")).expect("dev.json"),
+            &std::fs::read_to_string(data.join(file)).expect("dev.json or admin.json"),
         )
         .expect("dev.json is JSON");
-        self.token = dev["authtoken"].as_str().expect("authtoken").to_string();
+        self.token = dev["authtoken"].as_str().unwrap_or_default().to_string();
+        self.api_key = dev["api_key"].as_str().expect("api_key").to_string();
         self.ca = PathBuf::from(dev["ca_cert"].as_str().expect("ca_cert"));
         self.proc = Some(proc);
     }
@@ -186,6 +205,37 @@ impl Edge {
         drop(self.proc.take());
         self.launch(&["--https-addr".into(), https, "--http-addr".into(), http])
             .await;
+    }
+
+    pub fn api_url(&self) -> String {
+        self.ready["api_url"].as_str().expect("api_url").to_string()
+    }
+
+    /// One REST call with the edge's API key and `Ngrok-Version: 2`, as the guides make it;
+    /// returns the status and the JSON body (`Null` when empty).
+    pub async fn api(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+        let url = if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.api_url())
+        };
+        let mut args = vec![
+            "-X".to_string(),
+            method.into(),
+            "-H".into(),
+            format!("Authorization: Bearer {}", self.api_key),
+            "-H".into(),
+            "Ngrok-Version: 2".into(),
+        ];
+        if let Some(b) = body {
+            args.extend([
+                "-H".into(),
+                "Content-Type: application/json".into(),
+                "-d".into(),
+                b.into(),
+            ]);
+        }
+        raw_api(args, &url).await
     }
 
     pub fn agent_addr(&self) -> String {
@@ -220,7 +270,19 @@ impl Edge {
         Agent { proc, ready }
     }
 
+    /// Starts a Ferry agent with `token` instead of the dev authtoken.
+    pub async fn agent_as(&self, token: &str, verb: &str, args: &[&str]) -> Agent {
+        let mut proc = self.spawn_agent_as(token, verb, args);
+        let ready_path = self.agent_ready_path(&proc);
+        let ready = wait_ready(&mut proc, &ready_path).await;
+        Agent { proc, ready }
+    }
+
     pub fn spawn_agent(&self, verb: &str, args: &[&str]) -> Proc {
+        self.spawn_agent_as(&self.token.clone(), verb, args)
+    }
+
+    pub fn spawn_agent_as(&self, token: &str, verb: &str, args: &[&str]) -> Proc {
         let n = NEXT_AGENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("agent{n}");
         let ready = self.dir.path().join(format!("{name}-ready.json"));
@@ -228,7 +290,7 @@ impl Edge {
         all.extend(args.iter().map(|s| s.to_string()));
         all.extend([
             "--authtoken".to_string(),
-            self.token.clone(),
+            token.to_string(),
             "--server-addr".into(),
             self.agent_addr(),
             "--root-cas".into(),
@@ -277,4 +339,19 @@ pub async fn curl(args: &[String]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Runs curl with `args` against `url` and returns the status and the JSON body.
+pub async fn raw_api(mut args: Vec<String>, url: &str) -> (u16, Value) {
+    args.extend(["-w".into(), "\n%{http_code}".into(), url.into()]);
+    let (code, out, err) = curl(&args).await;
+    assert_eq!(code, 0, "curl {url}: {err}");
+    let (body, status) = out.rsplit_once('\n').expect("status line");
+    let value = if body.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(body)
+            .unwrap_or_else(|e| panic!("{url} answered non-JSON ({e}): {body}"))
+    };
+    (status.trim().parse().expect("status"), value)
 }

@@ -6,6 +6,8 @@ mod browser;
 mod certs;
 mod config;
 mod console;
+mod control;
+mod enforcement;
 mod harness;
 mod http;
 mod protect;

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::harness::{curl, port_of, Edge};
 use crate::upstream::{tls_echo, HttpUpstream, TcpEcho};
 
-async fn sdk_session(
+pub(crate) async fn sdk_session(
     edge: &Edge,
     token: &str,
 ) -> Result<ngrok::Session, ngrok::session::ConnectError> {

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::protect::Protection;
 use crate::registry::{AgentSession, ClaimError, Proto, Tunnel};
-use crate::{tcp, Shared};
+use crate::{client_auth, tcp, Shared};
 
 /// A refused bind: the code and a message for the agent's user.
 #[derive(Debug)]
@@ -38,7 +38,10 @@ const UNENFORCED: &[(&str, &str)] = &[
     ("oidc", "oidc"),
     ("iprestriction", "ip_restriction"),
     ("webhookverification", "verify_webhook"),
-    ("mutualtlsatedge", "mutual_tls_cas at the edge"),
+    (
+        "mutualtlsatedge",
+        "mutual_tls_cas on a TLS endpoint terminated at the edge",
+    ),
     (
         "tlstermination",
         "TLS termination at the edge (crt/key without terminate_at: agent)",
@@ -89,6 +92,9 @@ pub async fn bind(
     let (host, port, url) = match proto {
         Proto::Http | Proto::Tls => {
             let (pattern, random) = choose_host(shared, &view)?;
+            if !random {
+                check_reserved(shared, &pattern).await?;
+            }
             let target = if random {
                 BindTarget::Random
             } else {
@@ -137,6 +143,9 @@ pub async fn bind(
                 &target,
                 addr_text.as_deref().unwrap_or("a random port"),
             )?;
+            if let Some(a) = &addr_text {
+                check_reserved_addr(shared, a).await?;
+            }
             let port = tcp::claim(shared, wanted, &id).map_err(|e| match e {
                 ClaimError::NoFreePort(..) | ClaimError::PortInUse(_) | ClaimError::Taken(_) => {
                     refuse(ErrorCode::TcpAddrUnavailable, e.to_string())
@@ -149,14 +158,23 @@ pub async fn bind(
         }
     };
 
+    let client_tls = match proto {
+        Proto::Http => client_auth::config_for(shared, view.mutualtlsca.as_ref()).await?,
+        _ => None,
+    };
+    if client_tls.is_some() && req.proto == "http" {
+        return Err(refuse(
+            ErrorCode::MutualTlsCaInvalid,
+            "mutual_tls_cas needs an https endpoint: a plain-http client presents no certificate",
+        ));
+    }
     let settle = if session.client_type == "ferry" {
         std::time::Duration::ZERO
     } else {
         shared.config.sdk_bind_settle
     };
     let protection = if proto == Proto::Http {
-        Protection::from_opts(&view, &shared.resolver)
-            .map_err(|msg| refuse(ErrorCode::BindPayloadInvalid, msg))?
+        Protection::from_opts(&view).map_err(|msg| refuse(ErrorCode::BindPayloadInvalid, msg))?
     } else {
         Protection::default()
     };
@@ -170,6 +188,10 @@ pub async fn bind(
         session: session.clone(),
         ready_at: Instant::now() + settle,
         protection,
+        metadata: req.extra.metadata.clone(),
+        forwards_to: req.forwards_to.clone(),
+        started_at: std::time::SystemTime::now(),
+        client_tls,
     });
     shared.registry.insert(tunnel);
     tracing::info!(session = %session.id, tunnel = %id, url = %url, "tunnel bound");
@@ -243,13 +265,61 @@ fn choose_host(shared: &Shared, view: &BindOptsView) -> Result<(HostPattern, boo
     };
     let pattern = HostPattern::parse(&text)
         .map_err(|e| refuse(ErrorCode::DomainMalformed, format!("domain {text:?}: {e}")))?;
-    if !shared.config.dev {
-        return Err(refuse(
-            ErrorCode::DomainNotReserved,
-            format!("{pattern} is not a reserved domain on this edge; reserve it (or a wildcard above it) first"),
-        ));
-    }
     Ok((pattern, random))
+}
+
+/// Outside dev mode a name binds only when it is reserved exactly or lies under a reserved
+/// wildcard (`*.customer1.example.test` covers `api.customer1.example.test` and deeper names);
+/// a wildcard binds only when that wildcard itself is reserved, as in ngrok.
+async fn check_reserved(shared: &Shared, pattern: &HostPattern) -> Result<(), BindRefusal> {
+    if shared.config.dev {
+        return Ok(());
+    }
+    let mut candidates = vec![pattern.to_string()];
+    if let HostPattern::Exact(h) = pattern {
+        let name = h.as_str();
+        candidates.extend(
+            name.match_indices('.')
+                .map(|(i, _)| format!("*{}", &name[i..])),
+        );
+    }
+    match shared.store.domain_is_reserved(&candidates).await {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            let code = if pattern.is_wildcard() {
+                ErrorCode::WildcardNotReserved
+            } else {
+                ErrorCode::DomainNotReserved
+            };
+            Err(refuse(
+                code,
+                format!("refused by this edge's reserved domains: {pattern} is not reserved (checked {}); reserve it with POST /reserved_domains first", candidates.join(", ")),
+            ))
+        }
+        Err(e) => Err(refuse(
+            ErrorCode::ReservationCheckFailed,
+            format!("cannot check reserved domains right now ({e}); retry"),
+        )),
+    }
+}
+
+/// Outside dev mode a TCP endpoint that asks for an address gets it only when the address is
+/// reserved; a random port needs no reservation.
+async fn check_reserved_addr(shared: &Shared, addr: &str) -> Result<(), BindRefusal> {
+    if shared.config.dev {
+        return Ok(());
+    }
+    match shared.store.addr_is_reserved(addr).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(refuse(
+            ErrorCode::AddrNotReserved,
+            format!("refused by this edge's reserved addresses: {addr} is not reserved; reserve one with POST /reserved_addrs first"),
+        )),
+        Err(e) => Err(refuse(
+            ErrorCode::ReservationCheckFailed,
+            format!("cannot check reserved addresses right now ({e}); retry"),
+        )),
+    }
 }
 
 fn check_acl(rules: &[String], target: &BindTarget<'_>, what: &str) -> Result<(), BindRefusal> {

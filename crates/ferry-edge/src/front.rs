@@ -61,8 +61,9 @@ pub async fn serve_http_port(shared: Arc<Shared>, listener: TcpListener) {
 enum Target {
     Agent,
     Passthrough(Arc<crate::registry::Tunnel>),
-    /// Terminated here; with the endpoint whose client-certificate settings apply, if any.
-    Https(Option<Arc<crate::registry::Tunnel>>),
+    /// Terminated here; with the endpoint's own configuration (and its ID) when it requires
+    /// client certificates.
+    Https(Option<(Arc<rustls::ServerConfig>, String)>),
 }
 
 async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, role: PortRole) {
@@ -100,7 +101,7 @@ async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, r
         match sni.as_deref().and_then(|n| Hostname::parse(n).ok()) {
             Some(h) => match shared.registry.route_host(&h) {
                 Route::Live(t) if t.proto == Proto::Tls => Target::Passthrough(t),
-                Route::Live(t) if t.protection.client_auth.is_some() => Target::Https(Some(t)),
+                Route::Live(t) => Target::Https(t.client_tls.clone().map(|c| (c, t.id.clone()))),
                 _ => Target::Https(None),
             },
             None => Target::Https(None),
@@ -134,12 +135,11 @@ async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, r
                 .await
                 .ok();
         }
-        Target::Https(mtls) => {
-            let config = mtls
-                .as_ref()
-                .and_then(|t| t.protection.client_auth.clone())
-                .unwrap_or_else(|| shared.https_tls.clone());
-            let verified_for = mtls.map(|t| t.id.clone());
+        Target::Https(client_tls) => {
+            let (config, verified_for) = match client_tls {
+                Some((config, tunnel)) => (config, Some(tunnel)),
+                None => (shared.https_tls.clone(), None),
+            };
             let acceptor = TlsAcceptor::from(config);
             let tls =
                 match tokio::time::timeout(shared.config.handshake_timeout, acceptor.accept(io))

@@ -76,7 +76,7 @@ async fn handle(
     verified_for: Arc<Option<String>>,
 ) -> Result<Response<Body>, Infallible> {
     Ok(
-        match forward(&shared, req, peer, https, &verified_for).await {
+        match forward(&shared, req, peer, https, verified_for.as_deref()).await {
             Ok(resp) => resp,
             Err((code, detail, headers)) => {
                 let mut resp = error_response(code, &detail, &headers);
@@ -99,7 +99,7 @@ async fn forward(
     mut req: Request<Incoming>,
     peer: SocketAddr,
     https: bool,
-    verified_for: &Option<String>,
+    verified_for: Option<&str>,
 ) -> Result<Response<Body>, Failure> {
     let fail =
         |code, detail: String, req: &Request<Incoming>| (code, detail, req.headers().clone());
@@ -123,10 +123,13 @@ async fn forward(
         }
     };
 
-    if tunnel.protection.client_auth.is_some() && verified_for.as_deref() != Some(&tunnel.id) {
-        let detail = format!("{host} requires a client certificate; connect with TLS to {host} itself and present one");
+    if tunnel.client_tls.is_some() && verified_for != Some(tunnel.id.as_str()) {
+        let detail = format!(
+            "{host} requires a client certificate; connect to it by name (SNI {host}) over HTTPS and present one"
+        );
         return Err(fail(ErrorCode::ClientCertificateRequired, detail, &req));
     }
+
     if tunnel.protection.requires_basic_auth() {
         let given = req
             .headers()

@@ -201,6 +201,10 @@ impl StreamCtx {
             remote: self.remote,
             client_type,
             credential: credential.id.clone(),
+            os: auth.extra.os.clone(),
+            agent_version: auth.extra.version.clone(),
+            metadata: auth.extra.metadata.clone(),
+            started_at: std::time::SystemTime::now(),
         });
         let id = session.id.clone();
         if self
@@ -278,15 +282,42 @@ impl StreamCtx {
             Err(e) => error_reply(
                 &ErrorCode::BindPayloadInvalid.wire_error(&format!("bind message: {e}")),
             ),
-            Ok(req) => match bind::bind(&self.shared, &authed.session, &authed.acl, req).await {
-                Ok(resp) => serde_json::to_value(resp).unwrap_or_default(),
+            Ok(req) => match self.current_acl(authed).await {
                 Err(refusal) => {
-                    tracing::info!(session = %authed.session.id, code = %refusal.code, "bind refused: {}", refusal.msg);
-                    error_reply(&refusal.code.wire_error(&refusal.msg))
+                    tracing::info!(session = %authed.session.id, code = %refusal.0, "bind refused: {}", refusal.1);
+                    error_reply(&refusal.0.wire_error(&refusal.1))
                 }
+                Ok(acl) => match bind::bind(&self.shared, &authed.session, &acl, req).await {
+                    Ok(resp) => serde_json::to_value(resp).unwrap_or_default(),
+                    Err(refusal) => {
+                        tracing::info!(session = %authed.session.id, code = %refusal.code, "bind refused: {}", refusal.msg);
+                        error_reply(&refusal.code.wire_error(&refusal.msg))
+                    }
+                },
             },
         };
         let _ = write_and_finish(&mut stream, &reply).await;
+    }
+
+    /// The authtoken's ACL as the store has it now, so that a PATCH of the ACL applies to the
+    /// next bind of a live session; the one read at Auth serves while the store is down.
+    async fn current_acl(&self, authed: &Authed) -> Result<Vec<String>, (ErrorCode, String)> {
+        match self
+            .shared
+            .store
+            .credential(authed.session.credential.as_str())
+            .await
+        {
+            Ok(Some(c)) => Ok(c.acl),
+            Ok(None) => Err((
+                ErrorCode::AuthtokenInvalid,
+                "the session's authtoken was revoked".into(),
+            )),
+            Err(e) => {
+                tracing::warn!(error = %e, "store unavailable: binding with the ACL read at authentication");
+                Ok(authed.acl.clone())
+            }
+        }
     }
 
     async fn unbind(self, mut stream: Stream) {

@@ -5,6 +5,7 @@
 mod auth_limit;
 mod bind;
 mod bind_token;
+mod client_auth;
 mod config;
 mod error_page;
 mod front;
@@ -16,15 +17,16 @@ mod registry;
 mod rewind;
 mod tcp;
 mod tls;
+mod view;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use ferry_pki::DevCa;
 use ferry_store::Store;
-use ferry_types::ResourceId;
+use ferry_types::{Hostname, ResourceId};
 use rand::RngCore;
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
@@ -32,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use config::EdgeConfig;
+pub use view::{EdgeView, LiveSession, LiveTunnel};
 
 use crate::auth_limit::AuthLimiter;
 use crate::bind_token::BindSigner;
@@ -79,14 +82,14 @@ pub(crate) struct Shared {
     pub http_port: u16,
     pub agent_tls: Arc<ServerConfig>,
     pub https_tls: Arc<ServerConfig>,
-    /// Issues the edge's certificates; endpoints that require client certificates build their
-    /// TLS settings on it.
-    pub resolver: Arc<CertResolver>,
     /// Fires when the edge starts draining: listeners stop, HTTP connections finish.
     pub shutdown: CancellationToken,
     /// Public connections in flight, which a drain waits for.
     pub tracker: TaskTracker,
     sessions: Mutex<HashMap<ResourceId, Arc<AgentSession>>>,
+    /// Domains of the store's agent ingresses (owned like `config.ingress_domains`); the
+    /// control plane replaces them through [`EdgeView`] whenever they change.
+    agent_ingresses: RwLock<Vec<Hostname>>,
 }
 
 impl Shared {
@@ -97,14 +100,17 @@ impl Shared {
         if self.config.dev && name == "localhost" {
             return true;
         }
-        match ferry_types::Hostname::parse(name) {
-            Ok(h) => self
-                .config
-                .ingress_domains
+        let Ok(h) = Hostname::parse(name) else {
+            return false;
+        };
+        let owns = |d: &Hostname| *d == h || h.is_below(d);
+        self.config.ingress_domains.iter().any(owns)
+            || self
+                .agent_ingresses
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
                 .iter()
-                .any(|d| *d == h || h.is_below(d)),
-            Err(_) => false,
-        }
+                .any(owns)
     }
 
     pub fn remember_session(&self, s: Arc<AgentSession>) {
@@ -156,7 +162,7 @@ impl EdgeHandle {
         default_names.dedup();
         let resolver = Arc::new(CertResolver::new(ca, provider.clone(), default_names));
         let agent_tls = tls::server_config(provider.clone(), resolver.clone(), &[])?;
-        let https_tls = tls::server_config(provider, resolver.clone(), &[b"h2", b"http/1.1"])?;
+        let https_tls = tls::server_config(provider, resolver, &[b"h2", b"http/1.1"])?;
 
         let shared = Arc::new(Shared {
             auth_limiter: AuthLimiter::new(config.auth_failures_per_minute),
@@ -167,10 +173,10 @@ impl EdgeHandle {
             store,
             agent_tls,
             https_tls,
-            resolver,
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             sessions: Mutex::new(HashMap::new()),
+            agent_ingresses: RwLock::new(Vec::new()),
             config,
         });
         tokio::spawn(front::serve_tls_port(
@@ -238,6 +244,11 @@ impl EdgeHandle {
 
     pub fn tunnel_count(&self) -> usize {
         self.shared.registry.tunnel_count()
+    }
+
+    /// A handle on the live state, for the control plane (through the binary).
+    pub fn view(&self) -> EdgeView {
+        EdgeView::new(self.shared.clone())
     }
 }
 

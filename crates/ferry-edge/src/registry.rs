@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use ferry_transport::{KillSwitch, MuxadoOpen};
 use ferry_types::{HostPattern, Hostname, ResourceId};
@@ -29,6 +29,11 @@ pub struct AgentSession {
     /// `ngrok-rust`, `ngrok-go`, `ferry`...: decides which SDK quirks to absorb.
     pub client_type: String,
     pub credential: ResourceId,
+    /// What the agent said about itself in Auth, for the control plane's session list.
+    pub os: String,
+    pub agent_version: String,
+    pub metadata: String,
+    pub started_at: SystemTime,
 }
 
 /// One bound endpoint.
@@ -43,8 +48,15 @@ pub struct Tunnel {
     pub session: Arc<AgentSession>,
     /// Proxy streams wait until then (the SDK bind/proxy race).
     pub ready_at: Instant,
-    /// Basic auth and client certificates the edge requires (HTTP endpoints).
+    /// Basic auth the edge requires (HTTP endpoints).
     pub protection: crate::protect::Protection,
+    /// The bind's `Extra.Metadata` and `ForwardsTo`, for the control plane's tunnel list.
+    pub metadata: String,
+    pub forwards_to: String,
+    pub started_at: SystemTime,
+    /// For an HTTPS endpoint with mutual TLS at the edge: the TLS configuration that requires
+    /// a client certificate from the endpoint's CAs (`client_auth.rs`).
+    pub client_tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 pub enum Route {
@@ -289,6 +301,11 @@ impl Registry {
             }
             keep
         });
+    }
+
+    /// Every live tunnel, for the control plane's read-only views.
+    pub fn snapshot(&self) -> Vec<Arc<Tunnel>> {
+        self.lock().tunnels.values().cloned().collect()
     }
 
     pub fn tunnel_count(&self) -> usize {

@@ -3,8 +3,8 @@ use crate::{Store, StoreError};
 impl Store {
     pub async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(
-            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
-                .bind(key)
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                .bind(key.to_string())
                 .fetch_optional(&self.pool)
                 .await?,
         )
@@ -13,11 +13,13 @@ impl Store {
     /// Stores `value` unless the key already has one, and returns whichever value is kept, so
     /// that two nodes racing to create a node secret agree on one.
     pub async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String, StoreError> {
-        sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING")
-            .bind(key)
-            .bind(value)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT(key) DO NOTHING",
+        )
+        .bind(key.to_string())
+        .bind(value.to_string())
+        .execute(&self.pool)
+        .await?;
         Ok(self
             .setting(key)
             .await?

@@ -51,6 +51,33 @@ catalogue! {
     NotAuthenticated = 108, None, 401, "request before authentication";
     HeartbeatTimeout = 109, None, 504, "heartbeat timeout";
 
+    // The REST API (200s). Where the number matches ngrok's, so does the meaning.
+    ApiKeyMissing = 200, None, 401, "API key missing";
+    ApiKeyMalformed = 201, Some("ERR_NGROK_207"), 401, "API key malformed";
+    ApiKeyInvalid = 202, None, 401, "API key invalid";
+    ApiKeyWrongKind = 203, None, 403, "an authtoken is not an API key";
+    ContentTypeUnsupported = 210, Some("ERR_NGROK_210"), 415, "content type unsupported";
+    BodyUnexpected = 211, Some("ERR_NGROK_211"), 400, "request body not expected";
+    JsonMalformed = 212, None, 400, "JSON body malformed";
+    FieldUnknown = 214, Some("ERR_NGROK_214"), 400, "unknown field";
+    FieldInvalid = 215, Some("ERR_NGROK_215"), 400, "invalid field value";
+    ContentTypeMissing = 216, Some("ERR_NGROK_216"), 400, "content type missing";
+    VersionUnsupported = 217, Some("ERR_NGROK_217"), 400, "API version unsupported";
+    VersionMissing = 218, Some("ERR_NGROK_218"), 400, "Ngrok-Version header missing";
+    IdInvalid = 223, Some("ERR_NGROK_223"), 400, "resource ID malformed";
+    QueryParamUnknown = 231, Some("ERR_NGROK_231"), 400, "unknown query parameter";
+    LimitInvalid = 233, Some("ERR_NGROK_233"), 400, "page limit out of range";
+    NotFound = 240, None, 404, "resource not found";
+    MethodNotAllowed = 241, None, 405, "method not allowed";
+    AlreadyExists = 242, Some("ERR_NGROK_413"), 409, "already reserved or taken";
+    UpdateEmpty = 243, Some("ERR_NGROK_422"), 400, "update changes nothing";
+    AclRuleInvalid = 244, Some("ERR_NGROK_600"), 400, "ACL rule invalid";
+    WildcardPosition = 245, Some("ERR_NGROK_402"), 400, "wildcard not in the first label";
+    PemInvalid = 246, None, 400, "PEM input invalid";
+    OwnerUnknown = 247, None, 400, "owner unknown";
+    NotSupported = 248, None, 400, "operation not supported by Ferry";
+    Internal = 299, None, 500, "internal error";
+
     // Binds (300s).
     BindPayloadInvalid = 301, Some("ERR_NGROK_301"), 400, "bind payload invalid";
     ProtoUnknown = 302, Some("ERR_NGROK_332"), 400, "unknown protocol";
@@ -61,7 +88,11 @@ catalogue! {
     BindTokenInvalid = 307, Some("ERR_NGROK_335"), 400, "bind token invalid";
     TunnelLimit = 308, None, 429, "too many tunnels in one session";
     DomainRequired = 309, None, 400, "domain required";
+    ReservationCheckFailed = 310, None, 503, "reservations cannot be checked";
+    AddrNotReserved = 311, Some("ERR_NGROK_307"), 403, "TCP address not reserved";
+    MutualTlsCaInvalid = 312, None, 400, "mutual_tls_cas unusable";
     AclDenied = 316, Some("ERR_NGROK_316"), 403, "bind not allowed by the authtoken's ACL";
+    WildcardNotReserved = 318, Some("ERR_NGROK_318"), 403, "wildcard domain not reserved";
     DomainNotReserved = 319, Some("ERR_NGROK_319"), 403, "domain not reserved";
 
     // Certificates and agent configuration (500s).

@@ -1,0 +1,157 @@
+//! Ferry's control plane: ngrok's REST API (`Authorization: Bearer`, `Ngrok-Version: 2`, JSON
+//! bodies, ngrok's paths, fields, ID prefixes, status codes and paging) over the store. The
+//! live views and revocation reach the edge through [`Live`], which the binary implements
+//! with the edge's handle, so this crate never imports the edge.
+
+mod agent_ingresses;
+mod api_keys;
+mod auth;
+mod body;
+mod bot_users;
+mod certificate_authorities;
+mod credentials;
+mod error;
+mod live;
+mod openapi;
+mod page;
+mod pem;
+mod reserved_addrs;
+mod reserved_domains;
+mod tls_certificates;
+mod validate;
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::http::{Method, Uri};
+use axum::Router;
+use ferry_store::Store;
+use ferry_types::ErrorCode;
+
+pub use error::ApiError;
+
+/// What the control plane needs to know about the edge it serves.
+#[derive(Clone, Debug)]
+pub struct ControlConfig {
+    /// The public base URL of this API, without a trailing slash: `uri` and `next_page_uri`
+    /// are built from it.
+    pub public_base: String,
+    /// The edge's own name servers, answered as an agent ingress's `ns_targets`.
+    pub ns_targets: Vec<String>,
+    /// The regions (or nodes) this deployment has: `region_domains` gets
+    /// `tunnel.<region>.<domain>` for each.
+    pub regions: Vec<String>,
+    /// The edge's own domain: reserved domains under it need no CNAME, and CNAME targets
+    /// live under it.
+    pub base_domain: String,
+    /// The host and port range TCP endpoints (and so reserved addresses) use.
+    pub tcp_public_host: String,
+    pub tcp_ports: (u16, u16),
+}
+
+/// One live agent session, as the edge reports it.
+#[derive(Clone, Debug)]
+pub struct LiveSession {
+    pub id: String,
+    pub credential_id: String,
+    pub ip: String,
+    pub os: String,
+    pub agent_version: String,
+    pub metadata: String,
+    pub started_at: SystemTime,
+}
+
+/// One live tunnel (an agent endpoint), as the edge reports it.
+#[derive(Clone, Debug)]
+pub struct LiveTunnel {
+    pub id: String,
+    pub session_id: String,
+    pub public_url: String,
+    pub proto: String,
+    pub metadata: String,
+    pub forwards_to: String,
+    pub started_at: SystemTime,
+}
+
+/// The edge's live state, as the control plane sees and changes it.
+pub trait Live: Send + Sync + 'static {
+    fn sessions(&self) -> Vec<LiveSession>;
+    fn tunnels(&self) -> Vec<LiveTunnel>;
+    /// Closes the sessions of revoked authtokens; returns how many were closed.
+    fn close_sessions_of(&self, credential_ids: &[String]) -> usize;
+    /// The agent ingress domains changed; here are all of them.
+    fn agent_ingresses_changed(&self, domains: Vec<String>);
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<ControlConfig>,
+    pub live: Arc<dyn Live>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: ControlConfig, live: Arc<dyn Live>) -> Self {
+        Self {
+            store,
+            config: Arc::new(config),
+            live,
+        }
+    }
+
+    /// `public_base` + `path`.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.config.public_base)
+    }
+}
+
+/// The whole REST API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(api_keys::routes())
+        .merge(agent_ingresses::routes())
+        .merge(bot_users::routes())
+        .merge(certificate_authorities::routes())
+        .merge(credentials::routes())
+        .merge(live::routes())
+        .merge(reserved_addrs::routes())
+        .merge(reserved_domains::routes())
+        .merge(tls_certificates::routes())
+        .route("/openapi.json", axum::routing::get(openapi::serve))
+        .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::check,
+        ))
+        .with_state(state)
+}
+
+async fn fallback(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        ErrorCode::NotFound,
+        format!("no such API path: {method} {}", uri.path()),
+    )
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+/// Serves the API on `listener` until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).await
+}
+
+/// RFC 3339, UTC, whole seconds, as ngrok writes timestamps.
+pub(crate) fn rfc3339(t: SystemTime) -> String {
+    let t = time::OffsetDateTime::from(t);
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

@@ -1,0 +1,239 @@
+//! Read-only views of the edge's live state: `/tunnel_sessions`, `/tunnels` and
+//! `/endpoints`. An agent endpoint's ID shares its tunnel's ID body (`tn_X` is `ep_X`), so
+//! both views name the same thing without a table.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use ferry_types::ErrorCode;
+use serde_json::{json, Value};
+
+use crate::page::{list_body, list_query, page_in_memory, path_id};
+use crate::{rfc3339, ApiError, AppState, LiveSession, LiveTunnel};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/tunnel_sessions", get(list_sessions))
+        .route("/tunnel_sessions/{id}", get(read_session))
+        .route("/tunnel_sessions/{id}/{action}", post(session_action))
+        .route("/tunnels", get(list_tunnels))
+        .route("/tunnels/{id}", get(read_tunnel))
+        .route("/endpoints", get(list_endpoints).post(create_endpoint))
+        .route("/endpoints/{id}", get(read_endpoint))
+}
+
+fn body_of(id: &str) -> &str {
+    id.split_once('_').map(|(_, b)| b).unwrap_or(id)
+}
+
+fn render_session(s: &AppState, t: &LiveSession) -> Value {
+    json!({
+        "id": t.id,
+        "uri": s.url(&format!("/tunnel_sessions/{}", t.id)),
+        "agent_version": t.agent_version,
+        "credential": {
+            "id": t.credential_id,
+            "uri": s.url(&format!("/credentials/{}", t.credential_id)),
+        },
+        "ip": t.ip,
+        "metadata": t.metadata,
+        "os": t.os,
+        "region": s.config.regions.first().cloned().unwrap_or_default(),
+        "started_at": rfc3339(t.started_at),
+        "transport": "ngrok/v2",
+    })
+}
+
+fn session_ref(s: &AppState, id: &str) -> Value {
+    json!({ "id": id, "uri": s.url(&format!("/tunnel_sessions/{id}")) })
+}
+
+fn endpoint_id(t: &LiveTunnel) -> String {
+    format!("ep_{}", body_of(&t.id))
+}
+
+fn render_tunnel(s: &AppState, t: &LiveTunnel) -> Value {
+    let ep = endpoint_id(t);
+    json!({
+        "id": t.id,
+        "public_url": t.public_url,
+        "started_at": rfc3339(t.started_at),
+        "metadata": t.metadata,
+        "proto": t.proto,
+        "region": s.config.regions.first().cloned().unwrap_or_default(),
+        "tunnel_session": session_ref(s, &t.session_id),
+        "endpoint": { "id": ep, "uri": s.url(&format!("/endpoints/{ep}")) },
+        "labels": {},
+        "backends": [],
+        "forwards_to": t.forwards_to,
+    })
+}
+
+fn render_endpoint(s: &AppState, t: &LiveTunnel) -> Value {
+    let ep = endpoint_id(t);
+    let (scheme, rest) = t
+        .public_url
+        .split_once("://")
+        .unwrap_or(("", &t.public_url));
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) if p.parse::<u16>().is_ok() => (h.to_string(), p.parse::<u16>().unwrap_or(0)),
+        _ => (
+            rest.to_string(),
+            match scheme {
+                "http" => 80,
+                _ => 443,
+            },
+        ),
+    };
+    let started = rfc3339(t.started_at);
+    json!({
+        "id": ep,
+        "region": s.config.regions.first().cloned().unwrap_or_default(),
+        "created_at": started,
+        "updated_at": started,
+        "public_url": t.public_url,
+        "proto": t.proto,
+        "scheme": scheme,
+        "hostport": format!("{host}:{port}"),
+        "host": host,
+        "port": port,
+        "type": "ephemeral",
+        "metadata": t.metadata,
+        "description": "",
+        "domain": null,
+        "tcp_addr": null,
+        "tunnel": { "id": t.id, "uri": s.url(&format!("/tunnels/{}", t.id)) },
+        "edge": null,
+        "principal": null,
+        "tunnel_session": session_ref(s, &t.session_id),
+        "upstream_url": t.forwards_to,
+        "upstream_protocol": "",
+        "url": t.public_url,
+        "traffic_policy": "",
+        "bindings": ["public"],
+        "uri": s.url(&format!("/endpoints/{ep}")),
+        "name": "",
+        "pooling_enabled": false,
+    })
+}
+
+async fn list_sessions(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, ApiError> {
+    let q = list_query(&q, "ts", &[])?;
+    let listed = page_in_memory(s.live.sessions(), &q.page, |t| t.id.clone());
+    Ok(Json(list_body(
+        &s,
+        "/tunnel_sessions",
+        "tunnel_sessions",
+        &q.page,
+        listed,
+        |t| t.id.clone(),
+        |t| render_session(&s, t),
+    )))
+}
+
+async fn read_session(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = path_id(&id, "ts")?;
+    let t = s
+        .live
+        .sessions()
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or_else(|| ApiError::not_found("tunnel session", &id))?;
+    Ok(Json(render_session(&s, &t)))
+}
+
+/// `restart`, `stop` and `update` would become server-to-agent commands; Ferry's edge does not
+/// send them yet, and says so rather than pretend.
+async fn session_action(
+    State(s): State<AppState>,
+    Path((id, action)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let id = path_id(&id, "ts")?;
+    if !s.live.sessions().iter().any(|t| t.id == id) {
+        return Err(ApiError::not_found("tunnel session", &id));
+    }
+    match action.as_str() {
+        "restart" | "stop" | "update" => Err(ApiError::new(
+            ErrorCode::NotSupported,
+            format!("{action} commands to agents are not supported by this Ferry edge yet; delete the session's credential to close it"),
+        )),
+        other => Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("no such tunnel session action {other:?}: restart, stop or update"),
+        )),
+    }
+}
+
+async fn list_tunnels(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, ApiError> {
+    let q = list_query(&q, "tn", &[])?;
+    let listed = page_in_memory(s.live.tunnels(), &q.page, |t| t.id.clone());
+    Ok(Json(list_body(
+        &s,
+        "/tunnels",
+        "tunnels",
+        &q.page,
+        listed,
+        |t| t.id.clone(),
+        |t| render_tunnel(&s, t),
+    )))
+}
+
+async fn read_tunnel(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = path_id(&id, "tn")?;
+    let t = s
+        .live
+        .tunnels()
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or_else(|| ApiError::not_found("tunnel", &id))?;
+    Ok(Json(render_tunnel(&s, &t)))
+}
+
+async fn list_endpoints(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, ApiError> {
+    let q = list_query(&q, "ep", &["id", "url"])?;
+    let mut all = s.live.tunnels();
+    if !q.ids.is_empty() {
+        all.retain(|t| q.ids.contains(&endpoint_id(t)));
+    }
+    if !q.urls.is_empty() {
+        all.retain(|t| q.urls.contains(&t.public_url));
+    }
+    let listed = page_in_memory(all, &q.page, endpoint_id);
+    Ok(Json(list_body(
+        &s,
+        "/endpoints",
+        "endpoints",
+        &q.page,
+        listed,
+        endpoint_id,
+        |t| render_endpoint(&s, t),
+    )))
+}
+
+async fn read_endpoint(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = path_id(&id, "ep")?;
+    let t = s
+        .live
+        .tunnels()
+        .into_iter()
+        .find(|t| endpoint_id(t) == id)
+        .ok_or_else(|| ApiError::not_found("endpoint", &id))?;
+    Ok(Json(render_endpoint(&s, &t)))
+}
+
+async fn create_endpoint() -> ApiError {
+    ApiError::new(
+        ErrorCode::NotSupported,
+        "cloud endpoints are not supported by Ferry; agents create endpoints when they bind",
+    )
+}

@@ -1,0 +1,335 @@
+//! `/reserved_domains`: outside dev mode an endpoint binds only a reserved name, exactly or
+//! under a reserved wildcard. Certificates are another issue (ACME); the fields are here with
+//! ngrok's defaults so that clients and the guides read them.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use ferry_store::{NewReservedDomain, ReservedDomain};
+use ferry_types::{ErrorCode, HostPattern, Hostname};
+use rand::Rng;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::agent_ingresses::Policy;
+use crate::body::JsonBody;
+use crate::page::{list_body, list_query, path_id};
+use crate::validate;
+use crate::{ApiError, AppState};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/reserved_domains", post(create).get(list))
+        .route(
+            "/reserved_domains/{id}",
+            get(read).patch(update).delete(remove),
+        )
+        .route(
+            "/reserved_domains/{id}/certificate",
+            delete(detach_certificate),
+        )
+        .route(
+            "/reserved_domains/{id}/certificate_management_policy",
+            delete(detach_policy),
+        )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Create {
+    #[serde(default)]
+    domain: Option<String>,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    metadata: Option<String>,
+    #[serde(default)]
+    certificate_id: Option<String>,
+    #[serde(default)]
+    certificate_management_policy: Option<Policy>,
+    #[serde(default)]
+    resolves_to: Option<Vec<ResolvesTo>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Update {
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    metadata: Option<String>,
+    #[serde(default)]
+    certificate_id: Option<String>,
+    #[serde(default)]
+    certificate_management_policy: Option<Policy>,
+    #[serde(default)]
+    resolves_to: Option<Vec<ResolvesTo>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResolvesTo {
+    value: String,
+}
+
+fn resolves_to(v: Vec<ResolvesTo>) -> Value {
+    Value::Array(v.into_iter().map(|r| json!({ "value": r.value })).collect())
+}
+
+fn render(s: &AppState, d: &ReservedDomain) -> Value {
+    let status = if d.cert_policy.is_null() {
+        Value::Null
+    } else {
+        json!({
+            "renews_at": null,
+            "provisioning_job": {
+                "error_code": null,
+                "msg": "Managed certificate provisioning in progress.",
+                "started_at": d.created_at,
+                "retries_at": null,
+            }
+        })
+    };
+    let certificate = if d.certificate_id.is_empty() {
+        Value::Null
+    } else {
+        json!({
+            "id": d.certificate_id,
+            "uri": s.url(&format!("/tls_certificates/{}", d.certificate_id)),
+        })
+    };
+    let opt = |v: &str| if v.is_empty() { Value::Null } else { json!(v) };
+    json!({
+        "id": d.id.to_string(),
+        "uri": s.url(&format!("/reserved_domains/{}", d.id)),
+        "created_at": d.created_at,
+        "description": d.description,
+        "metadata": d.metadata,
+        "domain": d.domain,
+        "region": d.region,
+        "cname_target": opt(&d.cname_target),
+        "http_endpoint_configuration": null,
+        "https_endpoint_configuration": null,
+        "certificate": certificate,
+        "certificate_management_policy": d.cert_policy,
+        "certificate_management_status": status,
+        "acme_challenge_cname_target": opt(&d.acme_target),
+        "resolves_to": d.resolves_to,
+        "error_redirect_url": null,
+        "is_dev": false,
+    })
+}
+
+fn random_label(n: usize) -> String {
+    let mut rng = rand::thread_rng();
+    (0..n)
+        .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.gen_range(0..36)]))
+        .collect()
+}
+
+/// Parses `domain`: a host name, or `*.` and a host name (`*` only as the first label).
+fn parse_domain(raw: &str) -> Result<HostPattern, ApiError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(ApiError::field(
+            "domain",
+            "is required, such as \"app.example.com\" or \"*.customer1.example.com\"",
+        ));
+    }
+    if raw.contains('*') && !(raw.starts_with("*.") && raw[2..].find('*').is_none()) {
+        return Err(ApiError::new(
+            ErrorCode::WildcardPosition,
+            format!("field \"domain\": {raw:?}: `*` is allowed only as the whole first label (\"*.example.com\")"),
+        ));
+    }
+    HostPattern::parse(raw).map_err(|e| ApiError::field("domain", e))
+}
+
+async fn check_certificate(s: &AppState, id: &str) -> Result<(), ApiError> {
+    if id.is_empty() {
+        return Ok(());
+    }
+    let id = ferry_types::ResourceId::parse(id, "cert")
+        .map_err(|e| ApiError::field("certificate_id", e))?;
+    if s.store.tls_certificate(id.as_str()).await?.is_none() {
+        return Err(ApiError::field(
+            "certificate_id",
+            format!("{id} is not an uploaded TLS certificate"),
+        ));
+    }
+    Ok(())
+}
+
+async fn create(
+    State(s): State<AppState>,
+    JsonBody(c): JsonBody<Create>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let pattern = parse_domain(&c.domain.unwrap_or_default())?;
+    let certificate_id = c.certificate_id.unwrap_or_default();
+    check_certificate(&s, &certificate_id).await?;
+    let base = Hostname::parse(&s.config.base_domain).ok();
+    let (host, wildcard) = match &pattern {
+        HostPattern::Exact(h) => (h.clone(), false),
+        HostPattern::Wildcard(b) => (b.clone(), true),
+    };
+    let own = base
+        .as_ref()
+        .is_some_and(|b| host == *b || host.is_below(b));
+    let cert_policy = match (c.certificate_management_policy, certificate_id.is_empty()) {
+        (Some(_), false) => {
+            return Err(ApiError::field(
+                "certificate_management_policy",
+                "cannot be given together with certificate_id",
+            ))
+        }
+        (Some(p), true) => p.resolve("ecdsa")?,
+        (None, true) if !own => json!({ "authority": "letsencrypt", "private_key_type": "ecdsa" }),
+        (None, _) => Value::Null,
+    };
+    let new = NewReservedDomain {
+        description: c.description.unwrap_or_default(),
+        metadata: c.metadata.unwrap_or_default(),
+        domain: pattern.to_string(),
+        // Deprecated in ngrok: accepted, answered as "".
+        region: {
+            let _ = c.region;
+            String::new()
+        },
+        certificate_id,
+        cert_policy,
+        cname_target: if own {
+            String::new()
+        } else {
+            format!(
+                "{}.{}.cname.{}",
+                random_label(16),
+                random_label(16),
+                s.config.base_domain
+            )
+        },
+        acme_target: if wildcard && !own {
+            format!(
+                "{}.acme-challenge.{}",
+                random_label(8),
+                s.config.base_domain
+            )
+        } else {
+            String::new()
+        },
+        resolves_to: resolves_to(c.resolves_to.unwrap_or_default()),
+    };
+    validate::description(&new.description)?;
+    validate::metadata(&new.metadata)?;
+    let d = s
+        .store
+        .create_reserved_domain(new)
+        .await
+        .map_err(|e| match e {
+            ferry_store::StoreError::Duplicate { value, .. } => ApiError::new(
+                ErrorCode::AlreadyExists,
+                format!("field \"domain\": {value} is already reserved"),
+            ),
+            e => e.into(),
+        })?;
+    Ok((StatusCode::CREATED, Json(render(&s, &d))))
+}
+
+async fn list(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, ApiError> {
+    let q = list_query(&q, "rd", &[])?;
+    let listed = s.store.list_reserved_domains(&q.page).await?;
+    Ok(Json(list_body(
+        &s,
+        "/reserved_domains",
+        "reserved_domains",
+        &q.page,
+        listed,
+        |d| d.id.to_string(),
+        |d| render(&s, d),
+    )))
+}
+
+async fn find(s: &AppState, id: &str) -> Result<ReservedDomain, ApiError> {
+    let id = path_id(id, "rd")?;
+    s.store
+        .reserved_domain(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("reserved domain", &id))
+}
+
+async fn read(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(render(&s, &find(&s, &id).await?)))
+}
+
+async fn update(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(u): JsonBody<Update>,
+) -> Result<Json<Value>, ApiError> {
+    let mut d = find(&s, &id).await?;
+    if u.description.is_none()
+        && u.metadata.is_none()
+        && u.certificate_id.is_none()
+        && u.certificate_management_policy.is_none()
+        && u.resolves_to.is_none()
+    {
+        return Err(ApiError::new(
+            ErrorCode::UpdateEmpty,
+            "the update names no field to change",
+        ));
+    }
+    validate::patch(&mut d.description, u.description);
+    validate::patch(&mut d.metadata, u.metadata);
+    if let Some(cert) = u.certificate_id {
+        check_certificate(&s, &cert).await?;
+        if !cert.is_empty() {
+            d.cert_policy = Value::Null;
+        }
+        d.certificate_id = cert;
+    }
+    if let Some(p) = u.certificate_management_policy {
+        d.cert_policy = p.resolve("ecdsa")?;
+        d.certificate_id.clear();
+    }
+    if let Some(r) = u.resolves_to {
+        d.resolves_to = resolves_to(r);
+    }
+    validate::description(&d.description)?;
+    validate::metadata(&d.metadata)?;
+    s.store.update_reserved_domain(&d).await?;
+    Ok(Json(render(&s, &d)))
+}
+
+async fn remove(State(s): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let d = find(&s, &id).await?;
+    s.store.delete_reserved_domain(d.id.as_str()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn detach_certificate(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let mut d = find(&s, &id).await?;
+    if !d.cert_policy.is_null() {
+        return Err(ApiError::new(
+            ErrorCode::NotSupported,
+            "the certificate is managed (a certificate_management_policy is attached); delete the policy instead",
+        ));
+    }
+    d.certificate_id.clear();
+    s.store.update_reserved_domain(&d).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn detach_policy(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let mut d = find(&s, &id).await?;
+    d.cert_policy = Value::Null;
+    s.store.update_reserved_domain(&d).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,49 @@
+//! The meeting point of the edge and the control plane: the control plane's [`Live`] trait,
+//! implemented with the edge's [`EdgeView`]. Neither crate imports the other.
+
+use ferry_control::{Live, LiveSession, LiveTunnel};
+use ferry_edge::EdgeView;
+
+pub struct EdgeLive(pub EdgeView);
+
+impl Live for EdgeLive {
+    fn sessions(&self) -> Vec<LiveSession> {
+        self.0
+            .sessions()
+            .into_iter()
+            .map(|s| LiveSession {
+                id: s.id,
+                credential_id: s.credential_id,
+                ip: s.remote.ip().to_string(),
+                os: s.os,
+                agent_version: s.agent_version,
+                metadata: s.metadata,
+                started_at: s.started_at,
+            })
+            .collect()
+    }
+
+    fn tunnels(&self) -> Vec<LiveTunnel> {
+        self.0
+            .tunnels()
+            .into_iter()
+            .map(|t| LiveTunnel {
+                id: t.id,
+                session_id: t.session_id,
+                public_url: t.public_url,
+                proto: t.proto,
+                metadata: t.metadata,
+                forwards_to: t.forwards_to,
+                started_at: t.started_at,
+            })
+            .collect()
+    }
+
+    fn close_sessions_of(&self, credential_ids: &[String]) -> usize {
+        self.0.close_sessions_of(credential_ids)
+    }
+
+    fn agent_ingresses_changed(&self, domains: Vec<String>) {
+        self.0.set_agent_ingresses(&domains);
+    }
+}
