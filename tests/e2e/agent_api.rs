@@ -400,6 +400,7 @@ async fn api_tunnels_are_rebound_after_an_edge_outage() {
     ))
     .await;
     assert_eq!(code, 201, "{body}");
+    let before: Value = serde_json::from_str(&body).unwrap();
     edge.kill_and_restart().await;
     eventually(
         "the API tunnel is re-bound",
@@ -410,6 +411,11 @@ async fn api_tunnels_are_rebound_after_an_edge_outage() {
         },
     )
     .await;
+    // The edge kept the tunnel's ID across its restart: the bind token proved ownership.
+    let (_, body) = call(vec![format!("http://{}/api/tunnels/web", agent.web)]).await;
+    let after: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(after["ID"], before["ID"]);
+    assert_eq!(after["public_url"], before["public_url"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
