@@ -357,6 +357,26 @@ async fn captures_replay_and_api_errors() {
     let (code, body) = call(vec![format!("{api}/no/such/path")]).await;
     assert_eq!(code, 404, "{body}");
 
+    // A page on another site cannot start tunnels, even though its request names 127.0.0.1.
+    let mut cross = post(
+        &format!("{api}/tunnels"),
+        r#"{"name":"ssh","proto":"tcp","addr":"22"}"#,
+    );
+    cross.extend(["-H".to_string(), "Origin: https://attacker.example".into()]);
+    let (code, body) = call(cross).await;
+    assert_eq!(code, 403, "{body}");
+    let (code, body) = call(vec![
+        "-X".into(),
+        "POST".into(),
+        "-H".into(),
+        "Content-Type: text/plain".into(),
+        format!("{api}/tunnels"),
+        "-d".into(),
+        r#"{"name":"ssh","proto":"tcp","addr":"22"}"#.into(),
+    ])
+    .await;
+    assert_eq!(code, 415, "{body}");
+
     let (code, body) = call(vec![format!("{api}/tunnels/nope")]).await;
     assert_eq!(code, 404);
     assert!(body.contains("\"status_code\":404"));

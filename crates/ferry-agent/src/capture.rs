@@ -55,6 +55,9 @@ pub struct CaptureStore {
     /// `None`: capture is off (`inspect_db_size: -1`).
     limit_bytes: Option<u64>,
     inner: Mutex<VecDeque<Arc<Capture>>>,
+    /// Body bytes held by all captures, those still streaming included: copying stops when
+    /// it reaches the limit, so many concurrent requests cannot exceed `inspect_db_size`.
+    used: Arc<AtomicU64>,
 }
 
 impl CaptureStore {
@@ -62,6 +65,7 @@ impl CaptureStore {
         Self {
             limit_bytes,
             inner: Mutex::new(VecDeque::new()),
+            used: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -118,7 +122,24 @@ impl CaptureStore {
         while total > limit && list.len() > 1 {
             if let Some(old) = list.pop_back() {
                 total = total.saturating_sub(old.size());
+                let bodies = old.body_bytes();
+                let _ = self
+                    .used
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+                        Some(u.saturating_sub(bodies))
+                    });
             }
+        }
+    }
+
+    /// Wraps a body so that what passes is copied into `sink`, within the ring's budget.
+    pub fn tee<B>(&self, inner: B, sink: SharedBody) -> TeeBody<B> {
+        TeeBody {
+            inner,
+            sink,
+            per_body: self.body_limit(),
+            used: self.used.clone(),
+            total_limit: self.limit_bytes.unwrap_or(0),
         }
     }
 
@@ -137,7 +158,14 @@ impl CaptureStore {
     }
 
     pub fn clear(&self) {
-        self.lock().clear();
+        let mut list = self.lock();
+        let bodies: u64 = list.iter().map(|c| c.body_bytes()).sum();
+        list.clear();
+        let _ = self
+            .used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+                Some(u.saturating_sub(bodies))
+            });
     }
 }
 
@@ -155,6 +183,11 @@ impl Capture {
             .sum();
         (head + self.request.uri.len()) as u64
             + lock_body(&self.request_body).data.len() as u64
+            + lock_body(&self.response_body).data.len() as u64
+    }
+
+    fn body_bytes(&self) -> u64 {
+        lock_body(&self.request_body).data.len() as u64
             + lock_body(&self.response_body).data.len() as u64
     }
 
@@ -263,17 +296,14 @@ fn raw(first_line: &str, headers: &[(String, String)], body: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(out)
 }
 
-/// A body that copies what passes through it, up to a limit, into a capture.
+/// A body that copies what passes through it into a capture, up to the per-body limit and
+/// while the ring's total budget lasts.
 pub struct TeeBody<B> {
     inner: B,
     sink: SharedBody,
-    limit: usize,
-}
-
-impl<B> TeeBody<B> {
-    pub fn new(inner: B, sink: SharedBody, limit: usize) -> Self {
-        Self { inner, sink, limit }
-    }
+    per_body: usize,
+    used: Arc<AtomicU64>,
+    total_limit: u64,
 }
 
 impl<B> Body for TeeBody<B>
@@ -292,9 +322,16 @@ where
             if let Some(data) = frame.data_ref() {
                 let mut buf = lock_body(&self.sink);
                 buf.total += data.len() as u64;
-                let room = self.limit.saturating_sub(buf.data.len());
-                let take = room.min(data.len());
-                buf.data.extend_from_slice(&data[..take]);
+                let room = self.per_body.saturating_sub(buf.data.len());
+                let budget = self
+                    .total_limit
+                    .saturating_sub(self.used.load(Ordering::Relaxed))
+                    as usize;
+                let take = room.min(budget).min(data.len());
+                if take > 0 {
+                    buf.data.extend_from_slice(&data[..take]);
+                    self.used.fetch_add(take as u64, Ordering::Relaxed);
+                }
             }
         }
         res
@@ -353,6 +390,27 @@ mod tests {
         assert_eq!(v["response"]["status_code"], 200);
         assert_eq!(v["uri"], format!("/api/requests/http/{}", c.id));
         assert_eq!(c.id.len(), 16);
+    }
+
+    #[test]
+    fn concurrent_bodies_stay_within_the_budget() {
+        use http_body_util::{BodyExt, Full};
+        let store = CaptureStore::new(Some(1000));
+        let caps: Vec<_> = (0..4)
+            .map(|i| store.begin("t", "x", head(&format!("/{i}"))))
+            .collect();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for c in &caps {
+            let body = store.tee(
+                Full::new(Bytes::from(vec![7u8; 600])),
+                c.request_body.clone(),
+            );
+            rt.block_on(body.collect()).unwrap();
+        }
+        let held: u64 = caps.iter().map(|c| c.body_bytes()).sum();
+        assert!(held <= 1000, "{held}");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Mutex;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
-use crate::capture::{headers_of, CaptureStore, RequestHead, ResponseHead, TeeBody};
+use crate::capture::{headers_of, CaptureStore, RequestHead, ResponseHead};
 use crate::metrics::TunnelMetrics;
 use crate::tunnel::{HostHeader, TunnelProto, TunnelSpec};
 
@@ -170,10 +170,9 @@ pub async fn exchange(
             },
         )
     });
-    let limit = fwd.captures.body_limit();
     if let Some(c) = &capture {
         let sink = c.request_body.clone();
-        req = req.map(|b| TeeBody::new(b, sink, limit).boxed());
+        req = req.map(|b| fwd.captures.tee(b, sink).boxed());
     }
     let mut resp = match send(fwd, slot, req).await {
         Ok(r) => r,
@@ -225,7 +224,7 @@ pub async fn exchange(
     match capture {
         Some(c) => {
             let sink = c.response_body.clone();
-            resp.map(|b| TeeBody::new(b, sink, limit).map_err(BoxError::from).boxed())
+            resp.map(|b| fwd.captures.tee(b, sink).map_err(BoxError::from).boxed())
         }
         None => resp.map(|b| b.map_err(BoxError::from).boxed()),
     }

@@ -116,6 +116,8 @@ pub(crate) struct Inner {
     current: Mutex<Option<(MuxadoOpen, BeatClock)>>,
     upstream_tls: Arc<ClientConfig>,
     captures: Arc<capture::CaptureStore>,
+    /// Set once every tunnel has been bound on some session.
+    online_once: std::sync::atomic::AtomicBool,
 }
 
 impl Inner {
@@ -126,6 +128,15 @@ impl Inner {
             .values()
             .find(|t| t.id == id)
             .map(|t| t.fwd.clone())
+    }
+
+    /// Drops what the edge said about a tunnel so that the next bind starts it anew.
+    async fn forget_binding(&self, name: &str) {
+        if let Some(t) = self.tunnels.lock().await.get_mut(name) {
+            t.id.clear();
+            t.opts = None;
+            t.token.clear();
+        }
     }
 
     async fn remove_by_id(&self, id: &str) -> Option<String> {
@@ -246,6 +257,7 @@ impl Agent {
             current: Mutex::new(None),
             upstream_tls,
             captures,
+            online_once: std::sync::atomic::AtomicBool::new(false),
         });
         let mut tunnels = BTreeMap::new();
         for spec in specs {

@@ -14,6 +14,7 @@ use ferry_transport::{
     beat_until_dead, call, echo_beats, read_json, read_type, write_and_finish, Accept, BeatClock,
     KillSwitch, MuxadoOpen, RpcError, Session, SessionBuilder, Stream,
 };
+use ferry_types::ErrorCode;
 use rand::Rng;
 use rustls::pki_types::ServerName;
 use tokio::io::AsyncReadExt;
@@ -104,6 +105,9 @@ pub async fn run_once(inner: &Arc<Inner>) -> Result<(), SessionError> {
             });
         }
         *inner.current.lock().await = Some((open.clone(), clock.clone()));
+        inner
+            .online_once
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let _ = inner.events.send(AgentEvent::Online);
         Ok::<(), SessionError>(())
     }
@@ -157,10 +161,28 @@ async fn authenticate(inner: &Arc<Inner>, open: &MuxadoOpen) -> Result<(), Sessi
     Ok(())
 }
 
+/// Binds every tunnel. Before the agent was ever online a refusal is fatal (the user's
+/// command is wrong); after that, one refused re-bind must not take the other tunnels down,
+/// so it is logged and the rest carry on.
 async fn bind_all(inner: &Arc<Inner>, open: &MuxadoOpen) -> Result<(), SessionError> {
+    let fatal = !inner.online_once.load(std::sync::atomic::Ordering::SeqCst);
     let names: Vec<String> = inner.tunnels.lock().await.keys().cloned().collect();
+    let stale_token = ErrorCode::BindTokenInvalid.to_string();
     for name in names {
-        bind_one(inner, open, &name).await?;
+        let mut result = bind_one(inner, open, &name).await;
+        if matches!(&result, Err(SessionError::Refused(m)) if m.contains(&stale_token)) {
+            // The edge no longer recognises this tunnel's ID (its secret or data changed):
+            // start the tunnel anew under a fresh ID.
+            inner.forget_binding(&name).await;
+            result = bind_one(inner, open, &name).await;
+        }
+        match result {
+            Ok(_) => {}
+            Err(SessionError::Refused(msg)) if !fatal => {
+                tracing::error!(tunnel = %name, "the edge refused to re-bind this tunnel: {msg}");
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }
@@ -260,7 +282,7 @@ async fn dispatch(inner: Arc<Inner>, mut stream: Stream, clock: BeatClock) {
                     return;
                 }
             };
-            let Some(fwd) = inner.forwarder_by_id(&header.id).await else {
+            let Some(fwd) = forwarder_when_bound(&inner, &header.id).await else {
                 tracing::warn!(tunnel = %header.id, "proxy stream for a tunnel this agent does not hold");
                 return;
             };
@@ -286,6 +308,21 @@ async fn dispatch(inner: Arc<Inner>, mut stream: Stream, clock: BeatClock) {
             let _ = write_and_finish(&mut stream, &resp).await;
         }
         other => tracing::debug!(?other, "ignoring a stream of unknown type"),
+    }
+}
+
+/// The edge may open a proxy stream the moment it has sent a bind reply, before this agent
+/// has recorded the new tunnel's ID; such a stream waits briefly instead of being dropped.
+async fn forwarder_when_bound(inner: &Inner, id: &str) -> Option<Arc<forward::Forwarder>> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        if let Some(f) = inner.forwarder_by_id(id).await {
+            return Some(f);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

@@ -34,6 +34,10 @@ fn refuse(code: ErrorCode, msg: impl Into<String>) -> BindRefusal {
 /// asks for one and ignoring it would expose what the user meant to protect, so such a bind is
 /// refused with the feature named.
 const UNENFORCED: &[(&str, &str)] = &[
+    (
+        "auth",
+        "auth (the legacy user:password form; use basic_auth)",
+    ),
     ("oauth", "oauth"),
     ("oidc", "oidc"),
     ("iprestriction", "ip_restriction"),
@@ -193,7 +197,10 @@ pub async fn bind(
         started_at: std::time::SystemTime::now(),
         client_tls,
     });
-    shared.registry.insert(tunnel);
+    // Only a host can be taken here; a TCP port was claimed above and nothing fails after.
+    if let Err(e) = shared.registry.insert(tunnel) {
+        return Err(refuse(ErrorCode::EndpointTaken, e.to_string()));
+    }
     tracing::info!(session = %session.id, tunnel = %id, url = %url, "tunnel bound");
     Ok(BindResp {
         id: id.clone(),
@@ -224,6 +231,13 @@ fn check_unenforced(opts: &Value) -> Result<(), BindRefusal> {
                 format!("this Ferry edge does not enforce {name} yet, so it refuses the bind rather than expose the endpoint without it"),
             ));
         }
+    }
+    let proxy_proto = map.get("proxyproto").and_then(Value::as_u64).unwrap_or(0);
+    if proxy_proto != 0 {
+        return Err(refuse(
+            ErrorCode::BindPayloadInvalid,
+            format!("proxy_proto {proxy_proto}: this Ferry edge does not send PROXY protocol headers yet"),
+        ));
     }
     Ok(())
 }

@@ -23,6 +23,13 @@ use crate::{bind, Shared};
 
 const RPC_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// How long a new agent connection has to authenticate.
+const AUTH_DEADLINE: Duration = Duration::from_secs(20);
+
+/// Streams an agent may open before it has authenticated: the heartbeat, Auth, and a few
+/// more for retries. ngrok's SDKs open two.
+const MAX_STREAMS_BEFORE_AUTH: usize = 8;
+
 /// muxado's own bound on live streams in a session (its default is 512). The per-session
 /// semaphores below keep each agent under what it can take.
 const MUXADO_STREAM_LIMIT: usize = 8192;
@@ -45,12 +52,36 @@ where
     let (open, mut accept) = ferry_transport::Session::split(mux);
     let authed: Arc<OnceLock<Authed>> = Arc::new(OnceLock::new());
     let clock = BeatClock::default();
+    // A connection that does not authenticate in time is closed, so unauthenticated clients
+    // cannot hold sessions (and their streams' buffers) open.
+    {
+        let (kill, authed) = (kill.clone(), authed.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(AUTH_DEADLINE) => {
+                    if authed.get().is_none() {
+                        tracing::info!(%remote, "closing an agent connection that did not authenticate in time");
+                        kill.kill();
+                    }
+                }
+                _ = kill.killed() => {}
+            }
+        });
+    }
+    let mut before_auth = 0usize;
     loop {
         let stream = tokio::select! {
             s = accept.accept() => s,
             _ = kill.killed() => None,
         };
         let Some(stream) = stream else { break };
+        if authed.get().is_none() {
+            before_auth += 1;
+            if before_auth > MAX_STREAMS_BEFORE_AUTH {
+                tracing::info!(%remote, "closing an agent connection that opened too many streams before authenticating");
+                break;
+            }
+        }
         let ctx = StreamCtx {
             shared: shared.clone(),
             open: open.clone(),

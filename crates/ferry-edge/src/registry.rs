@@ -227,13 +227,36 @@ impl Registry {
     }
 
     /// Makes `tunnel` routable, replacing an earlier registration of the same ID.
-    pub fn insert(&self, tunnel: Arc<Tunnel>) {
+    pub fn insert(&self, tunnel: Arc<Tunnel>) -> Result<(), ClaimError> {
         let mut inner = self.lock();
+        // Checked again under the same lock as the insert, so two binds racing for one name
+        // cannot both win.
+        if let Some(h) = &tunnel.host {
+            if inner.hosts.get(h).is_some_and(|owner| *owner != tunnel.id) {
+                return Err(ClaimError::Taken(h.to_string()));
+            }
+        }
+        // A re-bind of the same ID may move to another name or port: free the old ones.
+        if let Some(old) = inner.tunnels.get(&tunnel.id).cloned() {
+            if let Some(h) = &old.host {
+                if old.host != tunnel.host && inner.hosts.get(h) == Some(&old.id) {
+                    inner.hosts.remove(h);
+                }
+            }
+            if let Some(p) = old.port {
+                if old.port != tunnel.port {
+                    if let Some(e) = inner.ports.remove(&p) {
+                        e.closer.cancel();
+                    }
+                }
+            }
+        }
         if let Some(h) = &tunnel.host {
             inner.offline_hosts.remove(h);
             inner.hosts.insert(h.clone(), tunnel.id.clone());
         }
         inner.tunnels.insert(tunnel.id.clone(), tunnel);
+        Ok(())
     }
 
     /// An explicit unbind: the name and port are free at once.
@@ -318,5 +341,60 @@ impl Registry {
             .values()
             .filter(|t| t.session.id == *session)
             .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Arc<AgentSession> {
+        let mux = ferry_transport::SessionBuilder::new(tokio::io::duplex(64).0)
+            .server()
+            .start();
+        let (open, _accept) = ferry_transport::Session::split(mux);
+        Arc::new(AgentSession {
+            id: ResourceId::generate("ts"),
+            open,
+            kill: KillSwitch::default(),
+            streams: Arc::new(Semaphore::new(1)),
+            remote: "127.0.0.1:1".parse().unwrap(),
+            client_type: "test".into(),
+            credential: ResourceId::generate("cr"),
+            os: String::new(),
+            agent_version: String::new(),
+            metadata: String::new(),
+            started_at: std::time::SystemTime::now(),
+        })
+    }
+
+    fn tunnel(id: &str, host: &str, s: &Arc<AgentSession>) -> Arc<Tunnel> {
+        Arc::new(Tunnel {
+            id: id.into(),
+            proto: Proto::Http,
+            bind_proto: "https".into(),
+            host: Some(HostPattern::parse(host).unwrap()),
+            port: None,
+            public_url: String::new(),
+            session: s.clone(),
+            ready_at: Instant::now(),
+            protection: Default::default(),
+            metadata: String::new(),
+            forwards_to: String::new(),
+            started_at: std::time::SystemTime::now(),
+            client_tls: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_rebind_that_moves_frees_the_old_name_and_races_cannot_share_one() {
+        let r = Registry::default();
+        let s = session();
+        r.insert(tunnel("tn_a", "old.example.test", &s)).unwrap();
+        r.insert(tunnel("tn_a", "new.example.test", &s)).unwrap();
+        let old = Hostname::parse("old.example.test").unwrap();
+        assert!(matches!(r.route_host(&old), Route::Unknown));
+        assert!(r.insert(tunnel("tn_b", "new.example.test", &s)).is_err());
+        r.insert(tunnel("tn_b", "old.example.test", &s)).unwrap();
     }
 }

@@ -39,10 +39,11 @@ impl CertResolver {
     }
 
     fn certified(&self, key: &str, names: &[String]) -> Option<Arc<CertifiedKey>> {
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = cache.get(key) {
+        if let Some(c) = self.lock().get(key) {
             return Some(c.clone());
         }
+        // Issue without holding the lock, so a handshake for a new name does not stall every
+        // other handshake; two racing issuances for one name are harmless.
         let issued = match self.ca.issue_server(names) {
             Ok(i) => i,
             Err(e) => {
@@ -58,11 +59,19 @@ impl CertResolver {
             }
         };
         let ck = Arc::new(CertifiedKey::new(issued.chain, signer));
+        let mut cache = self.lock();
         if cache.len() >= MAX_CACHED {
-            cache.clear();
+            // Evict one entry rather than the whole cache.
+            if let Some(victim) = cache.keys().next().cloned() {
+                cache.remove(&victim);
+            }
         }
         cache.insert(key.to_string(), ck.clone());
         Some(ck)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<CertifiedKey>>> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

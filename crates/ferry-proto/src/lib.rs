@@ -26,9 +26,9 @@ pub fn negotiate_version(offered: &[String]) -> Option<&'static str> {
         .find(|v| offered.iter().any(|o| o == v))
 }
 
-/// Upper bound on one RPC message (Auth, Bind...). A Bind can carry a certificate and key for
-/// edge termination, so this is generous, but bounded.
-pub const MAX_RPC_SIZE: usize = 1024 * 1024;
+/// Upper bound on one RPC message (Auth, Bind...). A Bind can carry CA certificates for
+/// mutual TLS, so this leaves room for a few, and no more.
+pub const MAX_RPC_SIZE: usize = 256 * 1024;
 
 #[cfg(test)]
 mod tests {

@@ -94,6 +94,26 @@ impl ApiError {
         )
     }
 
+    pub fn cross_site(origin: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            105,
+            ErrorCode::ApiHostNotAllowed,
+            "cross-site request refused",
+            format!("requests from {origin} may not change the agent's tunnels or replay requests"),
+        )
+    }
+
+    pub fn not_json() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            102,
+            ErrorCode::ApiMalformedJson,
+            "invalid tunnel configuration",
+            "the body must be JSON, sent with Content-Type: application/json",
+        )
+    }
+
     pub fn replay_failed(status: StatusCode, err: impl Into<String>) -> Self {
         Self::new(
             status,

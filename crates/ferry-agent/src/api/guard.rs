@@ -6,25 +6,56 @@
 use std::net::IpAddr;
 
 use axum::extract::{Request, State};
-use axum::http::header;
+use axum::http::header::{self, HeaderName};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, ApiState};
 
 pub async fn check_host(State(s): State<ApiState>, req: Request, next: Next) -> Response {
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| req.uri().host().map(str::to_string))
-        .unwrap_or_default();
-    if allowed(&s, &host).await {
-        next.run(req).await
-    } else {
-        ApiError::host_not_allowed(&host).into_response()
+    // Read everything needed before the first await: a request body is not `Sync`, so a
+    // borrow of the request must not live across one.
+    let (host, origin, fetch_site, is_json, method) = {
+        let header_text = |name: header::HeaderName| {
+            req.headers()
+                .get(name)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string)
+        };
+        let host = header_text(header::HOST)
+            .or_else(|| req.uri().host().map(str::to_string))
+            .unwrap_or_default();
+        (
+            host,
+            header_text(header::ORIGIN),
+            header_text(HeaderName::from_static("sec-fetch-site")),
+            header_text(header::CONTENT_TYPE)
+                .is_some_and(|t| t.to_ascii_lowercase().starts_with("application/json")),
+            req.method().clone(),
+        )
+    };
+    if !allowed(&s, &host).await {
+        return ApiError::host_not_allowed(&host).into_response();
     }
+    // A page on another site can still send a "simple" request to 127.0.0.1:4040 (its Host
+    // then passes). Requests that change something must come from no browser page at all, or
+    // from a page this API would itself serve, and must be JSON, which a simple request is not.
+    if !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        if let Some(origin) = origin {
+            let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or(&origin);
+            if origin == "null" || !allowed(&s, origin_host).await {
+                return ApiError::cross_site(&origin).into_response();
+            }
+        }
+        if fetch_site.as_deref() == Some("cross-site") {
+            return ApiError::cross_site("a cross-site page").into_response();
+        }
+        if method == Method::POST && !is_json {
+            return ApiError::not_json().into_response();
+        }
+    }
+    next.run(req).await
 }
 
 fn strip_port(host: &str) -> &str {
