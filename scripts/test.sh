@@ -43,6 +43,11 @@ if command -v psql >/dev/null 2>&1; then
         echo "test.sh: PostgreSQL at $FERRY_TEST_POSTGRES_URL does not accept connections; the suite needs it" >&2
         exit 1
     fi
+    # Each test makes its own ferry_test_<random> database; drop those of earlier runs (one
+    # still in use by a concurrent run refuses, and is left alone).
+    for db in $(psql "$FERRY_TEST_POSTGRES_URL" -qtAc "SELECT datname FROM pg_database WHERE datname LIKE 'ferry\_test\_%'"); do
+        psql "$FERRY_TEST_POSTGRES_URL" -qtAc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true
+    done
 elif ! pg_answers; then
     echo "test.sh: no PostgreSQL answers on 127.0.0.1:5432; the suite needs it" >&2
     exit 1
