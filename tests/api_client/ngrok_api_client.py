@@ -41,6 +41,21 @@ def main(base_url: str, api_key: str) -> None:
     assert ingress.region_domains and ingress.ns_targets, ingress
     assert ingress.uri == f"/agent_ingresses/{ingress.id}", ingress
 
+    key = client.api_keys.create(description="python key")
+    assert key.token and key.id.startswith("ak_"), key
+    assert any(k.id == key.id for k in client.api_keys.list())
+    client.api_keys.delete(key.id)
+
+    addr = client.reserved_addrs.create(description="py tcp", region="eu")
+    assert addr.region == "eu" and ":" in addr.addr, addr
+    addr = client.reserved_addrs.update(id=addr.id, metadata="{}")
+    assert addr.metadata == "{}", addr
+
+    # The live views decode (no agent is connected here; the end-to-end suite fills them).
+    assert list(client.tunnel_sessions.list()) == []
+    assert list(client.tunnels.list()) == []
+    assert list(client.endpoints.list()) == []
+
     bot = client.bot_users.update(id=bot.id, active=False)
     assert bot.active is False, bot
     for i in made:
