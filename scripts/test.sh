@@ -49,6 +49,11 @@ if command -v psql >/dev/null 2>&1; then
         echo "test.sh: PostgreSQL at $FERRY_TEST_POSTGRES_URL does not accept connections; the suite needs it" >&2
         exit 1
     fi
+    # Each test makes its own ferry_test_<random> database; drop those of earlier runs (one
+    # still in use by a concurrent run refuses, and is left alone).
+    for db in $(psql "$FERRY_TEST_POSTGRES_URL" -qtAc "SELECT datname FROM pg_database WHERE datname LIKE 'ferry\_test\_%'"); do
+        psql "$FERRY_TEST_POSTGRES_URL" -qtAc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true
+    done
 elif ! pg_answers; then
     echo "test.sh: no PostgreSQL answers on 127.0.0.1:5432; the suite needs it" >&2
     exit 1
@@ -72,10 +77,11 @@ done
 echo "test.sh: cargo test" >&2
 cargo test --workspace
 
-# The REST API against its own OpenAPI document: schemathesis (from PyPI, in a venv kept in
-# the target dir) drives a dev edge for a bounded number of examples per operation and fails
-# on any 5xx or any answer that breaks the document.
-echo "test.sh: schemathesis against the REST API" >&2
+# The REST API through ngrok's own Python API client, then against its OpenAPI document:
+# schemathesis (both from PyPI, in a venv kept in the target dir) drives a dev edge for a
+# bounded number of examples per operation and fails on any 5xx or any answer that breaks
+# the document.
+echo "test.sh: ngrok's Python API client and schemathesis against the REST API" >&2
 target="${CARGO_TARGET_DIR:-target}"
 mkdir -p "$target"
 target="$(cd "$target" && pwd)"
@@ -89,6 +95,8 @@ if [ ! -x "$venv/bin/schemathesis" ]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q 'schemathesis>=4,<5'
 fi
+# ngrok's official Python API client, which must work given Ferry's base URL.
+"$venv/bin/python" -c 'import ngrok' 2>/dev/null || "$venv/bin/pip" install -q ngrok-api
 cargo build -q
 st_dir="$(mktemp -d)"
 "$target/debug/ferry" edge --dev --data-dir "$st_dir/data" --ready-file "$st_dir/ready.json" \
@@ -99,6 +107,7 @@ for _ in $(seq 1 120); do [ -s "$st_dir/ready.json" ] && break; sleep 0.25; done
 json_key() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 api_url="$(json_key "$st_dir/ready.json" api_url)"
 api_key="$(json_key "$st_dir/data/dev.json" api_key)"
+"$venv/bin/python" tests/api_client/ngrok_api_client.py "$api_url" "$api_key"
 # Run from the scratch dir: schemathesis keeps a cache in its working directory.
 (cd "$st_dir" && "$venv/bin/schemathesis" run "$api_url/openapi.json" \
     -H "Authorization: Bearer $api_key" -H "Ngrok-Version: 2" \

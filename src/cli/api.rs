@@ -13,9 +13,14 @@ use super::usage;
 
 #[derive(Args, Debug)]
 pub struct ApiArgs {
-    /// The API key (else FERRY_API_KEY, else the api_key of --data-dir's dev.json/admin.json).
+    /// The API key (else FERRY_API_KEY, else `api_key` of the config file, else the api_key
+    /// of --data-dir's dev.json/admin.json).
     #[arg(long, env = "FERRY_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
+    /// An agent config file (ngrok.yml) whose top-level `api_key` to use; default
+    /// ~/.config/ngrok/ngrok.yml when it exists.
+    #[arg(long)]
+    config: Option<std::path::PathBuf>,
     /// The API's base URL, such as the edge's ready-file `api_url`.
     #[arg(long, env = "FERRY_API_URL")]
     api_url: String,
@@ -102,6 +107,18 @@ fn api_key(a: &ApiArgs) -> anyhow::Result<String> {
     if let Some(k) = &a.api_key {
         return Ok(k.clone());
     }
+    let config = a.config.clone().or_else(|| {
+        std::env::var_os("HOME")
+            .map(|h| std::path::PathBuf::from(h).join(".config/ngrok/ngrok.yml"))
+            .filter(|p| p.exists())
+    });
+    if let Some(path) = config {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if let Some(k) = config_api_key(&text) {
+            return Ok(k);
+        }
+    }
     if let Some(dir) = &a.data_dir {
         for file in ["dev.json", "admin.json"] {
             if let Ok(text) = std::fs::read_to_string(dir.join(file)) {
@@ -116,6 +133,17 @@ fn api_key(a: &ApiArgs) -> anyhow::Result<String> {
     Err(usage(
         "no API key: pass --api-key, set FERRY_API_KEY, or point --data-dir at the edge's data dir",
     ))
+}
+
+/// The top-level `api_key: VALUE` of an ngrok.yml (v2 and v3 put it at the top level, one
+/// scalar on one line), quotes removed.
+fn config_api_key(yaml: &str) -> Option<String> {
+    yaml.lines().find_map(|line| {
+        let value = line.strip_prefix("api_key:")?;
+        let value = value.split(" #").next().unwrap_or(value).trim();
+        let value = value.trim_matches(|c| c == '"' || c == '\'');
+        (!value.is_empty()).then(|| value.to_string())
+    })
 }
 
 /// `--field value` flags in order, each field with every value it was given.
@@ -217,4 +245,16 @@ async fn call(
     let status = resp.status().as_u16();
     let bytes = resp.into_body().collect().await?.to_bytes();
     Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_key_from_an_ngrok_yml() {
+        let yaml = "version: \"2\"\nauthtoken: abc\napi_key: \"2x_secret\" # mine\ntunnels:\n  a:\n    api_key: nested\n";
+        assert_eq!(config_api_key(yaml).as_deref(), Some("2x_secret"));
+        assert_eq!(config_api_key("version: 2\n"), None);
+    }
 }

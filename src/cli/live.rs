@@ -1,8 +1,8 @@
 //! The meeting point of the edge and the control plane: the control plane's [`Live`] trait,
 //! implemented with the edge's [`EdgeView`]. Neither crate imports the other.
 
-use ferry_control::{Live, LiveSession, LiveTunnel};
-use ferry_edge::EdgeView;
+use ferry_control::{CommandFuture, Live, LiveSession, LiveTunnel, SessionCommand};
+use ferry_edge::{AgentCommand, EdgeView};
 
 pub struct EdgeLive(pub EdgeView);
 
@@ -37,6 +37,20 @@ impl Live for EdgeLive {
                 started_at: t.started_at,
             })
             .collect()
+    }
+
+    fn command<'a>(&'a self, session_id: &'a str, command: SessionCommand) -> CommandFuture<'a> {
+        let command = match command {
+            SessionCommand::Restart => AgentCommand::Restart,
+            SessionCommand::Stop => AgentCommand::Stop,
+            SessionCommand::Update => AgentCommand::Update,
+        };
+        Box::pin(async move {
+            self.0
+                .command(session_id, command)
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 
     fn close_sessions_of(&self, credential_ids: &[String]) -> usize {

@@ -611,3 +611,29 @@ async fn acknowledged_writes_survive_kill_9_on_postgres() {
     assert_eq!(status, 200, "{path} lost after kill -9: {v}");
     assert_eq!(v["domain"], "*.pg.example.test");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uris_come_from_the_configured_public_base() {
+    let edge = Edge::start_with(&["--api-public-url", "https://api.ferry.example.test/"]).await;
+    for i in 0..2 {
+        let (status, v) = edge
+            .api("POST", "/bot_users", Some(&format!(r#"{{"name":"b{i}"}}"#)))
+            .await;
+        assert_eq!(status, 201, "{v}");
+        assert!(
+            v["uri"]
+                .as_str()
+                .unwrap()
+                .starts_with("https://api.ferry.example.test/bot_users/bot_"),
+            "{v}"
+        );
+    }
+    let (_, v) = edge.api("GET", "/bot_users?limit=1", None).await;
+    assert_eq!(v["uri"], "https://api.ferry.example.test/bot_users");
+    let next = v["next_page_uri"].as_str().unwrap();
+    assert!(
+        next.starts_with("https://api.ferry.example.test/bot_users?before_id=bot_")
+            && next.ends_with("&limit=1"),
+        "{next}"
+    );
+}

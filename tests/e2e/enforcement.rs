@@ -436,3 +436,68 @@ async fn mutual_tls_at_the_edge_admits_only_clients_of_the_named_ca() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tunnel_session_actions_reach_the_agent() {
+    let edge = Edge::start().await;
+    let (_, sdk_cred, sdk_token) = bot_token(&edge, &[]).await;
+    let (_, ferry_cred, ferry_token) = bot_token(&edge, &[]).await;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (tx, mut stopped) = tokio::sync::mpsc::unbounded_channel();
+    let _sess = ngrok::Session::builder()
+        .authtoken(sdk_token)
+        .server_addr(edge.agent_addr())
+        .unwrap()
+        .ca_cert(bytes::Bytes::from(std::fs::read(&edge.ca).unwrap()))
+        .handle_stop_command(move |_req| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(());
+                Ok(())
+            }
+        })
+        .connect()
+        .await
+        .expect("SDK connects");
+    let up = HttpUpstream::start("cmd").await;
+    let _agent = edge
+        .agent_as(
+            &ferry_token,
+            "http",
+            &[&up.port(), "--domain", "cmd.example.test"],
+        )
+        .await;
+
+    let (_, v) = edge.api("GET", "/tunnel_sessions", None).await;
+    let session_of = |cred: &str| {
+        v["tunnel_sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["credential"]["id"] == cred)
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .expect("session listed")
+    };
+    let (sdk_ts, ferry_ts) = (session_of(&sdk_cred), session_of(&ferry_cred));
+
+    let (status, v) = edge
+        .api("POST", &format!("/tunnel_sessions/{sdk_ts}/stop"), None)
+        .await;
+    assert_eq!(status, 204, "{v}");
+    tokio::time::timeout(Duration::from_secs(5), stopped.recv())
+        .await
+        .expect("the SDK's stop handler ran");
+
+    // The SDK has no restart handler: its answer comes back as the error.
+    let (status, v) = edge
+        .api("POST", &format!("/tunnel_sessions/{sdk_ts}/restart"), None)
+        .await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["error_code"], "ERR_FERRY_248", "{v}");
+
+    let (status, v) = edge
+        .api("POST", &format!("/tunnel_sessions/{ferry_ts}/stop"), None)
+        .await;
+    assert_eq!(status, 400, "{v}");
+    assert!(v["msg"].as_str().unwrap().contains("stop"), "{v}");
+}

@@ -20,6 +20,8 @@ mod reserved_domains;
 mod tls_certificates;
 mod validate;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -73,10 +75,23 @@ pub struct LiveTunnel {
     pub started_at: SystemTime,
 }
 
+/// ngrok's tunnel-session actions, which the edge passes to the agent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionCommand {
+    Restart,
+    Stop,
+    Update,
+}
+
+/// The answer to a [`SessionCommand`]: the agent's refusal, or why it was not reached.
+pub type CommandFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
 /// The edge's live state, as the control plane sees and changes it.
 pub trait Live: Send + Sync + 'static {
     fn sessions(&self) -> Vec<LiveSession>;
     fn tunnels(&self) -> Vec<LiveTunnel>;
+    /// Sends a command to the agent of a session and waits for its answer.
+    fn command<'a>(&'a self, session_id: &'a str, command: SessionCommand) -> CommandFuture<'a>;
     /// Closes the sessions of revoked authtokens; returns how many were closed.
     fn close_sessions_of(&self, credential_ids: &[String]) -> usize;
     /// The agent ingress domains changed; here are all of them.

@@ -10,7 +10,7 @@ use ferry_types::ErrorCode;
 use serde_json::{json, Value};
 
 use crate::page::{list_body, list_query, page_in_memory, path_id};
-use crate::{rfc3339, ApiError, AppState, LiveSession, LiveTunnel};
+use crate::{rfc3339, ApiError, AppState, LiveSession, LiveTunnel, SessionCommand};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -146,26 +146,35 @@ async fn read_session(
     Ok(Json(render_session(&s, &t)))
 }
 
-/// `restart`, `stop` and `update` would become server-to-agent commands; Ferry's edge does not
-/// send them yet, and says so rather than pretend.
+/// `restart`, `stop` and `update` go to the agent as ngrok's server-to-agent commands; 204
+/// once the agent has carried it out (ngrok's Python client raises on that 204, as it does
+/// against ngrok itself).
 async fn session_action(
     State(s): State<AppState>,
     Path((id, action)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, "ts")?;
+    let command = match action.as_str() {
+        "restart" => SessionCommand::Restart,
+        "stop" => SessionCommand::Stop,
+        "update" => SessionCommand::Update,
+        other => {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("no such tunnel session action {other:?}: restart, stop or update"),
+            ))
+        }
+    };
     if !s.live.sessions().iter().any(|t| t.id == id) {
         return Err(ApiError::not_found("tunnel session", &id));
     }
-    match action.as_str() {
-        "restart" | "stop" | "update" => Err(ApiError::new(
+    s.live.command(&id, command).await.map_err(|why| {
+        ApiError::new(
             ErrorCode::NotSupported,
-            format!("{action} commands to agents are not supported by this Ferry edge yet; delete the session's credential to close it"),
-        )),
-        other => Err(ApiError::new(
-            ErrorCode::NotFound,
-            format!("no such tunnel session action {other:?}: restart, stop or update"),
-        )),
-    }
+            format!("the agent of {id} did not carry out {action}: {why}"),
+        )
+    })?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn list_tunnels(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, ApiError> {

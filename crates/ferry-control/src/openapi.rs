@@ -522,7 +522,7 @@ pub fn document(public_base: &str) -> Value {
     for action in ["restart", "stop", "update"] {
         paths.insert(
             format!("/tunnel_sessions/{{id}}/{action}"),
-            json!({ "post": operation(format!("Ask the agent to {action} (not supported yet)"), vec![id_param("ts")], None, responses(204, None)) }),
+            json!({ "post": operation(format!("Ask the session's agent to {action}"), vec![id_param("ts")], None, responses(204, None)) }),
         );
     }
     json!({

@@ -148,6 +148,11 @@ fn parse_domain(raw: &str) -> Result<HostPattern, ApiError> {
     HostPattern::parse(raw).map_err(|e| ApiError::field("domain", e))
 }
 
+/// `region` is deprecated in ngrok: accepted (the guide sends `"us"`) and answered as `""`.
+fn deprecated_region(_asked: Option<String>) -> String {
+    String::new()
+}
+
 async fn check_certificate(s: &AppState, id: &str) -> Result<(), ApiError> {
     if id.is_empty() {
         return Ok(());
@@ -193,11 +198,7 @@ async fn create(
         description: c.description.unwrap_or_default(),
         metadata: c.metadata.unwrap_or_default(),
         domain: pattern.to_string(),
-        // Deprecated in ngrok: accepted, answered as "".
-        region: {
-            let _ = c.region;
-            String::new()
-        },
+        region: deprecated_region(c.region),
         certificate_id,
         cert_policy,
         cname_target: if own {

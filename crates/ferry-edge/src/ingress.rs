@@ -236,6 +236,9 @@ impl StreamCtx {
             agent_version: auth.extra.version.clone(),
             metadata: auth.extra.metadata.clone(),
             started_at: std::time::SystemTime::now(),
+            restart_unsupported: auth.extra.restart_unsupported_error.clone(),
+            stop_unsupported: auth.extra.stop_unsupported_error.clone(),
+            update_unsupported: auth.extra.update_unsupported_error.clone(),
         });
         let id = session.id.clone();
         if self

@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use config::EdgeConfig;
-pub use view::{EdgeView, LiveSession, LiveTunnel};
+pub use view::{AgentCommand, CommandError, EdgeView, LiveSession, LiveTunnel};
 
 use crate::auth_limit::AuthLimiter;
 use crate::bind_token::BindSigner;

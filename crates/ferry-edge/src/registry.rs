@@ -34,6 +34,11 @@ pub struct AgentSession {
     pub agent_version: String,
     pub metadata: String,
     pub started_at: SystemTime,
+    /// What the agent said about the restart, stop and update commands in Auth: `None` for an
+    /// agent too old to know them, `Some("")` when supported, else the reason it is not.
+    pub restart_unsupported: Option<String>,
+    pub stop_unsupported: Option<String>,
+    pub update_unsupported: Option<String>,
 }
 
 /// One bound endpoint.

@@ -5,8 +5,9 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
+use ferry_proto::StreamType;
 use ferry_types::Hostname;
 
 use crate::Shared;
@@ -30,6 +31,29 @@ pub struct LiveSession {
     pub client_type: String,
     pub started_at: SystemTime,
 }
+
+/// A command the edge sends to an agent (ngrok's server-to-agent streams 4, 5 and 6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgentCommand {
+    Restart,
+    Stop,
+    Update,
+}
+
+/// Why a command did not reach or was not carried out by the agent.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("no live session {0}")]
+    NoSession(String),
+    #[error("the agent does not support {command}: {why}")]
+    Unsupported { command: &'static str, why: String },
+    #[error("the agent answered: {0}")]
+    Refused(String),
+    #[error("the agent did not answer: {0}")]
+    Failed(String),
+}
+
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One bound endpoint.
 #[derive(Clone, Debug)]
@@ -103,6 +127,63 @@ impl EdgeView {
             s.kill.kill();
         }
         doomed.len()
+    }
+
+    /// Sends `command` to the agent of session `id` and waits for its answer. An agent that
+    /// said in Auth that it does not handle the command is not asked.
+    pub async fn command(&self, id: &str, command: AgentCommand) -> Result<(), CommandError> {
+        let session = self
+            .shared
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .find(|s| s.id.as_str() == id)
+            .cloned()
+            .ok_or_else(|| CommandError::NoSession(id.to_string()))?;
+        let (name, typ, declared, body) = match command {
+            AgentCommand::Restart => (
+                "restart",
+                StreamType::RESTART,
+                &session.restart_unsupported,
+                serde_json::json!({}),
+            ),
+            AgentCommand::Stop => (
+                "stop",
+                StreamType::STOP,
+                &session.stop_unsupported,
+                serde_json::json!({}),
+            ),
+            AgentCommand::Update => (
+                "update",
+                StreamType::UPDATE,
+                &session.update_unsupported,
+                serde_json::json!({ "Version": "", "PermitMajorVersion": false }),
+            ),
+        };
+        match declared.as_deref() {
+            Some("") => {}
+            None => {
+                return Err(CommandError::Unsupported {
+                    command: name,
+                    why: "the agent did not declare support for remote commands".into(),
+                })
+            }
+            Some(why) => {
+                return Err(CommandError::Unsupported {
+                    command: name,
+                    why: why.to_string(),
+                })
+            }
+        }
+        match ferry_transport::call(&session.open, typ, &body, COMMAND_TIMEOUT).await {
+            Ok(_) => {
+                tracing::info!(session = %session.id, command = name, "agent carried out a command");
+                Ok(())
+            }
+            Err(ferry_transport::RpcError::Remote(e)) => Err(CommandError::Refused(e)),
+            Err(e) => Err(CommandError::Failed(e.to_string())),
+        }
     }
 
     /// Replaces the agent ingress domains taken from the store; names that do not parse are

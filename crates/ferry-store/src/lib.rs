@@ -168,8 +168,8 @@ pub mod testing {
     }
 
     /// One store of each kind, for tests that must pass on both.
-    pub async fn both() -> (tempfile_free::Dir, Vec<Store>) {
-        let dir = tempfile_free::Dir::new();
+    pub async fn both() -> (ScratchDir, Vec<Store>) {
+        let dir = ScratchDir::new();
         let sqlite = Store::open_sqlite(&dir.path.join("ferry.db"))
             .await
             .expect("open sqlite");
@@ -179,36 +179,33 @@ pub mod testing {
         (dir, vec![sqlite, pg])
     }
 
-    /// A temporary folder without a dev-dependency in the library's public API.
-    pub mod tempfile_free {
-        use std::path::PathBuf;
+    /// A temporary folder, removed on drop (kept here so the helper needs no dev-dependency
+    /// in the library's public API).
+    pub struct ScratchDir {
+        pub path: std::path::PathBuf,
+    }
 
-        pub struct Dir {
-            pub path: PathBuf,
+    impl ScratchDir {
+        pub fn new() -> Self {
+            let path = std::env::temp_dir().join(format!(
+                "ferry-store-test-{}-{}",
+                std::process::id(),
+                rand::random::<u64>()
+            ));
+            std::fs::create_dir_all(&path).expect("temp dir");
+            Self { path }
         }
+    }
 
-        impl Dir {
-            pub fn new() -> Self {
-                let path = std::env::temp_dir().join(format!(
-                    "ferry-store-test-{}-{}",
-                    std::process::id(),
-                    rand::random::<u64>()
-                ));
-                std::fs::create_dir_all(&path).expect("temp dir");
-                Self { path }
-            }
+    impl Default for ScratchDir {
+        fn default() -> Self {
+            Self::new()
         }
+    }
 
-        impl Default for Dir {
-            fn default() -> Self {
-                Self::new()
-            }
-        }
-
-        impl Drop for Dir {
-            fn drop(&mut self) {
-                let _ = std::fs::remove_dir_all(&self.path);
-            }
+    impl Drop for ScratchDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.path);
         }
     }
 }
