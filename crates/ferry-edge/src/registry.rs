@@ -370,6 +370,9 @@ mod tests {
             agent_version: String::new(),
             metadata: String::new(),
             started_at: std::time::SystemTime::now(),
+            restart_unsupported: None,
+            stop_unsupported: None,
+            update_unsupported: None,
         })
     }
 

@@ -75,7 +75,7 @@ fn an_unknown_key_names_file_line_column_and_the_nearest_key() {
         "bad.yml",
         "version: \"2\"\ntunnels:\n  web:\n    proto: http\n    adr: 80\n",
     );
-    let e = load(&[p.clone()]).unwrap_err().to_string();
+    let e = load(std::slice::from_ref(&p)).unwrap_err().to_string();
     assert!(e.starts_with(&format!("{}:5:5:", p.display())), "{e}");
     assert!(
         e.contains("unknown key \"adr\" (did you mean \"addr\"?)"),
