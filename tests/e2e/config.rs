@@ -139,3 +139,86 @@ async fn add_authtoken_writes_and_keeps_the_rest_of_the_file() {
         "# my settings\nversion: \"2\"\nauthtoken: new_token\nserver_addr: x:1\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_files_are_found_and_ferrys_own_wins() {
+    let home = tempfile::tempdir().unwrap();
+    let ngrok_dir = home.path().join(".config/ngrok");
+    let ferry_dir = home.path().join(".config/ferry");
+    std::fs::create_dir_all(&ngrok_dir).unwrap();
+    std::fs::create_dir_all(&ferry_dir).unwrap();
+    std::fs::write(
+        ngrok_dir.join("ngrok.yml"),
+        "version: \"2\"\nserver_addr: from-ngrok:443\ntunnels:\n  a:\n    proto: tcp\n    addr: 22\n",
+    )
+    .unwrap();
+    std::fs::write(ferry_dir.join("ferry.yml"), "server_addr: from-ferry:443\n").unwrap();
+    let h = home.path().display().to_string();
+    let mut check = Proc::spawn(
+        "defaults",
+        &["config".into(), "check".into()],
+        home.path(),
+        &[("HOME", h.as_str()), ("XDG_CONFIG_HOME", "")],
+    );
+    assert_eq!(
+        check.wait_exit(Duration::from_secs(10)).await.code(),
+        Some(0),
+        "{}",
+        check.output()
+    );
+    let out = check.output();
+    assert!(
+        out.contains("ngrok/ngrok.yml") && out.contains("ferry/ferry.yml"),
+        "{out}"
+    );
+    assert!(out.contains("\"server_addr\": \"from-ferry:443\""), "{out}");
+    assert!(out.contains("\"a\""), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_go_where_log_says() {
+    let edge = crate::harness::Edge::start().await;
+    let up = HttpUpstream::start("logged").await;
+    let dir = edge.dir.path();
+    let ready = dir.join("json-ready.json");
+    let mut agent = Proc::spawn(
+        "jsonlog",
+        &[
+            "http".into(),
+            up.port(),
+            "--domain".into(),
+            "logged.example.test".into(),
+            "--authtoken".into(),
+            edge.token.clone(),
+            "--server-addr".into(),
+            edge.agent_addr(),
+            "--root-cas".into(),
+            edge.ca.display().to_string(),
+            "--log".into(),
+            "stdout".into(),
+            "--log-format".into(),
+            "json".into(),
+            "--ready-file".into(),
+            ready.display().to_string(),
+        ],
+        dir,
+        &[],
+    );
+    wait_ready(&mut agent, &ready).await;
+    let (code, _, _) = curl(&edge.curl_https("logged.example.test", "/json-check")).await;
+    assert_eq!(code, 0);
+    crate::harness::eventually(
+        "a JSON log line for the request",
+        Duration::from_secs(10),
+        || {
+            let stdout = std::fs::read_to_string(&agent.stdout).unwrap_or_default();
+            async move {
+                stdout.lines().any(|l| {
+                    serde_json::from_str::<serde_json::Value>(l)
+                        .is_ok_and(|v| v.to_string().contains("/json-check"))
+                })
+            }
+        },
+    )
+    .await;
+}
