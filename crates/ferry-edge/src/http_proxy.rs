@@ -52,7 +52,11 @@ pub async fn serve_conn<IO>(
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(shared.config.max_header_bytes as u32)
-        .max_concurrent_streams(256);
+        .max_concurrent_streams(256)
+        // A client that stops answering pings loses its connection (and the stream slots
+        // its requests hold at the agent).
+        .keep_alive_interval(Some(std::time::Duration::from_secs(30)))
+        .keep_alive_timeout(std::time::Duration::from_secs(20));
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), svc);
     tokio::pin!(conn);
     tokio::select! {
