@@ -1,0 +1,45 @@
+//! Bulk TCP throughput measured by iperf3's client, read from its JSON report.
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde_json::Value;
+
+/// Gigabits per second received by the server with `streams` parallel streams.
+pub async fn throughput(
+    iperf3: &str,
+    to: SocketAddr,
+    streams: usize,
+    duration: Duration,
+) -> anyhow::Result<f64> {
+    let mut cmd = Command::new(iperf3);
+    cmd.args([
+        "-c",
+        &to.ip().to_string(),
+        "-p",
+        &to.port().to_string(),
+        "-J",
+    ])
+    .args(["-P", &streams.to_string()])
+    .args(["-t", &duration.as_secs().max(1).to_string()])
+    // The first second (slow start, window growth) is not counted.
+    .args(["-O", "1"]);
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await?
+        .context("running iperf3")?;
+    let report: Value = serde_json::from_slice(&out.stdout).with_context(|| {
+        format!(
+            "iperf3 printed no JSON: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    if let Some(e) = report["error"].as_str() {
+        bail!("iperf3 to {to}: {e}");
+    }
+    let bps = report["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .with_context(|| format!("iperf3 report without end.sum_received: {report}"))?;
+    Ok(bps / 1e9)
+}

@@ -1,0 +1,247 @@
+//! `ferry-bench`: one run on loopback that does the same work directly, through Ferry and
+//! through rathole with TLS, and prints every figure with its median, spread and ratios.
+//! `bench/run.sh` installs the tools and builds the binaries; this program only measures.
+
+mod iperf;
+mod load;
+mod origin;
+mod procs;
+mod report;
+mod setup;
+mod stats;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::report::{Figure, Table};
+use crate::setup::PathUnderTest;
+use crate::stats::percentile;
+
+#[derive(Parser)]
+#[command(about = "Ferry against a direct connection and rathole (TLS), side by side")]
+struct Args {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    /// The `ferry` binary to measure (a release build).
+    #[arg(long, default_value = "target/release/ferry")]
+    ferry: PathBuf,
+    /// The `rathole` binary (built with its `tls` feature).
+    #[arg(long, default_value = "target/bench-tools/bin/rathole")]
+    rathole: PathBuf,
+    #[arg(long, default_value = "iperf3")]
+    iperf3: String,
+    /// About one minute: one run of each figure, shorter durations.
+    #[arg(long)]
+    quick: bool,
+    /// Runs of each figure (default 5, 1 with --quick).
+    #[arg(long)]
+    runs: Option<usize>,
+    /// Connections held open to measure memory per connection.
+    #[arg(long, default_value_t = 1000)]
+    hold: usize,
+    /// Also write the table (Markdown) to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// The origin servers (started by the harness itself).
+    Origin,
+}
+
+struct Plan {
+    runs: usize,
+    bulk: Duration,
+    http: Duration,
+    fresh: Duration,
+    samples: usize,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let rt = tokio::runtime::Runtime::new()?;
+    match args.cmd {
+        Some(Cmd::Origin) => rt.block_on(origin::run()),
+        None => rt.block_on(bench(args)),
+    }
+}
+
+async fn bench(args: Args) -> anyhow::Result<()> {
+    let plan = if args.quick {
+        Plan {
+            runs: args.runs.unwrap_or(1),
+            bulk: Duration::from_secs(3),
+            http: Duration::from_secs(3),
+            fresh: Duration::from_secs(2),
+            samples: 100,
+        }
+    } else {
+        Plan {
+            runs: args.runs.unwrap_or(5),
+            bulk: Duration::from_secs(6),
+            http: Duration::from_secs(5),
+            fresh: Duration::from_secs(3),
+            samples: 300,
+        }
+    };
+    let dir = tempfile::tempdir()?;
+    eprintln!(
+        "starting the origin, iperf3, Ferry and rathole in {:?}",
+        dir.path()
+    );
+    let origin = setup::origin(dir.path(), &args.iperf3).await?;
+    let mut paths = vec![
+        setup::direct(&origin),
+        setup::ferry(dir.path(), &args.ferry, &origin)
+            .await
+            .context("starting Ferry")?,
+        setup::rathole(dir.path(), &args.rathole, &args.ferry, &origin)
+            .await
+            .context("starting rathole")?,
+    ];
+    let mut table = Table::new(paths.iter().map(|p| p.name).collect());
+
+    memory(&mut table, &mut paths, args.hold).await?;
+    for run in 1..=plan.runs {
+        eprintln!("run {run}/{}", plan.runs);
+        for p in paths.iter_mut() {
+            measure(&mut table, p, &plan, &args.iperf3)
+                .await
+                .with_context(|| format!("measuring {}", p.name))?;
+            for relay in p.relay.iter_mut() {
+                relay.check_alive()?;
+            }
+        }
+    }
+    for p in &paths {
+        if let [server, client] = &p.relay[..] {
+            let (s, c) = (server.memory()?, client.memory()?);
+            table.add(Figure::PeakServer, p.name, mb(s.peak));
+            table.add(Figure::PeakClient, p.name, mb(c.peak));
+        }
+    }
+
+    let text = table.render(&machine(&args));
+    println!("{text}");
+    if let Some(out) = &args.out {
+        std::fs::write(out, &text).with_context(|| format!("writing {out:?}"))?;
+    }
+    Ok(())
+}
+
+/// Memory first, on relays that have carried nothing yet: idle, then with `hold`
+/// connections open end to end.
+async fn memory(table: &mut Table, paths: &mut [PathUnderTest], hold: usize) -> anyhow::Result<()> {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for p in paths.iter() {
+        let [server, client] = &p.relay[..] else {
+            continue;
+        };
+        let (s0, c0) = (server.memory()?, client.memory()?);
+        eprintln!("{}: holding {hold} connections", p.name);
+        let conns = load::hold(p.echo, hold)
+            .await
+            .with_context(|| format!("{}: holding {hold} connections", p.name))?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (s1, c1) = (server.memory()?, client.memory()?);
+        drop(conns);
+        table.add(Figure::IdleServer, p.name, mb(s0.rss));
+        table.add(Figure::IdleClient, p.name, mb(c0.rss));
+        table.add(Figure::HeldServer, p.name, mb(s1.rss));
+        table.add(Figure::HeldClient, p.name, mb(c1.rss));
+        let per = |a: u64, b: u64| b.saturating_sub(a) as f64 / hold as f64 / 1000.0;
+        table.add(Figure::PerConnServer, p.name, per(s0.rss, s1.rss));
+        table.add(Figure::PerConnClient, p.name, per(c0.rss, c1.rss));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    Ok(())
+}
+
+async fn measure(
+    table: &mut Table,
+    p: &mut PathUnderTest,
+    plan: &Plan,
+    iperf3: &str,
+) -> anyhow::Result<()> {
+    for (streams, fig) in [(1, Figure::Bulk1), (8, Figure::Bulk8)] {
+        let gbps = iperf::throughput(iperf3, p.iperf, streams, plan.bulk).await?;
+        table.add(fig, p.name, gbps);
+    }
+    let mut run = load::keepalive(&p.http, 64, plan.http).await?;
+    table.add(Figure::HttpRps, p.name, run.per_second());
+    table.add(
+        Figure::HttpP50,
+        p.name,
+        ms(percentile(&mut run.latencies_us, 50.0)),
+    );
+    table.add(
+        Figure::HttpP99,
+        p.name,
+        ms(percentile(&mut run.latencies_us, 99.0)),
+    );
+
+    let run = load::new_connections(p.http_tcp, 16, plan.fresh).await?;
+    table.add(Figure::NewConns, p.name, run.per_second());
+
+    let mut run = load::low_load(&p.http, plan.samples, Duration::from_millis(2)).await?;
+    table.add(
+        Figure::LowP50,
+        p.name,
+        ms(percentile(&mut run.latencies_us, 50.0)),
+    );
+    table.add(
+        Figure::LowP99,
+        p.name,
+        ms(percentile(&mut run.latencies_us, 99.0)),
+    );
+    Ok(())
+}
+
+fn ms(us: Option<u32>) -> f64 {
+    us.map_or(f64::NAN, |v| v as f64 / 1000.0)
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
+}
+
+/// What the figures were measured on, for the record in BENCHMARKS.md.
+fn machine(args: &Args) -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let version = |cmd: &std::path::Path, arg: &str| {
+        std::process::Command::new(cmd)
+            .arg(arg)
+            .output()
+            .ok()
+            .and_then(|o| {
+                // rathole prints its version on stderr.
+                let text = [o.stdout, o.stderr].concat();
+                String::from_utf8_lossy(&text)
+                    .lines()
+                    .next()
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| "?".into())
+    };
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "{cpu}, {cores} cores, Linux {}; {}; {}; {}",
+        kernel.trim(),
+        version(&args.ferry, "--version"),
+        version(&args.rathole, "--version"),
+        version(std::path::Path::new(&args.iperf3), "--version"),
+    )
+}

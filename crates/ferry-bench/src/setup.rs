@@ -1,0 +1,306 @@
+//! Starts the three paths the same work takes: straight to the origin, through a Ferry edge
+//! and agent (HTTPS at the edge, TLS between agent and edge), and through rathole with its
+//! TLS transport. Every path ends at the same origin and iperf3 server.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use rustls::pki_types::ServerName;
+use serde_json::Value;
+use tokio_rustls::TlsConnector;
+
+use crate::procs::{free_port, Proc};
+
+/// The domain the Ferry HTTP endpoint serves; the load generator connects by address and
+/// names it in SNI and Host, so nothing needs to resolve.
+pub const DOMAIN: &str = "bench.example.test";
+const READY: Duration = Duration::from_secs(60);
+
+/// Where an HTTP client sends its requests on one path.
+#[derive(Clone)]
+pub struct HttpTarget {
+    pub addr: SocketAddr,
+    pub host: String,
+    pub tls: Option<(TlsConnector, ServerName<'static>)>,
+}
+
+/// One way from the load generator to the origin.
+pub struct PathUnderTest {
+    pub name: &'static str,
+    /// HTTP with keep-alive: HTTPS at a Ferry edge, plain HTTP elsewhere.
+    pub http: HttpTarget,
+    /// Plain HTTP over a TCP relay, for fresh connections.
+    pub http_tcp: SocketAddr,
+    pub iperf: SocketAddr,
+    pub echo: SocketAddr,
+    /// The relay's processes (server side first); none for the direct path.
+    pub relay: Vec<Proc>,
+}
+
+/// The origin and iperf3 server, shared by every path.
+pub struct Origin {
+    pub http: SocketAddr,
+    pub echo: SocketAddr,
+    pub iperf: SocketAddr,
+    _procs: Vec<Proc>,
+}
+
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn read_json(path: &Path) -> Option<Value> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+fn str_of<'a>(v: &'a Value, key: &str, file: &str) -> anyhow::Result<&'a str> {
+    v[key]
+        .as_str()
+        .with_context(|| format!("{file}: no string {key:?} in {v}"))
+}
+
+pub async fn origin(dir: &Path, iperf3: &str) -> anyhow::Result<Origin> {
+    let exe = std::env::current_exe()?;
+    let mut o = Proc::spawn("origin", Command::new(exe).arg("origin"), dir)?;
+    let ports = o
+        .wait_for("ports on stdout", READY, |p| {
+            serde_json::from_str::<Value>(p.log().lines().next()?).ok()
+        })
+        .await?;
+    let port = |k: &str| {
+        ports[k]
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .with_context(|| format!("origin printed no {k} port: {ports}"))
+    };
+    let iperf_port = free_port()?;
+    let mut i = Proc::spawn(
+        "iperf3-server",
+        Command::new(iperf3)
+            .args(["-s", "--forceflush", "-B", "127.0.0.1", "-p"])
+            .arg(iperf_port.to_string()),
+        dir,
+    )?;
+    i.wait_for("listening", READY, |p| {
+        p.log().contains("listening").then_some(())
+    })
+    .await?;
+    Ok(Origin {
+        http: loopback(port("http")?),
+        echo: loopback(port("echo")?),
+        iperf: loopback(iperf_port),
+        _procs: vec![o, i],
+    })
+}
+
+pub fn direct(origin: &Origin) -> PathUnderTest {
+    PathUnderTest {
+        name: "direct",
+        http: HttpTarget {
+            addr: origin.http,
+            host: origin.http.to_string(),
+            tls: None,
+        },
+        http_tcp: origin.http,
+        iperf: origin.iperf,
+        echo: origin.echo,
+        relay: Vec::new(),
+    }
+}
+
+/// A dev edge and one agent with four tunnels: the HTTPS endpoint, and TCP endpoints to the
+/// origin's HTTP port, to iperf3 and to the echo server.
+pub async fn ferry(dir: &Path, ferry: &Path, origin: &Origin) -> anyhow::Result<PathUnderTest> {
+    let data = dir.join("ferry-data");
+    let edge_ready = dir.join("edge-ready.json");
+    let mut edge = Proc::spawn(
+        "ferry-edge",
+        Command::new(ferry)
+            .args(["edge", "--dev", "--data-dir"])
+            .arg(&data)
+            .arg("--ready-file")
+            .arg(&edge_ready),
+        dir,
+    )?;
+    let ready = edge
+        .wait_for("ready file", READY, |_| read_json(&edge_ready))
+        .await?;
+    let dev = read_json(&data.join("dev.json")).context("reading the edge's dev.json")?;
+    let token = str_of(&dev, "authtoken", "dev.json")?;
+    let ca = PathBuf::from(str_of(&dev, "ca_cert", "dev.json")?);
+    let agent_addr = str_of(&ready, "agent_ingress", "edge ready file")?;
+    let https: SocketAddr = str_of(&ready, "https", "edge ready file")?.parse()?;
+
+    let config = dir.join("ferry.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: \"2\"\ntunnels:\n  web:\n    proto: http\n    addr: {}\n    domain: {DOMAIN}\n  conn:\n    proto: tcp\n    addr: {}\n  iperf:\n    proto: tcp\n    addr: {}\n  echo:\n    proto: tcp\n    addr: {}\n",
+            origin.http, origin.http, origin.iperf, origin.echo
+        ),
+    )?;
+    let agent_ready = dir.join("agent-ready.json");
+    let mut agent = Proc::spawn(
+        "ferry-agent",
+        Command::new(ferry)
+            .args(["start", "--all", "--web-addr", "false", "--config"])
+            .arg(&config)
+            .args([
+                "--authtoken",
+                token,
+                "--server-addr",
+                agent_addr,
+                "--root-cas",
+            ])
+            .arg(&ca)
+            .arg("--ready-file")
+            .arg(&agent_ready),
+        dir,
+    )?;
+    let tunnels = agent
+        .wait_for("ready file", READY, |_| read_json(&agent_ready))
+        .await?;
+    let tcp = |name: &str| -> anyhow::Result<SocketAddr> {
+        let list = tunnels["tunnels"]
+            .as_array()
+            .context("agent ready file: no tunnels")?;
+        let url = list
+            .iter()
+            .find(|t| t["name"] == name)
+            .and_then(|t| t["public_url"].as_str())
+            .with_context(|| format!("agent ready file: no tunnel {name}: {tunnels}"))?;
+        let addr = url.strip_prefix("tcp://").unwrap_or(url);
+        addr.parse()
+            .with_context(|| format!("tunnel {name}: public address {url:?}"))
+    };
+    Ok(PathUnderTest {
+        name: "Ferry",
+        http: HttpTarget {
+            addr: https,
+            host: DOMAIN.into(),
+            tls: Some((connector(&ca)?, ServerName::try_from(DOMAIN)?)),
+        },
+        http_tcp: tcp("conn")?,
+        iperf: tcp("iperf")?,
+        echo: tcp("echo")?,
+        relay: vec![edge, agent],
+    })
+}
+
+fn connector(ca: &Path) -> anyhow::Result<TlsConnector> {
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(ca).with_context(|| format!("reading {ca:?}"))?;
+    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        roots.add(cert.with_context(|| format!("{ca:?}: bad certificate"))?)?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// A rathole server and client with the TLS transport (a certificate for `localhost` made by
+/// `ferry certs generate`, packed as PKCS#12 by openssl) and three services.
+pub async fn rathole(
+    dir: &Path,
+    rathole: &Path,
+    ferry: &Path,
+    origin: &Origin,
+) -> anyhow::Result<PathUnderTest> {
+    let certs = dir.join("rathole-certs");
+    run(Command::new(ferry)
+        .args(["certs", "generate", "--domain", "localhost", "--out"])
+        .arg(&certs))?;
+    let pfx = certs.join("identity.pfx");
+    run(Command::new("openssl")
+        .args(["pkcs12", "-export", "-passout", "pass:ferry-bench", "-out"])
+        .arg(&pfx)
+        .arg("-inkey")
+        .arg(certs.join("server-key.pem"))
+        .arg("-in")
+        .arg(certs.join("server-crt.pem")))?;
+
+    let control = free_port()?;
+    let services = [
+        ("web", origin.http),
+        ("iperf", origin.iperf),
+        ("echo", origin.echo),
+    ];
+    let mut server = format!(
+        "[server]\nbind_addr = \"127.0.0.1:{control}\"\n[server.transport]\ntype = \"tls\"\n[server.transport.tls]\npkcs12 = {:?}\npkcs12_password = \"ferry-bench\"\n",
+        pfx.display().to_string()
+    );
+    let mut client = format!(
+        "[client]\nremote_addr = \"localhost:{control}\"\n[client.transport]\ntype = \"tls\"\n[client.transport.tls]\ntrusted_root = {:?}\nhostname = \"localhost\"\n",
+        certs.join("ca-crt.pem").display().to_string()
+    );
+    let mut public = Vec::new();
+    for (name, local) in services {
+        let port = free_port()?;
+        public.push(loopback(port));
+        server.push_str(&format!(
+            "[server.services.{name}]\ntoken = \"ferry-bench\"\nbind_addr = \"127.0.0.1:{port}\"\n"
+        ));
+        client.push_str(&format!(
+            "[client.services.{name}]\ntoken = \"ferry-bench\"\nlocal_addr = \"{local}\"\n"
+        ));
+    }
+    let server_toml = dir.join("rathole-server.toml");
+    let client_toml = dir.join("rathole-client.toml");
+    std::fs::write(&server_toml, server)?;
+    std::fs::write(&client_toml, client)?;
+    let s = Proc::spawn(
+        "rathole-server",
+        Command::new(rathole)
+            .arg("-s")
+            .arg(&server_toml)
+            .env("NO_COLOR", "1"),
+        dir,
+    )?;
+    let mut c = Proc::spawn(
+        "rathole-client",
+        Command::new(rathole)
+            .arg("-c")
+            .arg(&client_toml)
+            .env("NO_COLOR", "1"),
+        dir,
+    )?;
+    c.wait_for("three control channels", READY, |p| {
+        (p.log().matches("Control channel established").count() >= services.len()).then_some(())
+    })
+    .await?;
+    Ok(PathUnderTest {
+        name: "rathole",
+        http: HttpTarget {
+            addr: public[0],
+            host: public[0].to_string(),
+            tls: None,
+        },
+        http_tcp: public[0],
+        iperf: public[1],
+        echo: public[2],
+        relay: vec![s, c],
+    })
+}
+
+fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    let out = cmd
+        .output()
+        .with_context(|| format!("running {:?}", cmd.get_program()))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
