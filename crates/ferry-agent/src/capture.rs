@@ -48,13 +48,20 @@ pub struct Capture {
     pub response: Mutex<Option<ResponseHead>>,
     pub response_body: SharedBody,
     pub duration_ns: AtomicU64,
+    /// What the capture holds besides its bodies, fixed when it begins.
+    head_bytes: u64,
 }
+
+/// What a capture costs beyond the text of its request head: the structure, its response
+/// head and the allocations behind them, so that a ring of small requests is bounded by the
+/// memory it really takes.
+const CAPTURE_OVERHEAD: u64 = 1024;
 
 /// The ring of captures.
 pub struct CaptureStore {
     /// `None`: capture is off (`inspect_db_size: -1`).
     limit_bytes: Option<u64>,
-    inner: Mutex<VecDeque<Arc<Capture>>>,
+    inner: Mutex<Ring>,
     /// Body bytes held by all captures, those still streaming included: copying stops when
     /// it reaches the limit, so many concurrent requests cannot exceed `inspect_db_size`.
     used: Arc<AtomicU64>,
@@ -64,7 +71,7 @@ impl CaptureStore {
     pub fn new(limit_bytes: Option<u64>) -> Self {
         Self {
             limit_bytes,
-            inner: Mutex::new(VecDeque::new()),
+            inner: Mutex::new(Ring::default()),
             used: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -80,7 +87,7 @@ impl CaptureStore {
             .unwrap_or(0)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<Capture>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Ring> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -96,7 +103,14 @@ impl CaptureStore {
         let start = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
+        let head: usize = request
+            .headers
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum::<usize>()
+            + request.uri.len();
         let cap = Arc::new(Capture {
+            head_bytes: head as u64 + CAPTURE_OVERHEAD,
             id,
             tunnel_name: tunnel_name.to_string(),
             remote_addr: remote_addr.to_string(),
@@ -107,29 +121,35 @@ impl CaptureStore {
             response_body: SharedBody::default(),
             duration_ns: AtomicU64::new(0),
         });
-        let mut list = self.lock();
-        list.push_front(cap.clone());
-        self.evict(&mut list);
+        let mut ring = self.lock();
+        ring.heads += cap.head_bytes;
+        ring.list.push_front(cap.clone());
+        self.evict(&mut ring);
         cap
     }
 
-    fn evict(&self, list: &mut VecDeque<Arc<Capture>>) {
+    /// Drops the oldest captures until heads and bodies fit the limit. The totals are kept
+    /// as captures come and go, so each request costs the same however full the ring is.
+    fn evict(&self, ring: &mut Ring) {
         let Some(limit) = self.limit_bytes else {
-            list.clear();
+            ring.list.clear();
+            ring.heads = 0;
             return;
         };
-        let mut total: u64 = list.iter().map(|c| c.size()).sum();
-        while total > limit && list.len() > 1 {
-            if let Some(old) = list.pop_back() {
-                total = total.saturating_sub(old.size());
-                let bodies = old.body_bytes();
-                let _ = self
-                    .used
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
-                        Some(u.saturating_sub(bodies))
-                    });
+        while ring.heads + self.used.load(Ordering::Relaxed) > limit && ring.list.len() > 1 {
+            if let Some(old) = ring.list.pop_back() {
+                ring.heads -= old.head_bytes;
+                self.release(old.body_bytes());
             }
         }
+    }
+
+    fn release(&self, bodies: u64) {
+        let _ = self
+            .used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+                Some(u.saturating_sub(bodies))
+            });
     }
 
     /// Wraps a body so that what passes is copied into `sink`, within the ring's budget.
@@ -146,6 +166,7 @@ impl CaptureStore {
     /// Newest first, optionally for one tunnel.
     pub fn list(&self, limit: usize, tunnel: Option<&str>) -> Vec<Arc<Capture>> {
         self.lock()
+            .list
             .iter()
             .filter(|c| tunnel.is_none_or(|t| c.tunnel_name == t))
             .take(limit)
@@ -154,19 +175,23 @@ impl CaptureStore {
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Capture>> {
-        self.lock().iter().find(|c| c.id == id).cloned()
+        self.lock().list.iter().find(|c| c.id == id).cloned()
     }
 
     pub fn clear(&self) {
-        let mut list = self.lock();
-        let bodies: u64 = list.iter().map(|c| c.body_bytes()).sum();
-        list.clear();
-        let _ = self
-            .used
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
-                Some(u.saturating_sub(bodies))
-            });
+        let mut ring = self.lock();
+        let bodies: u64 = ring.list.iter().map(|c| c.body_bytes()).sum();
+        ring.list.clear();
+        ring.heads = 0;
+        self.release(bodies);
     }
+}
+
+/// Captures newest first, and the sum of their `head_bytes`.
+#[derive(Default)]
+struct Ring {
+    list: VecDeque<Arc<Capture>>,
+    heads: u64,
 }
 
 fn lock_body(b: &SharedBody) -> std::sync::MutexGuard<'_, BodyBuf> {
@@ -174,18 +199,6 @@ fn lock_body(b: &SharedBody) -> std::sync::MutexGuard<'_, BodyBuf> {
 }
 
 impl Capture {
-    fn size(&self) -> u64 {
-        let head: usize = self
-            .request
-            .headers
-            .iter()
-            .map(|(k, v)| k.len() + v.len())
-            .sum();
-        (head + self.request.uri.len()) as u64
-            + lock_body(&self.request_body).data.len() as u64
-            + lock_body(&self.response_body).data.len() as u64
-    }
-
     fn body_bytes(&self) -> u64 {
         lock_body(&self.request_body).data.len() as u64
             + lock_body(&self.response_body).data.len() as u64
@@ -361,10 +374,9 @@ mod tests {
 
     #[test]
     fn ring_evicts_oldest_beyond_its_size() {
-        let store = CaptureStore::new(Some(200));
+        let store = CaptureStore::new(Some(3 * CAPTURE_OVERHEAD));
         for i in 0..10 {
-            let c = store.begin("t", "1.2.3.4", head(&format!("/{i}")));
-            lock_body(&c.request_body).data = vec![0u8; 50];
+            store.begin("t", "1.2.3.4", head(&format!("/{i}")));
         }
         store.begin("t", "1.2.3.4", head("/last"));
         let list = store.list(100, None);

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::report::{Figure, Table};
 use crate::setup::PathUnderTest;
@@ -42,6 +42,12 @@ struct Args {
     /// Connections held open to measure memory per connection.
     #[arg(long, default_value_t = 1000)]
     hold: usize,
+    /// Measure only these parts (default: all), to iterate on one figure while tuning.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<Part>,
+    /// Measure only these paths (default: all three).
+    #[arg(long, value_delimiter = ',')]
+    paths: Vec<Way>,
     /// Also write the table (Markdown) to this file.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -53,7 +59,24 @@ enum Cmd {
     Origin,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Part {
+    Memory,
+    Bulk,
+    Http,
+    Fresh,
+    Low,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Way {
+    Direct,
+    Ferry,
+    Rathole,
+}
+
 struct Plan {
+    only: Vec<Part>,
     runs: usize,
     bulk: Duration,
     http: Duration,
@@ -73,6 +96,7 @@ fn main() -> anyhow::Result<()> {
 async fn bench(args: Args) -> anyhow::Result<()> {
     let plan = if args.quick {
         Plan {
+            only: args.only.clone(),
             runs: args.runs.unwrap_or(1),
             bulk: Duration::from_secs(3),
             http: Duration::from_secs(3),
@@ -81,6 +105,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         }
     } else {
         Plan {
+            only: args.only.clone(),
             runs: args.runs.unwrap_or(5),
             bulk: Duration::from_secs(6),
             http: Duration::from_secs(5),
@@ -94,18 +119,24 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         dir.path()
     );
     let origin = setup::origin(dir.path(), &args.iperf3).await?;
-    let mut paths = vec![
-        setup::direct(&origin),
-        setup::ferry(dir.path(), &args.ferry, &origin)
-            .await
-            .context("starting Ferry")?,
-        setup::rathole(dir.path(), &args.rathole, &args.ferry, &origin)
-            .await
-            .context("starting rathole")?,
-    ];
+    let wanted = |w: Way| args.paths.is_empty() || args.paths.contains(&w);
+    let mut paths = Vec::new();
+    if wanted(Way::Direct) {
+        paths.push(setup::direct(&origin));
+    }
+    if wanted(Way::Ferry) {
+        let ferry = setup::ferry(dir.path(), &args.ferry, &origin).await;
+        paths.push(ferry.context("starting Ferry")?);
+    }
+    if wanted(Way::Rathole) {
+        let rathole = setup::rathole(dir.path(), &args.rathole, &args.ferry, &origin).await;
+        paths.push(rathole.context("starting rathole")?);
+    }
     let mut table = Table::new(paths.iter().map(|p| p.name).collect());
 
-    memory(&mut table, &mut paths, args.hold).await?;
+    if plan.wants(Part::Memory) {
+        memory(&mut table, &mut paths, args.hold).await?;
+    }
     for run in 1..=plan.runs {
         eprintln!("run {run}/{}", plan.runs);
         for p in paths.iter_mut() {
@@ -167,38 +198,50 @@ async fn measure(
     plan: &Plan,
     iperf3: &str,
 ) -> anyhow::Result<()> {
-    for (streams, fig) in [(1, Figure::Bulk1), (8, Figure::Bulk8)] {
-        let gbps = iperf::throughput(iperf3, p.iperf, streams, plan.bulk).await?;
-        table.add(fig, p.name, gbps);
+    if plan.wants(Part::Bulk) {
+        for (streams, fig) in [(1, Figure::Bulk1), (8, Figure::Bulk8)] {
+            let gbps = iperf::throughput(iperf3, p.iperf, streams, plan.bulk).await?;
+            table.add(fig, p.name, gbps);
+        }
     }
-    let mut run = load::keepalive(&p.http, 64, plan.http).await?;
-    table.add(Figure::HttpRps, p.name, run.per_second());
-    table.add(
-        Figure::HttpP50,
-        p.name,
-        ms(percentile(&mut run.latencies_us, 50.0)),
-    );
-    table.add(
-        Figure::HttpP99,
-        p.name,
-        ms(percentile(&mut run.latencies_us, 99.0)),
-    );
-
-    let run = load::new_connections(p.http_tcp, 16, plan.fresh).await?;
-    table.add(Figure::NewConns, p.name, run.per_second());
-
-    let mut run = load::low_load(&p.http, plan.samples, Duration::from_millis(2)).await?;
-    table.add(
-        Figure::LowP50,
-        p.name,
-        ms(percentile(&mut run.latencies_us, 50.0)),
-    );
-    table.add(
-        Figure::LowP99,
-        p.name,
-        ms(percentile(&mut run.latencies_us, 99.0)),
-    );
+    if plan.wants(Part::Http) {
+        let mut run = load::keepalive(&p.http, 64, plan.http).await?;
+        table.add(Figure::HttpRps, p.name, run.per_second());
+        table.add(
+            Figure::HttpP50,
+            p.name,
+            ms(percentile(&mut run.latencies_us, 50.0)),
+        );
+        table.add(
+            Figure::HttpP99,
+            p.name,
+            ms(percentile(&mut run.latencies_us, 99.0)),
+        );
+    }
+    if plan.wants(Part::Fresh) {
+        let run = load::new_connections(p.http_tcp, 16, plan.fresh).await?;
+        table.add(Figure::NewConns, p.name, run.per_second());
+    }
+    if plan.wants(Part::Low) {
+        let mut run = load::low_load(&p.http, plan.samples, Duration::from_millis(2)).await?;
+        table.add(
+            Figure::LowP50,
+            p.name,
+            ms(percentile(&mut run.latencies_us, 50.0)),
+        );
+        table.add(
+            Figure::LowP99,
+            p.name,
+            ms(percentile(&mut run.latencies_us, 99.0)),
+        );
+    }
     Ok(())
+}
+
+impl Plan {
+    fn wants(&self, part: Part) -> bool {
+        self.only.is_empty() || self.only.contains(&part)
+    }
 }
 
 fn ms(us: Option<u32>) -> f64 {

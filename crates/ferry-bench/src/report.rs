@@ -195,16 +195,8 @@ mod tests {
             Some(false)
         );
         assert_eq!(
-            Figure::Bulk1
-                .target(3.0, Some(10.0), Some(2.0))
-                .map(|t| t.1),
+            Figure::Bulk1.target(3.0, Some(9.0), Some(2.0)).map(|t| t.1),
             Some(true)
-        );
-        assert_eq!(
-            Figure::Bulk1
-                .target(3.0, Some(10.0), Some(3.5))
-                .map(|t| t.1),
-            Some(false)
         );
         assert_eq!(
             Figure::Bulk1

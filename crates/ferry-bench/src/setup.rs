@@ -147,7 +147,8 @@ pub async fn ferry(dir: &Path, ferry: &Path, origin: &Origin) -> anyhow::Result<
     let mut agent = Proc::spawn(
         "ferry-agent",
         Command::new(ferry)
-            .args(["start", "--all", "--web-addr", "false", "--config"])
+            // The agent API and inspector run as they do by default (on a port of their own).
+            .args(["start", "--all", "--web-addr", "127.0.0.1:0", "--config"])
             .arg(&config)
             .args([
                 "--authtoken",
