@@ -104,13 +104,15 @@ async fn splice_upstream(fwd: &Forwarder, conn: Box<dyn Conn>, client: SocketAdd
         }
     };
     match splice(conn, upstream, IDLE).await {
-        Ok(moved) => tracing::info!(
+        // Per connection and per request at debug, as ngrok's agent logs them: the inspector
+        // and the status screen show traffic, and a busy tunnel's log stays its life story.
+        Ok(moved) => tracing::debug!(
             tunnel = %name, %client,
             bytes_in = moved.a_to_b, bytes_out = moved.b_to_a,
             ms = started.elapsed().as_millis() as u64,
             "connection closed"
         ),
-        Err(e) => tracing::info!(tunnel = %name, %client, "connection ended: {e}"),
+        Err(e) => tracing::debug!(tunnel = %name, %client, "connection ended: {e}"),
     }
 }
 
@@ -194,7 +196,7 @@ pub async fn exchange(
     };
     let took = started.elapsed();
     fwd.metrics.http_request(took);
-    tracing::info!(
+    tracing::debug!(
         tunnel = %name,
         %client,
         status = resp.status().as_u16(),

@@ -60,7 +60,7 @@ pub async fn run_once(inner: &Arc<Inner>) -> Result<(), SessionError> {
     let _ = tcp.set_nodelay(true);
     let tls = tokio::time::timeout(
         cfg.connect_timeout,
-        TlsConnector::from(inner.edge_tls.clone()).connect(server_name, tcp),
+        TlsConnector::from(inner.edge_tls.clone()).connect(server_name, ferry_transport::session_io(tcp)),
     )
     .await
     .map_err(|_| SessionError::Transient("TLS handshake with the edge timed out".into()))?

@@ -111,7 +111,8 @@ async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, r
     match target {
         Target::Agent => {
             let acceptor = TlsAcceptor::from(shared.agent_tls.clone());
-            match tokio::time::timeout(shared.config.handshake_timeout, acceptor.accept(io)).await {
+            let accept = acceptor.accept(ferry_transport::session_io(io));
+            match tokio::time::timeout(shared.config.handshake_timeout, accept).await {
                 Ok(Ok(tls)) => ingress::serve_agent(shared, tls, peer).await,
                 Ok(Err(e)) => tracing::info!(%peer, error = %e, "agent TLS handshake failed"),
                 Err(_) => tracing::info!(%peer, "agent TLS handshake timed out"),

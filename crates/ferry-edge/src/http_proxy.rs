@@ -20,7 +20,8 @@ use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::error_page::error_response;
-use crate::registry::{Proto, Route};
+use crate::registry::{Proto, Route, Tunnel};
+use crate::stream_reuse::{self, StreamCache};
 use crate::{proxy_stream, Shared};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -40,8 +41,17 @@ pub async fn serve_conn<IO>(
 {
     let svc_shared = shared.clone();
     let verified_for: Arc<Option<String>> = Arc::new(verified_for);
-    let svc =
-        service_fn(move |req| handle(svc_shared.clone(), req, peer, https, verified_for.clone()));
+    let cache = Arc::new(StreamCache::default());
+    let svc_cache = cache.clone();
+    let svc = service_fn(move |req| {
+        let conn = Conn {
+            peer,
+            https,
+            verified_for: verified_for.clone(),
+            streams: svc_cache.clone(),
+        };
+        handle(svc_shared.clone(), req, conn)
+    });
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -59,41 +69,54 @@ pub async fn serve_conn<IO>(
         .keep_alive_timeout(std::time::Duration::from_secs(20));
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), svc);
     tokio::pin!(conn);
-    tokio::select! {
-        res = conn.as_mut() => {
-            if let Err(e) = res {
-                tracing::debug!(%peer, error = %e, "public HTTP connection ended");
+    let mut expiry = tokio::time::interval(stream_reuse::IDLE_FOR);
+    expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            res = conn.as_mut() => {
+                if let Err(e) = res {
+                    tracing::debug!(%peer, error = %e, "public HTTP connection ended");
+                }
+                break;
             }
-        }
-        _ = shared.shutdown.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
+            _ = shared.shutdown.cancelled() => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+                break;
+            }
+            _ = expiry.tick() => cache.expire(),
         }
     }
+    cache.clear();
+}
+
+/// What every request on one public connection shares.
+struct Conn {
+    peer: SocketAddr,
+    https: bool,
+    /// The endpoint whose client certificate the handshake verified, if any.
+    verified_for: Arc<Option<String>>,
+    streams: Arc<StreamCache>,
 }
 
 async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
-    peer: SocketAddr,
-    https: bool,
-    verified_for: Arc<Option<String>>,
+    conn: Conn,
 ) -> Result<Response<Body>, Infallible> {
-    Ok(
-        match forward(&shared, req, peer, https, verified_for.as_deref()).await {
-            Ok(resp) => resp,
-            Err((code, detail, headers)) => {
-                let mut resp = error_response(code, &detail, &headers);
-                if code == ErrorCode::AuthenticationRequired {
-                    resp.headers_mut().insert(
-                        header::WWW_AUTHENTICATE,
-                        HeaderValue::from_static("Basic realm=\"ferry\""),
-                    );
-                }
-                resp
+    Ok(match forward(&shared, req, &conn).await {
+        Ok(resp) => resp,
+        Err((code, detail, headers)) => {
+            let mut resp = error_response(code, &detail, &headers);
+            if code == ErrorCode::AuthenticationRequired {
+                resp.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"ferry\""),
+                );
             }
-        },
-    )
+            resp
+        }
+    })
 }
 
 type Failure = (ErrorCode, String, http::HeaderMap);
@@ -101,10 +124,9 @@ type Failure = (ErrorCode, String, http::HeaderMap);
 async fn forward(
     shared: &Arc<Shared>,
     mut req: Request<Incoming>,
-    peer: SocketAddr,
-    https: bool,
-    verified_for: Option<&str>,
+    conn: &Conn,
 ) -> Result<Response<Body>, Failure> {
+    let (peer, https, verified_for) = (conn.peer, conn.https, conn.verified_for.as_deref());
     let fail =
         |code, detail: String, req: &Request<Incoming>| (code, detail, req.headers().clone());
     let host_text = request_host(&req).unwrap_or_default();
@@ -149,42 +171,37 @@ async fn forward(
     let upgrade = is_upgrade(&req).then(|| hyper::upgrade::on(&mut req));
     prepare_upstream_request(&mut req, &host_text, peer, https);
 
-    let stream = match proxy_stream::open(&tunnel, peer, shared.config.stream_wait).await {
-        Ok(s) => s,
-        Err(code) => {
-            let detail = match code {
-                ErrorCode::StreamLimit => {
-                    format!("the agent serving {host} has too many open connections")
-                }
-                _ => format!("the agent serving {host} could not be reached"),
-            };
-            return Err(fail(code, detail, &req));
-        }
-    };
-    let (mut sender, conn) = match hyper::client::conn::http1::Builder::new()
-        .handshake::<_, Incoming>(TokioIo::new(stream))
-        .await
-    {
-        Ok(pair) => pair,
-        Err(e) => {
-            return Err(fail(
-                ErrorCode::AgentOffline,
-                format!("agent stream: {e}"),
-                &req,
-            ));
-        }
-    };
-    tokio::spawn(async move {
-        if let Err(e) = conn.with_upgrades().await {
-            tracing::debug!(error = %e, "agent stream ended");
-        }
-    });
-
     let headers = req.headers().clone();
+    let keep = upgrade.is_none();
+    let (mut sender, reused) = match conn.streams.take(&tunnel) {
+        Some(s) => (s, true),
+        None => match open_sender(shared, &tunnel, peer, &host).await {
+            Ok(s) => (s, false),
+            Err((code, detail)) => return Err(fail(code, detail, &req)),
+        },
+    };
     let timeout = shared.config.upstream_timeout;
-    let mut resp = match tokio::time::timeout(timeout, sender.send_request(req)).await {
+    let exchange = async {
+        match sender.try_send_request(req).await {
+            Ok(resp) => Ok(resp),
+            // A kept stream the agent closed in the meantime: the request never left, so it
+            // goes again on a new stream.
+            Err(mut e) if reused && e.message().is_some() => {
+                let Some(req) = e.take_message() else {
+                    return Err(Sent::Failed(e.into_error()));
+                };
+                sender = open_sender(shared, &tunnel, peer, &host)
+                    .await
+                    .map_err(Sent::NoStream)?;
+                sender.send_request(req).await.map_err(Sent::Failed)
+            }
+            Err(e) => Err(Sent::Failed(e.into_error())),
+        }
+    };
+    let mut resp = match tokio::time::timeout(timeout, exchange).await {
         Ok(Ok(resp)) => resp,
-        Ok(Err(e)) => {
+        Ok(Err(Sent::NoStream((code, detail)))) => return Err((code, detail, headers)),
+        Ok(Err(Sent::Failed(e))) => {
             tracing::info!(%host, error = %e, "upstream response failed");
             return Err((
                 ErrorCode::UpstreamBadResponse,
@@ -216,8 +233,47 @@ async fn forward(
         }
         return Ok(resp.map(|_| empty()));
     }
+    if keep {
+        conn.streams.put(tunnel, sender);
+    }
     strip_hop_by_hop(resp.headers_mut());
     Ok(resp.map(|b| b.map_err(BoxError::from).boxed()))
+}
+
+/// Why an exchange with the agent produced no response.
+enum Sent {
+    NoStream((ErrorCode, String)),
+    Failed(hyper::Error),
+}
+
+/// Opens a proxy stream to the tunnel's agent and starts HTTP/1.1 on it.
+async fn open_sender(
+    shared: &Shared,
+    tunnel: &Tunnel,
+    peer: SocketAddr,
+    host: &Hostname,
+) -> Result<hyper::client::conn::http1::SendRequest<Incoming>, (ErrorCode, String)> {
+    let stream = proxy_stream::open(tunnel, peer, shared.config.stream_wait)
+        .await
+        .map_err(|code| {
+            let detail = match code {
+                ErrorCode::StreamLimit => {
+                    format!("the agent serving {host} has too many open connections")
+                }
+                _ => format!("the agent serving {host} could not be reached"),
+            };
+            (code, detail)
+        })?;
+    let (sender, conn) = hyper::client::conn::http1::Builder::new()
+        .handshake::<_, Incoming>(TokioIo::new(stream))
+        .await
+        .map_err(|e| (ErrorCode::AgentOffline, format!("agent stream: {e}")))?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.with_upgrades().await {
+            tracing::debug!(error = %e, "agent stream ended");
+        }
+    });
+    Ok(sender)
 }
 
 fn request_host(req: &Request<Incoming>) -> Option<String> {

@@ -15,6 +15,7 @@ mod protect;
 mod proxy_stream;
 mod registry;
 mod rewind;
+mod stream_reuse;
 mod tcp;
 mod tls;
 mod view;
