@@ -77,6 +77,10 @@ done
 echo "test.sh: cargo test" >&2
 cargo test --workspace
 
+# ngrok's muxado as Ferry runs it (vendor/muxado/FERRY.md): its own tests, with its own lockfile.
+echo "test.sh: vendored muxado's tests" >&2
+cargo test --locked --manifest-path vendor/muxado/Cargo.toml --target-dir "${CARGO_TARGET_DIR:-target}"
+
 # The REST API through ngrok's own Python API client, then against its OpenAPI document:
 # schemathesis (both from PyPI, in a venv kept in the target dir) drives a dev edge for a
 # bounded number of examples per operation and fails on any 5xx or any answer that breaks
