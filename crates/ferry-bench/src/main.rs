@@ -205,7 +205,14 @@ async fn measure(
         }
     }
     if plan.wants(Part::Http) {
+        let before = cpu(&p.relay)?;
         let mut run = load::keepalive(&p.http, 64, plan.http).await?;
+        if let ([s0, c0], [s1, c1]) = (&before[..], &cpu(&p.relay)?[..]) {
+            let per =
+                |a: &Duration, b: &Duration| (*b - *a).as_micros() as f64 / run.requests as f64;
+            table.add(Figure::HttpCpuServer, p.name, per(s0, s1));
+            table.add(Figure::HttpCpuClient, p.name, per(c0, c1));
+        }
         table.add(Figure::HttpRps, p.name, run.per_second());
         table.add(
             Figure::HttpP50,
@@ -236,6 +243,10 @@ async fn measure(
         );
     }
     Ok(())
+}
+
+fn cpu(relay: &[procs::Proc]) -> anyhow::Result<Vec<Duration>> {
+    relay.iter().map(procs::Proc::cpu).collect()
 }
 
 impl Plan {
@@ -270,7 +281,7 @@ fn machine(args: &Args) -> String {
             .output()
             .ok()
             .and_then(|o| {
-                // rathole prints its version on stderr.
+                // rathole prints its name and version first in --help, on stderr.
                 let text = [o.stdout, o.stderr].concat();
                 String::from_utf8_lossy(&text)
                     .lines()
@@ -284,7 +295,7 @@ fn machine(args: &Args) -> String {
         "{cpu}, {cores} cores, Linux {}; {}; {}; {}",
         kernel.trim(),
         version(&args.ferry, "--version"),
-        version(&args.rathole, "--version"),
+        version(&args.rathole, "--help"),
         version(std::path::Path::new(&args.iperf3), "--version"),
     )
 }

@@ -69,6 +69,26 @@ impl Proc {
         })
     }
 
+    /// CPU time used so far, user and system, all threads.
+    pub fn cpu(&self) -> anyhow::Result<Duration> {
+        let path = format!("/proc/{}/stat", self.pid());
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+        // The command name (field 2) may hold spaces; the fields after its ')' do not.
+        let rest = text
+            .rsplit_once(')')
+            .map(|(_, r)| r)
+            .with_context(|| format!("{path}: no command field"))?;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // utime and stime are fields 14 and 15, in USER_HZ ticks (100 per second on Linux).
+        let tick = |i: usize| -> anyhow::Result<u64> {
+            fields
+                .get(i)
+                .and_then(|v| v.parse().ok())
+                .with_context(|| format!("{path}: cannot read field {}", i + 3))
+        };
+        Ok(Duration::from_millis((tick(11)? + tick(12)?) * 10))
+    }
+
     /// Polls `ready` until it yields a value, failing early if the process dies.
     pub async fn wait_for<T>(
         &mut self,
