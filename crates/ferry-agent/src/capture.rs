@@ -42,7 +42,8 @@ pub struct Capture {
     pub id: String,
     pub tunnel_name: String,
     pub remote_addr: String,
-    pub start: String,
+    /// Formatted only when the capture is read: most captures never are.
+    pub start: time::OffsetDateTime,
     pub request: RequestHead,
     pub request_body: SharedBody,
     pub response: Mutex<Option<ResponseHead>>,
@@ -55,7 +56,7 @@ pub struct Capture {
 /// What a capture costs beyond the text of its request head: the structure, its response
 /// head and the allocations behind them, so that a ring of small requests is bounded by the
 /// memory it really takes.
-const CAPTURE_OVERHEAD: u64 = 1024;
+const CAPTURE_OVERHEAD: u64 = 2048;
 
 /// The ring of captures.
 pub struct CaptureStore {
@@ -97,12 +98,8 @@ impl CaptureStore {
         remote_addr: &str,
         request: RequestHead,
     ) -> Arc<Capture> {
-        let id: String = (0..16)
-            .map(|_| char::from(b"0123456789abcdef"[rand::thread_rng().gen_range(0..16)]))
-            .collect();
-        let start = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
+        let id = format!("{:016x}", rand::thread_rng().gen::<u64>());
+        let start = time::OffsetDateTime::now_utc();
         let head: usize = request
             .headers
             .iter()
@@ -251,7 +248,10 @@ impl Capture {
             "id": self.id,
             "tunnel_name": self.tunnel_name,
             "remote_addr": self.remote_addr,
-            "start": self.start,
+            "start": self
+                .start
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
             "duration": self.duration_ns.load(Ordering::Relaxed),
             "request": request,
             "response": response,
@@ -259,11 +259,13 @@ impl Capture {
     }
 }
 
+/// Header names are kept as they arrive (lower case) and shown canonical when read, so a
+/// request that is never looked at costs no case conversion.
 pub fn headers_of(h: &HeaderMap) -> Vec<(String, String)> {
     h.iter()
         .map(|(k, v)| {
             (
-                canonical(k.as_str()),
+                k.as_str().to_owned(),
                 String::from_utf8_lossy(v.as_bytes()).into_owned(),
             )
         })
@@ -287,10 +289,11 @@ fn canonical(name: &str) -> String {
 fn header_map(h: &[(String, String)]) -> Value {
     let mut m: Map<String, Value> = Map::new();
     for (k, v) in h {
-        match m.get_mut(k) {
+        let k = canonical(k);
+        match m.get_mut(&k) {
             Some(Value::Array(a)) => a.push(Value::String(v.clone())),
             _ => {
-                m.insert(k.clone(), json!([v]));
+                m.insert(k, json!([v]));
             }
         }
     }
@@ -302,7 +305,7 @@ fn raw(first_line: &str, headers: &[(String, String)], body: &[u8]) -> String {
     out.extend_from_slice(first_line.as_bytes());
     out.extend_from_slice(b"\r\n");
     for (k, v) in headers {
-        out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
+        out.extend_from_slice(format!("{}: {v}\r\n", canonical(k)).as_bytes());
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);
