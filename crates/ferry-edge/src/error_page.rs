@@ -7,15 +7,15 @@ use http_body_util::{BodyExt, Full};
 
 use crate::http_proxy::Body;
 
-pub fn error_response(
-    code: ErrorCode,
-    detail: &str,
-    request_headers: &HeaderMap,
-) -> Response<Body> {
-    let wants_json = request_headers
+/// Whether the client asked for JSON (an API client) rather than a page.
+pub fn wants_json(request_headers: &HeaderMap) -> bool {
+    request_headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("application/json"));
+        .is_some_and(|v| v.contains("application/json"))
+}
+
+pub fn error_response(code: ErrorCode, detail: &str, wants_json: bool) -> Response<Body> {
     let (content_type, body) = ferry_types::error_page::render(code, detail, wants_json);
     let mut resp = Response::new(
         Full::new(Bytes::from(body))

@@ -19,7 +19,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::error_page::error_response;
+use crate::error_page::{error_response, wants_json};
 use crate::registry::{Proto, Route, Tunnel};
 use crate::stream_reuse::{self, StreamCache};
 use crate::{proxy_stream, Shared};
@@ -106,8 +106,8 @@ async fn handle(
 ) -> Result<Response<Body>, Infallible> {
     Ok(match forward(&shared, req, &conn).await {
         Ok(resp) => resp,
-        Err((code, detail, headers)) => {
-            let mut resp = error_response(code, &detail, &headers);
+        Err((code, detail, json)) => {
+            let mut resp = error_response(code, &detail, json);
             if code == ErrorCode::AuthenticationRequired {
                 resp.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
@@ -119,7 +119,8 @@ async fn handle(
     })
 }
 
-type Failure = (ErrorCode, String, http::HeaderMap);
+/// A refusal: its code, what to tell the client, and whether the client wants JSON.
+type Failure = (ErrorCode, String, bool);
 
 async fn forward(
     shared: &Arc<Shared>,
@@ -128,7 +129,7 @@ async fn forward(
 ) -> Result<Response<Body>, Failure> {
     let (peer, https, verified_for) = (conn.peer, conn.https, conn.verified_for.as_deref());
     let fail =
-        |code, detail: String, req: &Request<Incoming>| (code, detail, req.headers().clone());
+        |code, detail: String, req: &Request<Incoming>| (code, detail, wants_json(req.headers()));
     let host_text = request_host(&req).unwrap_or_default();
     let host = match Hostname::parse(strip_port(&host_text)) {
         Ok(h) => h,
@@ -171,7 +172,7 @@ async fn forward(
     let upgrade = is_upgrade(&req).then(|| hyper::upgrade::on(&mut req));
     prepare_upstream_request(&mut req, &host_text, peer, https);
 
-    let headers = req.headers().clone();
+    let json = wants_json(req.headers());
     let keep = upgrade.is_none();
     let (mut sender, reused) = match conn.streams.take(&tunnel) {
         Some(s) => (s, true),
@@ -200,20 +201,20 @@ async fn forward(
     };
     let mut resp = match tokio::time::timeout(timeout, exchange).await {
         Ok(Ok(resp)) => resp,
-        Ok(Err(Sent::NoStream((code, detail)))) => return Err((code, detail, headers)),
+        Ok(Err(Sent::NoStream((code, detail)))) => return Err((code, detail, json)),
         Ok(Err(Sent::Failed(e))) => {
             tracing::info!(%host, error = %e, "upstream response failed");
             return Err((
                 ErrorCode::UpstreamBadResponse,
                 format!("the response from {host} was cut off or malformed"),
-                headers,
+                json,
             ));
         }
         Err(_) => {
             return Err((
                 ErrorCode::UpstreamTimeout,
                 format!("{host} did not answer within {} seconds", timeout.as_secs()),
-                headers,
+                json,
             ));
         }
     };
@@ -316,13 +317,17 @@ fn prepare_upstream_request(
     peer: SocketAddr,
     https: bool,
 ) {
-    let path = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "/".into());
-    if let Ok(uri) = path.parse::<Uri>() {
-        *req.uri_mut() = uri;
+    // HTTP/2 and absolute-form requests carry the authority in the URI; the agent gets the
+    // origin form. An HTTP/1.1 request in origin form already is left as it is.
+    if req.uri().scheme().is_some() || req.uri().authority().is_some() {
+        let path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
+        if let Ok(uri) = path.parse::<Uri>() {
+            *req.uri_mut() = uri;
+        }
     }
     let was_h2 = req.version() == Version::HTTP_2;
     *req.version_mut() = Version::HTTP_11;
