@@ -257,3 +257,51 @@ async fn a_100_mb_body_each_way_keeps_its_checksum() {
     let expected = Sha256::digest((0..SIZE).map(pattern_byte).collect::<Vec<u8>>());
     assert_eq!(Sha256::digest(&got), expected);
 }
+
+/// With inspection off the agent splices the stream to the upstream instead of serving HTTP
+/// itself: requests still arrive with the edge's headers, several in turn on one kept-alive
+/// client connection, and a dead upstream still gets the agent's 502 page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_inspection_the_agent_passes_requests_through() {
+    let edge = Edge::start().await;
+    let up = HttpUpstream::start("spliced").await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let cfg = edge.dir.path().join("quiet.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "version: \"2\"\ntunnels:\n  quiet:\n    proto: http\n    addr: {}\n    domain: quiet.example.test\n    inspect: false\n  gone:\n    proto: http\n    addr: {dead_port}\n    domain: gone.example.test\n    inspect: false\n",
+            up.port()
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.display().to_string();
+    let _agent = edge
+        .agent("start", &["--all", "--web-addr", "false", "--config", &cfg])
+        .await;
+
+    // curl sends both requests on one connection (the edge keeps the same stream).
+    let mut args = edge.curl_https("quiet.example.test", "/");
+    args.extend(
+        edge.curl_https("quiet.example.test", "/again")
+            .into_iter()
+            .skip(4),
+    );
+    args.extend(["-w".to_string(), "|%{num_connects}\n".into()]);
+    let (code, out, err) = curl(&args).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out, "hello from spliced|1\nhello from spliced|0\n",
+        "two answers, one connection: {err}"
+    );
+
+    let mut args = vec!["-w".to_string(), "\n%{http_code}".into()];
+    args.extend(edge.curl_https("gone.example.test", "/"));
+    let (_, out, _) = curl(&args).await;
+    assert!(
+        out.contains("ERR_FERRY_804") && out.ends_with("\n502"),
+        "{out}"
+    );
+}

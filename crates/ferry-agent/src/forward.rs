@@ -18,7 +18,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ServerConfig};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Mutex;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
@@ -47,6 +47,18 @@ pub struct Forwarder {
     pub captures: Arc<CaptureStore>,
 }
 
+impl Forwarder {
+    /// An HTTP tunnel whose requests nothing at the agent looks at (no inspection, `Host`
+    /// preserved) is spliced to the upstream like a TCP one, as ngrok's SDKs do: the edge has
+    /// done the HTTP work already, and the upstream's keep-alive carries the requests that
+    /// follow on the stream. Parsing and re-serialising at the agent was half its CPU per
+    /// request (BENCHMARKS.md).
+    fn passes_http_through(&self) -> bool {
+        !(self.spec.inspect && self.captures.enabled())
+            && matches!(self.spec.host_header, HostHeader::Preserve)
+    }
+}
+
 /// Any connection the agent reads from and writes to: a proxy stream, or TLS over one.
 trait Conn: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Conn for T {}
@@ -56,6 +68,9 @@ pub async fn serve(fwd: Arc<Forwarder>, stream: Stream, client: SocketAddr) {
     let metrics = fwd.metrics.clone();
     let _open = metrics.conn_opened();
     match fwd.spec.proto {
+        TunnelProto::Http if fwd.passes_http_through() => {
+            splice_http(&fwd, Box::new(stream), client).await
+        }
         TunnelProto::Http => serve_http(fwd, stream, client).await,
         TunnelProto::Tcp => splice_upstream(&fwd, Box::new(stream), client).await,
         TunnelProto::Tls => match fwd.tls.clone() {
@@ -92,17 +107,50 @@ async fn dial(fwd: &Forwarder) -> Result<Box<dyn Conn>, String> {
     Ok(Box::new(tls))
 }
 
+/// Splices an HTTP stream to the upstream; when the upstream cannot be reached the client
+/// still gets the agent's 502 page.
+async fn splice_http(fwd: &Forwarder, mut conn: Box<dyn Conn>, client: SocketAddr) {
+    let upstream = match dial(fwd).await {
+        Ok(u) => u,
+        Err(why) => {
+            tracing::warn!(tunnel = %fwd.spec.name, %client, code = %ErrorCode::UpstreamUnreachable, "{why}");
+            let code = ErrorCode::UpstreamUnreachable;
+            let (content_type, body) = ferry_types::error_page::render(code, &why, false);
+            let status =
+                StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
+            let head = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = conn.write_all(head.as_bytes()).await;
+            let _ = conn.write_all(body.as_bytes()).await;
+            let _ = conn.shutdown().await;
+            return;
+        }
+    };
+    spliced(fwd, conn, upstream, client).await;
+}
+
 async fn splice_upstream(fwd: &Forwarder, conn: Box<dyn Conn>, client: SocketAddr) {
-    let name = &fwd.spec.name;
-    let started = Instant::now();
     let upstream = match dial(fwd).await {
         Ok(u) => u,
         Err(why) => {
             // A clean close is all a TLS or TCP client can be told.
-            tracing::warn!(tunnel = %name, %client, code = %ErrorCode::UpstreamUnreachable, "{why}");
+            tracing::warn!(tunnel = %fwd.spec.name, %client, code = %ErrorCode::UpstreamUnreachable, "{why}");
             return;
         }
     };
+    spliced(fwd, conn, upstream, client).await;
+}
+
+async fn spliced(
+    fwd: &Forwarder,
+    conn: Box<dyn Conn>,
+    upstream: Box<dyn Conn>,
+    client: SocketAddr,
+) {
+    let name = &fwd.spec.name;
+    let started = Instant::now();
     match splice(conn, upstream, IDLE).await {
         // Per connection and per request at debug, as ngrok's agent logs them: the inspector
         // and the status screen show traffic, and a busy tunnel's log stays its life story.
