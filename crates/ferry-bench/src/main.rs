@@ -214,6 +214,12 @@ async fn measure(
             table.add(Figure::HttpCpuClient, p.name, per(c0, c1));
         }
         table.add(Figure::HttpRps, p.name, run.per_second());
+        // The other paths have no inspector to turn off: their figure stands for both rows.
+        let quiet = match &p.http_quiet {
+            Some(target) => load::keepalive(target, 64, plan.http).await?.per_second(),
+            None => run.per_second(),
+        };
+        table.add(Figure::HttpRpsQuiet, p.name, quiet);
         table.add(
             Figure::HttpP50,
             p.name,

@@ -10,6 +10,7 @@ pub enum Figure {
     Bulk1,
     Bulk8,
     HttpRps,
+    HttpRpsQuiet,
     HttpP50,
     HttpP99,
     HttpCpuServer,
@@ -39,6 +40,7 @@ impl Figure {
             Figure::Bulk1 => "TCP throughput, 1 stream (Gbit/s)",
             Figure::Bulk8 => "TCP throughput, 8 streams (Gbit/s)",
             Figure::HttpRps => "HTTP requests/s, 64 keep-alive connections",
+            Figure::HttpRpsQuiet => "HTTP requests/s, the same with `inspect: false`",
             Figure::HttpP50 => "HTTP p50 latency at 64 connections (ms)",
             Figure::HttpP99 => "HTTP p99 latency at 64 connections (ms)",
             Figure::HttpCpuServer => "CPU per HTTP request, edge / rathole server (µs)",
@@ -59,7 +61,11 @@ impl Figure {
 
     fn want(self) -> Want {
         match self {
-            Figure::Bulk1 | Figure::Bulk8 | Figure::HttpRps | Figure::NewConns => Want::Higher,
+            Figure::Bulk1
+            | Figure::Bulk8
+            | Figure::HttpRps
+            | Figure::HttpRpsQuiet
+            | Figure::NewConns => Want::Higher,
             _ => Want::Lower,
         }
     }

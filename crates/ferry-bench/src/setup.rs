@@ -18,6 +18,7 @@ use crate::procs::{free_port, Proc};
 /// The domain the Ferry HTTP endpoint serves; the load generator connects by address and
 /// names it in SNI and Host, so nothing needs to resolve.
 pub const DOMAIN: &str = "bench.example.test";
+pub const QUIET_DOMAIN: &str = "quiet.bench.example.test";
 const READY: Duration = Duration::from_secs(60);
 
 /// Where an HTTP client sends its requests on one path.
@@ -33,6 +34,8 @@ pub struct PathUnderTest {
     pub name: &'static str,
     /// HTTP with keep-alive: HTTPS at a Ferry edge, plain HTTP elsewhere.
     pub http: HttpTarget,
+    /// Ferry's second HTTPS endpoint, whose tunnel has inspection off (the agent splices).
+    pub http_quiet: Option<HttpTarget>,
     /// Plain HTTP over a TCP relay, for fresh connections.
     pub http_tcp: SocketAddr,
     pub iperf: SocketAddr,
@@ -105,6 +108,7 @@ pub fn direct(origin: &Origin) -> PathUnderTest {
             host: origin.http.to_string(),
             tls: None,
         },
+        http_quiet: None,
         http_tcp: origin.http,
         iperf: origin.iperf,
         echo: origin.echo,
@@ -139,8 +143,8 @@ pub async fn ferry(dir: &Path, ferry: &Path, origin: &Origin) -> anyhow::Result<
     std::fs::write(
         &config,
         format!(
-            "version: \"2\"\ntunnels:\n  web:\n    proto: http\n    addr: {}\n    domain: {DOMAIN}\n  conn:\n    proto: tcp\n    addr: {}\n  iperf:\n    proto: tcp\n    addr: {}\n  echo:\n    proto: tcp\n    addr: {}\n",
-            origin.http, origin.http, origin.iperf, origin.echo
+            "version: \"2\"\ntunnels:\n  web:\n    proto: http\n    addr: {}\n    domain: {DOMAIN}\n  quiet:\n    proto: http\n    addr: {}\n    domain: {QUIET_DOMAIN}\n    inspect: false\n  conn:\n    proto: tcp\n    addr: {}\n  iperf:\n    proto: tcp\n    addr: {}\n  echo:\n    proto: tcp\n    addr: {}\n",
+            origin.http, origin.http, origin.http, origin.iperf, origin.echo
         ),
     )?;
     let agent_ready = dir.join("agent-ready.json");
@@ -178,13 +182,19 @@ pub async fn ferry(dir: &Path, ferry: &Path, origin: &Origin) -> anyhow::Result<
         addr.parse()
             .with_context(|| format!("tunnel {name}: public address {url:?}"))
     };
+    let connector = connector(&ca)?;
     Ok(PathUnderTest {
         name: "Ferry",
         http: HttpTarget {
             addr: https,
             host: DOMAIN.into(),
-            tls: Some((connector(&ca)?, ServerName::try_from(DOMAIN)?)),
+            tls: Some((connector.clone(), ServerName::try_from(DOMAIN)?)),
         },
+        http_quiet: Some(HttpTarget {
+            addr: https,
+            host: QUIET_DOMAIN.into(),
+            tls: Some((connector, ServerName::try_from(QUIET_DOMAIN)?)),
+        }),
         http_tcp: tcp("conn")?,
         iperf: tcp("iperf")?,
         echo: tcp("echo")?,
@@ -284,6 +294,7 @@ pub async fn rathole(
             host: public[0].to_string(),
             tls: None,
         },
+        http_quiet: None,
         http_tcp: public[0],
         iperf: public[1],
         echo: public[2],
