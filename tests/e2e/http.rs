@@ -111,9 +111,7 @@ async fn upstream_down_gets_502_and_silent_upstream_gets_504() {
     let _down = edge
         .agent("http", &[&dead_port, "--domain", "down.example.test"])
         .await;
-    let mut args = vec!["-w".to_string(), "\n%{http_code}".into()];
-    args.extend(edge.curl_https("down.example.test", "/"));
-    let (_, out, _) = curl(&args).await;
+    let out = body_and_status(&edge, "down.example.test", "/").await;
     assert!(
         out.contains("ERR_FERRY_804") && out.ends_with("\n502"),
         "{out}"
@@ -123,9 +121,7 @@ async fn upstream_down_gets_502_and_silent_upstream_gets_504() {
     let _slow = edge
         .agent("http", &[&up.port(), "--domain", "slow.example.test"])
         .await;
-    let mut args = vec!["-w".to_string(), "\n%{http_code}".into()];
-    args.extend(edge.curl_https("slow.example.test", "/hang"));
-    let (_, out, _) = curl(&args).await;
+    let out = body_and_status(&edge, "slow.example.test", "/hang").await;
     assert!(
         out.contains("ERR_FERRY_803") && out.ends_with("\n504"),
         "{out}"
@@ -297,11 +293,16 @@ async fn without_inspection_the_agent_passes_requests_through() {
         "two answers, one connection: {err}"
     );
 
-    let mut args = vec!["-w".to_string(), "\n%{http_code}".into()];
-    args.extend(edge.curl_https("gone.example.test", "/"));
-    let (_, out, _) = curl(&args).await;
+    let out = body_and_status(&edge, "gone.example.test", "/").await;
     assert!(
         out.contains("ERR_FERRY_804") && out.ends_with("\n502"),
         "{out}"
     );
+}
+
+/// curl's body for `https://host/path` at the edge, then a newline and the status code.
+async fn body_and_status(edge: &Edge, host: &str, path: &str) -> String {
+    let mut args = vec!["-w".to_string(), "\n%{http_code}".into()];
+    args.extend(edge.curl_https(host, path));
+    curl(&args).await.1
 }

@@ -107,14 +107,7 @@ pub async fn keepalive(
             anyhow::Ok(lat)
         }));
     }
-    let mut run = HttpRun::default();
-    for t in tasks {
-        let lat = t.await??;
-        run.requests += lat.len() as u64;
-        run.latencies_us.extend(lat);
-    }
-    run.elapsed = started.elapsed();
-    Ok(run)
+    gather(tasks, started).await
 }
 
 /// One request at a time on one connection, `gap` apart: the latency the path adds when it
@@ -164,14 +157,7 @@ pub async fn new_connections(
             anyhow::Ok(lat)
         }));
     }
-    let mut run = HttpRun::default();
-    for t in tasks {
-        let lat = t.await??;
-        run.requests += lat.len() as u64;
-        run.latencies_us.extend(lat);
-    }
-    run.elapsed = started.elapsed();
-    Ok(run)
+    gather(tasks, started).await
 }
 
 async fn close_request(addr: SocketAddr) -> anyhow::Result<()> {
@@ -215,6 +201,21 @@ pub async fn hold(addr: SocketAddr, count: usize) -> anyhow::Result<Vec<TcpStrea
         }
     }
     Ok(held)
+}
+
+/// Waits for every worker and joins their latencies into one run.
+async fn gather(
+    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<Vec<u32>>>>,
+    started: Instant,
+) -> anyhow::Result<HttpRun> {
+    let mut run = HttpRun::default();
+    for t in tasks {
+        let lat = t.await??;
+        run.requests += lat.len() as u64;
+        run.latencies_us.extend(lat);
+    }
+    run.elapsed = started.elapsed();
+    Ok(run)
 }
 
 fn micros(d: Duration) -> u32 {

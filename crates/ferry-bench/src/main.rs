@@ -220,16 +220,7 @@ async fn measure(
             None => run.per_second(),
         };
         table.add(Figure::HttpRpsQuiet, p.name, quiet);
-        table.add(
-            Figure::HttpP50,
-            p.name,
-            ms(percentile(&mut run.latencies_us, 50.0)),
-        );
-        table.add(
-            Figure::HttpP99,
-            p.name,
-            ms(percentile(&mut run.latencies_us, 99.0)),
-        );
+        percentiles(table, (Figure::HttpP50, Figure::HttpP99), p.name, &mut run);
     }
     if plan.wants(Part::Fresh) {
         let run = load::new_connections(p.http_tcp, 16, plan.fresh).await?;
@@ -237,18 +228,20 @@ async fn measure(
     }
     if plan.wants(Part::Low) {
         let mut run = load::low_load(&p.http, plan.samples, Duration::from_millis(2)).await?;
-        table.add(
-            Figure::LowP50,
-            p.name,
-            ms(percentile(&mut run.latencies_us, 50.0)),
-        );
-        table.add(
-            Figure::LowP99,
-            p.name,
-            ms(percentile(&mut run.latencies_us, 99.0)),
-        );
+        percentiles(table, (Figure::LowP50, Figure::LowP99), p.name, &mut run);
     }
     Ok(())
+}
+
+/// Records a run's p50 and p99 latency, in milliseconds.
+fn percentiles(
+    table: &mut Table,
+    (p50, p99): (Figure, Figure),
+    path: &'static str,
+    run: &mut load::HttpRun,
+) {
+    table.add(p50, path, ms(percentile(&mut run.latencies_us, 50.0)));
+    table.add(p99, path, ms(percentile(&mut run.latencies_us, 99.0)));
 }
 
 fn cpu(relay: &[procs::Proc]) -> anyhow::Result<Vec<Duration>> {
