@@ -202,7 +202,8 @@ async fn json_logs_go_where_log_says() {
             ready.display().to_string(),
         ],
         dir,
-        &[],
+        // Requests are logged at debug (a busy tunnel's log stays readable at info).
+        &[("FERRY_LOG", "debug")],
     );
     wait_ready(&mut agent, &ready).await;
     let (code, _, _) = curl(&edge.curl_https("logged.example.test", "/json-check")).await;
