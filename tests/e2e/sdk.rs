@@ -166,13 +166,24 @@ async fn more_concurrent_connections_than_the_sdk_can_take_are_queued_not_fatal(
         }));
     }
     let all = async {
-        for t in tasks {
-            t.await.unwrap().unwrap();
+        let mut failed = Vec::new();
+        for (i, t) in tasks.into_iter().enumerate() {
+            if let Err(e) = t.await.unwrap() {
+                failed.push(format!("c{i:04}: {e}"));
+            }
         }
+        failed
     };
-    tokio::time::timeout(Duration::from_secs(120), all)
+    let failed = tokio::time::timeout(Duration::from_secs(120), all)
         .await
         .expect("all connections in time");
+    assert!(
+        failed.is_empty(),
+        "{} of {N} connections failed: {:?}\n{}",
+        failed.len(),
+        &failed[..failed.len().min(10)],
+        edge.proc.as_ref().map(|p| p.output()).unwrap_or_default()
+    );
     // The session survived: a new connection still works.
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await

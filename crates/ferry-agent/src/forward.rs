@@ -36,6 +36,9 @@ pub type UpstreamSlot = Mutex<Option<SendRequest<UpBody>>>;
 const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 const IDLE: Duration = Duration::from_secs(600);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the agent reads what is left of a request after it has answered with an error
+/// page, before it gives up on the stream.
+const DRAIN_AFTER_ERROR_PAGE: Duration = Duration::from_secs(5);
 
 /// A running tunnel's serving side.
 pub struct Forwarder {
@@ -125,6 +128,12 @@ async fn splice_http(fwd: &Forwarder, mut conn: Box<dyn Conn>, client: SocketAdd
             let _ = conn.write_all(head.as_bytes()).await;
             let _ = conn.write_all(body.as_bytes()).await;
             let _ = conn.shutdown().await;
+            // The edge may still be sending the request. Dropping the stream now would
+            // answer that data with a reset, which can overtake the page on its way to the
+            // edge; reading to the edge's end keeps the page intact.
+            let mut sink = tokio::io::sink();
+            let drain = tokio::io::copy(&mut conn, &mut sink);
+            let _ = tokio::time::timeout(DRAIN_AFTER_ERROR_PAGE, drain).await;
             return;
         }
     };

@@ -37,7 +37,11 @@ pub struct EdgeConfig {
     pub heartbeat_interval: Duration,
     pub heartbeat_tolerance: Duration,
     /// Proxy streams per agent session. ngrok's SDKs kill the whole session beyond 512
-    /// concurrent streams, heartbeat and RPC streams included, so this stays below that.
+    /// concurrent streams, heartbeat and RPC streams included. The edge frees a slot when the
+    /// SDK's FIN arrives, but the SDK forgets the stream only once the task serving it has
+    /// run again and dropped it; under load a whole cap's worth of streams can be finished on
+    /// the wire and still counted there. Twice this cap, plus a few RPC streams, stays under
+    /// 512.
     pub max_streams_per_session: usize,
     /// The same bound for Ferry's own agent, which has no such limit of its own.
     pub max_streams_per_ferry_session: usize,
@@ -74,7 +78,7 @@ impl EdgeConfig {
             idle_timeout: Duration::from_secs(300),
             heartbeat_interval: Duration::from_secs(5),
             heartbeat_tolerance: Duration::from_secs(10),
-            max_streams_per_session: 450,
+            max_streams_per_session: 240,
             max_streams_per_ferry_session: 4000,
             stream_wait: Duration::from_secs(10),
             max_tunnels_per_session: 256,
