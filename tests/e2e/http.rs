@@ -274,7 +274,7 @@ async fn without_inspection_the_agent_passes_requests_through() {
     )
     .unwrap();
     let cfg = cfg.display().to_string();
-    let _agent = edge
+    let agent = edge
         .agent("start", &["--all", "--web-addr", "false", "--config", &cfg])
         .await;
 
@@ -296,7 +296,9 @@ async fn without_inspection_the_agent_passes_requests_through() {
     let out = body_and_status(&edge, "gone.example.test", "/").await;
     assert!(
         out.contains("ERR_FERRY_804") && out.ends_with("\n502"),
-        "{out}"
+        "{out}\n{}\n{}",
+        edge.proc.as_ref().map(|p| p.output()).unwrap_or_default(),
+        agent.proc.output()
     );
 }
 

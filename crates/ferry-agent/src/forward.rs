@@ -18,7 +18,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ServerConfig};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Mutex;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
@@ -36,9 +36,9 @@ pub type UpstreamSlot = Mutex<Option<SendRequest<UpBody>>>;
 const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 const IDLE: Duration = Duration::from_secs(600);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long the agent reads what is left of a request after it has answered with an error
-/// page, before it gives up on the stream.
-const DRAIN_AFTER_ERROR_PAGE: Duration = Duration::from_secs(5);
+/// How long a spliced HTTP stream's error page waits for the request's head, and then for
+/// the rest of the request, before the agent gives up on the stream.
+const ERROR_PAGE_WAIT: Duration = Duration::from_secs(5);
 
 /// A running tunnel's serving side.
 pub struct Forwarder {
@@ -125,19 +125,42 @@ async fn splice_http(fwd: &Forwarder, mut conn: Box<dyn Conn>, client: SocketAdd
                 "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                 body.len()
             );
+            // The edge's HTTP client takes an answer that comes before its request has gone
+            // out as a protocol error, so the page waits for the request's head.
+            let _ = tokio::time::timeout(ERROR_PAGE_WAIT, read_request_head(&mut conn)).await;
             let _ = conn.write_all(head.as_bytes()).await;
             let _ = conn.write_all(body.as_bytes()).await;
             let _ = conn.shutdown().await;
-            // The edge may still be sending the request. Dropping the stream now would
-            // answer that data with a reset, which can overtake the page on its way to the
-            // edge; reading to the edge's end keeps the page intact.
+            // Dropping the stream while a request body is still coming would answer that
+            // data with a reset, which can overtake the page on its way to the edge.
             let mut sink = tokio::io::sink();
             let drain = tokio::io::copy(&mut conn, &mut sink);
-            let _ = tokio::time::timeout(DRAIN_AFTER_ERROR_PAGE, drain).await;
+            let _ = tokio::time::timeout(ERROR_PAGE_WAIT, drain).await;
             return;
         }
     };
     spliced(fwd, conn, upstream, client).await;
+}
+
+/// Reads until the end of an HTTP/1.1 request head (the empty line), the end of the stream,
+/// or `MAX_HEAD` bytes, whichever comes first. What it reads, the start of a body included,
+/// is discarded.
+async fn read_request_head(conn: &mut (impl AsyncRead + Unpin)) -> std::io::Result<()> {
+    const MAX_HEAD: usize = 64 * 1024;
+    let mut seen = Vec::with_capacity(1024);
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = conn.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        // Search from three bytes before the new data: the empty line may straddle reads.
+        let from = seen.len().saturating_sub(3);
+        seen.extend_from_slice(&buf[..n]);
+        if seen[from..].windows(4).any(|w| w == b"\r\n\r\n") || seen.len() >= MAX_HEAD {
+            return Ok(());
+        }
+    }
 }
 
 async fn splice_upstream(fwd: &Forwarder, conn: Box<dyn Conn>, client: SocketAddr) {
@@ -372,4 +395,25 @@ fn empty() -> Body {
     Empty::<Bytes>::new()
         .map_err(|never| match never {})
         .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A head whose empty line is split across two reads is complete only after the second,
+    /// and is noticed then, while the stream stays open.
+    #[tokio::test]
+    async fn a_request_head_is_read_to_its_empty_line() {
+        let (mut edge, mut agent) = tokio::io::duplex(64);
+        edge.write_all(b"POST / HTTP/1.1\r\nhost: a\r\n\r")
+            .await
+            .unwrap();
+        let reader = tokio::spawn(async move { read_request_head(&mut agent).await });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!reader.is_finished(), "the head is not complete yet");
+        edge.write_all(b"\nbody").await.unwrap();
+        let done = tokio::time::timeout(Duration::from_secs(5), reader);
+        done.await.expect("the head is complete").unwrap().unwrap();
+    }
 }

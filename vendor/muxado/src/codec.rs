@@ -79,7 +79,7 @@ fn expect_min_length(header: Header, length: Length) -> Result<(), InvalidHeader
 }
 
 #[instrument(level = "trace")]
-fn validate_header(header: Header) -> Result<(), InvalidHeader> {
+pub(crate) fn validate_header(header: Header) -> Result<(), InvalidHeader> {
     match header.typ {
         HeaderType::Rst => {
             expect_non_zero_stream_id(header)?;
@@ -165,7 +165,7 @@ impl Decoder for FrameCodec {
 }
 
 #[instrument(level = "trace")]
-fn encode_header(header: Header, buf: &mut BytesMut) {
+pub(crate) fn encode_header(header: Header, buf: &mut BytesMut) {
     // Pack the type into the upper nibble and flags into the lower.
     let type_flags: u8 = ((u8::from(header.typ) << 4) & 0xF0) | (header.flags.bits() & 0x0F);
     // Pack the 24-bit length and packed type & flags into a u32
@@ -176,7 +176,7 @@ fn encode_header(header: Header, buf: &mut BytesMut) {
 }
 
 #[instrument(level = "trace")]
-fn encode_body(body: Body, buf: &mut BytesMut) {
+pub(crate) fn encode_body(body: Body, buf: &mut BytesMut) {
     match body {
         Body::Rst(err) => buf.put_u32(*ErrorCode::from(err)),
         Body::Data(data) => buf.writer().write_all(&data).unwrap(),

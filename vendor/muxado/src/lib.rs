@@ -7,6 +7,7 @@ mod constrained;
 mod codec;
 mod errors;
 mod frame;
+mod frame_writer;
 mod session;
 mod stream;
 mod stream_manager;

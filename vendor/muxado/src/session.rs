@@ -24,7 +24,7 @@ use tokio::io::{
     AsyncRead,
     AsyncWrite,
 };
-use tokio_util::codec::Framed;
+use tokio_util::codec::FramedRead;
 use tracing::{
     Instrument,
     debug,
@@ -36,6 +36,7 @@ use tracing::{
 use crate::{
     codec::FrameCodec,
     errors::Error,
+    frame_writer::FrameWriter,
     frame::{
         Body,
         Frame,
@@ -136,7 +137,9 @@ where
         let sys_tx = manager.sys_sender();
         let (m1, m2) = manager.split();
 
-        let (io_tx, io_rx) = Framed::new(io_stream, FrameCodec::default()).split();
+        let (read_half, write_half) = tokio::io::split(io_stream);
+        let io_rx = FramedRead::with_capacity(read_half, FrameCodec::default(), READ_CAPACITY);
+        let io_tx = FrameWriter::new(write_half);
 
         let read_task = Reader {
             io: io_rx,
@@ -404,6 +407,9 @@ where
         Ok(false)
     }
 }
+
+/// Plaintext read from the transport per call: room for several full data frames.
+const READ_CAPACITY: usize = 64 * 1024;
 
 /// Bounds on one batch of frames written before a flush: enough to fill several TLS
 /// records, few enough that other streams' frames and heartbeats are not held back.
