@@ -1,3 +1,4 @@
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::harness::{curl, Edge};
@@ -292,6 +293,9 @@ async fn without_inspection_the_agent_passes_requests_through() {
         out, "hello from spliced|1\nhello from spliced|0\n",
         "two answers, one connection: {err}"
     );
+    // The second request went on the first one's proxy stream, which the agent had spliced
+    // to one upstream connection.
+    assert_eq!(up.connections.load(Ordering::Relaxed), 1);
 
     let out = body_and_status(&edge, "gone.example.test", "/").await;
     assert!(

@@ -29,6 +29,8 @@ pub fn pattern_byte(i: u64) -> u8 {
 pub struct HttpUpstream {
     pub addr: SocketAddr,
     pub requests: Arc<AtomicU64>,
+    /// TCP connections accepted: an agent opens one per proxy stream.
+    pub connections: Arc<AtomicU64>,
 }
 
 impl HttpUpstream {
@@ -39,13 +41,16 @@ impl HttpUpstream {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(AtomicU64::new(0));
+        let connections = Arc::new(AtomicU64::new(0));
         let name = name.to_string();
         let count = requests.clone();
+        let accepted = connections.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((conn, _)) = listener.accept().await else {
                     break;
                 };
+                accepted.fetch_add(1, Ordering::Relaxed);
                 let name = name.clone();
                 let count = count.clone();
                 tokio::spawn(async move {
@@ -59,7 +64,11 @@ impl HttpUpstream {
                 });
             }
         });
-        HttpUpstream { addr, requests }
+        HttpUpstream {
+            addr,
+            requests,
+            connections,
+        }
     }
 
     pub fn port(&self) -> String {
