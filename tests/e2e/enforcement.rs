@@ -10,7 +10,7 @@ use rustls::pki_types::ServerName;
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 
-use crate::harness::{curl, eventually, Edge};
+use crate::harness::{curl, eventually, Agent, Edge};
 use crate::sdk::sdk_session;
 use crate::upstream::HttpUpstream;
 
@@ -37,28 +37,36 @@ async fn serves(edge: &Edge, host: &str) -> bool {
     curl(&args).await.0 == 0
 }
 
+/// An agent with `token` serving `up` on `domain`, online.
+async fn http_agent(edge: &Edge, token: &str, up: &HttpUpstream, domain: &str) -> Agent {
+    edge.agent_as(token, "http", &[&up.port(), "--domain", domain])
+        .await
+}
+
+/// Runs an agent whose bind the edge must refuse: it exits with status 1 by itself.
+/// Returns what it printed.
+async fn refused_agent(edge: &Edge, token: &str, verb: &str, args: &[&str]) -> String {
+    let mut refused = edge.spawn_agent_as(token, verb, args);
+    let status = refused.wait_exit(Duration::from_secs(20)).await;
+    assert_eq!(status.code(), Some(1), "{}", refused.output());
+    refused.output()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bind_outside_the_acl_is_refused_for_ferry_and_the_ngrok_sdk() {
     let edge = Edge::start().await;
     let (_, cred, token) = bot_token(&edge, &["bind:*.customer1.example.test"]).await;
     let up = HttpUpstream::start("acl").await;
-    let _ok = edge
-        .agent_as(
-            &token,
-            "http",
-            &[&up.port(), "--domain", "app.customer1.example.test"],
-        )
-        .await;
+    let _ok = http_agent(&edge, &token, &up, "app.customer1.example.test").await;
     assert!(serves(&edge, "app.customer1.example.test").await);
 
-    let mut refused = edge.spawn_agent_as(
+    let out = refused_agent(
+        &edge,
         &token,
         "http",
         &[&up.port(), "--domain", "app.customer2.example.test"],
-    );
-    let status = refused.wait_exit(Duration::from_secs(20)).await;
-    assert_eq!(status.code(), Some(1), "{}", refused.output());
-    let out = refused.output();
+    )
+    .await;
     assert!(
         out.contains("ERR_FERRY_316") && out.contains("bind:*.customer1.example.test"),
         "{out}"
@@ -113,31 +121,18 @@ async fn outside_dev_mode_only_reserved_names_bind() {
     assert_eq!(status, 201, "{v}");
 
     let up = HttpUpstream::start("reserved").await;
-    let _deep = edge
-        .agent_as(
-            &token,
-            "http",
-            &[&up.port(), "--domain", "api.customer1.example.test"],
-        )
-        .await;
-    let _exact = edge
-        .agent_as(
-            &token,
-            "http",
-            &[&up.port(), "--domain", "exact.example.test"],
-        )
-        .await;
+    let _deep = http_agent(&edge, &token, &up, "api.customer1.example.test").await;
+    let _exact = http_agent(&edge, &token, &up, "exact.example.test").await;
     assert!(serves(&edge, "api.customer1.example.test").await);
     assert!(serves(&edge, "exact.example.test").await);
 
-    let mut refused = edge.spawn_agent_as(
+    let out = refused_agent(
+        &edge,
         &token,
         "http",
         &[&up.port(), "--domain", "app.customer2.example.test"],
-    );
-    let status = refused.wait_exit(Duration::from_secs(20)).await;
-    assert_eq!(status.code(), Some(1), "{}", refused.output());
-    let out = refused.output();
+    )
+    .await;
     assert!(
         out.contains("ERR_FERRY_319") && out.contains("reserved domains"),
         "{out}"
@@ -160,18 +155,14 @@ async fn outside_dev_mode_only_reserved_names_bind() {
     } else {
         "30101"
     };
-    let mut refused = edge.spawn_agent_as(
+    let out = refused_agent(
+        &edge,
         &token,
         "tcp",
         &[&port, "--remote-addr", &format!("{lo}:{unreserved}")],
-    );
-    let status = refused.wait_exit(Duration::from_secs(20)).await;
-    assert_eq!(status.code(), Some(1), "{}", refused.output());
-    assert!(
-        refused.output().contains("ERR_FERRY_311"),
-        "{}",
-        refused.output()
-    );
+    )
+    .await;
+    assert!(out.contains("ERR_FERRY_311"), "{out}");
 
     let sess = sdk_session(&edge, &token).await.expect("SDK connects");
     let err = sess
@@ -191,20 +182,8 @@ async fn revoking_a_credential_or_its_bot_closes_live_sessions() {
     let (_, cred, token) = bot_token(&edge, &[]).await;
     let (bot2, _, token2) = bot_token(&edge, &[]).await;
     let up = HttpUpstream::start("revoked").await;
-    let _a = edge
-        .agent_as(
-            &token,
-            "http",
-            &[&up.port(), "--domain", "revoke.example.test"],
-        )
-        .await;
-    let _b = edge
-        .agent_as(
-            &token2,
-            "http",
-            &[&up.port(), "--domain", "bot.example.test"],
-        )
-        .await;
+    let _a = http_agent(&edge, &token, &up, "revoke.example.test").await;
+    let _b = http_agent(&edge, &token2, &up, "bot.example.test").await;
     assert!(serves(&edge, "revoke.example.test").await);
     assert!(serves(&edge, "bot.example.test").await);
 
@@ -460,13 +439,7 @@ async fn tunnel_session_actions_reach_the_agent() {
         .await
         .expect("SDK connects");
     let up = HttpUpstream::start("cmd").await;
-    let _agent = edge
-        .agent_as(
-            &ferry_token,
-            "http",
-            &[&up.port(), "--domain", "cmd.example.test"],
-        )
-        .await;
+    let _agent = http_agent(&edge, &ferry_token, &up, "cmd.example.test").await;
 
     let (_, v) = edge.api("GET", "/tunnel_sessions", None).await;
     let session_of = |cred: &str| {
