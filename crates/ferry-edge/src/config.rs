@@ -37,11 +37,14 @@ pub struct EdgeConfig {
     pub heartbeat_interval: Duration,
     pub heartbeat_tolerance: Duration,
     /// Proxy streams per agent session. ngrok's SDKs kill the whole session beyond 512
-    /// concurrent streams, heartbeat and RPC streams included. The edge frees a slot when the
-    /// SDK's FIN arrives, but the SDK forgets the stream only once the task serving it has
-    /// run again and dropped it; under load a whole cap's worth of streams can be finished on
-    /// the wire and still counted there. Twice this cap, plus a few RPC streams, stays under
-    /// 512.
+    /// concurrent streams, heartbeat and RPC streams included. The edge frees a slot when it
+    /// drops its end of a stream, normally once the SDK's FIN has arrived, but the SDK
+    /// forgets the stream only once the task serving it has run again and dropped it; under
+    /// load a whole cap's worth of streams can be finished on the wire and still counted
+    /// there. Twice this cap, plus a few RPC streams, stays under 512. It is a margin, not
+    /// an exact count: a stream the edge gives up on early (an error, the idle timeout) stays
+    /// counted at the SDK until the SDK's upstream ends it too, since muxado has no reset for
+    /// the edge to send.
     pub max_streams_per_session: usize,
     /// The same bound for Ferry's own agent, which has no such limit of its own.
     pub max_streams_per_ferry_session: usize,

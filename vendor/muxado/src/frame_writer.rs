@@ -162,8 +162,8 @@ mod test {
         frame::StreamID,
     };
 
-    /// Small and large payloads, window updates and a GoAway come out as the codec reads
-    /// them, in order, through a transport that takes a few bytes at a time.
+    /// Small and large payloads (more than `HIGH_WATER` in all) and window updates come out as
+    /// the codec reads them, in order, through a transport that takes a few bytes at a time.
     #[tokio::test]
     async fn frames_round_trip_through_vectored_writes() {
         let (a, b) = tokio::io::duplex(100);
@@ -173,6 +173,10 @@ mod test {
                 let len = (i as usize * 97) % 3000;
                 Frame::from(Body::Data(Bytes::from(vec![i as u8; len]))).stream_id(StreamID::clamp(i))
             })
+            // Past HIGH_WATER: `poll_ready` has to write before it takes more.
+            .chain((41..=43u32).map(|i| {
+                Frame::from(Body::Data(Bytes::from(vec![i as u8; 120 * 1024]))).stream_id(StreamID::clamp(i))
+            }))
             .chain([Frame::from(Body::WndInc(crate::frame::WndInc::clamp(77))).stream_id(StreamID::clamp(3))])
             .collect();
         let expected = frames.clone();
