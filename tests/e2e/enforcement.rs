@@ -15,7 +15,7 @@ use crate::sdk::sdk_session;
 use crate::upstream::HttpUpstream;
 
 /// A bot and an authtoken it owns, with `acl`; returns (bot ID, credential ID, token).
-async fn bot_token(edge: &Edge, acl: &[&str]) -> (String, String, String) {
+pub(crate) async fn bot_token(edge: &Edge, acl: &[&str]) -> (String, String, String) {
     let (status, bot) = edge
         .api("POST", "/bot_users", Some(r#"{"name":"site bot"}"#))
         .await;
@@ -31,7 +31,7 @@ async fn bot_token(edge: &Edge, acl: &[&str]) -> (String, String, String) {
     )
 }
 
-async fn serves(edge: &Edge, host: &str) -> bool {
+pub(crate) async fn serves(edge: &Edge, host: &str) -> bool {
     let mut args = edge.curl_https(host, "/");
     args.push("--fail".into());
     curl(&args).await.0 == 0

@@ -8,6 +8,7 @@ mod config;
 mod console;
 mod control;
 mod enforcement;
+mod hardening;
 mod harness;
 mod http;
 mod protect;

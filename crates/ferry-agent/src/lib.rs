@@ -31,6 +31,12 @@ pub use upstream::{Upstream, UpstreamError};
 
 use crate::forward::Forwarder;
 
+/// Back-off of an agent whose authtoken the edge refuses once it has been online: a revoked
+/// token stays revoked, so asking every minute only adds load; a new token needs a restart
+/// of the agent anyway (or a bot user reactivated, which these bounds still pick up).
+const REFUSED_TOKEN_MIN_BACKOFF: Duration = Duration::from_secs(120);
+const REFUSED_TOKEN_MAX_BACKOFF: Duration = Duration::from_secs(900);
+
 /// Session settings (the agent-level keys of ngrok.yml).
 #[derive(Clone, Debug)]
 pub struct AgentConfig {
@@ -454,6 +460,8 @@ impl Agent {
     pub async fn run(&self) -> Result<(), AgentError> {
         let mut ever_online = false;
         let mut attempt = 0u32;
+        // Said once per outage, not at every retry.
+        let mut told_refused = false;
         loop {
             let started = Instant::now();
             let mut online = self.inner.events.subscribe();
@@ -461,12 +469,34 @@ impl Agent {
             while let Ok(ev) = online.try_recv() {
                 if matches!(ev, AgentEvent::Online) {
                     ever_online = true;
+                    told_refused = false;
                 }
             }
             let reason = match res {
                 Ok(()) => "session ended".to_string(),
-                Err(SessionError::Refused(m)) if !ever_online => {
+                Err(SessionError::Refused(m) | SessionError::AuthtokenRefused(m))
+                    if !ever_online =>
+                {
                     return Err(AgentError::Refused(m))
+                }
+                Err(SessionError::AuthtokenRefused(m)) => {
+                    let wait =
+                        backoff(attempt, REFUSED_TOKEN_MAX_BACKOFF).max(REFUSED_TOKEN_MIN_BACKOFF);
+                    attempt = attempt.saturating_add(1);
+                    if !told_refused {
+                        told_refused = true;
+                        tracing::error!(
+                            "the edge no longer accepts this agent's authtoken: it was revoked or deleted. Give the agent a new one (--authtoken, FERRY_AUTHTOKEN or `ferry config add-authtoken`). Until then it asks again every few minutes. ({m})"
+                        );
+                    } else {
+                        tracing::debug!(
+                            "authtoken still refused; asking again in {:.0}s",
+                            wait.as_secs_f64()
+                        );
+                    }
+                    let _ = self.inner.events.send(AgentEvent::Offline { reason: m });
+                    tokio::time::sleep(wait).await;
+                    continue;
                 }
                 Err(e) => e.to_string(),
             };

@@ -32,6 +32,10 @@ pub enum SessionError {
     /// outside the ACL). Fatal at start-up; retried after the agent has been online.
     #[error("{0}")]
     Refused(String),
+    /// The edge does not accept the authtoken: revoked, deleted or mistyped. Retrying soon
+    /// will not help, so an agent that was online backs off for minutes.
+    #[error("{0}")]
+    AuthtokenRefused(String),
     #[error("{0}")]
     Transient(String),
 }
@@ -154,7 +158,12 @@ async fn authenticate(inner: &Arc<Inner>, open: &MuxadoOpen) -> Result<(), Sessi
     };
     let reply = call(open, StreamType::AUTH, &auth, RPC_TIMEOUT)
         .await
-        .map_err(classify)?;
+        .map_err(|e| match classify(e) {
+            SessionError::Refused(m) if m.contains(&ErrorCode::AuthtokenInvalid.to_string()) => {
+                SessionError::AuthtokenRefused(m)
+            }
+            other => other,
+        })?;
     let resp: AuthResp = from_value_folded(&reply)
         .map_err(|e| SessionError::Transient(format!("auth reply: {e}")))?;
     *inner.client_id.lock().await = resp.client_id;

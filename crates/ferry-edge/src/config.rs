@@ -57,8 +57,15 @@ pub struct EdgeConfig {
     pub sdk_bind_settle: Duration,
     /// How long an offline endpoint keeps its name and port for the agent to come back.
     pub offline_grace: Duration,
-    /// Failed authentications allowed per source address per minute.
+    /// Failed authentications per source address per minute before the edge slows that
+    /// address's lookups down (it never refuses a token that verifies).
     pub auth_failures_per_minute: u32,
+    /// How long a new agent connection has to authenticate.
+    pub auth_deadline: Duration,
+    /// Agent connections that have not authenticated yet, per source address (IPv6: per
+    /// /64) and in all; more are closed at once.
+    pub max_unauthenticated_per_source: usize,
+    pub max_unauthenticated: usize,
 }
 
 impl EdgeConfig {
@@ -89,6 +96,9 @@ impl EdgeConfig {
             sdk_bind_settle: Duration::from_millis(250),
             offline_grace: Duration::from_secs(600),
             auth_failures_per_minute: 20,
+            auth_deadline: Duration::from_secs(10),
+            max_unauthenticated_per_source: 64,
+            max_unauthenticated: 2048,
         }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use ferry_proto::sni::{parse_client_hello_sni, ClientHelloSni};
 use ferry_transport::splice;
-use ferry_types::Hostname;
+use ferry_types::{ErrorCode, Hostname};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
@@ -110,10 +110,19 @@ async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, r
     let io = Rewind::new(buf.freeze(), conn);
     match target {
         Target::Agent => {
+            // Counted from before the handshake: the handshake's buffers are what an
+            // unauthenticated peer costs first.
+            let ticket = match shared.pre_auth.admit(peer.ip()) {
+                Ok(t) => t,
+                Err(why) => {
+                    tracing::info!(%peer, code = %ErrorCode::PreAuthLimit, "refusing an agent connection: {why}");
+                    return;
+                }
+            };
             let acceptor = TlsAcceptor::from(shared.agent_tls.clone());
             let accept = acceptor.accept(ferry_transport::session_io(io));
             match tokio::time::timeout(shared.config.handshake_timeout, accept).await {
-                Ok(Ok(tls)) => ingress::serve_agent(shared, tls, peer).await,
+                Ok(Ok(tls)) => ingress::serve_agent(shared, tls, peer, ticket).await,
                 Ok(Err(e)) => tracing::info!(%peer, error = %e, "agent TLS handshake failed"),
                 Err(_) => tracing::info!(%peer, "agent TLS handshake timed out"),
             }

@@ -4,31 +4,45 @@
 //! up the session's accept loop.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use ferry_proto::msg::{error_reply, Auth, AuthResp, AuthRespExtra, Bind, Unbind};
 use ferry_proto::rpc::from_value_folded;
 use ferry_proto::{negotiate_version, StreamType};
 use ferry_transport::{
-    beat_until_dead, echo_beats, read_json, read_type, write_and_finish, Accept, BeatClock,
-    KillSwitch, SessionBuilder, Stream,
+    beat_until_dead, echo_beats, read_json, read_json_limited, read_type, write_and_finish, Accept,
+    BeatClock, KillSwitch, SessionBuilder, Stream,
 };
 use ferry_types::{ErrorCode, ResourceId};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Semaphore;
 
+use crate::auth_limit::Verdict;
+use crate::pre_auth::Ticket;
 use crate::registry::AgentSession;
 use crate::{bind, Shared};
 
 const RPC_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// How long a new agent connection has to authenticate.
-const AUTH_DEADLINE: Duration = Duration::from_secs(20);
+/// Streams an agent may open before it has authenticated: the heartbeat, Auth, and two
+/// more for retries. ngrok's SDKs and Ferry's agent open two.
+const MAX_STREAMS_BEFORE_AUTH: usize = 4;
 
-/// Streams an agent may open before it has authenticated: the heartbeat, Auth, and a few
-/// more for retries. ngrok's SDKs open two.
-const MAX_STREAMS_BEFORE_AUTH: usize = 8;
+/// Stream window and largest frame until Auth succeeds. An Auth message is a few hundred
+/// bytes; anything an unauthenticated peer sends beyond these is refused (a frame over the
+/// limit ends the session, data beyond the window resets its stream), so such a connection
+/// holds at most a few windows of buffers however it misbehaves.
+const WINDOW_BEFORE_AUTH: usize = 16 * 1024;
+const MAX_FRAME_BEFORE_AUTH: usize = 16 * 1024;
+
+/// The largest Auth message read.
+const MAX_AUTH_BYTES: usize = 16 * 1024;
+
+/// Stream window and largest frame once authenticated: muxado's default window, which ngrok's
+/// SDKs assume (muxado does not negotiate it), and no data frame can be longer.
+const WINDOW_AFTER_AUTH: usize = 256 * 1024;
+const MAX_FRAME_AFTER_AUTH: usize = 256 * 1024;
 
 /// muxado's own bound on live streams in a session (its default is 512). The per-session
 /// semaphores below keep each agent under what it can take.
@@ -40,7 +54,9 @@ struct Authed {
     acl: Vec<String>,
 }
 
-pub async fn serve_agent<IO>(shared: Arc<Shared>, io: IO, remote: SocketAddr)
+/// Serves one agent connection. `ticket` is its place among the connections waiting to
+/// authenticate, given back when Auth succeeds or the connection ends.
+pub async fn serve_agent<IO>(shared: Arc<Shared>, io: IO, remote: SocketAddr, ticket: Ticket)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -48,17 +64,21 @@ where
     let mux = SessionBuilder::new(kill.wrap(io))
         .server()
         .stream_limit(MUXADO_STREAM_LIMIT)
+        .window_size(WINDOW_BEFORE_AUTH)
+        .max_frame_size(MAX_FRAME_BEFORE_AUTH)
         .start();
     let (open, mut accept) = ferry_transport::Session::split(mux);
     let authed: Arc<OnceLock<Authed>> = Arc::new(OnceLock::new());
+    let ticket = Arc::new(Mutex::new(Some(ticket)));
     let clock = BeatClock::default();
     // A connection that does not authenticate in time is closed, so unauthenticated clients
     // cannot hold sessions (and their streams' buffers) open.
     {
         let (kill, authed) = (kill.clone(), authed.clone());
+        let deadline = shared.config.auth_deadline;
         tokio::spawn(async move {
             tokio::select! {
-                _ = tokio::time::sleep(AUTH_DEADLINE) => {
+                _ = tokio::time::sleep(deadline) => {
                     if authed.get().is_none() {
                         tracing::info!(%remote, "closing an agent connection that did not authenticate in time");
                         kill.kill();
@@ -87,10 +107,14 @@ where
             open: open.clone(),
             kill: kill.clone(),
             authed: authed.clone(),
+            ticket: ticket.clone(),
             clock: clock.clone(),
             remote,
         };
         tokio::spawn(ctx.dispatch(stream));
+    }
+    if let Some(v) = accept.protocol_violation() {
+        tracing::warn!(%remote, code = %ErrorCode::MuxProtocolViolation, error = %v, "closed an agent connection that broke the muxado protocol");
     }
     kill.kill();
     if let Some(a) = authed.get() {
@@ -107,6 +131,7 @@ struct StreamCtx {
     open: ferry_transport::MuxadoOpen,
     kill: KillSwitch,
     authed: Arc<OnceLock<Authed>>,
+    ticket: Arc<Mutex<Option<Ticket>>>,
     clock: BeatClock,
     remote: SocketAddr,
 }
@@ -158,13 +183,7 @@ impl StreamCtx {
 
     async fn try_auth(&self, stream: &mut Stream) -> Result<AuthResp, (ErrorCode, String)> {
         let ip = self.remote.ip();
-        if self.shared.auth_limiter.is_blocked(ip) {
-            return Err((
-                ErrorCode::AuthRateLimited,
-                format!("too many failed authentications from {ip}; wait a minute"),
-            ));
-        }
-        let value = read_json(stream, RPC_TIMEOUT)
+        let value = read_json_limited(stream, RPC_TIMEOUT, MAX_AUTH_BYTES)
             .await
             .map_err(|e| (ErrorCode::AuthPayloadInvalid, format!("auth message: {e}")))?;
         let auth: Auth = from_value_folded(&value)
@@ -187,24 +206,30 @@ impl StreamCtx {
         }
         let token = auth.extra.auth_token.trim();
         if token.is_empty() {
-            self.shared.auth_limiter.record_failure(ip);
+            self.shared.auth_limiter.record_failure(ip, token);
             return Err((
                 ErrorCode::AuthtokenMissing,
                 "no authtoken was sent; give the agent one (--authtoken, FERRY_AUTHTOKEN or the authtoken key of its config file; `ferry edge --dev` writes one to dev.json)".into(),
             ));
         }
+        match self.shared.auth_limiter.verdict(ip, token) {
+            Verdict::Lookup => {}
+            Verdict::LookupAfter(wait) => tokio::time::sleep(wait).await,
+            Verdict::RefusedRecently { ago } => {
+                return Err((
+                    ErrorCode::AuthtokenInvalid,
+                    format!("{TOKEN_REFUSED} (refused {}s ago as well)", ago.as_secs()),
+                ))
+            }
+        }
         let credential = match self.shared.store.verify_authtoken(token).await {
             Ok(Ok(Some(c))) => c,
             Ok(Ok(None)) => {
-                self.shared.auth_limiter.record_failure(ip);
-                return Err((
-                    ErrorCode::AuthtokenInvalid,
-                    "the authtoken is not valid on this edge: it is unknown, revoked or mistyped"
-                        .into(),
-                ));
+                self.shared.auth_limiter.record_failure(ip, token);
+                return Err((ErrorCode::AuthtokenInvalid, TOKEN_REFUSED.into()));
             }
             Ok(Err(e)) => {
-                self.shared.auth_limiter.record_failure(ip);
+                self.shared.auth_limiter.record_failure(ip, token);
                 return Err((
                     ErrorCode::AuthtokenMalformed,
                     format!("the authtoken is malformed: {e}"),
@@ -255,6 +280,11 @@ impl StreamCtx {
             ));
         }
         self.shared.remember_session(session.clone());
+        // The agent has proved who it is: full windows for the streams it opens from now on,
+        // and its place among the unauthenticated connections goes back.
+        self.open
+            .set_limits(WINDOW_AFTER_AUTH, MAX_FRAME_AFTER_AUTH);
+        self.ticket.lock().unwrap_or_else(|p| p.into_inner()).take();
         self.start_heartbeat();
         tracing::info!(
             session = %id,
@@ -375,6 +405,11 @@ impl StreamCtx {
         let _ = write_and_finish(&mut stream, &serde_json::json!({})).await;
     }
 }
+
+/// What an agent whose authtoken the store refused is told. Ferry's agent and ngrok's SDKs
+/// recognise the refusal by its codes (ERR_FERRY_103, ERR_NGROK_107), not this text.
+const TOKEN_REFUSED: &str =
+    "the authtoken is not valid on this edge: it was revoked or deleted, or it is mistyped";
 
 fn client_type(auth: &Auth) -> String {
     if !auth.extra.client_type.is_empty() {

@@ -11,6 +11,7 @@ mod error_page;
 mod front;
 mod http_proxy;
 mod ingress;
+mod pre_auth;
 mod protect;
 mod proxy_stream;
 mod registry;
@@ -40,6 +41,7 @@ pub use view::{AgentCommand, CommandError, EdgeView, LiveSession, LiveTunnel};
 use crate::auth_limit::AuthLimiter;
 use crate::bind_token::BindSigner;
 use crate::front::PortRole;
+use crate::pre_auth::PreAuthGate;
 use crate::registry::{AgentSession, Registry};
 use crate::tls::CertResolver;
 
@@ -79,6 +81,7 @@ pub(crate) struct Shared {
     pub store: Store,
     pub signer: BindSigner,
     pub auth_limiter: AuthLimiter,
+    pub pre_auth: Arc<PreAuthGate>,
     pub https_port: u16,
     pub http_port: u16,
     pub agent_tls: Arc<ServerConfig>,
@@ -167,6 +170,10 @@ impl EdgeHandle {
 
         let shared = Arc::new(Shared {
             auth_limiter: AuthLimiter::new(config.auth_failures_per_minute),
+            pre_auth: PreAuthGate::new(
+                config.max_unauthenticated_per_source,
+                config.max_unauthenticated,
+            ),
             https_port: https_addr.port(),
             http_port: http_addr.port(),
             registry: Registry::default(),

@@ -10,8 +10,12 @@ mod splice;
 
 pub use heartbeat::{beat_until_dead, echo_beats, BeatClock};
 pub use kill::{KillSwitch, Killable};
-pub use rpc::{call, open_typed, read_json, read_type, write_and_finish, RpcError};
+pub use rpc::{
+    call, open_typed, read_json, read_json_limited, read_type, write_and_finish, RpcError,
+};
 pub use session_io::session_io;
 pub use splice::{splice, Spliced};
 
-pub use muxado::{Accept, MuxadoAccept, MuxadoOpen, OpenClose, Session, SessionBuilder, Stream};
+pub use muxado::{
+    Accept, MuxadoAccept, MuxadoOpen, OpenClose, ProtocolViolation, Session, SessionBuilder, Stream,
+};

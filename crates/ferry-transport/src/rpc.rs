@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use ferry_proto::msg::reply_error;
-use ferry_proto::{decode_json_prefix, DecodeError, Decoded, StreamType};
+use ferry_proto::{decode_json_prefix, DecodeError, Decoded, StreamType, MAX_RPC_SIZE};
 use muxado::{MuxadoOpen, OpenClose, Stream};
 use serde::Serialize;
 use serde_json::Value;
@@ -18,6 +18,8 @@ pub enum RpcError {
     Truncated,
     #[error("no message within {0:?}")]
     Timeout(Duration),
+    #[error("the message is longer than {0} bytes")]
+    TooLarge(usize),
     #[error(transparent)]
     Decode(#[from] DecodeError),
     /// The peer answered with `{"Error": ...}`.
@@ -37,6 +39,16 @@ pub async fn read_json<S: AsyncRead + Unpin>(
     s: &mut S,
     timeout: Duration,
 ) -> Result<Value, RpcError> {
+    read_json_limited(s, timeout, MAX_RPC_SIZE).await
+}
+
+/// [`read_json`] for a message that must fit in `max` bytes: what an unauthenticated peer
+/// sends is held to the size of the message it may send.
+pub async fn read_json_limited<S: AsyncRead + Unpin>(
+    s: &mut S,
+    timeout: Duration,
+    max: usize,
+) -> Result<Value, RpcError> {
     let read = async {
         let mut buf = Vec::with_capacity(512);
         let mut chunk = [0u8; 4096];
@@ -47,6 +59,9 @@ pub async fn read_json<S: AsyncRead + Unpin>(
             let n = s.read(&mut chunk).await?;
             if n == 0 {
                 return Err(RpcError::Truncated);
+            }
+            if buf.len() + n > max {
+                return Err(RpcError::TooLarge(max));
             }
             buf.extend_from_slice(&chunk[..n]);
         }

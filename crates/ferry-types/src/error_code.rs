@@ -44,12 +44,13 @@ catalogue! {
     AuthtokenMissing = 101, Some("ERR_NGROK_105"), 401, "authtoken missing";
     AuthtokenMalformed = 102, Some("ERR_NGROK_105"), 401, "authtoken malformed";
     AuthtokenInvalid = 103, Some("ERR_NGROK_107"), 401, "authtoken invalid";
-    AuthRateLimited = 104, None, 429, "too many failed authentications";
     ProtocolVersionUnsupported = 105, Some("ERR_NGROK_119"), 400, "protocol version unsupported";
     IngressNotServed = 106, Some("ERR_NGROK_122"), 403, "agent ingress name not served here";
     AuthPayloadInvalid = 107, Some("ERR_NGROK_109"), 400, "auth payload invalid";
     NotAuthenticated = 108, None, 401, "request before authentication";
     HeartbeatTimeout = 109, None, 504, "heartbeat timeout";
+    PreAuthLimit = 110, None, 503, "too many agent connections waiting to authenticate";
+    MuxProtocolViolation = 111, None, 400, "the agent broke the muxado protocol";
 
     // The REST API (200s). Where the number matches ngrok's, so does the meaning.
     ApiKeyMissing = 200, None, 401, "API key missing";

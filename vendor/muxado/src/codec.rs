@@ -14,6 +14,7 @@ use tracing::instrument;
 use super::{
     errors::InvalidHeader,
     frame::*,
+    limits::SharedLimits,
 };
 
 /// Codec for muxado frames.
@@ -24,12 +25,25 @@ pub struct FrameCodec {
     // rest, keeping the already-decoded header around in the meantime to avoid
     // decoding it repeatedly.
     input_header: Option<Header>,
+    // Without limits (the default, for tests) any frame up to the 24-bit length is read.
+    limits: Option<SharedLimits>,
+}
+
+impl FrameCodec {
+    /// A decoder that refuses, before buffering its body, a frame longer than the limits'
+    /// current maximum: otherwise one header can make the session hold 16 MiB.
+    pub(crate) fn with_limits(limits: SharedLimits) -> Self {
+        FrameCodec {
+            input_header: None,
+            limits: Some(limits),
+        }
+    }
 }
 
 #[instrument(level = "trace")]
 fn decode_header(mut bs: BytesMut) -> Header {
     let length_type_flags = bs.get_u32();
-    let length = ((length_type_flags & 0xFFFFFF00) >> 8).try_into().unwrap();
+    let length = Length::clamp((length_type_flags & 0xFFFFFF00) >> 8);
     let type_flags = length_type_flags as u8;
 
     Header {
@@ -147,6 +161,16 @@ impl Decoder for FrameCodec {
             }
 
             let header = decode_header(b.split_to(8));
+            if let Some(limits) = &self.limits {
+                let max = limits.max_frame();
+                if *header.length as usize > max {
+                    return Err(InvalidHeader::TooLarge {
+                        max,
+                        actual: header.length,
+                    }
+                    .into());
+                }
+            }
             self.input_header = Some(header);
             header
         };

@@ -94,6 +94,8 @@ pub enum InvalidHeader {
     MinLength { expected: Length, actual: Length },
     #[error("Invalid frame type: {0}")]
     Type(u8),
+    #[error("Frame length {actual} is over this session's limit of {max}")]
+    TooLarge { max: usize, actual: Length },
 }
 
 impl From<InvalidHeader> for io::Error {
@@ -103,7 +105,10 @@ impl From<InvalidHeader> for io::Error {
 }
 
 impl From<InvalidHeader> for Error {
-    fn from(_: InvalidHeader) -> Error {
-        Error::Protocol
+    fn from(other: InvalidHeader) -> Error {
+        match other {
+            InvalidHeader::TooLarge { .. } => Error::FrameSizeError,
+            _ => Error::Protocol,
+        }
     }
 }

@@ -8,6 +8,7 @@ mod codec;
 mod errors;
 mod frame;
 mod frame_writer;
+mod limits;
 mod session;
 mod stream;
 mod stream_manager;
@@ -16,6 +17,7 @@ pub mod typed;
 mod window;
 
 pub use errors::Error;
+pub use limits::ProtocolViolation;
 pub use session::*;
 pub use stream::Stream;
 
@@ -23,3 +25,5 @@ pub mod heartbeat;
 
 #[cfg(test)]
 mod cancellation_test;
+#[cfg(test)]
+mod violation_test;

@@ -2,11 +2,13 @@ use std::{
     io,
     sync::{
         Arc,
+        OnceLock,
         atomic::{
             AtomicBool,
             Ordering,
         },
     },
+    time::Duration,
 };
 
 use async_trait::async_trait;
@@ -35,7 +37,15 @@ use tracing::{
 
 use crate::{
     codec::FrameCodec,
-    errors::Error,
+    errors::{
+        Error,
+        InvalidHeader,
+    },
+    limits::{
+        Limits,
+        ProtocolViolation,
+        SharedLimits,
+    },
     frame_writer::FrameWriter,
     frame::{
         Body,
@@ -63,6 +73,7 @@ const DEFAULT_STREAMS: usize = 512;
 pub struct SessionBuilder<S> {
     io_stream: S,
     window: usize,
+    max_frame: Option<usize>,
     accept_queue_size: usize,
     stream_limit: usize,
     client: bool,
@@ -77,6 +88,7 @@ where
         SessionBuilder {
             io_stream,
             window: DEFAULT_WINDOW,
+            max_frame: None,
             accept_queue_size: DEFAULT_ACCEPT,
             stream_limit: DEFAULT_STREAMS,
             client: true,
@@ -87,6 +99,15 @@ where
     /// Defaults to 256kb.
     pub fn window_size(mut self, size: usize) -> Self {
         self.window = size;
+        self
+    }
+
+    /// Set the largest frame body the peer may send; a longer one ends the session with a
+    /// GOAWAY (`FrameSizeError`) before its body is buffered. Defaults to the larger of
+    /// the window and 64 KiB: a data frame longer than the window breaks flow control
+    /// anyway.
+    pub fn max_frame_size(mut self, size: usize) -> Self {
+        self.max_frame = Some(size);
         self
     }
 
@@ -125,10 +146,14 @@ where
         let SessionBuilder {
             io_stream,
             window,
+            max_frame,
             accept_queue_size,
             stream_limit,
             client,
         } = self;
+        let limits = Limits::new(window, max_frame.unwrap_or(window.max(MIN_MAX_FRAME)));
+        let violation: Arc<OnceLock<ProtocolViolation>> = Arc::default();
+        let (writer_done_tx, writer_done_rx) = oneshot::channel::<()>();
 
         let (accept_tx, accept_rx) = mpsc::channel(accept_queue_size);
         let (open_tx, open_rx) = mpsc::channel(512);
@@ -138,23 +163,30 @@ where
         let (m1, m2) = manager.split();
 
         let (read_half, write_half) = tokio::io::split(io_stream);
-        let io_rx = FramedRead::with_capacity(read_half, FrameCodec::default(), READ_CAPACITY);
+        let io_rx = FramedRead::with_capacity(
+            read_half,
+            FrameCodec::with_limits(limits.clone()),
+            READ_CAPACITY,
+        );
         let io_tx = FrameWriter::new(write_half);
 
         let read_task = Reader {
             io: io_rx,
             accept_tx,
-            window,
+            limits: limits.clone(),
             manager: m1,
             last_stream_processed: StreamID::clamp(0),
             sys_tx: sys_tx.clone(),
+            violation: violation.clone(),
+            writer_done: writer_done_rx,
         };
 
         let write_task = Writer {
-            window,
+            limits: limits.clone(),
             io: io_tx,
             manager: m2,
             open_reqs: open_rx,
+            _done: writer_done_tx,
         };
 
         let (dropref, waiter) = awaitdrop::awaitdrop();
@@ -183,12 +215,14 @@ where
         );
 
         MuxadoSession {
-            incoming: MuxadoAccept(dropref.clone(), accept_rx),
+            incoming: MuxadoAccept(dropref.clone(), accept_rx, violation.clone()),
             outgoing: MuxadoOpen {
                 dropref,
                 open_tx,
                 sys_tx,
                 closed: AtomicBool::from(false).into(),
+                limits,
+                violation,
             },
         }
     }
@@ -201,9 +235,32 @@ struct Reader<R> {
     io: R,
     sys_tx: mpsc::Sender<Frame>,
     accept_tx: mpsc::Sender<Stream>,
-    window: usize,
+    limits: SharedLimits,
     manager: SharedStreamManager,
     last_stream_processed: StreamID,
+    violation: Arc<OnceLock<ProtocolViolation>>,
+    // Resolves when the writer task has ended, so that a GOAWAY is on the wire before the
+    // reader lets the application see the session end.
+    writer_done: oneshot::Receiver<()>,
+}
+
+/// How the reader stops: the session ended normally, or the peer broke the protocol.
+enum Stop {
+    Closed(Error),
+    Violation(ProtocolViolation),
+}
+
+impl From<Error> for Stop {
+    fn from(other: Error) -> Stop {
+        Stop::Closed(other)
+    }
+}
+
+fn violation(code: Error, reason: impl Into<String>) -> Stop {
+    Stop::Violation(ProtocolViolation {
+        code,
+        reason: reason.into(),
+    })
 }
 
 impl<R> Reader<R>
@@ -212,18 +269,45 @@ where
 {
     /// Handle an incoming frame from the remote
     #[instrument(level = "trace", skip(self))]
-    async fn handle_frame(&mut self, frame: Frame) -> Result<(), Error> {
+    async fn handle_frame(&mut self, frame: Frame) -> Result<(), Stop> {
+        if let Body::Invalid { error, .. } = &frame.body {
+            return Err(violation(
+                Error::from(*error),
+                format!(
+                    "invalid {:?} frame on stream {}: {error}",
+                    frame.header.typ, frame.header.stream_id
+                ),
+            ));
+        }
+
         // If the remote sent a syn, create a new stream and add it to the accept channel.
         if frame.is_syn() {
-            let (req, stream) = OpenReq::create(self.window, false);
-            self.manager
-                .lock()
-                .await
-                .create_stream(frame.header.stream_id.into(), req)?;
-            self.accept_tx
-                .send(stream)
-                .map_err(|_| Error::SessionClosed)
-                .await?;
+            let id = frame.header.stream_id;
+            let (req, stream) = OpenReq::create(self.limits.window(), false);
+            let created = {
+                let mut manager = self.manager.lock().await;
+                manager
+                    .check_remote_syn(id)
+                    .map_err(|reason| violation(Error::Protocol, reason))?;
+                manager.create_stream(id.into(), req)
+            };
+            match created {
+                Ok(_) => {
+                    self.accept_tx
+                        .send(stream)
+                        .map_err(|_| Error::SessionClosed)
+                        .await?;
+                }
+                // Over the stream limit: refuse this stream, keep the session.
+                Err(error) => {
+                    debug!(stream_id = display(id), error = display(error), "refusing a stream");
+                    self.sys_tx
+                        .send(Frame::rst(id, Error::StreamRefused))
+                        .map_err(|_| Error::SessionClosed)
+                        .await?;
+                    return Ok(());
+                }
+            }
         }
 
         let needs_close = frame.is_fin();
@@ -268,22 +352,16 @@ where
             // GoAway is a system-level frame, so send it along the special
             // system channel.
             HeaderType::GoAway => {
-                if let Body::GoAway { error, .. } = frame.body {
-                    self.manager.go_away(error).await;
-                    return Err(Error::RemoteGoneAway);
-                }
-
-                unreachable!()
+                let error = match frame.body {
+                    Body::GoAway { error, .. } => error,
+                    _ => Error::Protocol,
+                };
+                self.manager.go_away(error).await;
+                return Err(Error::RemoteGoneAway.into());
             }
-            HeaderType::Invalid(_) => {
-                self.sys_tx
-                    .send(Frame::goaway(
-                        self.last_stream_processed,
-                        Error::Protocol,
-                        "invalid frame".into(),
-                    ))
-                    .map_err(|_| Error::StreamClosed)
-                    .await?
+            // Invalid bodies were refused above; a valid frame never has this type.
+            HeaderType::Invalid(t) => {
+                return Err(violation(Error::Protocol, format!("frame of unknown type {t}")));
             }
         }
         Ok(())
@@ -291,24 +369,50 @@ where
 
     // The actual read/process loop
     async fn run(mut self) -> Result<(), Error> {
-        let _e: Result<(), _> = async {
-            loop {
-                match self.io.try_next().await {
-                    Ok(Some(frame)) => {
-                        trace!(?frame, "received frame from remote");
-                        self.handle_frame(frame).await?
-                    }
-                    Ok(None) | Err(_) => {
-                        return Err(Error::SessionClosed);
+        let stop = loop {
+            match self.io.try_next().await {
+                Ok(Some(frame)) => {
+                    trace!(?frame, "received frame from remote");
+                    if let Err(stop) = self.handle_frame(frame).await {
+                        break stop;
                     }
                 }
+                Ok(None) => break Stop::Closed(Error::PeerEOF),
+                Err(e) => match e.get_ref().and_then(|e| e.downcast_ref::<InvalidHeader>()) {
+                    Some(invalid) => {
+                        break violation(Error::from(*invalid), invalid.to_string());
+                    }
+                    None => break Stop::Closed(Error::SessionClosed),
+                },
             }
+        };
+
+        match stop {
+            Stop::Violation(v) => self.refuse(v).await,
+            Stop::Closed(error) => debug!(error = display(error), "session reader ended"),
         }
-        .await;
 
         self.manager.close_senders().await;
 
         Err(Error::SessionClosed)
+    }
+
+    /// Ends the session on a protocol violation: records why, for the application to log
+    /// with the peer's address, tells the peer in a GOAWAY, and waits (briefly) for the
+    /// writer to put it on the wire. Nothing more is read from a peer that broke the rules.
+    async fn refuse(&mut self, v: ProtocolViolation) {
+        debug!(violation = %v, "ending the session: the peer broke the protocol");
+        let goaway = Frame::goaway(self.last_stream_processed, v.code, v.reason.clone().into());
+        let _ = self.violation.set(v);
+        let sent = tokio::time::timeout(GOAWAY_GRACE, async {
+            if self.sys_tx.send(goaway).await.is_ok() {
+                let _ = (&mut self.writer_done).await;
+            }
+        })
+        .await;
+        if sent.is_err() {
+            debug!("the GOAWAY was not written in time");
+        }
     }
 }
 
@@ -316,9 +420,11 @@ where
 // requests and writing them to the underlying stream.
 struct Writer<W> {
     manager: SharedStreamManager,
-    window: usize,
+    limits: SharedLimits,
     open_reqs: mpsc::Receiver<oneshot::Sender<Result<Stream, Error>>>,
     io: W,
+    // Dropped when the writer ends: the reader waits for that after queueing a GOAWAY.
+    _done: oneshot::Sender<()>,
 }
 
 impl<W> Writer<W>
@@ -342,7 +448,7 @@ where
                 // have the SYN flag set.
                 req = self.open_reqs.next() => {
                     if let Some(resp_tx) = req {
-                        let (req, stream) = OpenReq::create(self.window, true);
+                        let (req, stream) = OpenReq::create(self.limits.window(), true);
 
                         let mut manager = self.manager.lock().await;
                         let res = manager.create_stream(None, req);
@@ -385,7 +491,9 @@ where
                 .await
                 .map_err(|_| Error::SessionClosed)?;
             if is_goaway {
-                self.io.flush().await.map_err(|_| Error::SessionClosed)?;
+                // Close the transport too (a TLS close_notify), so the peer reads the
+                // GOAWAY and then the end of the connection.
+                self.io.close().await.map_err(|_| Error::SessionClosed)?;
                 return Ok(true);
             }
             if frames >= MAX_BATCH_FRAMES || bytes >= MAX_BATCH_BYTES {
@@ -410,6 +518,13 @@ where
 
 /// Plaintext read from the transport per call: room for several full data frames.
 const READ_CAPACITY: usize = 64 * 1024;
+
+/// The smallest default frame limit: room for a GOAWAY with a long message even when the
+/// window is small.
+const MIN_MAX_FRAME: usize = 64 * 1024;
+
+/// How long a session that ends on a protocol violation waits for its GOAWAY to be written.
+const GOAWAY_GRACE: Duration = Duration::from_secs(1);
 
 /// Bounds on one batch of frames written before a flush: enough to fill several TLS
 /// records, few enough that other streams' frames and heartbeats are not held back.
@@ -452,10 +567,38 @@ pub struct MuxadoOpen {
     open_tx: mpsc::Sender<oneshot::Sender<Result<Stream, Error>>>,
     sys_tx: mpsc::Sender<Frame>,
     closed: Arc<AtomicBool>,
+    limits: SharedLimits,
+    violation: Arc<OnceLock<ProtocolViolation>>,
+}
+
+impl MuxadoOpen {
+    /// Changes the receive window of streams opened from now on (by either end) and the
+    /// largest frame the peer may send. A server starts a session from an unauthenticated
+    /// peer with small ones and raises them once the peer has proved who it is.
+    pub fn set_limits(&self, window: usize, max_frame_size: usize) {
+        self.limits.set(window, max_frame_size);
+    }
+
+    /// Why the session ended, if it ended because the peer broke the protocol.
+    pub fn protocol_violation(&self) -> Option<&ProtocolViolation> {
+        self.violation.get()
+    }
 }
 
 /// The [Accept] half of a muxado session.
-pub struct MuxadoAccept(#[allow(dead_code)] awaitdrop::Ref, mpsc::Receiver<Stream>);
+pub struct MuxadoAccept(
+    #[allow(dead_code)] awaitdrop::Ref,
+    mpsc::Receiver<Stream>,
+    Arc<OnceLock<ProtocolViolation>>,
+);
+
+impl MuxadoAccept {
+    /// Why the session ended, if it ended because the peer broke the protocol. Set before
+    /// [Accept::accept] returns `None` for that reason.
+    pub fn protocol_violation(&self) -> Option<&ProtocolViolation> {
+        self.2.get()
+    }
+}
 
 #[async_trait]
 impl Accept for MuxadoAccept {

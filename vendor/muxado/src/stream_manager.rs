@@ -85,6 +85,8 @@ pub struct StreamManager {
 
     last_local_id: StreamID,
     last_remote_id: StreamID,
+    // The low bit of every stream ID the peer may open: clients open odd IDs, servers even.
+    remote_parity: u32,
 
     gone_away: bool,
 
@@ -121,6 +123,7 @@ impl StreamManager {
             sys_rx,
             last_local_id: StreamID::clamp(last_local_id),
             last_remote_id: StreamID::clamp(last_remote_id),
+            remote_parity: last_remote_id,
             tasks: Default::default(),
             gone_away: false,
             new_streams: None,
@@ -212,10 +215,12 @@ impl StreamT for StreamManager {
         let handle = if let Ok(handle) = self.get_stream(id) {
             handle
         } else {
-            // We only remove streams when the read/write end is dropped and we
-            // get None from it. We don't re-add it it to the future set then,
-            // so we can't receive any more frames from it here.
-            unreachable!();
+            // Streams are removed when their channel ends, and the reader refuses a SYN
+            // for a live stream ID, so a task never outlives its stream. Should that ever
+            // fail, forget the task rather than take the session down with a panic.
+            debug!(stream_id = display(id), "frame from a stream that is gone");
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
         };
 
         // If the sink is closed and we don't need a fin, don't return a frame.
@@ -362,9 +367,14 @@ impl SharedStreamManager {
             let sink = &mut handle.to_stream;
             trace!("checking stream for readiness");
             ready!(sink.poll_ready(cx))
-                .and_then(|_| sink.start_send(frame.take().unwrap()))
                 .map_err(|_| Error::StreamClosed)
                 .or_else(|res| if is_fin { Ok(()) } else { Err(res) })?;
+            // Taken only once the sink is ready, so a pending poll keeps the frame.
+            if let Some(out) = frame.take() {
+                sink.start_send(out)
+                    .map_err(|_| Error::StreamClosed)
+                    .or_else(|res| if is_fin { Ok(()) } else { Err(res) })?;
+            }
             Ok(()).into()
         };
 
@@ -446,10 +456,25 @@ impl StreamManager {
         }
     }
 
+    /// Whether the peer may open a stream with this ID: one of its own parity that is not
+    /// live. A second SYN for a live stream would give one ID two tasks, and a SYN of this
+    /// end's parity would collide with a stream this end opens later.
+    pub(crate) fn check_remote_syn(&self, id: StreamID) -> Result<(), String> {
+        if *id % 2 != self.remote_parity {
+            return Err(format!(
+                "SYN for stream {id}, an ID this end of the session allocates"
+            ));
+        }
+        if self.streams.contains_key(&id) {
+            return Err(format!("SYN for stream {id}, which is already open"));
+        }
+        Ok(())
+    }
+
     #[instrument(level = "trace", skip(self, req))]
     pub fn create_stream(&mut self, id: Option<StreamID>, req: OpenReq) -> Result<StreamID, Error> {
         // Only return an error if we're at the stream limit.
-        if self.streams.len() == self.stream_limit {
+        if self.streams.len() >= self.stream_limit {
             return Err(Error::StreamsExhausted);
         }
 
