@@ -189,18 +189,35 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
 /// else SQLite in the data dir.
 async fn open_store(a: &EdgeArgs) -> anyhow::Result<(PathBuf, Store)> {
     std::fs::create_dir_all(&a.data_dir)
-        .with_context(|| format!("creating data dir {}", a.data_dir.display()))?;
+        .with_context(|| format!("cannot create the data directory {}", a.data_dir.display()))?;
     let data_dir = std::fs::canonicalize(&a.data_dir)
-        .with_context(|| format!("resolving {}", a.data_dir.display()))?;
+        .with_context(|| format!("cannot resolve the data directory {}", a.data_dir.display()))?;
     let store = match &a.database_url {
         Some(url) => Store::open(url)
             .await
-            .context("opening the database given by --database-url")?,
-        None => Store::open_sqlite(&data_dir.join("ferry.db"))
-            .await
-            .context("opening the database")?,
+            .with_context(|| format!("cannot open the store at {}", redacted(url)))?,
+        None => {
+            let path = data_dir.join("ferry.db");
+            Store::open_sqlite(&path)
+                .await
+                .with_context(|| format!("cannot open the store at {}", path.display()))?
+        }
     };
     Ok((data_dir, store))
+}
+
+/// A database URL fit for an error message: the server and the database, without the user,
+/// the password or the parameters (which may hold a password too).
+fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "the database given by --database-url".into();
+    };
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    format!("{scheme}://{host}/{path}")
 }
 
 fn config_from(a: &EdgeArgs) -> anyhow::Result<EdgeConfig> {
@@ -295,9 +312,10 @@ fn write_secret_file(path: &Path, body: &serde_json::Value) -> anyhow::Result<()
         .truncate(true)
         .mode(0o600)
         .open(&tmp)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    f.write_all(&serde_json::to_vec_pretty(body)?)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(&serde_json::to_vec_pretty(body)?)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }

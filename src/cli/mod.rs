@@ -27,6 +27,32 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
     }
 }
 
+/// The error and its causes on one line, each said once, ending with the catalogue code when a
+/// cause has one. Many errors (sqlx's, and ours that must read well alone in a log line) repeat
+/// their source's text in their own message, which `{:#}` would print again for every layer.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for layer in e.chain() {
+        let text = layer.to_string();
+        if text.is_empty() || line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    let code = e
+        .chain()
+        .filter_map(|layer| layer.downcast_ref::<ferry_store::StoreError>())
+        .find_map(|s| s.cause())
+        .map(|cause| cause.code());
+    if let Some(code) = code {
+        line.push_str(&format!(" [{code}]"));
+    }
+    line
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "ferry",

@@ -14,5 +14,6 @@ mod http;
 mod protect;
 mod resilience;
 mod sdk;
+mod store_failures;
 mod tls_tcp;
 mod upstream;

@@ -34,19 +34,61 @@ impl ApiError {
 
 impl From<ferry_store::StoreError> for ApiError {
     fn from(e: ferry_store::StoreError) -> Self {
-        match e {
-            ferry_store::StoreError::Duplicate { what, value } => Self::new(
+        use ferry_store::DbCause;
+        if let ferry_store::StoreError::Duplicate { what, value } = e {
+            return Self::new(
                 ErrorCode::AlreadyExists,
                 format!("{what} {value:?} already exists"),
-            ),
-            other => {
-                tracing::error!(error = %other, "store failure in the REST API");
-                Self::new(
-                    ErrorCode::Internal,
-                    "the store failed; the edge's log has the cause",
-                )
-            }
+            );
         }
+        let db = e.db_error();
+        tracing::error!(
+            error = %e,
+            db_code = db.and_then(|d| d.code()).unwrap_or_default(),
+            "store failure in the REST API"
+        );
+        let cause = e.cause().unwrap_or(DbCause::Other);
+        if cause == DbCause::Other {
+            return Self::new(
+                ErrorCode::Internal,
+                "the store failed; the edge's log has the cause",
+            );
+        }
+        // The cause and the database's own words say what happened, the advice what to do;
+        // both are about the operator's infrastructure, which an API key's holder runs. A
+        // failure before the database answered (a pool timeout) does not say which one it is.
+        use ferry_store::Backend::{Postgres, Sqlite};
+        let advice = match (cause, db.and_then(|d| d.backend())) {
+            (DbCause::DiskFull, Some(Sqlite)) => {
+                "free space on the volume holding the edge's data directory, then retry"
+            }
+            (DbCause::DiskFull, Some(Postgres)) => {
+                "free space on the PostgreSQL server's data volume, then retry"
+            }
+            (DbCause::DiskFull, None) => {
+                "free space on the volume holding the database, then retry"
+            }
+            (DbCause::ReadOnly, Some(Sqlite)) => {
+                "give the edge write access to its data directory and ferry.db (a read-only mount or file permissions), then retry"
+            }
+            (DbCause::ReadOnly, Some(Postgres)) => {
+                "point --database-url at a PostgreSQL primary that takes writes (not a standby or a read-only database), then retry"
+            }
+            (DbCause::ReadOnly, None) => {
+                "give the edge write access to its database, then retry"
+            }
+            (_, Some(Sqlite)) => {
+                "check the volume holding the edge's data directory, then retry"
+            }
+            (_, Some(Postgres)) => {
+                "check that the PostgreSQL server is up and reachable, then retry"
+            }
+            (_, None) => {
+                "check that the database is up and reachable, then retry"
+            }
+        };
+        let words = db.map(|d| format!(" ({d})")).unwrap_or_default();
+        Self::new(cause.code(), format!("{cause}{words}; {advice}"))
     }
 }
 
@@ -65,5 +107,78 @@ impl IntoResponse for ApiError {
             "details": details,
         });
         (status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferry_store::testing::{store_with, ScratchDir};
+    use ferry_store::Store;
+
+    async fn answer(e: ferry_store::StoreError) -> (u16, serde_json::Value) {
+        let response = ApiError::from(e).into_response();
+        let status = response.status().as_u16();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (status, serde_json::from_slice(&body).expect("JSON body"))
+    }
+
+    /// A migrated SQLite file, then a store on it whose connections run `setup`.
+    async fn sqlite_with(dir: &ScratchDir, query: &str, setup: &'static str) -> Store {
+        let path = dir.path.join("ferry.db");
+        drop(Store::open_sqlite(&path).await.expect("open"));
+        store_with(&format!("sqlite://{}{query}", path.display()), setup).await
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_answers_507_with_the_cause_and_what_to_do() {
+        let dir = ScratchDir::new();
+        let store = sqlite_with(&dir, "", "PRAGMA max_page_count=1").await;
+        let mut failure = None;
+        for i in 0..10_000 {
+            if let Err(e) = store
+                .create_api_key(&"x".repeat(500), &i.to_string(), "")
+                .await
+            {
+                failure = Some(e);
+                break;
+            }
+        }
+        let (status, body) = answer(failure.expect("never filled up")).await;
+        assert_eq!(status, 507);
+        assert_eq!(body["status_code"], 507);
+        assert_eq!(body["error_code"], "ERR_FERRY_290");
+        let msg = body["msg"].as_str().unwrap_or_default();
+        assert!(
+            msg.starts_with("the store's disk is full (database or disk is full); free space"),
+            "{msg}"
+        );
+        assert!(msg.ends_with("[ERR_FERRY_290]"), "{msg}");
+        assert!(body["details"]["operation_id"].is_string(), "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_read_only_database_answers_503_read_only() {
+        let dir = ScratchDir::new();
+        let store = sqlite_with(&dir, "?mode=ro", "PRAGMA busy_timeout=5000").await;
+        let e = store.create_api_key("x", "", "").await.unwrap_err();
+        let (status, body) = answer(e).await;
+        assert_eq!(status, 503);
+        assert_eq!(body["error_code"], "ERR_FERRY_291");
+        let msg = body["msg"].as_str().unwrap_or_default();
+        assert!(
+            msg.starts_with("the store is read-only (attempt to write a readonly database); "),
+            "{msg}"
+        );
+    }
+
+    #[tokio::test]
+    async fn failures_that_are_not_the_database_stay_internal() {
+        let e = Store::open("mysql://x").await.err().expect("unsupported");
+        let (status, body) = answer(e).await;
+        assert_eq!(status, 500);
+        assert_eq!(body["error_code"], "ERR_FERRY_299");
     }
 }

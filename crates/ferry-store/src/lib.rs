@@ -9,6 +9,7 @@ mod api_keys;
 mod bot_users;
 mod certificate_authorities;
 mod credentials;
+mod error;
 mod page;
 mod reserved_addrs;
 mod reserved_domains;
@@ -20,33 +21,19 @@ use std::path::Path;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
 pub use agent_ingresses::{AgentIngress, NewAgentIngress};
 pub use api_keys::ApiKey;
 pub use bot_users::BotUser;
 pub use certificate_authorities::{CertificateAuthority, NewCertificateAuthority};
 pub use credentials::{Credential, NewCredential};
+pub use error::{DbCause, DbError, StoreError};
 pub use page::{Listed, Page};
 pub use reserved_addrs::{NewReservedAddr, ReservedAddr};
 pub use reserved_domains::{NewReservedDomain, ReservedDomain};
 pub use secret::{IssuedSecret, TokenError};
 pub use tls_certificates::{NewTlsCertificate, TlsCertificate};
-
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
-    #[error("database migration: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("stored row {id} is corrupt: {why}")]
-    Corrupt { id: String, why: String },
-    #[error("{what} {value:?} already exists")]
-    Duplicate { what: &'static str, value: String },
-    #[error("unsupported database URL {0:?}: expected postgres://... or sqlite://...")]
-    UnsupportedUrl(String),
-}
 
 /// Which database is behind the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +53,16 @@ impl Store {
     /// Opens (creating if needed) the SQLite file at `path` and runs migrations. WAL with
     /// `synchronous=FULL`: an acknowledged write survives a SIGKILL of the edge.
     pub async fn open_sqlite(path: &Path) -> Result<Self, StoreError> {
+        // SQLite says only "unable to open database file" when it cannot create or write the
+        // file; opening it here first gets the system's reason (a read-only mount, a
+        // permission, no space left).
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(sqlx::Error::Io)?;
         Self::open(&format!("sqlite://{}?mode=rwc", path.display())).await
     }
 
@@ -80,14 +77,31 @@ impl Store {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         };
         let opts: AnyConnectOptions = url.parse()?;
-        let mut pool = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        // The pool retries a connection whose set-up fails until its acquire timeout, then
+        // reports only that it timed out. Setting up and migrating on one connection of our
+        // own first reports the database's real error at start-up.
+        let mut first = connect_first(&opts).await?;
+        if backend == Backend::Sqlite {
+            first.execute(SQLITE_SETUP).await?;
+        }
+        match backend {
+            Backend::Sqlite => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&mut first)
+                    .await?
+            }
+            Backend::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&mut first)
+                    .await?
+            }
+        }
+        first.close().await?;
+        let mut pool = AnyPoolOptions::new().acquire_timeout(CONNECT_TIMEOUT);
         if backend == Backend::Sqlite {
             pool = pool.max_connections(4).after_connect(|conn, _| {
                 Box::pin(async move {
-                    conn.execute(
-                        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;",
-                    )
-                    .await?;
+                    conn.execute(SQLITE_SETUP).await?;
                     Ok(())
                 })
             });
@@ -95,15 +109,50 @@ impl Store {
             pool = pool.max_connections(8);
         }
         let pool = pool.connect_with(opts).await?;
-        match backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
-            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
-        }
         Ok(Self { pool, backend })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+}
+
+/// How long start-up waits for the database, and a request for a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+const SQLITE_SETUP: &str =
+    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;";
+
+/// The first connection, retried while the server refuses or says it is starting, as the pool
+/// would (PostgreSQL started alongside the edge), but ending with the server's own error.
+async fn connect_first(opts: &AnyConnectOptions) -> Result<AnyConnection, sqlx::Error> {
+    let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let attempt = tokio::time::timeout_at(deadline, AnyConnection::connect_with(opts)).await;
+        let error = match attempt {
+            Ok(Ok(conn)) => return Ok(conn),
+            Ok(Err(e)) => e,
+            Err(_) => {
+                return Err(sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "no answer from the database within {} s",
+                        CONNECT_TIMEOUT.as_secs()
+                    ),
+                )))
+            }
+        };
+        let starting = match &error {
+            sqlx::Error::Io(e) => e.kind() == std::io::ErrorKind::ConnectionRefused,
+            sqlx::Error::Database(d) => d.code().as_deref() == Some("57P03"),
+            _ => false,
+        };
+        if !starting || tokio::time::Instant::now() + backoff >= deadline {
+            return Err(error);
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(1));
     }
 }
 
@@ -114,7 +163,7 @@ pub(crate) fn unique(what: &'static str, value: &str) -> impl FnOnce(sqlx::Error
         sqlx::Error::Database(d) if d.is_unique_violation() => {
             StoreError::Duplicate { what, value }
         }
-        _ => StoreError::Db(e),
+        _ => StoreError::from(e),
     }
 }
 
@@ -165,6 +214,30 @@ pub mod testing {
             Some((base, _)) => format!("{base}/{name}"),
             None => panic!("FERRY_TEST_POSTGRES_URL {admin:?} has no database path"),
         }
+    }
+
+    /// A store on an existing, migrated database whose connections each run `setup` first
+    /// (one connection at a time): how tests put a real database into a real failing state,
+    /// such as `PRAGMA max_page_count` for a full disk or a read-only session.
+    pub async fn store_with(url: &str, setup: &'static str) -> Store {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    conn.execute(setup).await?;
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await
+            .unwrap_or_else(|e| panic!("test store at {url}: {e}"));
+        Store { pool, backend }
     }
 
     /// One store of each kind, for tests that must pass on both.

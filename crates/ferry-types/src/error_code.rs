@@ -77,6 +77,11 @@ catalogue! {
     PemInvalid = 246, None, 400, "PEM input invalid";
     OwnerUnknown = 247, None, 400, "owner unknown";
     NotSupported = 248, None, 400, "operation not supported by Ferry";
+    // The store, named by what an operator can do about it (room, write access, the database
+    // back); everything else stays `Internal`.
+    StoreDiskFull = 290, None, 507, "the store's disk is full";
+    StoreReadOnly = 291, None, 503, "the store is read-only";
+    StoreUnavailable = 292, None, 503, "the store is unavailable";
     Internal = 299, None, 500, "internal error";
 
     // Binds (300s).
