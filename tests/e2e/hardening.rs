@@ -209,8 +209,11 @@ async fn unauthenticated_floods_keep_the_edge_small_and_give_memory_back() {
     for _round in 0..3 {
         let mut held = Vec::new();
         for source in &sources {
-            for _ in 0..64 {
-                held.push(holding(&edge, *source).await.expect("admitted"));
+            // At once, so that all are still waiting to authenticate (10 s) even on a busy
+            // machine when the next one comes.
+            let opened = futures::future::join_all((0..64).map(|_| holding(&edge, *source))).await;
+            for c in opened {
+                held.push(c.expect("admitted"));
             }
             // One more from a full address is closed before its handshake ends.
             assert!(raw_agent(&edge, *source).await.is_err());
