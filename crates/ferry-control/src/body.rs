@@ -102,15 +102,29 @@ fn describe(bytes: &[u8], path: &str, e: &serde_json::Error) -> ApiError {
     }
 }
 
-/// The first typographic quote (line, column, char), which word processors put where JSON
-/// needs `"`; serde only says "expected value" there.
+/// The first typographic quote outside a string (line, column, char), which word processors
+/// put where JSON needs `"`; serde only says "expected value" there. One inside a string
+/// ("customer’s API") is text, and blaming it would hide the real mistake.
 fn typographic_quote(text: &str) -> Option<(usize, usize, char)> {
-    text.lines().enumerate().find_map(|(ln, l)| {
-        l.chars()
-            .enumerate()
-            .find(|(_, c)| matches!(c, '\u{201C}' | '\u{201D}' | '\u{2018}' | '\u{2019}'))
-            .map(|(col, c)| (ln + 1, col + 1, c))
-    })
+    let mut in_string = false;
+    let mut escaped = false;
+    for (ln, l) in text.lines().enumerate() {
+        for (col, c) in l.chars().enumerate() {
+            if in_string {
+                match c {
+                    _ if escaped => escaped = false,
+                    '\\' => escaped = true,
+                    '"' => in_string = false,
+                    _ => {}
+                }
+            } else if c == '"' {
+                in_string = true;
+            } else if matches!(c, '\u{201C}' | '\u{201D}' | '\u{2018}' | '\u{2019}') {
+                return Some((ln + 1, col + 1, c));
+            }
+        }
+    }
+    None
 }
 
 /// Names the other usual culprits of hand-written JSON.
@@ -140,6 +154,13 @@ mod tests {
         domain: String,
         #[serde(default)]
         active: Option<bool>,
+    }
+
+    #[test]
+    fn a_typographic_quote_inside_a_string_is_not_blamed() {
+        let e = parse::<T>("{\"domain\":\"customer\u{2019}s API\",}".as_bytes()).unwrap_err();
+        assert!(e.msg.contains("trailing comma"), "{}", e.msg);
+        assert!(!e.msg.contains("typographic"), "{}", e.msg);
     }
 
     #[test]

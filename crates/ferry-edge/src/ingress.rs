@@ -36,6 +36,11 @@ const MAX_STREAMS_BEFORE_AUTH: usize = 4;
 const WINDOW_BEFORE_AUTH: usize = 16 * 1024;
 const MAX_FRAME_BEFORE_AUTH: usize = 16 * 1024;
 
+/// Streams the agent has open at once (heartbeat, binds, unbinds in flight). Each may hold
+/// a window of data, so this, not muxado's stream limit (which also counts the edge's proxy
+/// streams), bounds what an authenticated agent's own streams can make the edge buffer.
+const MAX_AGENT_STREAMS: usize = 64;
+
 /// The largest Auth message read.
 const MAX_AUTH_BYTES: usize = 16 * 1024;
 
@@ -89,6 +94,7 @@ where
         });
     }
     let mut before_auth = 0usize;
+    let rpc_streams = Arc::new(Semaphore::new(MAX_AGENT_STREAMS));
     loop {
         let stream = tokio::select! {
             s = accept.accept() => s,
@@ -102,6 +108,11 @@ where
                 break;
             }
         }
+        let Ok(permit) = rpc_streams.clone().try_acquire_owned() else {
+            // Dropping the stream FINs it; the agent sees its call fail and retries.
+            tracing::debug!(%remote, "refusing a stream: too many calls in flight");
+            continue;
+        };
         let ctx = StreamCtx {
             shared: shared.clone(),
             open: open.clone(),
@@ -111,7 +122,10 @@ where
             clock: clock.clone(),
             remote,
         };
-        tokio::spawn(ctx.dispatch(stream));
+        tokio::spawn(async move {
+            ctx.dispatch(stream).await;
+            drop(permit);
+        });
     }
     if let Some(v) = accept.protocol_violation() {
         tracing::warn!(%remote, code = %ErrorCode::MuxProtocolViolation, error = %v, "closed an agent connection that broke the muxado protocol");
