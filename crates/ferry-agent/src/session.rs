@@ -9,7 +9,7 @@ use ferry_proto::msg::{
     Auth, AuthExtra, AuthResp, Bind, BindExtra, BindResp, CommandResp, StopTunnel,
 };
 use ferry_proto::rpc::from_value_folded;
-use ferry_proto::{ProxyHeader, StreamType};
+use ferry_proto::{ClientKind, ProxyHeader, StreamType};
 use ferry_transport::{
     beat_until_dead, call, echo_beats, read_json, read_type, write_and_finish, Accept, BeatClock,
     KillSwitch, MuxadoOpen, RpcError, Session, SessionBuilder, Stream,
@@ -150,7 +150,7 @@ async fn authenticate(inner: &Arc<Inner>, open: &MuxadoOpen) -> Result<(), Sessi
             cookie: String::new(),
             heartbeat_interval: cfg.heartbeat_interval.as_nanos() as i64,
             heartbeat_tolerance: cfg.heartbeat_tolerance.as_nanos() as i64,
-            client_type: "ferry".into(),
+            client_type: ClientKind::Ferry.to_string(),
             restart_unsupported_error: unsupported.clone(),
             stop_unsupported_error: unsupported.clone(),
             update_unsupported_error: unsupported,

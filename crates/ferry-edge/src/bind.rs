@@ -172,7 +172,7 @@ pub async fn bind(
             "mutual_tls_cas needs an https endpoint: a plain-http client presents no certificate",
         ));
     }
-    let settle = if session.client_type == "ferry" {
+    let settle = if session.client.is_ferry() {
         std::time::Duration::ZERO
     } else {
         shared.config.sdk_bind_settle

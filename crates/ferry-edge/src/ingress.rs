@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ferry_proto::msg::{error_reply, Auth, AuthResp, AuthRespExtra, Bind, Unbind};
 use ferry_proto::rpc::from_value_folded;
-use ferry_proto::{negotiate_version, StreamType};
+use ferry_proto::{negotiate_version, ClientKind, StreamType};
 use ferry_transport::{
     beat_until_dead, echo_beats, read_json, read_json_limited, read_type, write_and_finish, Accept,
     BeatClock, KillSwitch, SessionBuilder, Stream,
@@ -257,8 +257,8 @@ impl StreamCtx {
                 ));
             }
         };
-        let client_type = client_type(&auth);
-        let max_streams = if client_type == "ferry" {
+        let client = ClientKind::from_auth(&auth);
+        let max_streams = if client.is_ferry() {
             self.shared.config.max_streams_per_ferry_session
         } else {
             self.shared.config.max_streams_per_session
@@ -269,7 +269,7 @@ impl StreamCtx {
             kill: self.kill.clone(),
             streams: Arc::new(Semaphore::new(max_streams)),
             remote: self.remote,
-            client_type,
+            client,
             credential: credential.id.clone(),
             os: auth.extra.os.clone(),
             agent_version: auth.extra.version.clone(),
@@ -424,13 +424,3 @@ impl StreamCtx {
 /// recognise the refusal by its codes (ERR_FERRY_103, ERR_NGROK_107), not this text.
 const TOKEN_REFUSED: &str =
     "the authtoken is not valid on this edge: it was revoked or deleted, or it is mistyped";
-
-fn client_type(auth: &Auth) -> String {
-    if !auth.extra.client_type.is_empty() {
-        auth.extra.client_type.clone()
-    } else if auth.extra.user_agent.starts_with("ngrok-go") || auth.version == ["2"] {
-        "ngrok-go".into()
-    } else {
-        "unknown".into()
-    }
-}

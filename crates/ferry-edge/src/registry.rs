@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
+use ferry_proto::ClientKind;
 use ferry_transport::{KillSwitch, MuxadoOpen};
 use ferry_types::{HostPattern, Hostname, ResourceId};
 use tokio::sync::Semaphore;
@@ -26,8 +27,8 @@ pub struct AgentSession {
     /// Bounds concurrent proxy streams (see `EdgeConfig::max_streams_per_session`).
     pub streams: Arc<Semaphore>,
     pub remote: SocketAddr,
-    /// `ngrok-rust`, `ngrok-go`, `ferry`...: decides which SDK quirks to absorb.
-    pub client_type: String,
+    /// Decides which SDK quirks to absorb.
+    pub client: ClientKind,
     pub credential: ResourceId,
     /// What the agent said about itself in Auth, for the control plane's session list.
     pub os: String,
@@ -364,7 +365,7 @@ mod tests {
             kill: KillSwitch::default(),
             streams: Arc::new(Semaphore::new(1)),
             remote: "127.0.0.1:1".parse().unwrap(),
-            client_type: "test".into(),
+            client: ClientKind::Unknown,
             credential: ResourceId::generate("cr"),
             os: String::new(),
             agent_version: String::new(),

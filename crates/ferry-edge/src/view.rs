@@ -86,7 +86,7 @@ impl EdgeView {
                 os: s.os.clone(),
                 agent_version: s.agent_version.clone(),
                 metadata: s.metadata.clone(),
-                client_type: s.client_type.clone(),
+                client_type: s.client.to_string(),
                 started_at: s.started_at,
             })
             .collect()

@@ -3,12 +3,14 @@
 //! TLS ClientHello's server name. Nothing here opens a socket, so all of it can be tested and
 //! fuzzed alone.
 
+pub mod client;
 pub mod msg;
 pub mod proxy_header;
 pub mod rpc;
 pub mod sni;
 mod stream_type;
 
+pub use client::ClientKind;
 pub use proxy_header::{ProxyHeader, ProxyHeaderError};
 pub use rpc::{decode_json_prefix, DecodeError, Decoded};
 pub use stream_type::StreamType;
