@@ -5,46 +5,78 @@
 //! accepted with it, and requests for that host on any other connection are refused, so a
 //! client cannot skip the check by sending another name in SNI than in `Host`.
 
+use std::string::FromUtf8Error;
 use std::sync::Arc;
 
 use base64::Engine;
+use ferry_store::StoreError;
 use ferry_types::ErrorCode;
 use rustls::pki_types::CertificateDer;
-use rustls::server::WebPkiClientVerifier;
+use rustls::server::{VerifierBuilderError, WebPkiClientVerifier};
 use rustls::{RootCertStore, ServerConfig};
 use serde_json::Value;
 
-use crate::bind::BindRefusal;
 use crate::Shared;
 
-fn refuse(msg: impl Into<String>) -> BindRefusal {
-    BindRefusal {
-        code: ErrorCode::MutualTlsCaInvalid,
-        msg: msg.into(),
+/// Why a bind's client CAs cannot be enforced.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientCaError {
+    #[error("mutual_tls_cas: a certificate is not base64: {0}")]
+    CertificateNotBase64(#[source] base64::DecodeError),
+    #[error("mutual_tls_cas holds no certificate")]
+    Empty,
+    #[error("mutual_tls_cas is not base64: {0}")]
+    NotBase64(#[source] base64::DecodeError),
+    #[error("mutual_tls_cas: a certificate is not usable as a CA: {0}")]
+    NotCa(#[source] rustls::Error),
+    #[error("mutual_tls_cas {0:?} is neither PEM nor a certificate authority ID (ca_...)")]
+    NotAnId(String),
+    #[error("mutual_tls_cas is neither PEM nor certificate authority IDs")]
+    NotText(#[source] FromUtf8Error),
+    #[error("mutual_tls_cas names {0}, which is not an uploaded certificate authority (POST /certificate_authorities)")]
+    NotUploaded(String),
+    #[error(
+        "mutual_tls_cas holds a private key; it takes the CA certificate (ca-crt.pem), never a key"
+    )]
+    PrivateKey,
+    #[error("cannot read certificate authorities right now ({0}); retry")]
+    Store(#[source] StoreError),
+    #[error("TLS configuration: {0}")]
+    Tls(#[source] rustls::Error),
+    #[error("mutual_tls_cas: {label} block is not closed")]
+    Unclosed { label: String },
+    #[error("mutual_tls_cas: {0}")]
+    Verifier(#[source] VerifierBuilderError),
+}
+
+impl ClientCaError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Store(_) => ErrorCode::ReservationCheckFailed,
+            _ => ErrorCode::MutualTlsCaInvalid,
+        }
     }
 }
 
-/// The TLS configuration that enforces the bind's client CAs, or `None` when it asks for none.
+/// The base64 client CAs a bind's `MutualTLSCA` asks the edge to require, if any.
+pub fn requested(mutual_tls_ca: Option<&Value>) -> Option<String> {
+    let encoded = ferry_proto::rpc::fold_keys(mutual_tls_ca?)
+        .get("mutualtlsca")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    (!encoded.is_empty()).then_some(encoded)
+}
+
+/// The TLS configuration that requires a client certificate from the CAs in `encoded`.
 pub async fn config_for(
     shared: &Shared,
-    mutual_tls_ca: Option<&Value>,
-) -> Result<Option<Arc<ServerConfig>>, BindRefusal> {
-    let encoded = match mutual_tls_ca {
-        None | Some(Value::Null) => return Ok(None),
-        Some(v) => ferry_proto::rpc::fold_keys(v)
-            .get("mutualtlsca")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
-    };
-    if encoded.is_empty() {
-        return Ok(None);
-    }
+    encoded: &str,
+) -> Result<Arc<ServerConfig>, ClientCaError> {
     let raw = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
-        .map_err(|e| refuse(format!("mutual_tls_cas is not base64: {e}")))?;
-    let text = String::from_utf8(raw)
-        .map_err(|_| refuse("mutual_tls_cas is neither PEM nor certificate authority IDs"))?;
+        .map_err(ClientCaError::NotBase64)?;
+    let text = String::from_utf8(raw).map_err(ClientCaError::NotText)?;
     let pem = if text.contains("-----BEGIN") {
         text
     } else {
@@ -53,27 +85,23 @@ pub async fn config_for(
     let ders = certificates(&pem)?;
     let mut roots = RootCertStore::empty();
     for der in ders {
-        roots.add(der).map_err(|e| {
-            refuse(format!(
-                "mutual_tls_cas: a certificate is not usable as a CA: {e}"
-            ))
-        })?;
+        roots.add(der).map_err(ClientCaError::NotCa)?;
     }
     let provider = shared.https_tls.crypto_provider().clone();
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
-        .map_err(|e| refuse(format!("mutual_tls_cas: {e}")))?;
+        .map_err(ClientCaError::Verifier)?;
     let mut cfg = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| refuse(format!("TLS configuration: {e}")))?
+        .map_err(ClientCaError::Tls)?
         .with_client_cert_verifier(verifier)
         .with_cert_resolver(shared.https_tls.cert_resolver.clone());
     cfg.alpn_protocols = shared.https_tls.alpn_protocols.clone();
-    Ok(Some(Arc::new(cfg)))
+    Ok(Arc::new(cfg))
 }
 
 /// The PEM of the uploaded certificate authorities named by `ids` (comma or space separated).
-async fn uploaded(shared: &Shared, ids: &str) -> Result<String, BindRefusal> {
+async fn uploaded(shared: &Shared, ids: &str) -> Result<String, ClientCaError> {
     let mut pem = String::new();
     for id in ids
         .split([',', ' ', '\n'])
@@ -81,23 +109,12 @@ async fn uploaded(shared: &Shared, ids: &str) -> Result<String, BindRefusal> {
         .filter(|s| !s.is_empty())
     {
         if !id.starts_with("ca_") {
-            return Err(refuse(format!(
-                "mutual_tls_cas {id:?} is neither PEM nor a certificate authority ID (ca_...)"
-            )));
+            return Err(ClientCaError::NotAnId(id.to_string()));
         }
         match shared.store.certificate_authority(id).await {
             Ok(Some(ca)) => pem.push_str(&ca.ca_pem),
-            Ok(None) => {
-                return Err(refuse(format!(
-                    "mutual_tls_cas names {id}, which is not an uploaded certificate authority (POST /certificate_authorities)"
-                )))
-            }
-            Err(e) => {
-                return Err(BindRefusal {
-                    code: ErrorCode::ReservationCheckFailed,
-                    msg: format!("cannot read certificate authorities right now ({e}); retry"),
-                })
-            }
+            Ok(None) => return Err(ClientCaError::NotUploaded(id.to_string())),
+            Err(e) => return Err(ClientCaError::Store(e)),
         }
         pem.push('\n');
     }
@@ -105,7 +122,7 @@ async fn uploaded(shared: &Shared, ids: &str) -> Result<String, BindRefusal> {
 }
 
 /// The DER of every CERTIFICATE block; a private key here is the guides' mistake, named.
-fn certificates(pem: &str) -> Result<Vec<CertificateDer<'static>>, BindRefusal> {
+fn certificates(pem: &str) -> Result<Vec<CertificateDer<'static>>, ClientCaError> {
     let mut out = Vec::new();
     let mut rest = pem;
     while let Some(start) = rest.find("-----BEGIN ") {
@@ -117,14 +134,12 @@ fn certificates(pem: &str) -> Result<Vec<CertificateDer<'static>>, BindRefusal> 
         let body_start = &after[label_end + 5..];
         let end_marker = format!("-----END {label}-----");
         let Some(body_end) = body_start.find(&end_marker) else {
-            return Err(refuse(format!(
-                "mutual_tls_cas: {label} block is not closed"
-            )));
+            return Err(ClientCaError::Unclosed {
+                label: label.to_string(),
+            });
         };
         if label.contains("PRIVATE KEY") {
-            return Err(refuse(
-                "mutual_tls_cas holds a private key; it takes the CA certificate (ca-crt.pem), never a key",
-            ));
+            return Err(ClientCaError::PrivateKey);
         }
         if label == "CERTIFICATE" {
             let b64: String = body_start[..body_end]
@@ -133,13 +148,13 @@ fn certificates(pem: &str) -> Result<Vec<CertificateDer<'static>>, BindRefusal> 
                 .collect();
             let der = base64::engine::general_purpose::STANDARD
                 .decode(b64)
-                .map_err(|e| refuse(format!("mutual_tls_cas: a certificate is not base64: {e}")))?;
+                .map_err(ClientCaError::CertificateNotBase64)?;
             out.push(CertificateDer::from(der));
         }
         rest = &body_start[body_end + end_marker.len()..];
     }
     if out.is_empty() {
-        return Err(refuse("mutual_tls_cas holds no certificate"));
+        return Err(ClientCaError::Empty);
     }
     Ok(out)
 }
@@ -152,7 +167,7 @@ mod tests {
     fn keys_are_named_and_certificates_read() {
         let key = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
         let e = certificates(key).unwrap_err();
-        assert!(e.msg.contains("private key"), "{}", e.msg);
+        assert!(e.to_string().contains("private key"), "{e}");
         let cert = "-----BEGIN CERTIFICATE-----\nAAEC\n-----END CERTIFICATE-----\n";
         assert_eq!(certificates(cert).unwrap()[0].as_ref(), &[0u8, 1, 2]);
         assert!(certificates("nothing").is_err());

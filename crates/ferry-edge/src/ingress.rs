@@ -368,8 +368,8 @@ impl StreamCtx {
                 Ok(acl) => match bind::bind(&self.shared, &authed.session, &acl, req).await {
                     Ok(resp) => serde_json::to_value(resp).unwrap_or_default(),
                     Err(refusal) => {
-                        tracing::info!(session = %authed.session.id, code = %refusal.code, "bind refused: {}", refusal.msg);
-                        error_reply(&refusal.code.wire_error(&refusal.msg))
+                        tracing::info!(session = %authed.session.id, code = %refusal.code(), "bind refused: {refusal}");
+                        error_reply(&refusal.code().wire_error(&refusal.to_string()))
                     }
                 },
             },

@@ -2,12 +2,23 @@
 //! ngrok.yml), checked before any byte reaches the agent. Client certificates are
 //! `client_auth.rs`.
 
+use std::fmt;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ferry_proto::msg::BindOptsView;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+
+/// Why a bind's `BasicAuth` cannot be enforced.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtectionError {
+    #[error("BasicAuth credentials need a username and a cleartext_password (hashed passwords are not supported)")]
+    Incomplete,
+    #[error("BasicAuth has no credentials list")]
+    NoCredentials,
+}
 
 /// The basic-auth users of one endpoint.
 #[derive(Default)]
@@ -17,14 +28,14 @@ pub struct Protection {
 }
 
 impl Protection {
-    /// Reads `BasicAuth` from a bind's options. An error names what is wrong.
-    pub fn from_opts(view: &BindOptsView) -> Result<Self, String> {
+    /// Reads `BasicAuth` from a bind's options.
+    pub fn from_opts(view: &BindOptsView) -> Result<Self, ProtectionError> {
         let mut p = Protection::default();
         if let Some(Value::Object(ba)) = &view.basicauth {
             let creds = ba
                 .get("credentials")
                 .and_then(Value::as_array)
-                .ok_or("BasicAuth has no credentials list")?;
+                .ok_or(ProtectionError::NoCredentials)?;
             for c in creds {
                 let user = c
                     .get("username")
@@ -35,7 +46,7 @@ impl Protection {
                     .and_then(Value::as_str)
                     .unwrap_or_default();
                 if user.is_empty() || pass.is_empty() {
-                    return Err("BasicAuth credentials need a username and a cleartext_password (hashed passwords are not supported)".into());
+                    return Err(ProtectionError::Incomplete);
                 }
                 p.basic_auth
                     .push((user.to_string(), Sha256::digest(pass.as_bytes()).into()));
@@ -70,6 +81,16 @@ impl Protection {
             ok |= same;
         }
         ok
+    }
+}
+
+/// Printing a protection names its users, never their password digests.
+impl fmt::Debug for Protection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let users: Vec<&str> = self.basic_auth.iter().map(|(u, _)| u.as_str()).collect();
+        f.debug_struct("Protection")
+            .field("basic_auth", &users)
+            .finish()
     }
 }
 

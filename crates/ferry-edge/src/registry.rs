@@ -153,13 +153,9 @@ impl Registry {
         self.lock().tunnels.get(id).cloned()
     }
 
-    /// Checks that `host` is free for tunnel `id` (a re-bind of the same ID takes over).
-    pub fn check_host(&self, host: &HostPattern, id: &str) -> Result<(), ClaimError> {
-        let inner = self.lock();
-        match inner.hosts.get(host) {
-            Some(owner) if owner != id => Err(ClaimError::Taken(host.to_string())),
-            _ => Ok(()),
-        }
+    /// The ID of the tunnel that serves `host` now.
+    pub fn host_holder(&self, host: &HostPattern) -> Option<String> {
+        self.lock().hosts.get(host).cloned()
     }
 
     /// Reserves a TCP port for tunnel `id`: the one asked for, or a free one in the range.

@@ -1,0 +1,220 @@
+//! A bind request read and checked for everything it can be refused for on its own, before
+//! the edge looks at who asks and what is taken: the protocol, the options, features Ferry does
+//! not enforce, the name or port asked for, and the protections the endpoint wants.
+
+use ferry_proto::msg::{Bind, BindOptsView};
+use ferry_types::{HostPattern, Hostname};
+use serde_json::Value;
+
+use super::refusal::BindRefusal;
+use crate::client_auth;
+use crate::protect::Protection;
+use crate::registry::Proto;
+
+/// Features ngrok enforces at its edge that Ferry does not enforce yet. Accepting a bind that
+/// asks for one and ignoring it would expose what the user meant to protect, so such a bind is
+/// refused with the feature named.
+const UNENFORCED: &[(&str, &str)] = &[
+    (
+        "auth",
+        "auth (the legacy user:password form; use basic_auth)",
+    ),
+    ("oauth", "oauth"),
+    ("oidc", "oidc"),
+    ("iprestriction", "ip_restriction"),
+    ("webhookverification", "verify_webhook"),
+    (
+        "mutualtlsatedge",
+        "mutual_tls_cas on a TLS endpoint terminated at the edge",
+    ),
+    (
+        "tlstermination",
+        "TLS termination at the edge (crt/key without terminate_at: agent)",
+    ),
+    ("useragentfilter", "user_agent_filter"),
+    ("trafficpolicy", "traffic_policy"),
+];
+
+/// What the edge needs to know about itself to read a request.
+pub struct Site<'a> {
+    /// Random names and `Subdomain` go under it.
+    pub base_domain: &'a Hostname,
+    /// The first and last port TCP endpoints may take.
+    pub tcp_ports: (u16, u16),
+    /// The host in a TCP endpoint's `host:port`.
+    pub tcp_public_host: &'a str,
+}
+
+/// A bind request that is well formed.
+#[derive(Debug)]
+pub struct BindRequest {
+    /// The tunnel's ID on a re-bind, empty for a new tunnel.
+    pub id: String,
+    /// The bind token the agent was given with `id`.
+    pub token: String,
+    pub proto: Proto,
+    /// The protocol as the agent spelt it (`http` and `https` are both `Proto::Http`).
+    pub bind_proto: String,
+    pub wanted: Wanted,
+    /// The agent's options as sent (an object), to be echoed back with the chosen name.
+    pub opts: Value,
+    /// Basic auth the edge must require (HTTP endpoints).
+    pub protection: Protection,
+    /// The base64 `MutualTLSCA` of an HTTPS endpoint: client CAs the edge must require.
+    pub client_ca: Option<String>,
+    pub metadata: String,
+    pub forwards_to: String,
+}
+
+/// The name or port a bind asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Wanted {
+    /// A name the agent asked for, through `Domain`, `Hostname` or `Subdomain`.
+    Host(HostPattern),
+    /// A name the edge picked at random under its base domain.
+    RandomHost(HostPattern),
+    /// A TCP port the agent asked for; `addr` is its `host:port` as ACLs and reservations
+    /// name it.
+    Port { port: u16, addr: String },
+    /// Any free TCP port.
+    AnyPort,
+}
+
+impl BindRequest {
+    /// Reads `req`. `random_label` names the endpoint when the agent asks for no name.
+    pub fn parse(req: Bind, site: &Site<'_>, random_label: &str) -> Result<Self, BindRefusal> {
+        let proto = match req.proto.as_str() {
+            "http" | "https" => Proto::Http,
+            "tls" => Proto::Tls,
+            "tcp" => Proto::Tcp,
+            other => return Err(BindRefusal::Proto(other.to_string())),
+        };
+        let view = BindOptsView::from_opts(&req.opts).map_err(BindRefusal::Options)?;
+        check_unenforced(&req.opts)?;
+        let wanted = match proto {
+            Proto::Http | Proto::Tls => choose_host(site.base_domain, &view, random_label)?,
+            Proto::Tcp => tcp_addr(site, &view.addr)?,
+        };
+        let (protection, client_ca) = match proto {
+            Proto::Http => (
+                Protection::from_opts(&view)?,
+                client_auth::requested(view.mutualtlsca.as_ref()),
+            ),
+            Proto::Tls | Proto::Tcp => (Protection::default(), None),
+        };
+        if client_ca.is_some() && req.proto == "http" {
+            return Err(BindRefusal::MutualTlsOnHttp);
+        }
+        let opts = if req.opts.is_object() {
+            req.opts
+        } else {
+            Value::Object(Default::default())
+        };
+        Ok(Self {
+            id: req.id,
+            token: req.extra.token,
+            proto,
+            bind_proto: req.proto,
+            wanted,
+            opts,
+            protection,
+            client_ca,
+            metadata: req.extra.metadata,
+            forwards_to: req.forwards_to,
+        })
+    }
+
+    /// The names whose reservation lets this bind have its name: the name itself and, for an
+    /// exact name, every wildcard above it (`*.customer1.example.test` covers
+    /// `api.customer1.example.test` and deeper names). A wildcard binds only when that wildcard
+    /// itself is reserved, as in ngrok. Empty when no reservation is needed.
+    pub fn reservation_candidates(&self) -> Vec<String> {
+        match &self.wanted {
+            Wanted::Host(pattern) => {
+                let mut candidates = vec![pattern.to_string()];
+                if let HostPattern::Exact(h) = pattern {
+                    let name = h.as_str();
+                    candidates.extend(
+                        name.match_indices('.')
+                            .map(|(i, _)| format!("*{}", &name[i..])),
+                    );
+                }
+                candidates
+            }
+            Wanted::Port { addr, .. } => vec![addr.clone()],
+            Wanted::RandomHost(_) | Wanted::AnyPort => Vec::new(),
+        }
+    }
+}
+
+fn check_unenforced(opts: &Value) -> Result<(), BindRefusal> {
+    let folded = ferry_proto::rpc::fold_keys(opts);
+    let Some(map) = folded.as_object() else {
+        return Ok(());
+    };
+    for (key, name) in UNENFORCED {
+        let used = match map.get(*key) {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+            Some(Value::String(s)) => !s.is_empty(),
+            Some(Value::Object(o)) => !o.is_empty(),
+            Some(_) => true,
+        };
+        if used {
+            return Err(BindRefusal::Unenforced(name));
+        }
+    }
+    let proxy_proto = map.get("proxyproto").and_then(Value::as_u64).unwrap_or(0);
+    if proxy_proto != 0 {
+        return Err(BindRefusal::ProxyProto(proxy_proto));
+    }
+    Ok(())
+}
+
+/// The host asked for, or `<subdomain>.<base>`, or `<random_label>.<base>`.
+fn choose_host(
+    base: &Hostname,
+    view: &BindOptsView,
+    random_label: &str,
+) -> Result<Wanted, BindRefusal> {
+    let (text, random) = match view.requested_host() {
+        Some(h) => (h.to_string(), false),
+        None if !view.subdomain.trim().is_empty() => {
+            (format!("{}.{base}", view.subdomain.trim()), false)
+        }
+        None => (format!("{random_label}.{base}"), true),
+    };
+    let pattern = match HostPattern::parse(&text) {
+        Ok(p) => p,
+        Err(source) => return Err(BindRefusal::Domain { text, source }),
+    };
+    Ok(if random {
+        Wanted::RandomHost(pattern)
+    } else {
+        Wanted::Host(pattern)
+    })
+}
+
+fn tcp_addr(site: &Site<'_>, addr: &str) -> Result<Wanted, BindRefusal> {
+    let addr = addr.trim();
+    if addr.is_empty() {
+        return Ok(Wanted::AnyPort);
+    }
+    let port_text = addr.rsplit_once(':').map(|(_, p)| p).unwrap_or(addr);
+    let port: u16 = port_text.parse().map_err(|source| BindRefusal::TcpAddr {
+        addr: addr.to_string(),
+        source,
+    })?;
+    let (lo, hi) = site.tcp_ports;
+    if port < lo || port > hi {
+        return Err(BindRefusal::TcpPortOutOfRange {
+            addr: addr.to_string(),
+            port,
+            lo,
+            hi,
+        });
+    }
+    Ok(Wanted::Port {
+        port,
+        addr: format!("{}:{port}", site.tcp_public_host),
+    })
+}

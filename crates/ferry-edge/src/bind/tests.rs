@@ -1,0 +1,552 @@
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use ferry_proto::msg::{Bind, BindExtra};
+use ferry_proto::ClientKind;
+use ferry_types::{ErrorCode, HostPattern, Hostname};
+use serde_json::{json, Value};
+
+use super::decide::{decide, Decision, Endpoint, IdCheck, Policy, RegistryView, Reservation};
+use super::refusal::BindRefusal;
+use super::request::{BindRequest, Site, Wanted};
+
+/// The registry as a test sets it up.
+#[derive(Default)]
+struct Held {
+    session_tunnels: usize,
+    live: HashSet<String>,
+    hosts: HashMap<HostPattern, String>,
+}
+
+impl RegistryView for Held {
+    fn session_tunnels(&self) -> usize {
+        self.session_tunnels
+    }
+
+    fn is_live(&self, id: &str) -> bool {
+        self.live.contains(id)
+    }
+
+    fn host_holder(&self, host: &HostPattern) -> Option<String> {
+        self.hosts.get(host).cloned()
+    }
+}
+
+const BASE: &str = "a";
+const TCP_HOST: &str = "edge.test";
+const MAX_TUNNELS: usize = 3;
+const SETTLE: Duration = Duration::from_millis(250);
+
+fn request(proto: &str, opts: Value) -> Result<BindRequest, BindRefusal> {
+    let base = Hostname::parse(BASE).unwrap();
+    let site = Site {
+        base_domain: &base,
+        tcp_ports: (20000, 20099),
+        tcp_public_host: TCP_HOST,
+    };
+    let bind = Bind {
+        id: String::new(),
+        proto: proto.into(),
+        forwards_to: "localhost:3000".into(),
+        forwards_proto: String::new(),
+        opts,
+        extra: BindExtra::default(),
+    };
+    BindRequest::parse(bind, &site, "0a1b2c3d")
+}
+
+/// One bind's circumstances; the defaults are a new tunnel of Ferry's agent in dev mode with
+/// no ACL and an empty registry.
+struct Case {
+    dev: bool,
+    acl: Vec<String>,
+    reservation: Reservation,
+    id: IdCheck,
+    client: ClientKind,
+    registry: Held,
+}
+
+impl Default for Case {
+    fn default() -> Self {
+        Self {
+            dev: true,
+            acl: Vec::new(),
+            reservation: Reservation::Unchecked,
+            id: IdCheck::Fresh("tn_new".into()),
+            client: ClientKind::Ferry,
+            registry: Held::default(),
+        }
+    }
+}
+
+impl Case {
+    fn decide(self, req: BindRequest) -> Result<Decision, BindRefusal> {
+        let policy = Policy {
+            dev: self.dev,
+            acl: &self.acl,
+            reservation: self.reservation,
+            id: self.id,
+            client: &self.client,
+            max_tunnels: MAX_TUNNELS,
+            sdk_bind_settle: SETTLE,
+        };
+        decide(req, policy, &self.registry)
+    }
+}
+
+fn http(domain: &str) -> BindRequest {
+    request("https", json!({ "Domain": domain })).unwrap()
+}
+
+fn code(result: Result<impl std::fmt::Debug, BindRefusal>) -> ErrorCode {
+    result.unwrap_err().code()
+}
+
+fn rules(rules: &[&str]) -> Vec<String> {
+    rules.iter().map(|r| r.to_string()).collect()
+}
+
+#[test]
+fn malformed_requests_are_refused_before_anything_is_looked_up() {
+    assert_eq!(code(request("udp", json!({}))), ErrorCode::ProtoUnknown);
+    assert_eq!(
+        code(request("http", json!("not an object"))),
+        ErrorCode::BindPayloadInvalid
+    );
+    let oauth = request("https", json!({ "OAuth": { "Provider": "google" } })).unwrap_err();
+    assert_eq!(oauth.code(), ErrorCode::BindPayloadInvalid);
+    assert!(
+        oauth.to_string().contains("does not enforce oauth"),
+        "{oauth}"
+    );
+    assert_eq!(
+        code(request("tcp", json!({ "ProxyProto": 2 }))),
+        ErrorCode::BindPayloadInvalid
+    );
+    assert_eq!(
+        code(request("https", json!({ "Domain": "bad..name" }))),
+        ErrorCode::DomainMalformed
+    );
+    assert_eq!(
+        code(request("tcp", json!({ "Addr": "edge.test:x" }))),
+        ErrorCode::TcpAddrUnavailable
+    );
+    let range = request("tcp", json!({ "Addr": "edge.test:80" })).unwrap_err();
+    assert!(range
+        .to_string()
+        .contains("outside this edge's TCP range 20000-20099"));
+    let ca = json!({ "MutualTLSCA": { "MutualTLSCA": "AAAA" } });
+    assert_eq!(code(request("http", ca)), ErrorCode::MutualTlsCaInvalid);
+    let hashed = json!({ "BasicAuth": { "Credentials": [{ "Username": "ops" }] } });
+    assert_eq!(
+        code(request("https", hashed)),
+        ErrorCode::BindPayloadInvalid
+    );
+}
+
+#[test]
+fn the_name_comes_from_domain_then_subdomain_else_at_random() {
+    let wanted = |proto, opts| request(proto, opts).unwrap().wanted;
+    let host = |s| HostPattern::parse(s).unwrap();
+    assert_eq!(
+        wanted(
+            "https",
+            json!({ "Domain": "API.example.test", "Subdomain": "x" })
+        ),
+        Wanted::Host(host("api.example.test"))
+    );
+    assert_eq!(
+        wanted("tls", json!({ "Hostname": "*.example.test" })),
+        Wanted::Host(host("*.example.test"))
+    );
+    assert_eq!(
+        wanted("http", json!({ "Subdomain": " app " })),
+        Wanted::Host(host("app.a"))
+    );
+    assert_eq!(
+        wanted("http", Value::Null),
+        Wanted::RandomHost(host("0a1b2c3d.a"))
+    );
+    assert_eq!(wanted("tcp", json!({})), Wanted::AnyPort);
+    assert_eq!(
+        wanted("tcp", json!({ "Addr": "1.tcp.example.test:20005" })),
+        Wanted::Port {
+            port: 20005,
+            addr: "edge.test:20005".into()
+        }
+    );
+}
+
+#[test]
+fn a_name_is_reserved_by_itself_or_a_wildcard_above_it() {
+    assert_eq!(
+        http("api.c1.example.test").reservation_candidates(),
+        [
+            "api.c1.example.test",
+            "*.c1.example.test",
+            "*.example.test",
+            "*.test"
+        ]
+    );
+    assert_eq!(
+        http("*.c1.example.test").reservation_candidates(),
+        ["*.c1.example.test"]
+    );
+    let random = request("http", json!({})).unwrap();
+    assert!(random.reservation_candidates().is_empty());
+}
+
+#[test]
+fn outside_dev_mode_a_name_binds_only_when_reserved() {
+    let outside = |reservation| Case {
+        dev: false,
+        reservation,
+        ..Case::default()
+    };
+    assert!(outside(Reservation::Held)
+        .decide(http("api.example.test"))
+        .is_ok());
+    let missing = outside(Reservation::Missing)
+        .decide(http("api.example.test"))
+        .unwrap_err();
+    assert_eq!(missing.code(), ErrorCode::DomainNotReserved);
+    assert!(missing
+        .to_string()
+        .contains("(checked api.example.test, *.example.test, *.test)"));
+    assert_eq!(
+        code(outside(Reservation::Missing).decide(http("*.example.test"))),
+        ErrorCode::WildcardNotReserved
+    );
+    // A name nobody looked up is not taken for reserved.
+    assert_eq!(
+        code(outside(Reservation::Unchecked).decide(http("api.example.test"))),
+        ErrorCode::DomainNotReserved
+    );
+    let down = ferry_store::StoreError::Corrupt {
+        id: "rd_1".into(),
+        why: "test".into(),
+    };
+    assert_eq!(
+        code(outside(Reservation::Unavailable(down)).decide(http("api.example.test"))),
+        ErrorCode::ReservationCheckFailed
+    );
+    // Random names and ports need none.
+    let random = request("http", json!({})).unwrap();
+    assert!(outside(Reservation::Unchecked).decide(random).is_ok());
+    let any_port = request("tcp", json!({})).unwrap();
+    assert!(outside(Reservation::Unchecked).decide(any_port).is_ok());
+    // Dev mode waives them.
+    let dev = Case {
+        reservation: Reservation::Missing,
+        ..Case::default()
+    };
+    assert!(dev.decide(http("api.example.test")).is_ok());
+}
+
+#[test]
+fn the_acl_applies_in_dev_mode_and_to_random_names() {
+    let restricted = || Case {
+        acl: rules(&["bind:*.c1.example.test"]),
+        ..Case::default()
+    };
+    assert!(restricted().decide(http("api.c1.example.test")).is_ok());
+    let denied = restricted()
+        .decide(http("api.c2.example.test"))
+        .unwrap_err();
+    assert_eq!(denied.code(), ErrorCode::AclDenied);
+    assert!(
+        denied
+            .to_string()
+            .contains("its rules are: bind:*.c1.example.test"),
+        "{denied}"
+    );
+    let random = request("http", json!({})).unwrap();
+    assert_eq!(code(restricted().decide(random)), ErrorCode::AclDenied);
+    let any_port = request("tcp", json!({})).unwrap();
+    let denied = restricted().decide(any_port).unwrap_err();
+    assert!(
+        denied.to_string().contains("binding a random port"),
+        "{denied}"
+    );
+}
+
+#[test]
+fn a_tcp_address_is_checked_against_the_acl_then_its_reservation() {
+    let port = || request("tcp", json!({ "Addr": "edge.test:20001" })).unwrap();
+    let case = |acl: &[&str], reservation| Case {
+        dev: false,
+        acl: rules(acl),
+        reservation,
+        ..Case::default()
+    };
+    assert_eq!(
+        code(case(&["bind:edge.test:20002"], Reservation::Missing).decide(port())),
+        ErrorCode::AclDenied
+    );
+    assert_eq!(
+        code(case(&["bind:edge.test:20001"], Reservation::Missing).decide(port())),
+        ErrorCode::AddrNotReserved
+    );
+    let d = case(&["bind:EDGE.test:20001"], Reservation::Held)
+        .decide(port())
+        .unwrap();
+    assert_eq!(d.endpoint, Endpoint::Port(Some(20001)));
+}
+
+#[test]
+fn a_name_held_by_another_tunnel_is_taken_but_a_rebind_takes_its_own_back() {
+    let name = HostPattern::parse("api.example.test").unwrap();
+    let held_by = |id: &str| Held {
+        hosts: HashMap::from([(name.clone(), id.to_string())]),
+        live: HashSet::from([id.to_string()]),
+        ..Held::default()
+    };
+    let other = Case {
+        registry: held_by("tn_other"),
+        ..Case::default()
+    };
+    let taken = other.decide(http("api.example.test")).unwrap_err();
+    assert_eq!(taken.code(), ErrorCode::EndpointTaken);
+    assert!(taken
+        .to_string()
+        .contains("already served by another agent session"));
+    let own = Case {
+        id: IdCheck::Proven("tn_mine".into()),
+        registry: held_by("tn_mine"),
+        ..Case::default()
+    };
+    assert_eq!(own.decide(http("api.example.test")).unwrap().id, "tn_mine");
+    let forged = Case {
+        id: IdCheck::Unproven("tn_mine".into()),
+        registry: held_by("tn_mine"),
+        ..Case::default()
+    };
+    assert_eq!(
+        code(forged.decide(http("api.example.test"))),
+        ErrorCode::BindTokenInvalid
+    );
+}
+
+#[test]
+fn the_tunnel_limit_counts_new_tunnels_only() {
+    let full = |id: IdCheck| Case {
+        id,
+        registry: Held {
+            session_tunnels: MAX_TUNNELS,
+            live: HashSet::from(["tn_live".to_string()]),
+            ..Held::default()
+        },
+        ..Case::default()
+    };
+    assert_eq!(
+        code(full(IdCheck::Fresh("tn_new".into())).decide(http("a.example.test"))),
+        ErrorCode::TunnelLimit
+    );
+    assert!(full(IdCheck::Proven("tn_live".into()))
+        .decide(http("a.example.test"))
+        .is_ok());
+}
+
+#[test]
+fn the_reply_echoes_the_chosen_name_and_the_keys_sdks_require() {
+    let req = request("https", json!({ "hostname": "old.example.test", "Domain": "api.example.test", "host_header_rewrite": true })).unwrap();
+    let d = Case::default().decide(req).unwrap();
+    let opts = d.opts.as_object().unwrap();
+    assert_eq!(opts["Hostname"], "api.example.test");
+    assert!(!opts.contains_key("hostname"));
+    assert_eq!(opts["host_header_rewrite"], true);
+    assert!(!opts.contains_key("HostHeaderRewrite"));
+    for key in ["Auth", "Subdomain", "ProxyProto"] {
+        assert!(opts.contains_key(key), "{key} missing from {opts:?}");
+    }
+    let tls = request("tls", json!({ "Domain": "t.example.test" })).unwrap();
+    let d = Case::default().decide(tls).unwrap();
+    assert_eq!(d.opts["MutualTLSAtAgent"], false);
+}
+
+#[test]
+fn only_ferry_agents_skip_the_sdk_settle_delay() {
+    let settle = |client| {
+        let case = Case {
+            client,
+            ..Case::default()
+        };
+        case.decide(http("a.example.test")).unwrap().settle
+    };
+    assert_eq!(settle(ClientKind::Ferry), Duration::ZERO);
+    assert_eq!(settle(ClientKind::NgrokRust), SETTLE);
+    assert_eq!(settle(ClientKind::NgrokGo), SETTLE);
+    assert_eq!(settle(ClientKind::Unknown), SETTLE);
+}
+
+mod property {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn label() -> impl Strategy<Value = String> {
+        prop_oneof![Just("a"), Just("b"), Just("api"), Just("c1")].prop_map(String::from)
+    }
+
+    fn name() -> impl Strategy<Value = String> {
+        prop::collection::vec(label(), 1..4).prop_map(|l| l.join("."))
+    }
+
+    fn rule() -> impl Strategy<Value = String> {
+        prop_oneof![
+            name().prop_map(|n| format!("bind:{n}")),
+            name().prop_map(|n| format!("bind:*.{n}")),
+            (20000u16..20003).prop_map(|p| format!("bind:{TCP_HOST}:{p}")),
+            Just("*".to_string()),
+            Just("bind:*".to_string()),
+        ]
+    }
+
+    /// A reserved domain or address, as the store would hold it.
+    fn reserved() -> impl Strategy<Value = String> {
+        prop_oneof![
+            name(),
+            name().prop_map(|n| format!("*.{n}")),
+            (20000u16..20003).prop_map(|p| format!("{TCP_HOST}:{p}")),
+        ]
+    }
+
+    #[derive(Clone, Debug)]
+    enum Ask {
+        Domain(String),
+        Wildcard(String),
+        Subdomain(String),
+        RandomName,
+        Port(u16),
+        AnyPort,
+    }
+
+    fn ask() -> impl Strategy<Value = Ask> {
+        prop_oneof![
+            name().prop_map(Ask::Domain),
+            name().prop_map(Ask::Wildcard),
+            label().prop_map(Ask::Subdomain),
+            Just(Ask::RandomName),
+            (20000u16..20003).prop_map(Ask::Port),
+            Just(Ask::AnyPort),
+        ]
+    }
+
+    fn client() -> impl Strategy<Value = ClientKind> {
+        prop_oneof![
+            Just(ClientKind::Ferry),
+            Just(ClientKind::NgrokGo),
+            Just(ClientKind::NgrokRust),
+            Just(ClientKind::Other("ngrok-python".into())),
+            Just(ClientKind::Unknown),
+        ]
+    }
+
+    /// What the bind targets, in plain text: a host name (`*.x` for a wildcard), a
+    /// `host:port`, or `None` for a name or port the edge picks.
+    fn target(ask: &Ask) -> Option<String> {
+        match ask {
+            Ask::Domain(n) => Some(n.clone()),
+            Ask::Wildcard(n) => Some(format!("*.{n}")),
+            Ask::Subdomain(l) => Some(format!("{l}.{BASE}")),
+            Ask::Port(p) => Some(format!("{TCP_HOST}:{p}")),
+            Ask::RandomName | Ask::AnyPort => None,
+        }
+    }
+
+    /// ngrok's ACL written as plainly as possible, on strings.
+    fn acl_allows(rules: &[String], target: Option<&str>) -> bool {
+        rules.is_empty()
+            || rules.iter().any(|rule| {
+                let Some(v) = rule.strip_prefix("bind:") else {
+                    return rule == "*";
+                };
+                let v = v.to_ascii_lowercase();
+                let Some(t) = target else { return v == "*" };
+                v == "*"
+                    || v == t
+                    || v.strip_prefix("*.")
+                        .is_some_and(|base| !t.contains(':') && t.ends_with(&format!(".{base}")))
+            })
+    }
+
+    /// The reservation rules, plainly: an address or a wildcard is reserved as itself; an
+    /// exact name as itself or under a reserved wildcard.
+    fn is_reserved(reserved: &HashSet<String>, target: &str) -> bool {
+        reserved.contains(target)
+            || (!target.starts_with("*.")
+                && !target.contains(':')
+                && reserved.iter().any(|r| {
+                    r.strip_prefix("*.")
+                        .is_some_and(|base| target.ends_with(&format!(".{base}")))
+                }))
+    }
+
+    fn opts(ask: &Ask) -> (&'static str, Value) {
+        match ask {
+            Ask::Domain(n) => ("https", json!({ "Domain": n })),
+            Ask::Wildcard(n) => ("tls", json!({ "Hostname": format!("*.{n}") })),
+            Ask::Subdomain(l) => ("http", json!({ "Subdomain": l })),
+            Ask::RandomName => ("https", json!({})),
+            Ask::Port(p) => ("tcp", json!({ "Addr": format!("{TCP_HOST}:{p}") })),
+            Ask::AnyPort => ("tcp", json!({})),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn binds_stay_within_the_acl_and_the_reservations(
+            dev in any::<bool>(),
+            acl in prop::collection::vec(rule(), 0..4),
+            reserved in prop::collection::hash_set(reserved(), 0..4),
+            ask in ask(),
+            client in client(),
+            taken in any::<bool>(),
+        ) {
+            let (proto, opts) = opts(&ask);
+            let req = request(proto, opts).unwrap();
+            // As `bind.rs` asks the store: only outside dev mode, only for a chosen name.
+            let candidates = req.reservation_candidates();
+            let reservation = if dev || candidates.is_empty() {
+                Reservation::Unchecked
+            } else if candidates.iter().any(|c| reserved.contains(c)) {
+                Reservation::Held
+            } else {
+                Reservation::Missing
+            };
+            let target = target(&ask);
+            let mut registry = Held::default();
+            if let (true, Wanted::Host(h) | Wanted::RandomHost(h)) = (taken, &req.wanted) {
+                registry.hosts.insert(h.clone(), "tn_other".into());
+            }
+            let case = Case { dev, acl: acl.clone(), reservation, client: client.clone(), registry, ..Case::default() };
+            let is_host = !matches!(ask, Ask::Port(_) | Ask::AnyPort);
+            let acl_ok = acl_allows(&acl, target.as_deref());
+            let reservation_ok = dev || target.as_deref().is_none_or(|t| is_reserved(&reserved, t));
+            let free = !(taken && is_host);
+
+            match case.decide(req) {
+                Ok(d) => {
+                    prop_assert!(acl_ok, "allowed outside the ACL");
+                    prop_assert!(reservation_ok, "allowed without a reservation");
+                    prop_assert!(free, "allowed a name another tunnel holds");
+                    prop_assert_eq!(d.settle.is_zero(), client.is_ferry());
+                    if let Endpoint::Host(h) = &d.endpoint {
+                        let name = h.to_string();
+                        prop_assert_eq!(d.opts["Hostname"].as_str(), Some(name.as_str()));
+                    }
+                }
+                Err(e) => {
+                    prop_assert!(!(acl_ok && reservation_ok && free), "refused a bind every rule allows: {}", e);
+                    let expected = [
+                        ErrorCode::AclDenied,
+                        ErrorCode::AddrNotReserved,
+                        ErrorCode::DomainNotReserved,
+                        ErrorCode::EndpointTaken,
+                        ErrorCode::WildcardNotReserved,
+                    ];
+                    prop_assert!(expected.contains(&e.code()), "unexpected refusal: {}", e);
+                }
+            }
+        }
+    }
+}
