@@ -124,6 +124,9 @@ pub(crate) struct Inner {
     captures: Arc<capture::CaptureStore>,
     /// Set once every tunnel has been bound on some session.
     online_once: std::sync::atomic::AtomicBool,
+    /// Woken whenever a bind reply gives a tunnel its ID, for proxy streams that arrived
+    /// first (`session::forwarder_when_bound`).
+    bound: tokio::sync::Notify,
 }
 
 impl Inner {
@@ -264,6 +267,7 @@ impl Agent {
             upstream_tls,
             captures,
             online_once: std::sync::atomic::AtomicBool::new(false),
+            bound: tokio::sync::Notify::new(),
         });
         let mut tunnels = BTreeMap::new();
         for spec in specs {

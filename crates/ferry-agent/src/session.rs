@@ -241,6 +241,7 @@ pub async fn bind_one(
         t.public_url = Some(resp.url.clone());
         t.fwd.spec.bind_proto()
     };
+    inner.bound.notify_waiters();
     let _ = inner.events.send(AgentEvent::TunnelStarted {
         name: name.to_string(),
         proto: proto.to_string(),
@@ -320,18 +321,25 @@ async fn dispatch(inner: Arc<Inner>, mut stream: Stream, clock: BeatClock) {
     }
 }
 
+/// How long a proxy stream for an unknown tunnel waits for a bind reply to name it.
+const BIND_WAIT: Duration = Duration::from_secs(2);
+
 /// The edge may open a proxy stream the moment it has sent a bind reply, before this agent
-/// has recorded the new tunnel's ID; such a stream waits briefly instead of being dropped.
+/// has recorded the new tunnel's ID; such a stream waits for the next bind reply, up to
+/// `BIND_WAIT`, instead of being dropped.
 async fn forwarder_when_bound(inner: &Inner, id: &str) -> Option<Arc<forward::Forwarder>> {
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = tokio::time::Instant::now() + BIND_WAIT;
     loop {
+        // Registered before the lookup, so a bind recorded in between still wakes this.
+        let bound = inner.bound.notified();
+        tokio::pin!(bound);
+        bound.as_mut().enable();
         if let Some(f) = inner.forwarder_by_id(id).await {
             return Some(f);
         }
-        if Instant::now() >= deadline {
+        if tokio::time::timeout_at(deadline, bound).await.is_err() {
             return None;
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

@@ -17,6 +17,7 @@ use ferry_transport::{
 use ferry_types::{ErrorCode, ResourceId};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 use crate::auth_limit::Verdict;
 use crate::pre_auth::Ticket;
@@ -76,20 +77,13 @@ where
     let authed: Arc<OnceLock<Authed>> = Arc::new(OnceLock::new());
     let ticket = Arc::new(Mutex::new(Some(ticket)));
     let clock = BeatClock::default();
-    // A connection that does not authenticate in time is closed, so unauthenticated clients
-    // cannot hold sessions (and their streams' buffers) open.
+    let authenticated = CancellationToken::new();
     {
-        let (kill, authed) = (kill.clone(), authed.clone());
+        let (kill, authenticated) = (kill.clone(), authenticated.clone());
         let deadline = shared.config.auth_deadline;
         tokio::spawn(async move {
-            tokio::select! {
-                _ = tokio::time::sleep(deadline) => {
-                    if authed.get().is_none() {
-                        tracing::info!(%remote, "closing an agent connection that did not authenticate in time");
-                        kill.kill();
-                    }
-                }
-                _ = kill.killed() => {}
+            if enforce_auth_deadline(deadline, authenticated, kill).await {
+                tracing::info!(%remote, "closing an agent connection that did not authenticate in time");
             }
         });
     }
@@ -119,6 +113,7 @@ where
             kill: kill.clone(),
             authed: authed.clone(),
             ticket: ticket.clone(),
+            authenticated: authenticated.clone(),
             clock: clock.clone(),
             remote,
         };
@@ -140,12 +135,34 @@ where
     }
 }
 
+/// Kills the connection unless `authenticated` is cancelled within `deadline`, so
+/// unauthenticated clients cannot hold sessions (and their streams' buffers) open. True when
+/// it killed the connection.
+async fn enforce_auth_deadline(
+    deadline: Duration,
+    authenticated: CancellationToken,
+    kill: KillSwitch,
+) -> bool {
+    tokio::select! {
+        // An agent that authenticates just as the deadline passes keeps its session.
+        biased;
+        _ = authenticated.cancelled() => false,
+        _ = kill.killed() => false,
+        _ = tokio::time::sleep(deadline) => {
+            kill.kill();
+            true
+        }
+    }
+}
+
 struct StreamCtx {
     shared: Arc<Shared>,
     open: ferry_transport::MuxadoOpen,
     kill: KillSwitch,
     authed: Arc<OnceLock<Authed>>,
     ticket: Arc<Mutex<Option<Ticket>>>,
+    /// Cancelled when Auth succeeds, which lifts the auth deadline.
+    authenticated: CancellationToken,
     clock: BeatClock,
     remote: SocketAddr,
 }
@@ -299,6 +316,7 @@ impl StreamCtx {
         self.open
             .set_limits(WINDOW_AFTER_AUTH, MAX_FRAME_AFTER_AUTH);
         self.ticket.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.authenticated.cancel();
         self.start_heartbeat();
         tracing::info!(
             session = %id,
@@ -424,3 +442,34 @@ impl StreamCtx {
 /// recognise the refusal by its codes (ERR_FERRY_103, ERR_NGROK_107), not this text.
 const TOKEN_REFUSED: &str =
     "the authtoken is not valid on this edge: it was revoked or deleted, or it is mistyped";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEADLINE: Duration = Duration::from_secs(10);
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_that_does_not_authenticate_is_killed_at_the_deadline() {
+        let kill = KillSwitch::default();
+        let start = tokio::time::Instant::now();
+        assert!(enforce_auth_deadline(DEADLINE, CancellationToken::new(), kill.clone()).await);
+        assert_eq!(start.elapsed(), DEADLINE);
+        assert!(kill.is_killed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn authenticating_in_time_lifts_the_deadline() {
+        let (kill, authenticated) = (KillSwitch::default(), CancellationToken::new());
+        let deadline = tokio::spawn(enforce_auth_deadline(
+            DEADLINE,
+            authenticated.clone(),
+            kill.clone(),
+        ));
+        tokio::time::sleep(DEADLINE - Duration::from_millis(1)).await;
+        authenticated.cancel();
+        assert!(!deadline.await.unwrap());
+        tokio::time::sleep(DEADLINE).await;
+        assert!(!kill.is_killed());
+    }
+}

@@ -4,16 +4,18 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferry_proto::StreamType;
 use muxado::MuxadoOpen;
 use rand::Rng;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
 
 use crate::rpc::open_typed;
 
-/// When the peer last proved it was alive, shared between the echo task and observers.
+/// When the peer last proved it was alive, shared between the echo task and observers. It
+/// reads tokio's clock, so tests can run it with time paused.
 #[derive(Clone)]
 pub struct BeatClock {
     start: Instant,
@@ -67,10 +69,20 @@ pub async fn beat_until_dead(
     tolerance: Duration,
     clock: BeatClock,
 ) -> std::io::Error {
-    let mut stream = match open_typed(open, StreamType::HEARTBEAT, &[]).await {
-        Ok(s) => s,
-        Err(e) => return std::io::Error::other(e.to_string()),
-    };
+    match open_typed(open, StreamType::HEARTBEAT, &[]).await {
+        Ok(stream) => beat(stream, interval, tolerance, clock).await,
+        Err(e) => std::io::Error::other(e),
+    }
+}
+
+/// The beating itself, on an open heartbeat stream. A beat is sent every `interval` after the
+/// last echo, and each echo must come back within `tolerance` of its beat.
+async fn beat<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    interval: Duration,
+    tolerance: Duration,
+    clock: BeatClock,
+) -> std::io::Error {
     loop {
         let id: i32 = rand::thread_rng().gen();
         let sent = Instant::now();
@@ -83,7 +95,7 @@ pub async fn beat_until_dead(
             }
             Ok(())
         };
-        match tokio::time::timeout(tolerance, round).await {
+        match tokio::time::timeout_at(sent + tolerance, round).await {
             Ok(Ok(())) => {
                 clock.touch();
                 clock
@@ -99,5 +111,66 @@ pub async fn beat_until_dead(
             }
         }
         tokio::time::sleep(interval).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INTERVAL: Duration = Duration::from_secs(5);
+    const TOLERANCE: Duration = Duration::from_secs(10);
+
+    /// Echoes `beats` beats, then holds the stream open and silent.
+    async fn echo_then_stall<S: AsyncRead + AsyncWrite + Unpin>(mut peer: S, beats: usize) {
+        let mut b = [0u8; 4];
+        for _ in 0..beats {
+            peer.read_exact(&mut b).await.unwrap();
+            peer.write_all(&b).await.unwrap();
+        }
+        std::future::pending::<()>().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_peer_is_declared_dead_one_tolerance_after_the_unanswered_beat() {
+        let (ours, theirs) = tokio::io::duplex(64);
+        tokio::spawn(echo_then_stall(theirs, 3));
+        let clock = BeatClock::default();
+        let start = Instant::now();
+        let err = beat(ours, INTERVAL, TOLERANCE, clock.clone()).await;
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err}");
+        // Three echoed beats, each followed by an interval; the fourth is sent and unanswered.
+        assert_eq!(start.elapsed(), 3 * INTERVAL + TOLERANCE);
+        assert_eq!(clock.since_last(), INTERVAL + TOLERANCE);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_echoing_peer_keeps_the_session_alive() {
+        let (ours, mut theirs) = tokio::io::duplex(64);
+        let clock = BeatClock::default();
+        tokio::spawn(beat(ours, INTERVAL, TOLERANCE, clock.clone()));
+        let mut b = [0u8; 4];
+        for _ in 0..100 {
+            theirs.read_exact(&mut b).await.unwrap();
+            theirs.write_all(&b).await.unwrap();
+        }
+        tokio::time::sleep(INTERVAL / 2).await;
+        assert!(clock.since_last() < INTERVAL);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wrong_echo_ends_the_session_at_once() {
+        let (ours, mut theirs) = tokio::io::duplex(64);
+        tokio::spawn(async move {
+            let mut b = [0u8; 4];
+            theirs.read_exact(&mut b).await.unwrap();
+            b[0] ^= 0xff;
+            theirs.write_all(&b).await.unwrap();
+            std::future::pending::<()>().await;
+        });
+        let start = Instant::now();
+        let err = beat(ours, INTERVAL, TOLERANCE, BeatClock::default()).await;
+        assert!(err.to_string().contains("does not match"), "{err}");
+        assert_eq!(start.elapsed(), Duration::ZERO);
     }
 }
