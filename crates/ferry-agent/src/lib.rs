@@ -24,7 +24,7 @@ use serde_json::Value;
 use tokio::sync::{broadcast, Mutex};
 
 pub use capture::{Capture, CaptureStore};
-pub use session::{backoff, SessionError};
+pub use session::{backoff, EdgeRefusal, SessionError};
 pub use trust::{RootCas, TrustError};
 pub use tunnel::{HostHeader, TerminateAt, TunnelError, TunnelProto, TunnelSpec};
 pub use upstream::{Upstream, UpstreamError};
@@ -478,12 +478,11 @@ impl Agent {
             }
             let reason = match res {
                 Ok(()) => "session ended".to_string(),
-                Err(SessionError::Refused(m) | SessionError::AuthtokenRefused(m))
-                    if !ever_online =>
-                {
-                    return Err(AgentError::Refused(m))
+                Err(e) if e.is_refusal() && !ever_online => {
+                    return Err(AgentError::Refused(e.to_string()))
                 }
-                Err(SessionError::AuthtokenRefused(m)) => {
+                Err(SessionError::AuthtokenRefused(refusal)) => {
+                    let m = refusal.text;
                     let wait =
                         backoff(attempt, REFUSED_TOKEN_MAX_BACKOFF).max(REFUSED_TOKEN_MIN_BACKOFF);
                     attempt = attempt.saturating_add(1);

@@ -12,7 +12,7 @@ use ferry_proto::rpc::from_value_folded;
 use ferry_proto::{ClientKind, ProxyHeader, StreamType};
 use ferry_transport::{
     beat_until_dead, call, echo_beats, read_json, read_type, write_and_finish, Accept, BeatClock,
-    KillSwitch, MuxadoOpen, RpcError, Session, SessionBuilder, Stream,
+    KillSwitch, MuxadoOpen, Session, SessionBuilder, Stream,
 };
 use ferry_types::ErrorCode;
 use rand::Rng;
@@ -21,24 +21,12 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+pub use self::error::{EdgeRefusal, SessionError};
 use crate::{forward, AgentEvent, Inner};
 
-const RPC_TIMEOUT: Duration = Duration::from_secs(20);
+mod error;
 
-/// Why a session ended.
-#[derive(Debug, thiserror::Error)]
-pub enum SessionError {
-    /// The edge refused something that retrying will not change (a bad authtoken, a bind
-    /// outside the ACL). Fatal at start-up; retried after the agent has been online.
-    #[error("{0}")]
-    Refused(String),
-    /// The edge does not accept the authtoken: revoked, deleted or mistyped. Retrying soon
-    /// will not help, so an agent that was online backs off for minutes.
-    #[error("{0}")]
-    AuthtokenRefused(String),
-    #[error("{0}")]
-    Transient(String),
-}
+const RPC_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The wait before reconnect attempt `n`: exponential from 500 ms, capped at `cap`, with
 /// jitter so that a fleet of agents does not come back in lockstep.
@@ -51,28 +39,29 @@ pub fn backoff(n: u32, cap: Duration) -> Duration {
 pub async fn run_once(inner: &Arc<Inner>) -> Result<(), SessionError> {
     let cfg = &inner.config;
     let host = host_of(&cfg.server_addr);
-    let server_name = ServerName::try_from(host.clone())
-        .map_err(|e| SessionError::Refused(format!("server_addr {:?}: {e}", cfg.server_addr)))?;
+    let server_name =
+        ServerName::try_from(host.clone()).map_err(|source| SessionError::ServerName {
+            addr: cfg.server_addr.clone(),
+            source,
+        })?;
     let tcp = tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(&cfg.server_addr))
         .await
-        .map_err(|_| {
-            SessionError::Transient(format!("connecting to {} timed out", cfg.server_addr))
-        })?
-        .map_err(|e| {
-            SessionError::Transient(format!("cannot connect to {}: {e}", cfg.server_addr))
+        .map_err(|_| SessionError::ConnectTimeout(cfg.server_addr.clone()))?
+        .map_err(|source| SessionError::Connect {
+            addr: cfg.server_addr.clone(),
+            source,
         })?;
     let _ = tcp.set_nodelay(true);
     let tls = tokio::time::timeout(
         cfg.connect_timeout,
-        TlsConnector::from(inner.edge_tls.clone()).connect(server_name, ferry_transport::session_io(tcp)),
+        TlsConnector::from(inner.edge_tls.clone())
+            .connect(server_name, ferry_transport::session_io(tcp)),
     )
     .await
-    .map_err(|_| SessionError::Transient("TLS handshake with the edge timed out".into()))?
-    .map_err(|e| {
-        SessionError::Transient(format!(
-            "TLS handshake with {} failed: {e} (is root_cas the CA that issued the edge's certificate? `ferry edge --dev` writes it to dev.json's ca_cert)",
-            cfg.server_addr
-        ))
+    .map_err(|_| SessionError::TlsTimeout)?
+    .map_err(|source| SessionError::Tls {
+        addr: cfg.server_addr.clone(),
+        source,
     })?;
 
     let kill = KillSwitch::default();
@@ -124,9 +113,7 @@ pub async fn run_once(inner: &Arc<Inner>) -> Result<(), SessionError> {
     let _ = accept_task.await;
     kill.kill();
     *inner.current.lock().await = None;
-    Err(SessionError::Transient(
-        "the connection to the edge was lost".into(),
-    ))
+    Err(SessionError::Lost)
 }
 
 async fn authenticate(inner: &Arc<Inner>, open: &MuxadoOpen) -> Result<(), SessionError> {
@@ -158,14 +145,8 @@ async fn authenticate(inner: &Arc<Inner>, open: &MuxadoOpen) -> Result<(), Sessi
     };
     let reply = call(open, StreamType::AUTH, &auth, RPC_TIMEOUT)
         .await
-        .map_err(|e| match classify(e) {
-            SessionError::Refused(m) if m.contains(&ErrorCode::AuthtokenInvalid.to_string()) => {
-                SessionError::AuthtokenRefused(m)
-            }
-            other => other,
-        })?;
-    let resp: AuthResp = from_value_folded(&reply)
-        .map_err(|e| SessionError::Transient(format!("auth reply: {e}")))?;
+        .map_err(SessionError::from_rpc)?;
+    let resp: AuthResp = from_value_folded(&reply).map_err(SessionError::AuthReply)?;
     *inner.client_id.lock().await = resp.client_id;
     Ok(())
 }
@@ -176,10 +157,9 @@ async fn authenticate(inner: &Arc<Inner>, open: &MuxadoOpen) -> Result<(), Sessi
 async fn bind_all(inner: &Arc<Inner>, open: &MuxadoOpen) -> Result<(), SessionError> {
     let fatal = !inner.online_once.load(std::sync::atomic::Ordering::SeqCst);
     let names: Vec<String> = inner.tunnels.lock().await.keys().cloned().collect();
-    let stale_token = ErrorCode::BindTokenInvalid.to_string();
     for name in names {
         let mut result = bind_one(inner, open, &name).await;
-        if matches!(&result, Err(SessionError::Refused(m)) if m.contains(&stale_token)) {
+        if matches!(&result, Err(e) if e.code() == Some(ErrorCode::BindTokenInvalid)) {
             // The edge no longer recognises this tunnel's ID (its secret or data changed):
             // start the tunnel anew under a fresh ID.
             inner.forget_binding(&name).await;
@@ -187,8 +167,8 @@ async fn bind_all(inner: &Arc<Inner>, open: &MuxadoOpen) -> Result<(), SessionEr
         }
         match result {
             Ok(_) => {}
-            Err(SessionError::Refused(msg)) if !fatal => {
-                tracing::error!(tunnel = %name, "the edge refused to re-bind this tunnel: {msg}");
+            Err(e) if e.is_refusal() && !fatal => {
+                tracing::error!(tunnel = %name, "the edge refused to re-bind this tunnel: {e}");
             }
             Err(e) => return Err(e),
         }
@@ -205,7 +185,7 @@ pub async fn bind_one(
     let req = {
         let tunnels = inner.tunnels.lock().await;
         let Some(t) = tunnels.get(name) else {
-            return Err(SessionError::Refused(format!("no tunnel named {name:?}")));
+            return Err(SessionError::NoSuchTunnel(name.to_string()));
         };
         Bind {
             id: t.id.clone(),
@@ -222,18 +202,20 @@ pub async fn bind_one(
     };
     let reply = call(open, StreamType::BIND, &req, RPC_TIMEOUT)
         .await
-        .map_err(|e| match classify(e) {
-            SessionError::Refused(m) => SessionError::Refused(format!("tunnel {name:?}: {m}")),
+        .map_err(|e| match SessionError::from_rpc(e) {
+            SessionError::Refused(refusal) | SessionError::AuthtokenRefused(refusal) => {
+                SessionError::BindRefused {
+                    name: name.to_string(),
+                    refusal,
+                }
+            }
             other => other,
         })?;
-    let resp = BindResp::from_wire(&reply)
-        .map_err(|e| SessionError::Transient(format!("bind reply: {e}")))?;
+    let resp = BindResp::from_wire(&reply).map_err(SessionError::BindReply)?;
     let proto = {
         let mut tunnels = inner.tunnels.lock().await;
         let Some(t) = tunnels.get_mut(name) else {
-            return Err(SessionError::Refused(format!(
-                "tunnel {name:?} was removed while binding"
-            )));
+            return Err(SessionError::RemovedWhileBinding(name.to_string()));
         };
         t.id = resp.id.clone();
         t.opts = Some(resp.opts.clone());
@@ -248,19 +230,6 @@ pub async fn bind_one(
         public_url: resp.url.clone(),
     });
     Ok(resp.url)
-}
-
-/// An RPC failure from the edge is a refusal; anything else is the connection's fault.
-fn classify(e: RpcError) -> SessionError {
-    match e {
-        RpcError::Remote(text) => SessionError::Refused(
-            text.lines()
-                .filter(|l| !l.trim().is_empty())
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
-        other => SessionError::Transient(other.to_string()),
-    }
 }
 
 async fn accept_loop(
