@@ -155,7 +155,7 @@ async fn create(
 
 async fn list(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, ApiError> {
     let q = list_query(&q, "agin", &[])?;
-    let listed = s.store.list_agent_ingresses(&q.page).await?;
+    let listed = s.store.list::<ferry_store::AgentIngress>(&q.page).await?;
     Ok(Json(list_body(
         &s,
         "/agent_ingresses",
@@ -170,7 +170,7 @@ async fn list(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, Api
 async fn find(s: &AppState, id: &str) -> Result<AgentIngress, ApiError> {
     let id = path_id(id, "agin")?;
     s.store
-        .agent_ingress(&id)
+        .get::<ferry_store::AgentIngress>(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("agent ingress", &id))
 }
@@ -192,13 +192,15 @@ async fn update(
     }
     validate::description(&a.description)?;
     validate::metadata(&a.metadata)?;
-    s.store.update_agent_ingress(&a).await?;
+    s.store.update(&a).await?;
     Ok(Json(render(&s, &a)))
 }
 
 async fn remove(State(s): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let a = find(&s, &id).await?;
-    s.store.delete_agent_ingress(a.id.as_str()).await?;
+    s.store
+        .delete::<ferry_store::AgentIngress>(a.id.as_str())
+        .await?;
     publish(&s).await?;
     Ok(StatusCode::NO_CONTENT)
 }

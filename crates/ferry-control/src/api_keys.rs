@@ -72,7 +72,7 @@ async fn create(
 
 async fn list(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, ApiError> {
     let q = list_query(&q, "ak", &[])?;
-    let listed = s.store.list_api_keys(&q.page).await?;
+    let listed = s.store.list::<ferry_store::ApiKey>(&q.page).await?;
     Ok(Json(list_body(
         &s,
         "/api_keys",
@@ -87,7 +87,7 @@ async fn list(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, Api
 async fn find(s: &AppState, id: &str) -> Result<ApiKey, ApiError> {
     let id = path_id(id, "ak")?;
     s.store
-        .api_key(&id)
+        .get::<ferry_store::ApiKey>(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("API key", &id))
 }
@@ -106,12 +106,12 @@ async fn update(
     validate::patch(&mut k.metadata, u.metadata);
     validate::description(&k.description)?;
     validate::metadata(&k.metadata)?;
-    s.store.update_api_key(&k).await?;
+    s.store.update(&k).await?;
     Ok(Json(render(&s, &k, None)))
 }
 
 async fn remove(State(s): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let k = find(&s, &id).await?;
-    s.store.delete_api_key(k.id.as_str()).await?;
+    s.store.delete::<ferry_store::ApiKey>(k.id.as_str()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -63,7 +63,7 @@ async fn create(
 
 async fn list(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, ApiError> {
     let q = list_query(&q, "bot", &[])?;
-    let listed = s.store.list_bot_users(&q.page).await?;
+    let listed = s.store.list::<ferry_store::BotUser>(&q.page).await?;
     Ok(Json(list_body(
         &s,
         "/bot_users",
@@ -78,7 +78,7 @@ async fn list(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, Api
 async fn find(s: &AppState, id: &str) -> Result<BotUser, ApiError> {
     let id = path_id(id, "bot")?;
     s.store
-        .bot_user(&id)
+        .get::<ferry_store::BotUser>(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("bot user", &id))
 }
@@ -98,7 +98,7 @@ async fn update(
     if let Some(active) = u.active {
         b.active = active;
     }
-    s.store.update_bot_user(&b).await?;
+    s.store.update(&b).await?;
     if deactivated {
         let tokens = s.store.credentials_owned_by(b.id.as_str()).await?;
         let closed = s.live.close_sessions_of(&tokens);
@@ -111,9 +111,11 @@ async fn remove(State(s): State<AppState>, Path(id): Path<String>) -> Result<Sta
     let b = find(&s, &id).await?;
     let tokens = s.store.credentials_owned_by(b.id.as_str()).await?;
     for t in &tokens {
-        s.store.delete_credential(t).await?;
+        s.store.delete::<ferry_store::Credential>(t).await?;
     }
     s.live.close_sessions_of(&tokens);
-    s.store.delete_bot_user(b.id.as_str()).await?;
+    s.store
+        .delete::<ferry_store::BotUser>(b.id.as_str())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -87,7 +87,10 @@ async fn create(
 
 async fn list(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, ApiError> {
     let q = list_query(&q, "ca", &[])?;
-    let listed = s.store.list_certificate_authorities(&q.page).await?;
+    let listed = s
+        .store
+        .list::<ferry_store::CertificateAuthority>(&q.page)
+        .await?;
     Ok(Json(list_body(
         &s,
         "/certificate_authorities",
@@ -102,7 +105,7 @@ async fn list(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, Api
 async fn find(s: &AppState, id: &str) -> Result<CertificateAuthority, ApiError> {
     let id = path_id(id, "ca")?;
     s.store
-        .certificate_authority(&id)
+        .get::<ferry_store::CertificateAuthority>(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("certificate authority", &id))
 }
@@ -121,12 +124,14 @@ async fn update(
     validate::patch(&mut c.metadata, u.metadata);
     validate::description(&c.description)?;
     validate::metadata(&c.metadata)?;
-    s.store.update_certificate_authority(&c).await?;
+    s.store.update(&c).await?;
     Ok(Json(render(&s, &c)))
 }
 
 async fn remove(State(s): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let c = find(&s, &id).await?;
-    s.store.delete_certificate_authority(c.id.as_str()).await?;
+    s.store
+        .delete::<ferry_store::CertificateAuthority>(c.id.as_str())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -76,7 +76,11 @@ pub(crate) async fn owner(s: &AppState, owner_id: String) -> Result<String, ApiE
         return Ok(owner_id);
     }
     let known = match ferry_types::ResourceId::parse(&owner_id, "bot") {
-        Ok(_) => s.store.bot_user(&owner_id).await?.is_some(),
+        Ok(_) => s
+            .store
+            .get::<ferry_store::BotUser>(&owner_id)
+            .await?
+            .is_some(),
         Err(_) => false,
     };
     if !known {
@@ -110,7 +114,7 @@ async fn create(
 
 async fn list(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, ApiError> {
     let q = list_query(&q, "cr", &[])?;
-    let listed = s.store.list_credentials(&q.page).await?;
+    let listed = s.store.list::<ferry_store::Credential>(&q.page).await?;
     Ok(Json(list_body(
         &s,
         "/credentials",
@@ -125,7 +129,7 @@ async fn list(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, Api
 async fn find(s: &AppState, id: &str) -> Result<Credential, ApiError> {
     let id = path_id(id, "cr")?;
     s.store
-        .credential(&id)
+        .get::<ferry_store::Credential>(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("credential", &id))
 }
@@ -148,13 +152,15 @@ async fn update(
     }
     validate::description(&c.description)?;
     validate::metadata(&c.metadata)?;
-    s.store.update_credential(&c).await?;
+    s.store.update(&c).await?;
     Ok(Json(render(&s, &c, None)))
 }
 
 async fn remove(State(s): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let c = find(&s, &id).await?;
-    s.store.delete_credential(c.id.as_str()).await?;
+    s.store
+        .delete::<ferry_store::Credential>(c.id.as_str())
+        .await?;
     let closed = s.live.close_sessions_of(&[c.id.to_string()]);
     tracing::info!(credential = %c.id, closed, "credential deleted: its sessions are closed");
     Ok(StatusCode::NO_CONTENT)

@@ -107,7 +107,7 @@ async fn create(
 
 async fn list(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, ApiError> {
     let q = list_query(&q, "ra", &[])?;
-    let listed = s.store.list_reserved_addrs(&q.page).await?;
+    let listed = s.store.list::<ferry_store::ReservedAddr>(&q.page).await?;
     Ok(Json(list_body(
         &s,
         "/reserved_addrs",
@@ -122,7 +122,7 @@ async fn list(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, Api
 async fn find(s: &AppState, id: &str) -> Result<ReservedAddr, ApiError> {
     let id = path_id(id, "ra")?;
     s.store
-        .reserved_addr(&id)
+        .get::<ferry_store::ReservedAddr>(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("reserved address", &id))
 }
@@ -147,12 +147,14 @@ async fn update(
     validate::patch(&mut a.metadata, u.metadata);
     validate::description(&a.description)?;
     validate::metadata(&a.metadata)?;
-    s.store.update_reserved_addr(&a).await?;
+    s.store.update(&a).await?;
     Ok(Json(render(&s, &a)))
 }
 
 async fn remove(State(s): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let a = find(&s, &id).await?;
-    s.store.delete_reserved_addr(a.id.as_str()).await?;
+    s.store
+        .delete::<ferry_store::ReservedAddr>(a.id.as_str())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

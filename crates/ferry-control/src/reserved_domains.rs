@@ -159,7 +159,11 @@ async fn check_certificate(s: &AppState, id: &str) -> Result<(), ApiError> {
     }
     let id = ferry_types::ResourceId::parse(id, "cert")
         .map_err(|e| ApiError::field("certificate_id", e))?;
-    if s.store.tls_certificate(id.as_str()).await?.is_none() {
+    if s.store
+        .get::<ferry_store::TlsCertificate>(id.as_str())
+        .await?
+        .is_none()
+    {
         return Err(ApiError::field(
             "certificate_id",
             format!("{id} is not an uploaded TLS certificate"),
@@ -240,7 +244,7 @@ async fn create(
 
 async fn list(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, ApiError> {
     let q = list_query(&q, "rd", &[])?;
-    let listed = s.store.list_reserved_domains(&q.page).await?;
+    let listed = s.store.list::<ferry_store::ReservedDomain>(&q.page).await?;
     Ok(Json(list_body(
         &s,
         "/reserved_domains",
@@ -255,7 +259,7 @@ async fn list(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, Api
 async fn find(s: &AppState, id: &str) -> Result<ReservedDomain, ApiError> {
     let id = path_id(id, "rd")?;
     s.store
-        .reserved_domain(&id)
+        .get::<ferry_store::ReservedDomain>(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("reserved domain", &id))
 }
@@ -299,13 +303,15 @@ async fn update(
     }
     validate::description(&d.description)?;
     validate::metadata(&d.metadata)?;
-    s.store.update_reserved_domain(&d).await?;
+    s.store.update(&d).await?;
     Ok(Json(render(&s, &d)))
 }
 
 async fn remove(State(s): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let d = find(&s, &id).await?;
-    s.store.delete_reserved_domain(d.id.as_str()).await?;
+    s.store
+        .delete::<ferry_store::ReservedDomain>(d.id.as_str())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -321,7 +327,7 @@ async fn detach_certificate(
         ));
     }
     d.certificate_id.clear();
-    s.store.update_reserved_domain(&d).await?;
+    s.store.update(&d).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -331,6 +337,6 @@ async fn detach_policy(
 ) -> Result<StatusCode, ApiError> {
     let mut d = find(&s, &id).await?;
     d.cert_policy = Value::Null;
-    s.store.update_reserved_domain(&d).await?;
+    s.store.update(&d).await?;
     Ok(StatusCode::NO_CONTENT)
 }

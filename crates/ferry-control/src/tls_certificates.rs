@@ -131,7 +131,7 @@ async fn create(
 
 async fn list(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, ApiError> {
     let q = list_query(&q, "cert", &[])?;
-    let listed = s.store.list_tls_certificates(&q.page).await?;
+    let listed = s.store.list::<ferry_store::TlsCertificate>(&q.page).await?;
     Ok(Json(list_body(
         &s,
         "/tls_certificates",
@@ -146,7 +146,7 @@ async fn list(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, Api
 async fn find(s: &AppState, id: &str) -> Result<TlsCertificate, ApiError> {
     let id = path_id(id, "cert")?;
     s.store
-        .tls_certificate(&id)
+        .get::<ferry_store::TlsCertificate>(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("TLS certificate", &id))
 }
@@ -165,12 +165,14 @@ async fn update(
     validate::patch(&mut c.metadata, u.metadata);
     validate::description(&c.description)?;
     validate::metadata(&c.metadata)?;
-    s.store.update_tls_certificate(&c).await?;
+    s.store.update(&c).await?;
     Ok(Json(render(&s, &c)))
 }
 
 async fn remove(State(s): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let c = find(&s, &id).await?;
-    s.store.delete_tls_certificate(c.id.as_str()).await?;
+    s.store
+        .delete::<ferry_store::TlsCertificate>(c.id.as_str())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

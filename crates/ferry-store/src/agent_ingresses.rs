@@ -3,11 +3,9 @@
 
 use ferry_types::ResourceId;
 use serde_json::Value;
-use sqlx::any::AnyRow;
-use sqlx::Row;
 
-use crate::page::json_column;
-use crate::{now_rfc3339, unique, Listed, Page, Store, StoreError};
+use crate::record::{Cell, Fields, Record, Table};
+use crate::{now_rfc3339, unique, Store, StoreError};
 
 #[derive(Clone, Debug)]
 pub struct AgentIngress {
@@ -28,7 +26,47 @@ pub struct NewAgentIngress {
     pub cert_policy: Value,
 }
 
-const COLUMNS: &str = "id, description, metadata, domain, cert_policy, created_at";
+impl Record for AgentIngress {
+    const TABLE: Table = Table {
+        name: "agent_ingresses",
+        prefix: "agin",
+        columns: &[
+            "id",
+            "description",
+            "metadata",
+            "domain",
+            "cert_policy",
+            "created_at",
+        ],
+        mutable: &["description", "metadata", "cert_policy"],
+    };
+
+    fn id(&self) -> &ResourceId {
+        &self.id
+    }
+
+    fn cells(&self) -> Vec<Cell> {
+        vec![
+            (&self.id).into(),
+            (&self.description).into(),
+            (&self.metadata).into(),
+            (&self.domain).into(),
+            (&self.cert_policy).into(),
+            (&self.created_at).into(),
+        ]
+    }
+
+    fn decode(f: &Fields<'_>) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: f.id(),
+            description: f.text("description")?,
+            metadata: f.text("metadata")?,
+            domain: f.text("domain")?,
+            cert_policy: f.json("cert_policy")?,
+            created_at: f.text("created_at")?,
+        })
+    }
+}
 
 impl Store {
     pub async fn create_agent_ingress(
@@ -36,39 +74,17 @@ impl Store {
         new: NewAgentIngress,
     ) -> Result<AgentIngress, StoreError> {
         let a = AgentIngress {
-            id: ResourceId::generate("agin"),
+            id: ResourceId::generate(AgentIngress::TABLE.prefix),
             description: new.description,
             metadata: new.metadata,
             domain: new.domain,
             cert_policy: new.cert_policy,
             created_at: now_rfc3339(),
         };
-        sqlx::query(
-            "INSERT INTO agent_ingresses (id, description, metadata, domain, cert_policy, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(a.id.to_string())
-        .bind(a.description.clone())
-        .bind(a.metadata.clone())
-        .bind(a.domain.clone())
-        .bind(a.cert_policy.to_string())
-        .bind(a.created_at.clone())
-        .execute(&self.pool)
-        .await
-        .map_err(unique("agent ingress domain", &a.domain))?;
-        Ok(a)
-    }
-
-    pub async fn agent_ingress(&self, id: &str) -> Result<Option<AgentIngress>, StoreError> {
-        self.get_row("agent_ingresses", COLUMNS, id, decode).await
-    }
-
-    pub async fn list_agent_ingresses(
-        &self,
-        page: &Page,
-    ) -> Result<Listed<AgentIngress>, StoreError> {
-        self.list_page("agent_ingresses", COLUMNS, page, decode)
+        self.insert(&a, &[])
             .await
+            .map_err(unique("agent ingress domain", &a.domain))?;
+        Ok(a)
     }
 
     /// Every agent ingress domain, for the edge to decide whether an SNI name is an agent's.
@@ -77,36 +93,4 @@ impl Store {
             .fetch_all(&self.pool)
             .await?)
     }
-
-    pub async fn update_agent_ingress(&self, a: &AgentIngress) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE agent_ingresses SET description = $1, metadata = $2, cert_policy = $3 WHERE id = $4",
-        )
-        .bind(a.description.clone())
-        .bind(a.metadata.clone())
-        .bind(a.cert_policy.to_string())
-        .bind(a.id.to_string())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn delete_agent_ingress(&self, id: &str) -> Result<bool, StoreError> {
-        self.delete_row("agent_ingresses", id).await
-    }
-}
-
-fn decode(row: &AnyRow) -> Result<AgentIngress, StoreError> {
-    let id: String = row.try_get("id")?;
-    Ok(AgentIngress {
-        cert_policy: json_column(row, &id, "cert_policy")?,
-        id: ResourceId::parse(&id, "agin").map_err(|e| StoreError::Corrupt {
-            id: id.clone(),
-            why: e.to_string(),
-        })?,
-        description: row.try_get("description")?,
-        metadata: row.try_get("metadata")?,
-        domain: row.try_get("domain")?,
-        created_at: row.try_get("created_at")?,
-    })
 }

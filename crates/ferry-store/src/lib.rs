@@ -11,6 +11,7 @@ mod certificate_authorities;
 mod credentials;
 mod error;
 mod page;
+mod record;
 mod reserved_addrs;
 mod reserved_domains;
 mod secret;
@@ -30,6 +31,7 @@ pub use certificate_authorities::{CertificateAuthority, NewCertificateAuthority}
 pub use credentials::{Credential, NewCredential};
 pub use error::{DbCause, DbError, StoreError};
 pub use page::{Listed, Page};
+pub use record::{Cell, Fields, Record, Table};
 pub use reserved_addrs::{NewReservedAddr, ReservedAddr};
 pub use reserved_domains::{NewReservedDomain, ReservedDomain};
 pub use secret::{IssuedSecret, TokenError};

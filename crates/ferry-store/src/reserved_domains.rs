@@ -3,11 +3,9 @@
 
 use ferry_types::ResourceId;
 use serde_json::Value;
-use sqlx::any::AnyRow;
-use sqlx::Row;
 
-use crate::page::json_column;
-use crate::{now_rfc3339, unique, Listed, Page, Store, StoreError};
+use crate::record::{Cell, Fields, Record, Table};
+use crate::{now_rfc3339, unique, Store, StoreError};
 
 #[derive(Clone, Debug)]
 pub struct ReservedDomain {
@@ -41,8 +39,68 @@ pub struct NewReservedDomain {
     pub resolves_to: Value,
 }
 
-const COLUMNS: &str = "id, description, metadata, domain, region, certificate_id, cert_policy, \
-                       cname_target, acme_target, resolves_to, created_at";
+impl Record for ReservedDomain {
+    const TABLE: Table = Table {
+        name: "reserved_domains",
+        prefix: "rd",
+        columns: &[
+            "id",
+            "description",
+            "metadata",
+            "domain",
+            "region",
+            "certificate_id",
+            "cert_policy",
+            "cname_target",
+            "acme_target",
+            "resolves_to",
+            "created_at",
+        ],
+        mutable: &[
+            "description",
+            "metadata",
+            "certificate_id",
+            "cert_policy",
+            "resolves_to",
+        ],
+    };
+
+    fn id(&self) -> &ResourceId {
+        &self.id
+    }
+
+    fn cells(&self) -> Vec<Cell> {
+        vec![
+            (&self.id).into(),
+            (&self.description).into(),
+            (&self.metadata).into(),
+            (&self.domain).into(),
+            (&self.region).into(),
+            (&self.certificate_id).into(),
+            (&self.cert_policy).into(),
+            (&self.cname_target).into(),
+            (&self.acme_target).into(),
+            (&self.resolves_to).into(),
+            (&self.created_at).into(),
+        ]
+    }
+
+    fn decode(f: &Fields<'_>) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: f.id(),
+            description: f.text("description")?,
+            metadata: f.text("metadata")?,
+            domain: f.text("domain")?,
+            region: f.text("region")?,
+            certificate_id: f.text("certificate_id")?,
+            cert_policy: f.json("cert_policy")?,
+            cname_target: f.text("cname_target")?,
+            acme_target: f.text("acme_target")?,
+            resolves_to: f.json("resolves_to")?,
+            created_at: f.text("created_at")?,
+        })
+    }
+}
 
 impl Store {
     pub async fn create_reserved_domain(
@@ -50,7 +108,7 @@ impl Store {
         n: NewReservedDomain,
     ) -> Result<ReservedDomain, StoreError> {
         let d = ReservedDomain {
-            id: ResourceId::generate("rd"),
+            id: ResourceId::generate(ReservedDomain::TABLE.prefix),
             description: n.description,
             metadata: n.metadata,
             domain: n.domain,
@@ -62,36 +120,10 @@ impl Store {
             resolves_to: n.resolves_to,
             created_at: now_rfc3339(),
         };
-        sqlx::query(&format!(
-            "INSERT INTO reserved_domains ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        ))
-        .bind(d.id.to_string())
-        .bind(d.description.clone())
-        .bind(d.metadata.clone())
-        .bind(d.domain.clone())
-        .bind(d.region.clone())
-        .bind(d.certificate_id.clone())
-        .bind(d.cert_policy.to_string())
-        .bind(d.cname_target.clone())
-        .bind(d.acme_target.clone())
-        .bind(d.resolves_to.to_string())
-        .bind(d.created_at.clone())
-        .execute(&self.pool)
-        .await
-        .map_err(unique("reserved domain", &d.domain))?;
-        Ok(d)
-    }
-
-    pub async fn reserved_domain(&self, id: &str) -> Result<Option<ReservedDomain>, StoreError> {
-        self.get_row("reserved_domains", COLUMNS, id, decode).await
-    }
-
-    pub async fn list_reserved_domains(
-        &self,
-        page: &Page,
-    ) -> Result<Listed<ReservedDomain>, StoreError> {
-        self.list_page("reserved_domains", COLUMNS, page, decode)
+        self.insert(&d, &[])
             .await
+            .map_err(unique("reserved domain", &d.domain))?;
+        Ok(d)
     }
 
     /// True when `domain` (an exact name or `*.x`) is reserved as such. The caller tries each
@@ -109,44 +141,4 @@ impl Store {
         }
         Ok(false)
     }
-
-    pub async fn update_reserved_domain(&self, d: &ReservedDomain) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE reserved_domains SET description = $1, metadata = $2, certificate_id = $3,
-             cert_policy = $4, resolves_to = $5 WHERE id = $6",
-        )
-        .bind(d.description.clone())
-        .bind(d.metadata.clone())
-        .bind(d.certificate_id.clone())
-        .bind(d.cert_policy.to_string())
-        .bind(d.resolves_to.to_string())
-        .bind(d.id.to_string())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn delete_reserved_domain(&self, id: &str) -> Result<bool, StoreError> {
-        self.delete_row("reserved_domains", id).await
-    }
-}
-
-fn decode(row: &AnyRow) -> Result<ReservedDomain, StoreError> {
-    let id: String = row.try_get("id")?;
-    Ok(ReservedDomain {
-        cert_policy: json_column(row, &id, "cert_policy")?,
-        resolves_to: json_column(row, &id, "resolves_to")?,
-        id: ResourceId::parse(&id, "rd").map_err(|e| StoreError::Corrupt {
-            id: id.clone(),
-            why: e.to_string(),
-        })?,
-        description: row.try_get("description")?,
-        metadata: row.try_get("metadata")?,
-        domain: row.try_get("domain")?,
-        region: row.try_get("region")?,
-        certificate_id: row.try_get("certificate_id")?,
-        cname_target: row.try_get("cname_target")?,
-        acme_target: row.try_get("acme_target")?,
-        created_at: row.try_get("created_at")?,
-    })
 }
