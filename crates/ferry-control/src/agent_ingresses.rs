@@ -140,7 +140,7 @@ async fn create(
     validate::metadata(&new.metadata)?;
     let a = s
         .store
-        .create_agent_ingress(new)
+        .create::<ferry_store::AgentIngress>(new)
         .await
         .map_err(|e| match e {
             ferry_store::StoreError::Duplicate { value, .. } => ApiError::new(

@@ -56,7 +56,10 @@ async fn create(
         .map_err(|_| ApiError::field("name", "longer than 255 bytes"))?;
     let b = s
         .store
-        .create_bot_user(&name, c.active.unwrap_or(true))
+        .create::<BotUser>(ferry_store::NewBotUser {
+            name,
+            active: c.active.unwrap_or(true),
+        })
         .await?;
     Ok((StatusCode::CREATED, Json(render(&s, &b))))
 }

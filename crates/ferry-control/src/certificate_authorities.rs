@@ -81,7 +81,10 @@ async fn create(
     };
     validate::description(&new.description)?;
     validate::metadata(&new.metadata)?;
-    let ca = s.store.create_certificate_authority(new).await?;
+    let ca = s
+        .store
+        .create::<ferry_store::CertificateAuthority>(new)
+        .await?;
     Ok((StatusCode::CREATED, Json(render(&s, &ca))))
 }
 

@@ -101,7 +101,7 @@ async fn create(
     };
     validate::description(&new.description)?;
     validate::metadata(&new.metadata)?;
-    let a = s.store.create_reserved_addr(new).await?;
+    let a = s.store.create::<ferry_store::ReservedAddr>(new).await?;
     Ok((StatusCode::CREATED, Json(render(&s, &a))))
 }
 

@@ -230,7 +230,7 @@ async fn create(
     validate::metadata(&new.metadata)?;
     let d = s
         .store
-        .create_reserved_domain(new)
+        .create::<ferry_store::ReservedDomain>(new)
         .await
         .map_err(|e| match e {
             ferry_store::StoreError::Duplicate { value, .. } => ApiError::new(

@@ -125,7 +125,7 @@ async fn create(
     };
     validate::description(&new.description)?;
     validate::metadata(&new.metadata)?;
-    let cert = s.store.create_tls_certificate(new).await?;
+    let cert = s.store.create::<ferry_store::TlsCertificate>(new).await?;
     Ok((StatusCode::CREATED, Json(render(&s, &cert))))
 }
 

@@ -1,59 +1,17 @@
 //! Bot users: owners of authtokens that belong to no person (the guides' agents).
 
-use ferry_types::ResourceId;
+use crate::record::record;
 
-use crate::record::{Cell, Fields, Record, Table};
-use crate::{now_rfc3339, Store, StoreError};
-
-#[derive(Clone, Debug)]
-pub struct BotUser {
-    pub id: ResourceId,
-    pub name: String,
-    pub active: bool,
-    pub created_at: String,
-}
-
-impl Record for BotUser {
-    const TABLE: Table = Table {
-        name: "bot_users",
+record! {
+    pub struct BotUser, new NewBotUser {
+        table: "bot_users",
         prefix: "bot",
-        columns: &["id", "name", "active", "created_at"],
-        mutable: &["name", "active"],
-    };
-
-    fn id(&self) -> &ResourceId {
-        &self.id
+        mutable: [name, active],
+        unique: None,
     }
-
-    fn cells(&self) -> Vec<Cell> {
-        vec![
-            (&self.id).into(),
-            (&self.name).into(),
-            self.active.into(),
-            (&self.created_at).into(),
-        ]
-    }
-
-    fn decode(f: &Fields<'_>) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: f.id(),
-            name: f.text("name")?,
-            active: f.flag("active")?,
-            created_at: f.text("created_at")?,
-        })
-    }
-}
-
-impl Store {
-    pub async fn create_bot_user(&self, name: &str, active: bool) -> Result<BotUser, StoreError> {
-        let bot = BotUser {
-            id: ResourceId::generate(BotUser::TABLE.prefix),
-            name: name.to_string(),
-            active,
-            created_at: now_rfc3339(),
-        };
-        self.insert(&bot, &[]).await?;
-        Ok(bot)
+    columns {
+        pub name: String,
+        pub active: bool,
     }
 }
 
@@ -70,7 +28,10 @@ mod tests {
             for i in 0..5 {
                 made.push(
                     store
-                        .create_bot_user(&format!("b{i}"), true)
+                        .create::<BotUser>(NewBotUser {
+                            name: format!("b{i}"),
+                            active: true,
+                        })
                         .await
                         .unwrap()
                         .id,

@@ -1,70 +1,26 @@
 //! Authtokens (ngrok's "credentials"): the agent presents one, the edge checks it here.
 
-use ferry_types::{ResourceId, Secret};
+use ferry_types::Secret;
 
-use crate::record::{Cell, Fields, Record, Table};
+use crate::record::record;
 use crate::secret::TokenError;
-use crate::{now_rfc3339, BotUser, Store, StoreError};
+use crate::{BotUser, Store, StoreError};
 
-/// An authtoken as the control plane and the edge see it; the secret itself is never stored.
-#[derive(Clone, Debug)]
-pub struct Credential {
-    pub id: ResourceId,
-    pub description: String,
-    pub metadata: String,
-    /// `bind:` rules; empty means unrestricted.
-    pub acl: Vec<String>,
-    pub owner_id: String,
-    pub created_at: String,
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct NewCredential {
-    pub description: String,
-    pub metadata: String,
-    pub acl: Vec<String>,
-    pub owner_id: String,
-}
-
-impl Record for Credential {
-    const TABLE: Table = Table {
-        name: "credentials",
+record! {
+    /// An authtoken as the control plane and the edge see it; the secret itself is never
+    /// stored.
+    pub struct Credential, new NewCredential {
+        table: "credentials",
         prefix: "cr",
-        columns: &[
-            "id",
-            "description",
-            "metadata",
-            "acl",
-            "owner_id",
-            "created_at",
-        ],
-        mutable: &["description", "metadata", "acl"],
-    };
-
-    fn id(&self) -> &ResourceId {
-        &self.id
+        mutable: [description, metadata, acl],
+        unique: None,
     }
-
-    fn cells(&self) -> Vec<Cell> {
-        vec![
-            (&self.id).into(),
-            (&self.description).into(),
-            (&self.metadata).into(),
-            (&serde_json::json!(self.acl)).into(),
-            (&self.owner_id).into(),
-            (&self.created_at).into(),
-        ]
-    }
-
-    fn decode(f: &Fields<'_>) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: f.id(),
-            description: f.text("description")?,
-            metadata: f.text("metadata")?,
-            acl: f.json("acl")?,
-            owner_id: f.text("owner_id")?,
-            created_at: f.text("created_at")?,
-        })
+    columns {
+        pub description: String,
+        pub metadata: String,
+        /// `bind:` rules; empty means unrestricted.
+        pub acl: Vec<String>,
+        pub owner_id: String,
     }
 }
 
@@ -74,16 +30,7 @@ impl Store {
         &self,
         new: NewCredential,
     ) -> Result<(Credential, Secret), StoreError> {
-        let credential = Credential {
-            id: ResourceId::generate(Credential::TABLE.prefix),
-            description: new.description,
-            metadata: new.metadata,
-            acl: new.acl,
-            owner_id: new.owner_id,
-            created_at: now_rfc3339(),
-        };
-        let token = self.insert_with_secret(&credential).await?;
-        Ok((credential, token))
+        self.create_with_secret(new).await
     }
 
     /// The IDs of the authtokens `owner_id` owns (a bot's, when it is deactivated).
@@ -158,7 +105,13 @@ mod tests {
     async fn deactivated_bot_tokens_and_deleted_tokens_stop_verifying_on_both_databases() {
         let (_dir, stores) = testing::both().await;
         for store in stores {
-            let bot = store.create_bot_user("b", true).await.unwrap();
+            let bot = store
+                .create::<BotUser>(crate::NewBotUser {
+                    name: "b".into(),
+                    active: true,
+                })
+                .await
+                .unwrap();
             let (cred, token) = store
                 .create_credential(NewCredential {
                     owner_id: bot.id.to_string(),

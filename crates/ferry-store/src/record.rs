@@ -9,7 +9,7 @@ use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, Row};
 
-use crate::{Listed, Page, Store, StoreError};
+use crate::{now_rfc3339, Listed, Page, Store, StoreError};
 
 /// One resource's table. `columns` start with `id`; every table also has `created_at`, and
 /// those two are never updated.
@@ -22,11 +22,25 @@ pub struct Table {
     pub columns: &'static [&'static str],
     /// What an update writes.
     pub mutable: &'static [&'static str],
+    /// The column no two rows may share, and what a duplicate is called.
+    pub unique: Option<Unique>,
+}
+
+/// A unique column: a second row with its value is [`StoreError::Duplicate`].
+#[derive(Debug)]
+pub struct Unique {
+    pub column: &'static str,
+    pub what: &'static str,
 }
 
 /// A resource kept in one table.
 pub trait Record: Sized + Send + Sync + Unpin + 'static {
     const TABLE: Table;
+
+    /// What creating one takes: every column but `id` and `created_at`.
+    type New: Send;
+
+    fn build(id: ResourceId, created_at: String, new: Self::New) -> Self;
 
     fn id(&self) -> &ResourceId;
 
@@ -46,33 +60,50 @@ pub enum Cell {
     Text(String),
 }
 
-impl From<&str> for Cell {
-    fn from(v: &str) -> Self {
-        Self::Text(v.to_string())
+/// A Rust type a column holds.
+pub trait Column: Sized {
+    fn cell(&self) -> Cell;
+    fn read(fields: &Fields<'_>, column: &str) -> Result<Self, StoreError>;
+}
+
+impl Column for String {
+    fn cell(&self) -> Cell {
+        Cell::Text(self.clone())
+    }
+
+    fn read(fields: &Fields<'_>, column: &str) -> Result<Self, StoreError> {
+        Ok(fields.row.try_get(column)?)
     }
 }
 
-impl From<&String> for Cell {
-    fn from(v: &String) -> Self {
-        Self::Text(v.clone())
+impl Column for bool {
+    fn cell(&self) -> Cell {
+        Cell::Int(i64::from(*self))
+    }
+
+    fn read(fields: &Fields<'_>, column: &str) -> Result<Self, StoreError> {
+        let v: i64 = fields.row.try_get(column)?;
+        Ok(v != 0)
     }
 }
 
-impl From<&ResourceId> for Cell {
-    fn from(v: &ResourceId) -> Self {
-        Self::Text(v.to_string())
+impl Column for Value {
+    fn cell(&self) -> Cell {
+        Cell::Text(self.to_string())
+    }
+
+    fn read(fields: &Fields<'_>, column: &str) -> Result<Self, StoreError> {
+        fields.json(column)
     }
 }
 
-impl From<bool> for Cell {
-    fn from(v: bool) -> Self {
-        Self::Int(i64::from(v))
+impl Column for Vec<String> {
+    fn cell(&self) -> Cell {
+        Cell::Text(Value::from(self.clone()).to_string())
     }
-}
 
-impl From<&Value> for Cell {
-    fn from(v: &Value) -> Self {
-        Self::Text(v.to_string())
+    fn read(fields: &Fields<'_>, column: &str) -> Result<Self, StoreError> {
+        fields.json(column)
     }
 }
 
@@ -94,17 +125,12 @@ impl<'r> Fields<'r> {
         self.id.clone()
     }
 
-    pub fn text(&self, column: &str) -> Result<String, StoreError> {
-        Ok(self.row.try_get(column)?)
-    }
-
-    pub fn flag(&self, column: &str) -> Result<bool, StoreError> {
-        let v: i64 = self.row.try_get(column)?;
-        Ok(v != 0)
+    pub fn get<T: Column>(&self, column: &str) -> Result<T, StoreError> {
+        T::read(self, column)
     }
 
     /// A JSON text column.
-    pub fn json<T: serde::de::DeserializeOwned>(&self, column: &str) -> Result<T, StoreError> {
+    fn json<T: serde::de::DeserializeOwned>(&self, column: &str) -> Result<T, StoreError> {
         let text: String = self.row.try_get(column)?;
         serde_json::from_str(&text).map_err(|e| {
             corrupt(
@@ -125,6 +151,21 @@ fn corrupt(id: &str, why: impl ToString) -> StoreError {
 /// Decodes a row read with (at least) `R`'s columns.
 pub(crate) fn decode<R: Record>(row: &AnyRow) -> Result<R, StoreError> {
     R::decode(&Fields::new(row, R::TABLE.prefix)?)
+}
+
+/// The error for a second `record` with the same unique value.
+fn duplicate<R: Record>(record: &R, unique: Option<&Unique>) -> StoreError {
+    let (what, column) = unique.map_or((R::TABLE.name, "id"), |u| (u.what, u.column));
+    let value = R::TABLE
+        .columns
+        .iter()
+        .zip(record.cells())
+        .find_map(|(c, v)| match v {
+            Cell::Text(t) if *c == column => Some(t),
+            _ => None,
+        })
+        .unwrap_or_default();
+    StoreError::Duplicate { what, value }
 }
 
 type AnyQuery<'q> = Query<'q, Any, AnyArguments<'q>>;
@@ -170,6 +211,19 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Creates a record with a new ID; a value already in its unique column is
+    /// [`StoreError::Duplicate`].
+    pub async fn create<R: Record>(&self, new: R::New) -> Result<R, StoreError> {
+        let record = R::build(ResourceId::generate(R::TABLE.prefix), now_rfc3339(), new);
+        match self.insert(&record, &[]).await {
+            Ok(()) => Ok(record),
+            Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                Err(duplicate(&record, R::TABLE.unique.as_ref()))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The record with this ID, if any.
@@ -224,7 +278,7 @@ impl Store {
         );
         cells
             .into_iter()
-            .chain([Cell::from(record.id())])
+            .chain([Cell::Text(record.id().to_string())])
             .fold(sqlx::query(&sql), bind)
             .execute(&self.pool)
             .await?;
@@ -242,12 +296,84 @@ impl Store {
     }
 }
 
+/// Declares a resource kept in one table from one list of its columns: the struct (with `id`
+/// first and `created_at` last, as every table has them), the struct that creates one, and
+/// its [`Record`] implementation, so that a column is named once.
+macro_rules! record {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident, new $new:ident {
+            table: $table:literal,
+            prefix: $prefix:literal,
+            mutable: [$($mutable:ident),* $(,)?],
+            unique: $unique:expr,
+        }
+        columns {
+            $($(#[$field_meta:meta])* pub $field:ident: $ty:ty,)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug)]
+        pub struct $name {
+            pub id: ferry_types::ResourceId,
+            $($(#[$field_meta])* pub $field: $ty,)*
+            pub created_at: String,
+        }
+
+        #[doc = concat!("What creating a [`", stringify!($name), "`] takes.")]
+        #[derive(Clone, Debug, Default)]
+        pub struct $new {
+            $($(#[$field_meta])* pub $field: $ty,)*
+        }
+
+        impl $crate::record::Record for $name {
+            const TABLE: $crate::record::Table = $crate::record::Table {
+                name: $table,
+                prefix: $prefix,
+                columns: &["id", $(stringify!($field),)* "created_at"],
+                mutable: &[$(stringify!($mutable)),*],
+                unique: $unique,
+            };
+
+            type New = $new;
+
+            fn build(id: ferry_types::ResourceId, created_at: String, new: $new) -> Self {
+                Self { id, $($field: new.$field,)* created_at }
+            }
+
+            fn id(&self) -> &ferry_types::ResourceId {
+                &self.id
+            }
+
+            fn cells(&self) -> Vec<$crate::record::Cell> {
+                use $crate::record::Column;
+                vec![
+                    $crate::record::Cell::Text(self.id.to_string()),
+                    $(self.$field.cell(),)*
+                    self.created_at.cell(),
+                ]
+            }
+
+            fn decode(f: &$crate::record::Fields<'_>) -> Result<Self, $crate::StoreError> {
+                Ok(Self {
+                    id: f.id(),
+                    $($field: f.get(stringify!($field))?,)*
+                    created_at: f.get("created_at")?,
+                })
+            }
+        }
+    };
+}
+pub(crate) use record;
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::{testing, BotUser, Credential, NewCredential, NewReservedDomain, ReservedDomain};
+    use crate::{
+        testing, BotUser, Credential, NewBotUser, NewCredential, NewReservedDomain, ReservedDomain,
+    };
 
     /// What an update writes comes back, what it does not stays, and a row whose JSON column
     /// is not JSON names itself; on both databases.
@@ -256,7 +382,13 @@ mod tests {
         let (_dir, stores) = testing::both().await;
         for store in stores {
             let backend = store.backend();
-            let mut bot = store.create_bot_user("b", true).await.unwrap();
+            let mut bot = store
+                .create::<BotUser>(NewBotUser {
+                    name: "b".into(),
+                    active: true,
+                })
+                .await
+                .unwrap();
             bot.name = "renamed".into();
             bot.active = false;
             store.update(&bot).await.unwrap();
@@ -272,7 +404,7 @@ mod tests {
             );
 
             let mut domain = store
-                .create_reserved_domain(NewReservedDomain {
+                .create::<ReservedDomain>(NewReservedDomain {
                     description: "d".into(),
                     metadata: "m".into(),
                     domain: "app.example.test".into(),

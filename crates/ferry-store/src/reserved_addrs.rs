@@ -1,89 +1,24 @@
 //! Reserved TCP addresses (`host:port`) on the edge's TCP range.
 
-use ferry_types::ResourceId;
+use crate::record::{record, Unique};
+use crate::{Store, StoreError};
 
-use crate::record::{Cell, Fields, Record, Table};
-use crate::{now_rfc3339, unique, Store, StoreError};
-
-#[derive(Clone, Debug)]
-pub struct ReservedAddr {
-    pub id: ResourceId,
-    pub description: String,
-    pub metadata: String,
-    pub addr: String,
-    pub region: String,
-    pub created_at: String,
-}
-
-#[derive(Clone, Debug)]
-pub struct NewReservedAddr {
-    pub description: String,
-    pub metadata: String,
-    pub addr: String,
-    pub region: String,
-}
-
-impl Record for ReservedAddr {
-    const TABLE: Table = Table {
-        name: "reserved_addrs",
+record! {
+    pub struct ReservedAddr, new NewReservedAddr {
+        table: "reserved_addrs",
         prefix: "ra",
-        columns: &[
-            "id",
-            "description",
-            "metadata",
-            "addr",
-            "region",
-            "created_at",
-        ],
-        mutable: &["description", "metadata"],
-    };
-
-    fn id(&self) -> &ResourceId {
-        &self.id
+        mutable: [description, metadata],
+        unique: Some(Unique { column: "addr", what: "reserved address" }),
     }
-
-    fn cells(&self) -> Vec<Cell> {
-        vec![
-            (&self.id).into(),
-            (&self.description).into(),
-            (&self.metadata).into(),
-            (&self.addr).into(),
-            (&self.region).into(),
-            (&self.created_at).into(),
-        ]
-    }
-
-    fn decode(f: &Fields<'_>) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: f.id(),
-            description: f.text("description")?,
-            metadata: f.text("metadata")?,
-            addr: f.text("addr")?,
-            region: f.text("region")?,
-            created_at: f.text("created_at")?,
-        })
+    columns {
+        pub description: String,
+        pub metadata: String,
+        pub addr: String,
+        pub region: String,
     }
 }
 
 impl Store {
-    pub async fn create_reserved_addr(
-        &self,
-        n: NewReservedAddr,
-    ) -> Result<ReservedAddr, StoreError> {
-        let a = ReservedAddr {
-            id: ResourceId::generate(ReservedAddr::TABLE.prefix),
-            description: n.description,
-            metadata: n.metadata,
-            addr: n.addr,
-            region: n.region,
-            created_at: now_rfc3339(),
-        };
-        self.insert(&a, &[])
-            .await
-            .map_err(unique("reserved address", &a.addr))?;
-        Ok(a)
-    }
-
     /// Every reserved address, to pick a free port for a new reservation.
     pub async fn reserved_addr_list(&self) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar("SELECT addr FROM reserved_addrs")

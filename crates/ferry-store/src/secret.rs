@@ -9,7 +9,7 @@ use sqlx::Row;
 use subtle::ConstantTimeEq;
 
 use crate::record::{self, Cell, Record};
-use crate::{Store, StoreError};
+use crate::{now_rfc3339, Store, StoreError};
 
 const SECRET_LEN: usize = 32;
 const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -29,16 +29,17 @@ pub enum TokenError {
 }
 
 impl Store {
-    /// Inserts `record` with a new secret and returns the plaintext token, which exists only
-    /// here.
-    pub(crate) async fn insert_with_secret<R: Record>(
+    /// Creates a record with a new secret and returns the plaintext token, which exists only
+    /// here; the store keeps its hash.
+    pub(crate) async fn create_with_secret<R: Record>(
         &self,
-        record: &R,
-    ) -> Result<Secret, StoreError> {
+        new: R::New,
+    ) -> Result<(R, Secret), StoreError> {
+        let record = R::build(ResourceId::generate(R::TABLE.prefix), now_rfc3339(), new);
         let issued = issue(record.id());
-        self.insert(record, &[("secret_hash", Cell::Blob(issued.hash))])
+        self.insert(&record, &[("secret_hash", Cell::Blob(issued.hash))])
             .await?;
-        Ok(issued.token)
+        Ok((record, issued.token))
     }
 
     /// The record a token belongs to, its secret compared in constant time. `Ok(Err(_))` when
