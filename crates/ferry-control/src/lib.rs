@@ -18,6 +18,8 @@ mod pem;
 mod reserved_addrs;
 mod reserved_domains;
 mod resource;
+#[cfg(test)]
+mod router_tests;
 mod tls_certificates;
 mod validate;
 
