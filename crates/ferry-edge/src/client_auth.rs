@@ -85,7 +85,7 @@ async fn uploaded(shared: &Shared, ids: &str) -> Result<String, BindRefusal> {
                 "mutual_tls_cas {id:?} is neither PEM nor a certificate authority ID (ca_...)"
             )));
         }
-        match shared.store.certificate_authority(id).await {
+        match shared.store.get::<ferry_store::CertificateAuthority>(id).await {
             Ok(Some(ca)) => pem.push_str(&ca.ca_pem),
             Ok(None) => {
                 return Err(refuse(format!(
