@@ -41,7 +41,7 @@ pub struct EdgeArgs {
     /// default ns1 and ns2 under --base-domain).
     #[arg(long = "ns-target")]
     ns_targets: Vec<String>,
-    /// A region (or node) name: agent ingresses answer tunnel.<region>.<domain> for each
+    /// A region (or node) name: agent ingresses answer `tunnel.<region>.<domain>` for each
     /// (repeatable).
     #[arg(long = "region", default_value = "local")]
     regions: Vec<String>,

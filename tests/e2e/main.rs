@@ -1,5 +1,7 @@
 //! End-to-end tests: the real `ferry` binary as edge and agent, real curl, and ngrok's own
 //! SDK as a second agent, all on loopback with ports picked at run time.
+// A test may unwrap: a panic is the test failing, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod agent_api;
 mod browser;

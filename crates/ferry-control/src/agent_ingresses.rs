@@ -2,50 +2,30 @@
 //! edge's own name servers (`ns_targets`) and one `tunnel.<region>.<domain>` per region; an
 //! agent that dials one of those names (SNI) is taken by the agent ingress.
 
-use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use ferry_store::{AgentIngress, NewAgentIngress};
+use ferry_store::{AgentIngress, NewAgentIngress, StoreError};
 use ferry_types::{ErrorCode, Hostname};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::body::JsonBody;
-use crate::page::{list_body, list_query, path_id};
+use crate::openapi::{described, input, null_obj, obj, policy, policy_input, s, strings};
+use crate::resource::{ApiResult, Resource, Schemas};
 use crate::validate;
 use crate::{ApiError, AppState};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/agent_ingresses", post(create).get(list))
-        .route(
-            "/agent_ingresses/{id}",
-            get(read).patch(update).delete(remove),
-        )
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Create {
-    #[serde(default)]
+pub(crate) struct Create {
     description: Option<String>,
-    #[serde(default)]
     metadata: Option<String>,
-    #[serde(default)]
     domain: Option<String>,
-    #[serde(default)]
     certificate_management_policy: Option<Policy>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Update {
-    #[serde(default)]
+pub(crate) struct Update {
     description: Option<String>,
-    #[serde(default)]
     metadata: Option<String>,
-    #[serde(default)]
     certificate_management_policy: Option<Policy>,
 }
 
@@ -53,9 +33,7 @@ struct Update {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Policy {
-    #[serde(default)]
     authority: Option<String>,
-    #[serde(default)]
     private_key_type: Option<String>,
 }
 
@@ -80,32 +58,6 @@ impl Policy {
     }
 }
 
-fn render(s: &AppState, a: &AgentIngress) -> Value {
-    let status = if a.cert_policy.is_null() {
-        Value::Null
-    } else {
-        json!({ "renews_at": null, "provisioning_job": null })
-    };
-    json!({
-        "id": a.id.to_string(),
-        // Relative, as in ngrok's API and the guides.
-        "uri": format!("/agent_ingresses/{}", a.id),
-        "description": a.description,
-        "metadata": a.metadata,
-        "domain": a.domain,
-        "ns_targets": s.config.ns_targets,
-        "region_domains": s
-            .config
-            .regions
-            .iter()
-            .map(|r| format!("tunnel.{r}.{}", a.domain))
-            .collect::<Vec<_>>(),
-        "created_at": a.created_at,
-        "certificate_management_policy": a.cert_policy,
-        "certificate_management_status": status,
-    })
-}
-
 /// Tells the edge every agent ingress domain after a change.
 async fn publish(s: &AppState) -> Result<(), ApiError> {
     let domains = s.store.agent_ingress_domains().await?;
@@ -113,92 +65,117 @@ async fn publish(s: &AppState) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn create(
-    State(s): State<AppState>,
-    JsonBody(c): JsonBody<Create>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let domain = c.domain.unwrap_or_default();
-    if domain.trim().is_empty() {
-        return Err(ApiError::field(
-            "domain",
-            "is required, such as \"connect.example.com\"",
-        ));
+impl Resource for AgentIngress {
+    const PATH: &'static str = "/agent_ingresses";
+    const LIST_KEY: &'static str = "ingresses";
+    const NOUN: &'static str = "agent ingress";
+    const SCHEMA: &'static str = "AgentIngress";
+    type Create = Create;
+    type Update = Update;
+
+    fn render(s: &AppState, a: &Self) -> Value {
+        let status = if a.cert_policy.is_null() {
+            Value::Null
+        } else {
+            json!({ "renews_at": null, "provisioning_job": null })
+        };
+        json!({
+            "id": a.id.to_string(),
+            // Relative, as in ngrok's API and the guides.
+            "uri": format!("/agent_ingresses/{}", a.id),
+            "description": a.description,
+            "metadata": a.metadata,
+            "domain": a.domain,
+            "ns_targets": s.config.ns_targets,
+            "region_domains": s
+                .config
+                .regions
+                .iter()
+                .map(|r| format!("tunnel.{r}.{}", a.domain))
+                .collect::<Vec<_>>(),
+            "created_at": a.created_at,
+            "certificate_management_policy": a.cert_policy,
+            "certificate_management_status": status,
+        })
     }
-    let domain = Hostname::parse(domain.trim())
-        .map_err(|e| ApiError::field("domain", e))?
-        .to_string();
-    let new = NewAgentIngress {
-        description: c.description.unwrap_or_default(),
-        metadata: c.metadata.unwrap_or_default(),
-        domain,
-        cert_policy: match c.certificate_management_policy {
+
+    async fn create(s: &AppState, c: Create) -> ApiResult<Value> {
+        let domain = c.domain.unwrap_or_default();
+        if domain.trim().is_empty() {
+            return Err(ApiError::field(
+                "domain",
+                "is required, such as \"connect.example.com\"",
+            ));
+        }
+        let domain = Hostname::parse(domain.trim())
+            .map_err(|e| ApiError::field("domain", e))?
+            .to_string();
+        let cert_policy = match c.certificate_management_policy {
             Some(p) => p.resolve("rsa")?,
             None => Value::Null,
-        },
-    };
-    validate::description(&new.description)?;
-    validate::metadata(&new.metadata)?;
-    let a = s
-        .store
-        .create_agent_ingress(new)
-        .await
-        .map_err(|e| match e {
-            ferry_store::StoreError::Duplicate { value, .. } => ApiError::new(
-                ErrorCode::AlreadyExists,
-                format!("field \"domain\": {value} is already an agent ingress"),
-            ),
-            e => e.into(),
-        })?;
-    publish(&s).await?;
-    Ok((StatusCode::CREATED, Json(render(&s, &a))))
-}
-
-async fn list(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, ApiError> {
-    let q = list_query(&q, "agin", &[])?;
-    let listed = s.store.list_agent_ingresses(&q.page).await?;
-    Ok(Json(list_body(
-        &s,
-        "/agent_ingresses",
-        "ingresses",
-        &q.page,
-        listed,
-        |a| a.id.to_string(),
-        |a| render(&s, a),
-    )))
-}
-
-async fn find(s: &AppState, id: &str) -> Result<AgentIngress, ApiError> {
-    let id = path_id(id, "agin")?;
-    s.store
-        .agent_ingress(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("agent ingress", &id))
-}
-
-async fn read(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(render(&s, &find(&s, &id).await?)))
-}
-
-async fn update(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    JsonBody(u): JsonBody<Update>,
-) -> Result<Json<Value>, ApiError> {
-    let mut a = find(&s, &id).await?;
-    validate::patch(&mut a.description, u.description);
-    validate::patch(&mut a.metadata, u.metadata);
-    if let Some(p) = u.certificate_management_policy {
-        a.cert_policy = p.resolve("rsa")?;
+        };
+        let (description, metadata) = validate::created(c.description, c.metadata)?;
+        let new = NewAgentIngress {
+            description,
+            metadata,
+            domain,
+            cert_policy,
+        };
+        let a = s
+            .store
+            .create::<AgentIngress>(new)
+            .await
+            .map_err(|e| match e {
+                StoreError::Duplicate { value, .. } => ApiError::new(
+                    ErrorCode::AlreadyExists,
+                    format!("field \"domain\": {value} is already an agent ingress"),
+                ),
+                e => e.into(),
+            })?;
+        publish(s).await?;
+        Ok(Self::render(s, &a))
     }
-    validate::description(&a.description)?;
-    validate::metadata(&a.metadata)?;
-    s.store.update_agent_ingress(&a).await?;
-    Ok(Json(render(&s, &a)))
-}
 
-async fn remove(State(s): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    let a = find(&s, &id).await?;
-    s.store.delete_agent_ingress(a.id.as_str()).await?;
-    publish(&s).await?;
-    Ok(StatusCode::NO_CONTENT)
+    async fn update(_s: &AppState, a: &mut Self, u: Update) -> ApiResult<()> {
+        if let Some(p) = u.certificate_management_policy {
+            a.cert_policy = p.resolve("rsa")?;
+        }
+        validate::patched(
+            (&mut a.description, &mut a.metadata),
+            u.description,
+            u.metadata,
+        )
+    }
+
+    async fn deleted(s: &AppState, _a: &Self) -> ApiResult<()> {
+        publish(s).await
+    }
+
+    fn schemas() -> Schemas {
+        Schemas {
+            item: obj(&[
+                ("id", s()),
+                ("uri", s()),
+                ("description", s()),
+                ("metadata", s()),
+                ("domain", s()),
+                ("ns_targets", strings()),
+                ("region_domains", strings()),
+                ("created_at", s()),
+                ("certificate_management_policy", policy()),
+                ("certificate_management_status", null_obj()),
+            ]),
+            create: input(
+                &described(vec![
+                    ("domain", s()),
+                    ("certificate_management_policy", policy_input()),
+                ]),
+                &["domain"],
+            ),
+            update: input(
+                &described(vec![("certificate_management_policy", policy_input())]),
+                &[],
+            ),
+        }
+    }
 }

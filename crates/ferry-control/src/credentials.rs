@@ -1,47 +1,30 @@
 //! `/credentials`: authtokens for agents, with their `bind:` ACL. The token is in the create
 //! response only. Deleting one closes its live sessions.
 
-use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use ferry_store::{Credential, NewCredential};
+use ferry_store::{BotUser, Credential, NewCredential};
 use ferry_types::{acl, ErrorCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::body::JsonBody;
-use crate::page::{list_body, list_query, path_id};
+use crate::openapi::{described, input, ns, obj, s, strings};
+use crate::resource::{ApiResult, Resource, Schemas};
 use crate::validate;
 use crate::{ApiError, AppState};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/credentials", post(create).get(list))
-        .route("/credentials/{id}", get(read).patch(update).delete(remove))
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Create {
-    #[serde(default)]
+pub(crate) struct Create {
     description: Option<String>,
-    #[serde(default)]
     metadata: Option<String>,
-    #[serde(default)]
     acl: Option<Vec<String>>,
-    #[serde(default)]
     owner_id: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Update {
-    #[serde(default)]
+pub(crate) struct Update {
     description: Option<String>,
-    #[serde(default)]
     metadata: Option<String>,
-    #[serde(default)]
     acl: Option<Vec<String>>,
 }
 
@@ -76,7 +59,7 @@ pub(crate) async fn owner(s: &AppState, owner_id: String) -> Result<String, ApiE
         return Ok(owner_id);
     }
     let known = match ferry_types::ResourceId::parse(&owner_id, "bot") {
-        Ok(_) => s.store.bot_user(&owner_id).await?.is_some(),
+        Ok(_) => s.store.get::<BotUser>(&owner_id).await?.is_some(),
         Err(_) => false,
     };
     if !known {
@@ -88,74 +71,65 @@ pub(crate) async fn owner(s: &AppState, owner_id: String) -> Result<String, ApiE
     Ok(owner_id)
 }
 
-async fn create(
-    State(s): State<AppState>,
-    JsonBody(c): JsonBody<Create>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let new = NewCredential {
-        description: c.description.unwrap_or_default(),
-        metadata: c.metadata.unwrap_or_default(),
-        acl: c.acl.unwrap_or_default(),
-        owner_id: owner(&s, c.owner_id.unwrap_or_default()).await?,
-    };
-    validate::description(&new.description)?;
-    validate::metadata(&new.metadata)?;
-    check_acl(&new.acl)?;
-    let (c, token) = s.store.create_credential(new).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(render(&s, &c, Some(token.expose()))),
-    ))
-}
+impl Resource for Credential {
+    const PATH: &'static str = "/credentials";
+    const LIST_KEY: &'static str = "credentials";
+    const NOUN: &'static str = "credential";
+    const SCHEMA: &'static str = "Credential";
+    type Create = Create;
+    type Update = Update;
 
-async fn list(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, ApiError> {
-    let q = list_query(&q, "cr", &[])?;
-    let listed = s.store.list_credentials(&q.page).await?;
-    Ok(Json(list_body(
-        &s,
-        "/credentials",
-        "credentials",
-        &q.page,
-        listed,
-        |c| c.id.to_string(),
-        |c| render(&s, c, None),
-    )))
-}
-
-async fn find(s: &AppState, id: &str) -> Result<Credential, ApiError> {
-    let id = path_id(id, "cr")?;
-    s.store
-        .credential(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("credential", &id))
-}
-
-async fn read(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(render(&s, &find(&s, &id).await?, None)))
-}
-
-async fn update(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    JsonBody(u): JsonBody<Update>,
-) -> Result<Json<Value>, ApiError> {
-    let mut c = find(&s, &id).await?;
-    validate::patch(&mut c.description, u.description);
-    validate::patch(&mut c.metadata, u.metadata);
-    if let Some(rules) = u.acl {
-        check_acl(&rules)?;
-        c.acl = rules;
+    fn render(s: &AppState, c: &Self) -> Value {
+        render(s, c, None)
     }
-    validate::description(&c.description)?;
-    validate::metadata(&c.metadata)?;
-    s.store.update_credential(&c).await?;
-    Ok(Json(render(&s, &c, None)))
-}
 
-async fn remove(State(s): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    let c = find(&s, &id).await?;
-    s.store.delete_credential(c.id.as_str()).await?;
-    let closed = s.live.close_sessions_of(&[c.id.to_string()]);
-    tracing::info!(credential = %c.id, closed, "credential deleted: its sessions are closed");
-    Ok(StatusCode::NO_CONTENT)
+    async fn create(s: &AppState, c: Create) -> ApiResult<Value> {
+        let owner_id = owner(s, c.owner_id.unwrap_or_default()).await?;
+        let (description, metadata) = validate::created(c.description, c.metadata)?;
+        let acl = c.acl.unwrap_or_default();
+        check_acl(&acl)?;
+        let new = NewCredential {
+            description,
+            metadata,
+            acl,
+            owner_id,
+        };
+        let (c, token) = s.store.create_credential(new).await?;
+        Ok(render(s, &c, Some(token.expose())))
+    }
+
+    async fn update(_s: &AppState, c: &mut Self, u: Update) -> ApiResult<()> {
+        if let Some(rules) = u.acl {
+            check_acl(&rules)?;
+            c.acl = rules;
+        }
+        validate::patched(
+            (&mut c.description, &mut c.metadata),
+            u.description,
+            u.metadata,
+        )
+    }
+
+    async fn deleted(s: &AppState, c: &Self) -> ApiResult<()> {
+        let closed = s.live.close_sessions_of(&[c.id.to_string()]);
+        tracing::info!(credential = %c.id, closed, "credential deleted: its sessions are closed");
+        Ok(())
+    }
+
+    fn schemas() -> Schemas {
+        Schemas {
+            item: obj(&[
+                ("id", s()),
+                ("uri", s()),
+                ("created_at", s()),
+                ("description", s()),
+                ("metadata", s()),
+                ("token", ns()),
+                ("acl", strings()),
+                ("owner_id", s()),
+            ]),
+            create: input(&described(vec![("acl", strings()), ("owner_id", s())]), &[]),
+            update: input(&described(vec![("acl", strings())]), &[]),
+        }
+    }
 }

@@ -17,6 +17,9 @@ mod page;
 mod pem;
 mod reserved_addrs;
 mod reserved_domains;
+mod resource;
+#[cfg(test)]
+mod router_tests;
 mod tls_certificates;
 mod validate;
 
@@ -27,10 +30,14 @@ use std::time::SystemTime;
 
 use axum::http::{Method, Uri};
 use axum::Router;
-use ferry_store::Store;
+use ferry_store::{
+    AgentIngress, ApiKey, BotUser, CertificateAuthority, Credential, ReservedAddr, ReservedDomain,
+    Store, TlsCertificate,
+};
 use ferry_types::ErrorCode;
 
 pub use error::ApiError;
+use openapi::Operation;
 
 /// What the control plane needs to know about the edge it serves.
 #[derive(Clone, Debug)]
@@ -123,16 +130,11 @@ impl AppState {
 
 /// The whole REST API.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(api_keys::routes())
-        .merge(agent_ingresses::routes())
-        .merge(bot_users::routes())
-        .merge(certificate_authorities::routes())
-        .merge(credentials::routes())
-        .merge(live::routes())
-        .merge(reserved_addrs::routes())
-        .merge(reserved_domains::routes())
-        .merge(tls_certificates::routes())
+    operations()
+        .into_iter()
+        .fold(Router::new(), |router, op| {
+            router.route(&op.path, op.handler)
+        })
         .route("/openapi.json", axum::routing::get(openapi::serve))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
@@ -141,6 +143,42 @@ pub fn router(state: AppState) -> Router {
             auth::check,
         ))
         .with_state(state)
+}
+
+/// Every operation of the API: the router is assembled from this table and the OpenAPI
+/// document describes it.
+pub(crate) fn operations() -> Vec<Operation> {
+    [
+        resource::operations::<ApiKey>(),
+        resource::operations::<AgentIngress>(),
+        resource::operations::<BotUser>(),
+        resource::operations::<CertificateAuthority>(),
+        resource::operations::<Credential>(),
+        resource::operations::<ReservedAddr>(),
+        resource::operations::<ReservedDomain>(),
+        reserved_domains::detach_operations(),
+        resource::operations::<TlsCertificate>(),
+        live::operations(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The schemas the operations refer to by name.
+pub(crate) fn components() -> Vec<(&'static str, serde_json::Value)> {
+    let mut all = vec![
+        resource::component::<ApiKey>(),
+        resource::component::<AgentIngress>(),
+        resource::component::<BotUser>(),
+        resource::component::<CertificateAuthority>(),
+        resource::component::<Credential>(),
+        resource::component::<ReservedAddr>(),
+        resource::component::<ReservedDomain>(),
+        resource::component::<TlsCertificate>(),
+    ];
+    all.extend(live::components());
+    all
 }
 
 async fn fallback(method: Method, uri: Uri) -> ApiError {

@@ -3,24 +3,140 @@
 //! both views name the same thing without a table.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use ferry_types::ErrorCode;
 use serde_json::{json, Value};
 
+use crate::openapi::{any_obj, b, int, null_obj, obj, reference, s, strings, Operation};
 use crate::page::{list_body, list_query, page_in_memory, path_id};
 use crate::{rfc3339, ApiError, AppState, LiveSession, LiveTunnel, SessionCommand};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/tunnel_sessions", get(list_sessions))
-        .route("/tunnel_sessions/{id}", get(read_session))
-        .route("/tunnel_sessions/{id}/{action}", post(session_action))
-        .route("/tunnels", get(list_tunnels))
-        .route("/tunnels/{id}", get(read_tunnel))
-        .route("/endpoints", get(list_endpoints).post(create_endpoint))
-        .route("/endpoints/{id}", get(read_endpoint))
+/// The live views' operations: lists and reads, the session actions, and the refusal of
+/// cloud endpoints.
+pub(crate) fn operations() -> Vec<Operation> {
+    let one = |path: &str, prefix: &str, schema: &str, handler| {
+        Operation::new(Method::GET, path, handler)
+            .summary(format!("Get one of {}", path.trim_end_matches("/{id}")))
+            .id(prefix)
+            .answer(200, Some(Operation::schema_ref(schema)))
+    };
+    let list = |path: &str, key: &str, schema: &str, handler| {
+        Operation::new(Method::GET, path, handler)
+            .summary(format!("List {path}"))
+            .paged(key, schema)
+    };
+    let mut all = vec![
+        list(
+            "/tunnel_sessions",
+            "tunnel_sessions",
+            "TunnelSession",
+            get(list_sessions),
+        ),
+        one(
+            "/tunnel_sessions/{id}",
+            "ts",
+            "TunnelSession",
+            get(read_session),
+        ),
+        list("/tunnels", "tunnels", "Tunnel", get(list_tunnels)),
+        one("/tunnels/{id}", "tn", "Tunnel", get(read_tunnel)),
+        list("/endpoints", "endpoints", "Endpoint", get(list_endpoints)),
+        Operation::new(Method::POST, "/endpoints", post(create_endpoint))
+            .summary("Cloud endpoints: not supported, agents create endpoints when they bind")
+            .answer(201, Some(Operation::schema_ref("Endpoint"))),
+        one("/endpoints/{id}", "ep", "Endpoint", get(read_endpoint)),
+    ];
+    for (action, command) in [
+        ("restart", SessionCommand::Restart),
+        ("stop", SessionCommand::Stop),
+        ("update", SessionCommand::Update),
+    ] {
+        let handler = post(move |s: State<AppState>, id: Path<String>| {
+            session_action(s, id, action, command)
+        });
+        all.push(
+            Operation::new(
+                Method::POST,
+                &format!("/tunnel_sessions/{{id}}/{action}"),
+                handler,
+            )
+            .summary(format!("Ask the session's agent to {action}"))
+            .id("ts")
+            .answer(204, None),
+        );
+    }
+    all
+}
+
+/// The live views' schemas.
+pub(crate) fn components() -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "TunnelSession",
+            obj(&[
+                ("id", s()),
+                ("uri", s()),
+                ("agent_version", s()),
+                ("credential", reference()),
+                ("ip", s()),
+                ("metadata", s()),
+                ("os", s()),
+                ("region", s()),
+                ("started_at", s()),
+                ("transport", s()),
+            ]),
+        ),
+        (
+            "Tunnel",
+            obj(&[
+                ("id", s()),
+                ("public_url", s()),
+                ("started_at", s()),
+                ("metadata", s()),
+                ("proto", s()),
+                ("region", s()),
+                ("tunnel_session", reference()),
+                ("endpoint", reference()),
+                ("labels", any_obj()),
+                ("backends", json!({ "type": "array", "items": reference() })),
+                ("forwards_to", s()),
+            ]),
+        ),
+        (
+            "Endpoint",
+            obj(&[
+                ("id", s()),
+                ("region", s()),
+                ("created_at", s()),
+                ("updated_at", s()),
+                ("public_url", s()),
+                ("proto", s()),
+                ("scheme", s()),
+                ("hostport", s()),
+                ("host", s()),
+                ("port", int()),
+                ("type", s()),
+                ("metadata", s()),
+                ("description", s()),
+                ("domain", null_obj()),
+                ("tcp_addr", null_obj()),
+                ("tunnel", reference()),
+                ("edge", null_obj()),
+                ("principal", null_obj()),
+                ("tunnel_session", reference()),
+                ("upstream_url", s()),
+                ("upstream_protocol", s()),
+                ("url", s()),
+                ("traffic_policy", s()),
+                ("bindings", strings()),
+                ("uri", s()),
+                ("name", s()),
+                ("pooling_enabled", b()),
+            ]),
+        ),
+    ]
 }
 
 fn body_of(id: &str) -> &str {
@@ -151,20 +267,11 @@ async fn read_session(
 /// against ngrok itself).
 async fn session_action(
     State(s): State<AppState>,
-    Path((id, action)): Path<(String, String)>,
+    Path(id): Path<String>,
+    action: &'static str,
+    command: SessionCommand,
 ) -> Result<StatusCode, ApiError> {
     let id = path_id(&id, "ts")?;
-    let command = match action.as_str() {
-        "restart" => SessionCommand::Restart,
-        "stop" => SessionCommand::Stop,
-        "update" => SessionCommand::Update,
-        other => {
-            return Err(ApiError::new(
-                ErrorCode::NotFound,
-                format!("no such tunnel session action {other:?}: restart, stop or update"),
-            ))
-        }
-    };
     if !s.live.sessions().iter().any(|t| t.id == id) {
         return Err(ApiError::not_found("tunnel session", &id));
     }

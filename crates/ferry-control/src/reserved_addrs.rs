@@ -1,63 +1,25 @@
 //! `/reserved_addrs`: TCP addresses on the edge's port range. Outside dev mode a TCP endpoint
 //! that asks for an address gets it only when it is reserved here.
 
-use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use ferry_store::{NewReservedAddr, ReservedAddr};
 use ferry_types::ErrorCode;
 use rand::Rng;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::body::JsonBody;
-use crate::page::{list_body, list_query, path_id};
-use crate::validate;
+use crate::openapi::{described, input, null_obj, obj, s};
+use crate::resource::{ApiResult, Resource, Schemas};
+use crate::validate::{self, Described};
 use crate::{ApiError, AppState};
 
 const REGIONS: &[&str] = &["us", "eu", "au", "ap", "jp", "in", "sa"];
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/reserved_addrs", post(create).get(list))
-        .route(
-            "/reserved_addrs/{id}",
-            get(read).patch(update).delete(remove),
-        )
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Create {
-    #[serde(default)]
+pub(crate) struct Create {
     description: Option<String>,
-    #[serde(default)]
     metadata: Option<String>,
-    #[serde(default)]
     region: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Update {
-    #[serde(default)]
-    description: Option<String>,
-    #[serde(default)]
-    metadata: Option<String>,
-}
-
-fn render(s: &AppState, a: &ReservedAddr) -> Value {
-    json!({
-        "id": a.id.to_string(),
-        "uri": s.url(&format!("/reserved_addrs/{}", a.id)),
-        "created_at": a.created_at,
-        "description": a.description,
-        "metadata": a.metadata,
-        "addr": a.addr,
-        "region": a.region,
-        "endpoint_configuration": null,
-    })
 }
 
 /// A port of the TCP range that no reservation holds, tried from a random start.
@@ -79,80 +41,77 @@ async fn free_addr(s: &AppState) -> Result<String, ApiError> {
     ))
 }
 
-async fn create(
-    State(s): State<AppState>,
-    JsonBody(c): JsonBody<Create>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let region = c
-        .region
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| "us".into());
-    if !REGIONS.contains(&region.as_str()) {
-        return Err(ApiError::field(
-            "region",
-            format!("{region:?} is not one of {}", REGIONS.join(", ")),
-        ));
+impl Resource for ReservedAddr {
+    const PATH: &'static str = "/reserved_addrs";
+    const LIST_KEY: &'static str = "reserved_addrs";
+    const NOUN: &'static str = "reserved address";
+    const SCHEMA: &'static str = "ReservedAddr";
+    type Create = Create;
+    type Update = Described;
+
+    fn render(s: &AppState, a: &Self) -> Value {
+        json!({
+            "id": a.id.to_string(),
+            "uri": s.url(&format!("/reserved_addrs/{}", a.id)),
+            "created_at": a.created_at,
+            "description": a.description,
+            "metadata": a.metadata,
+            "addr": a.addr,
+            "region": a.region,
+            "endpoint_configuration": null,
+        })
     }
-    let new = NewReservedAddr {
-        description: c.description.unwrap_or_default(),
-        metadata: c.metadata.unwrap_or_default(),
-        addr: free_addr(&s).await?,
-        region,
-    };
-    validate::description(&new.description)?;
-    validate::metadata(&new.metadata)?;
-    let a = s.store.create_reserved_addr(new).await?;
-    Ok((StatusCode::CREATED, Json(render(&s, &a))))
-}
 
-async fn list(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, ApiError> {
-    let q = list_query(&q, "ra", &[])?;
-    let listed = s.store.list_reserved_addrs(&q.page).await?;
-    Ok(Json(list_body(
-        &s,
-        "/reserved_addrs",
-        "reserved_addrs",
-        &q.page,
-        listed,
-        |a| a.id.to_string(),
-        |a| render(&s, a),
-    )))
-}
-
-async fn find(s: &AppState, id: &str) -> Result<ReservedAddr, ApiError> {
-    let id = path_id(id, "ra")?;
-    s.store
-        .reserved_addr(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("reserved address", &id))
-}
-
-async fn read(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(render(&s, &find(&s, &id).await?)))
-}
-
-async fn update(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    JsonBody(u): JsonBody<Update>,
-) -> Result<Json<Value>, ApiError> {
-    let mut a = find(&s, &id).await?;
-    if u.description.is_none() && u.metadata.is_none() {
-        return Err(ApiError::new(
-            ErrorCode::UpdateEmpty,
-            "the update names no field to change",
-        ));
+    async fn create(s: &AppState, c: Create) -> ApiResult<Value> {
+        let region = c
+            .region
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| "us".into());
+        if !REGIONS.contains(&region.as_str()) {
+            return Err(ApiError::field(
+                "region",
+                format!("{region:?} is not one of {}", REGIONS.join(", ")),
+            ));
+        }
+        let addr = free_addr(s).await?;
+        let (description, metadata) = validate::created(c.description, c.metadata)?;
+        let new = NewReservedAddr {
+            description,
+            metadata,
+            addr,
+            region,
+        };
+        Ok(Self::render(s, &s.store.create::<ReservedAddr>(new).await?))
     }
-    validate::patch(&mut a.description, u.description);
-    validate::patch(&mut a.metadata, u.metadata);
-    validate::description(&a.description)?;
-    validate::metadata(&a.metadata)?;
-    s.store.update_reserved_addr(&a).await?;
-    Ok(Json(render(&s, &a)))
-}
 
-async fn remove(State(s): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    let a = find(&s, &id).await?;
-    s.store.delete_reserved_addr(a.id.as_str()).await?;
-    Ok(StatusCode::NO_CONTENT)
+    async fn update(_s: &AppState, a: &mut Self, u: Described) -> ApiResult<()> {
+        if u.description.is_none() && u.metadata.is_none() {
+            return Err(ApiError::new(
+                ErrorCode::UpdateEmpty,
+                "the update names no field to change",
+            ));
+        }
+        validate::patched(
+            (&mut a.description, &mut a.metadata),
+            u.description,
+            u.metadata,
+        )
+    }
+
+    fn schemas() -> Schemas {
+        Schemas {
+            item: obj(&[
+                ("id", s()),
+                ("uri", s()),
+                ("created_at", s()),
+                ("description", s()),
+                ("metadata", s()),
+                ("addr", s()),
+                ("region", s()),
+                ("endpoint_configuration", null_obj()),
+            ]),
+            create: input(&described(vec![("region", s())]), &[]),
+            update: input(&described(vec![]), &[]),
+        }
+    }
 }

@@ -2,125 +2,53 @@
 //! under a reserved wildcard. Certificates are another issue (ACME); the fields are here with
 //! ngrok's defaults so that clients and the guides read them.
 
-use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
-use ferry_store::{NewReservedDomain, ReservedDomain};
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode};
+use axum::routing::delete;
+use ferry_store::{NewReservedDomain, ReservedDomain, StoreError, TlsCertificate};
 use ferry_types::{ErrorCode, HostPattern, Hostname};
 use rand::Rng;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::agent_ingresses::Policy;
-use crate::body::JsonBody;
-use crate::page::{list_body, list_query, path_id};
+use crate::openapi::{
+    b, described, input, ns, null_obj, obj, policy, policy_input, reference, s, Operation,
+};
+use crate::resource::{find, ApiResult, Resource, Schemas};
 use crate::validate;
 use crate::{ApiError, AppState};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/reserved_domains", post(create).get(list))
-        .route(
-            "/reserved_domains/{id}",
-            get(read).patch(update).delete(remove),
-        )
-        .route(
-            "/reserved_domains/{id}/certificate",
-            delete(detach_certificate),
-        )
-        .route(
-            "/reserved_domains/{id}/certificate_management_policy",
-            delete(detach_policy),
-        )
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Create {
-    #[serde(default)]
+pub(crate) struct Create {
     domain: Option<String>,
-    #[serde(default)]
     region: Option<String>,
-    #[serde(default)]
     description: Option<String>,
-    #[serde(default)]
     metadata: Option<String>,
-    #[serde(default)]
     certificate_id: Option<String>,
-    #[serde(default)]
     certificate_management_policy: Option<Policy>,
-    #[serde(default)]
     resolves_to: Option<Vec<ResolvesTo>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Update {
-    #[serde(default)]
+pub(crate) struct Update {
     description: Option<String>,
-    #[serde(default)]
     metadata: Option<String>,
-    #[serde(default)]
     certificate_id: Option<String>,
-    #[serde(default)]
     certificate_management_policy: Option<Policy>,
-    #[serde(default)]
     resolves_to: Option<Vec<ResolvesTo>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ResolvesTo {
+pub(crate) struct ResolvesTo {
     value: String,
 }
 
 fn resolves_to(v: Vec<ResolvesTo>) -> Value {
     Value::Array(v.into_iter().map(|r| json!({ "value": r.value })).collect())
-}
-
-fn render(s: &AppState, d: &ReservedDomain) -> Value {
-    let status = if d.cert_policy.is_null() {
-        Value::Null
-    } else {
-        json!({
-            "renews_at": null,
-            "provisioning_job": {
-                "error_code": null,
-                "msg": "Managed certificate provisioning in progress.",
-                "started_at": d.created_at,
-                "retries_at": null,
-            }
-        })
-    };
-    let certificate = if d.certificate_id.is_empty() {
-        Value::Null
-    } else {
-        json!({
-            "id": d.certificate_id,
-            "uri": s.url(&format!("/tls_certificates/{}", d.certificate_id)),
-        })
-    };
-    let opt = |v: &str| if v.is_empty() { Value::Null } else { json!(v) };
-    json!({
-        "id": d.id.to_string(),
-        "uri": s.url(&format!("/reserved_domains/{}", d.id)),
-        "created_at": d.created_at,
-        "description": d.description,
-        "metadata": d.metadata,
-        "domain": d.domain,
-        "region": d.region,
-        "cname_target": opt(&d.cname_target),
-        "http_endpoint_configuration": null,
-        "https_endpoint_configuration": null,
-        "certificate": certificate,
-        "certificate_management_policy": d.cert_policy,
-        "certificate_management_status": status,
-        "acme_challenge_cname_target": opt(&d.acme_target),
-        "resolves_to": d.resolves_to,
-        "error_redirect_url": null,
-        "is_dev": false,
-    })
 }
 
 fn random_label(n: usize) -> String {
@@ -159,7 +87,7 @@ async fn check_certificate(s: &AppState, id: &str) -> Result<(), ApiError> {
     }
     let id = ferry_types::ResourceId::parse(id, "cert")
         .map_err(|e| ApiError::field("certificate_id", e))?;
-    if s.store.tls_certificate(id.as_str()).await?.is_none() {
+    if s.store.get::<TlsCertificate>(id.as_str()).await?.is_none() {
         return Err(ApiError::field(
             "certificate_id",
             format!("{id} is not an uploaded TLS certificate"),
@@ -168,152 +96,236 @@ async fn check_certificate(s: &AppState, id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn create(
-    State(s): State<AppState>,
-    JsonBody(c): JsonBody<Create>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let pattern = parse_domain(&c.domain.unwrap_or_default())?;
-    let certificate_id = c.certificate_id.unwrap_or_default();
-    check_certificate(&s, &certificate_id).await?;
-    let base = Hostname::parse(&s.config.base_domain).ok();
-    let (host, wildcard) = match &pattern {
-        HostPattern::Exact(h) => (h.clone(), false),
-        HostPattern::Wildcard(b) => (b.clone(), true),
-    };
-    let own = base
-        .as_ref()
-        .is_some_and(|b| host == *b || host.is_below(b));
-    let cert_policy = match (c.certificate_management_policy, certificate_id.is_empty()) {
-        (Some(_), false) => {
-            return Err(ApiError::field(
-                "certificate_management_policy",
-                "cannot be given together with certificate_id",
-            ))
+impl Resource for ReservedDomain {
+    const PATH: &'static str = "/reserved_domains";
+    const LIST_KEY: &'static str = "reserved_domains";
+    const NOUN: &'static str = "reserved domain";
+    const SCHEMA: &'static str = "ReservedDomain";
+    type Create = Create;
+    type Update = Update;
+
+    fn render(s: &AppState, d: &Self) -> Value {
+        let status = if d.cert_policy.is_null() {
+            Value::Null
+        } else {
+            json!({
+                "renews_at": null,
+                "provisioning_job": {
+                    "error_code": null,
+                    "msg": "Managed certificate provisioning in progress.",
+                    "started_at": d.created_at,
+                    "retries_at": null,
+                }
+            })
+        };
+        let certificate = if d.certificate_id.is_empty() {
+            Value::Null
+        } else {
+            json!({
+                "id": d.certificate_id,
+                "uri": s.url(&format!("/tls_certificates/{}", d.certificate_id)),
+            })
+        };
+        let opt = |v: &str| if v.is_empty() { Value::Null } else { json!(v) };
+        json!({
+            "id": d.id.to_string(),
+            "uri": s.url(&format!("/reserved_domains/{}", d.id)),
+            "created_at": d.created_at,
+            "description": d.description,
+            "metadata": d.metadata,
+            "domain": d.domain,
+            "region": d.region,
+            "cname_target": opt(&d.cname_target),
+            "http_endpoint_configuration": null,
+            "https_endpoint_configuration": null,
+            "certificate": certificate,
+            "certificate_management_policy": d.cert_policy,
+            "certificate_management_status": status,
+            "acme_challenge_cname_target": opt(&d.acme_target),
+            "resolves_to": d.resolves_to,
+            "error_redirect_url": null,
+            "is_dev": false,
+        })
+    }
+
+    async fn create(s: &AppState, c: Create) -> ApiResult<Value> {
+        let pattern = parse_domain(&c.domain.unwrap_or_default())?;
+        let certificate_id = c.certificate_id.unwrap_or_default();
+        check_certificate(s, &certificate_id).await?;
+        let base = Hostname::parse(&s.config.base_domain).ok();
+        let (host, wildcard) = match &pattern {
+            HostPattern::Exact(h) => (h.clone(), false),
+            HostPattern::Wildcard(b) => (b.clone(), true),
+        };
+        let own = base
+            .as_ref()
+            .is_some_and(|b| host == *b || host.is_below(b));
+        let cert_policy = match (c.certificate_management_policy, certificate_id.is_empty()) {
+            (Some(_), false) => {
+                return Err(ApiError::field(
+                    "certificate_management_policy",
+                    "cannot be given together with certificate_id",
+                ))
+            }
+            (Some(p), true) => p.resolve("ecdsa")?,
+            (None, true) if !own => {
+                json!({ "authority": "letsencrypt", "private_key_type": "ecdsa" })
+            }
+            (None, _) => Value::Null,
+        };
+        let new = NewReservedDomain {
+            description: c.description.unwrap_or_default(),
+            metadata: c.metadata.unwrap_or_default(),
+            domain: pattern.to_string(),
+            region: deprecated_region(c.region),
+            certificate_id,
+            cert_policy,
+            cname_target: if own {
+                String::new()
+            } else {
+                format!(
+                    "{}.{}.cname.{}",
+                    random_label(16),
+                    random_label(16),
+                    s.config.base_domain
+                )
+            },
+            acme_target: if wildcard && !own {
+                format!(
+                    "{}.acme-challenge.{}",
+                    random_label(8),
+                    s.config.base_domain
+                )
+            } else {
+                String::new()
+            },
+            resolves_to: resolves_to(c.resolves_to.unwrap_or_default()),
+        };
+        validate::description(&new.description)?;
+        validate::metadata(&new.metadata)?;
+        let d = s
+            .store
+            .create::<ReservedDomain>(new)
+            .await
+            .map_err(|e| match e {
+                StoreError::Duplicate { value, .. } => ApiError::new(
+                    ErrorCode::AlreadyExists,
+                    format!("field \"domain\": {value} is already reserved"),
+                ),
+                e => e.into(),
+            })?;
+        Ok(Self::render(s, &d))
+    }
+
+    async fn update(s: &AppState, d: &mut Self, u: Update) -> ApiResult<()> {
+        if u.description.is_none()
+            && u.metadata.is_none()
+            && u.certificate_id.is_none()
+            && u.certificate_management_policy.is_none()
+            && u.resolves_to.is_none()
+        {
+            return Err(ApiError::new(
+                ErrorCode::UpdateEmpty,
+                "the update names no field to change",
+            ));
         }
-        (Some(p), true) => p.resolve("ecdsa")?,
-        (None, true) if !own => json!({ "authority": "letsencrypt", "private_key_type": "ecdsa" }),
-        (None, _) => Value::Null,
-    };
-    let new = NewReservedDomain {
-        description: c.description.unwrap_or_default(),
-        metadata: c.metadata.unwrap_or_default(),
-        domain: pattern.to_string(),
-        region: deprecated_region(c.region),
-        certificate_id,
-        cert_policy,
-        cname_target: if own {
-            String::new()
-        } else {
-            format!(
-                "{}.{}.cname.{}",
-                random_label(16),
-                random_label(16),
-                s.config.base_domain
-            )
-        },
-        acme_target: if wildcard && !own {
-            format!(
-                "{}.acme-challenge.{}",
-                random_label(8),
-                s.config.base_domain
-            )
-        } else {
-            String::new()
-        },
-        resolves_to: resolves_to(c.resolves_to.unwrap_or_default()),
-    };
-    validate::description(&new.description)?;
-    validate::metadata(&new.metadata)?;
-    let d = s
-        .store
-        .create_reserved_domain(new)
-        .await
-        .map_err(|e| match e {
-            ferry_store::StoreError::Duplicate { value, .. } => ApiError::new(
-                ErrorCode::AlreadyExists,
-                format!("field \"domain\": {value} is already reserved"),
+        validate::patch(&mut d.description, u.description);
+        validate::patch(&mut d.metadata, u.metadata);
+        if let Some(cert) = u.certificate_id {
+            check_certificate(s, &cert).await?;
+            if !cert.is_empty() {
+                d.cert_policy = Value::Null;
+            }
+            d.certificate_id = cert;
+        }
+        if let Some(p) = u.certificate_management_policy {
+            d.cert_policy = p.resolve("ecdsa")?;
+            d.certificate_id.clear();
+        }
+        if let Some(r) = u.resolves_to {
+            d.resolves_to = resolves_to(r);
+        }
+        validate::description(&d.description)?;
+        validate::metadata(&d.metadata)
+    }
+
+    fn schemas() -> Schemas {
+        let resolves_to_input =
+            || json!({ "type": "array", "items": input(&[("value", s())], &["value"]) });
+        let mut certificate = reference();
+        certificate["nullable"] = json!(true);
+        Schemas {
+            item: obj(&[
+                ("id", s()),
+                ("uri", s()),
+                ("created_at", s()),
+                ("description", s()),
+                ("metadata", s()),
+                ("domain", s()),
+                ("region", s()),
+                ("cname_target", ns()),
+                ("http_endpoint_configuration", null_obj()),
+                ("https_endpoint_configuration", null_obj()),
+                ("certificate", certificate),
+                ("certificate_management_policy", policy()),
+                ("certificate_management_status", null_obj()),
+                ("acme_challenge_cname_target", ns()),
+                (
+                    "resolves_to",
+                    json!({ "type": "array", "items": obj(&[("value", s())]) }),
+                ),
+                ("error_redirect_url", ns()),
+                ("is_dev", b()),
+            ]),
+            create: input(
+                &described(vec![
+                    ("domain", s()),
+                    ("region", s()),
+                    ("certificate_id", s()),
+                    ("certificate_management_policy", policy_input()),
+                    ("resolves_to", resolves_to_input()),
+                ]),
+                &["domain"],
             ),
-            e => e.into(),
-        })?;
-    Ok((StatusCode::CREATED, Json(render(&s, &d))))
-}
-
-async fn list(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, ApiError> {
-    let q = list_query(&q, "rd", &[])?;
-    let listed = s.store.list_reserved_domains(&q.page).await?;
-    Ok(Json(list_body(
-        &s,
-        "/reserved_domains",
-        "reserved_domains",
-        &q.page,
-        listed,
-        |d| d.id.to_string(),
-        |d| render(&s, d),
-    )))
-}
-
-async fn find(s: &AppState, id: &str) -> Result<ReservedDomain, ApiError> {
-    let id = path_id(id, "rd")?;
-    s.store
-        .reserved_domain(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("reserved domain", &id))
-}
-
-async fn read(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(render(&s, &find(&s, &id).await?)))
-}
-
-async fn update(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    JsonBody(u): JsonBody<Update>,
-) -> Result<Json<Value>, ApiError> {
-    let mut d = find(&s, &id).await?;
-    if u.description.is_none()
-        && u.metadata.is_none()
-        && u.certificate_id.is_none()
-        && u.certificate_management_policy.is_none()
-        && u.resolves_to.is_none()
-    {
-        return Err(ApiError::new(
-            ErrorCode::UpdateEmpty,
-            "the update names no field to change",
-        ));
-    }
-    validate::patch(&mut d.description, u.description);
-    validate::patch(&mut d.metadata, u.metadata);
-    if let Some(cert) = u.certificate_id {
-        check_certificate(&s, &cert).await?;
-        if !cert.is_empty() {
-            d.cert_policy = Value::Null;
+            update: input(
+                &described(vec![
+                    ("certificate_id", s()),
+                    ("certificate_management_policy", policy_input()),
+                    ("resolves_to", resolves_to_input()),
+                ]),
+                &[],
+            ),
         }
-        d.certificate_id = cert;
     }
-    if let Some(p) = u.certificate_management_policy {
-        d.cert_policy = p.resolve("ecdsa")?;
-        d.certificate_id.clear();
-    }
-    if let Some(r) = u.resolves_to {
-        d.resolves_to = resolves_to(r);
-    }
-    validate::description(&d.description)?;
-    validate::metadata(&d.metadata)?;
-    s.store.update_reserved_domain(&d).await?;
-    Ok(Json(render(&s, &d)))
 }
 
-async fn remove(State(s): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    let d = find(&s, &id).await?;
-    s.store.delete_reserved_domain(d.id.as_str()).await?;
-    Ok(StatusCode::NO_CONTENT)
+/// Detaching a reserved domain's certificate or its certificate management policy.
+pub(crate) fn detach_operations() -> Vec<Operation> {
+    vec![
+        Operation::new(
+            Method::DELETE,
+            "/reserved_domains/{id}/certificate",
+            delete(detach_certificate),
+        )
+        .summary("Detach the certificate")
+        .id("rd")
+        .answer(204, None),
+        Operation::new(
+            Method::DELETE,
+            "/reserved_domains/{id}/certificate_management_policy",
+            delete(detach_policy),
+        )
+        .summary("Detach the certificate_management_policy")
+        .id("rd")
+        .answer(204, None),
+    ]
 }
 
 async fn detach_certificate(
     State(s): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let mut d = find(&s, &id).await?;
+    let mut d = find::<ReservedDomain>(&s, &id).await?;
     if !d.cert_policy.is_null() {
         return Err(ApiError::new(
             ErrorCode::NotSupported,
@@ -321,7 +333,7 @@ async fn detach_certificate(
         ));
     }
     d.certificate_id.clear();
-    s.store.update_reserved_domain(&d).await?;
+    s.store.update(&d).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -329,8 +341,8 @@ async fn detach_policy(
     State(s): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let mut d = find(&s, &id).await?;
+    let mut d = find::<ReservedDomain>(&s, &id).await?;
     d.cert_policy = Value::Null;
-    s.store.update_reserved_domain(&d).await?;
+    s.store.update(&d).await?;
     Ok(StatusCode::NO_CONTENT)
 }

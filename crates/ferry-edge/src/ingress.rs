@@ -401,7 +401,7 @@ impl StreamCtx {
         match self
             .shared
             .store
-            .credential(authed.session.credential.as_str())
+            .get::<ferry_store::Credential>(authed.session.credential.as_str())
             .await
         {
             Ok(Some(c)) => Ok(c.acl),

@@ -1,34 +1,28 @@
 //! Authtokens (ngrok's "credentials"): the agent presents one, the edge checks it here.
 
-use ferry_types::{ResourceId, Secret};
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use ferry_types::Secret;
 
-use crate::page::json_column;
-use crate::secret::{self, TokenError};
-use crate::{now_rfc3339, Listed, Page, Store, StoreError};
+use crate::record::record;
+use crate::secret::TokenError;
+use crate::{BotUser, Store, StoreError};
 
-/// An authtoken as the control plane and the edge see it; the secret itself is never stored.
-#[derive(Clone, Debug)]
-pub struct Credential {
-    pub id: ResourceId,
-    pub description: String,
-    pub metadata: String,
-    /// `bind:` rules; empty means unrestricted.
-    pub acl: Vec<String>,
-    pub owner_id: String,
-    pub created_at: String,
+record! {
+    /// An authtoken as the control plane and the edge see it; the secret itself is never
+    /// stored.
+    pub struct Credential, new NewCredential {
+        table: "credentials",
+        prefix: "cr",
+        mutable: [description, metadata, acl],
+        unique: None,
+    }
+    columns {
+        pub description: String,
+        pub metadata: String,
+        /// `bind:` rules; empty means unrestricted.
+        pub acl: Vec<String>,
+        pub owner_id: String,
+    }
 }
-
-#[derive(Clone, Debug, Default)]
-pub struct NewCredential {
-    pub description: String,
-    pub metadata: String,
-    pub acl: Vec<String>,
-    pub owner_id: String,
-}
-
-const COLUMNS: &str = "id, description, metadata, acl, owner_id, created_at";
 
 impl Store {
     /// Creates an authtoken and returns it with its plaintext token, which exists only here.
@@ -36,42 +30,7 @@ impl Store {
         &self,
         new: NewCredential,
     ) -> Result<(Credential, Secret), StoreError> {
-        let id = ResourceId::generate("cr");
-        let issued = secret::issue(&id);
-        let created_at = now_rfc3339();
-        let acl = serde_json::to_string(&new.acl).unwrap_or_else(|_| "[]".into());
-        sqlx::query(
-            "INSERT INTO credentials (id, secret_hash, description, metadata, acl, owner_id, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(id.to_string())
-        .bind(issued.hash.clone())
-        .bind(new.description.clone())
-        .bind(new.metadata.clone())
-        .bind(acl)
-        .bind(new.owner_id.clone())
-        .bind(created_at.clone())
-        .execute(&self.pool)
-        .await?;
-        Ok((
-            Credential {
-                id,
-                description: new.description,
-                metadata: new.metadata,
-                acl: new.acl,
-                owner_id: new.owner_id,
-                created_at,
-            },
-            issued.token,
-        ))
-    }
-
-    pub async fn credential(&self, id: &str) -> Result<Option<Credential>, StoreError> {
-        self.get_row("credentials", COLUMNS, id, decode).await
-    }
-
-    pub async fn list_credentials(&self, page: &Page) -> Result<Listed<Credential>, StoreError> {
-        self.list_page("credentials", COLUMNS, page, decode).await
+        self.create_with_secret(new).await
     }
 
     /// The IDs of the authtokens `owner_id` owns (a bot's, when it is deactivated).
@@ -84,25 +43,6 @@ impl Store {
         )
     }
 
-    /// Writes the changeable fields of `c` back.
-    pub async fn update_credential(&self, c: &Credential) -> Result<(), StoreError> {
-        let acl = serde_json::to_string(&c.acl).unwrap_or_else(|_| "[]".into());
-        sqlx::query(
-            "UPDATE credentials SET description = $1, metadata = $2, acl = $3 WHERE id = $4",
-        )
-        .bind(c.description.clone())
-        .bind(c.metadata.clone())
-        .bind(acl)
-        .bind(c.id.to_string())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn delete_credential(&self, id: &str) -> Result<bool, StoreError> {
-        self.delete_row("credentials", id).await
-    }
-
     /// Finds the credential an authtoken belongs to. `Ok(Err(_))` when the token is not even
     /// shaped like one; `Ok(Ok(None))` when it is shaped right but unknown, wrong, or owned by
     /// a deactivated bot user.
@@ -110,50 +50,18 @@ impl Store {
         &self,
         token: &str,
     ) -> Result<Result<Option<Credential>, TokenError>, StoreError> {
-        let (body, secret) = match secret::split(token) {
-            Ok(parts) => parts,
-            Err(e) => return Ok(Err(e)),
+        let credential = match self.verify_secret::<Credential>(token).await? {
+            Ok(Some(c)) => c,
+            other => return Ok(other),
         };
-        let id = format!("cr_{body}");
-        let row = sqlx::query(&format!(
-            "SELECT secret_hash, {COLUMNS} FROM credentials WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else {
-            // Hash anyway so that unknown IDs cost the same time as wrong secrets.
-            let _ = secret::matches(secret, &[0u8; 32]);
-            return Ok(Ok(None));
-        };
-        let stored: Vec<u8> = row.try_get("secret_hash")?;
-        if !secret::matches(secret, &stored) {
-            return Ok(Ok(None));
-        }
-        let credential = decode(&row)?;
         if credential.owner_id.starts_with("bot_") {
-            match self.bot_user(&credential.owner_id).await? {
+            match self.get::<BotUser>(&credential.owner_id).await? {
                 Some(bot) if !bot.active => return Ok(Ok(None)),
                 _ => {}
             }
         }
         Ok(Ok(Some(credential)))
     }
-}
-
-fn decode(row: &AnyRow) -> Result<Credential, StoreError> {
-    let id: String = row.try_get("id")?;
-    Ok(Credential {
-        acl: json_column(row, &id, "acl")?,
-        id: ResourceId::parse(&id, "cr").map_err(|e| StoreError::Corrupt {
-            id: id.clone(),
-            why: e.to_string(),
-        })?,
-        description: row.try_get("description")?,
-        metadata: row.try_get("metadata")?,
-        owner_id: row.try_get("owner_id")?,
-        created_at: row.try_get("created_at")?,
-    })
 }
 
 #[cfg(test)]
@@ -197,7 +105,13 @@ mod tests {
     async fn deactivated_bot_tokens_and_deleted_tokens_stop_verifying_on_both_databases() {
         let (_dir, stores) = testing::both().await;
         for store in stores {
-            let bot = store.create_bot_user("b", true).await.unwrap();
+            let bot = store
+                .create::<BotUser>(crate::NewBotUser {
+                    name: "b".into(),
+                    active: true,
+                })
+                .await
+                .unwrap();
             let (cred, token) = store
                 .create_credential(NewCredential {
                     owner_id: bot.id.to_string(),
@@ -213,7 +127,7 @@ mod tests {
             assert!(ok.is_some(), "{:?}", store.backend());
             let mut off = bot.clone();
             off.active = false;
-            store.update_bot_user(&off).await.unwrap();
+            store.update(&off).await.unwrap();
             let gone = store
                 .verify_authtoken(token.expose())
                 .await
@@ -224,8 +138,8 @@ mod tests {
                 store.credentials_owned_by(bot.id.as_str()).await.unwrap(),
                 vec![cred.id.to_string()]
             );
-            assert!(store.delete_credential(cred.id.as_str()).await.unwrap());
-            assert!(!store.delete_credential(cred.id.as_str()).await.unwrap());
+            assert!(store.delete::<Credential>(cred.id.as_str()).await.unwrap());
+            assert!(!store.delete::<Credential>(cred.id.as_str()).await.unwrap());
         }
     }
 }

@@ -316,7 +316,7 @@ mod tests {
             .await
             .unwrap();
         store.pool.close().await;
-        let e = store.api_key("ak_x").await.unwrap_err();
+        let e = store.get::<crate::ApiKey>("ak_x").await.unwrap_err();
         assert_says_once(&e, DbCause::Unavailable, "closed pool");
         assert_eq!(DbCause::Unavailable.code(), ErrorCode::StoreUnavailable);
     }
@@ -368,7 +368,7 @@ mod tests {
             .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
             .await
             .unwrap();
-        let e = store.api_key("ak_x").await.unwrap_err();
+        let e = store.get::<crate::ApiKey>("ak_x").await.unwrap_err();
         assert_eq!(e.cause(), Some(DbCause::Unavailable), "{e}");
     }
 

@@ -11,6 +11,7 @@ mod certificate_authorities;
 mod credentials;
 mod error;
 mod page;
+mod record;
 mod reserved_addrs;
 mod reserved_domains;
 mod secret;
@@ -24,12 +25,13 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
 pub use agent_ingresses::{AgentIngress, NewAgentIngress};
-pub use api_keys::ApiKey;
-pub use bot_users::BotUser;
+pub use api_keys::{ApiKey, NewApiKey};
+pub use bot_users::{BotUser, NewBotUser};
 pub use certificate_authorities::{CertificateAuthority, NewCertificateAuthority};
 pub use credentials::{Credential, NewCredential};
 pub use error::{DbCause, DbError, StoreError};
 pub use page::{Listed, Page};
+pub use record::{Cell, Column, Fields, Record, Table, Unique};
 pub use reserved_addrs::{NewReservedAddr, ReservedAddr};
 pub use reserved_domains::{NewReservedDomain, ReservedDomain};
 pub use secret::{IssuedSecret, TokenError};
@@ -153,17 +155,6 @@ async fn connect_first(opts: &AnyConnectOptions) -> Result<AnyConnection, sqlx::
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(1));
-    }
-}
-
-/// Maps a unique-constraint violation to [`StoreError::Duplicate`].
-pub(crate) fn unique(what: &'static str, value: &str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    let value = value.to_string();
-    move |e| match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            StoreError::Duplicate { what, value }
-        }
-        _ => StoreError::from(e),
     }
 }
 

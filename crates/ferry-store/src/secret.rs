@@ -5,7 +5,11 @@
 use ferry_types::{ResourceId, Secret};
 use rand::Rng;
 use sha2::{Digest, Sha256};
+use sqlx::Row;
 use subtle::ConstantTimeEq;
+
+use crate::record::{self, Cell, Record};
+use crate::{now_rfc3339, Store, StoreError};
 
 const SECRET_LEN: usize = 32;
 const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -24,7 +28,54 @@ pub enum TokenError {
     Malformed,
 }
 
-pub(crate) fn issue(id: &ResourceId) -> IssuedSecret {
+impl Store {
+    /// Creates a record with a new secret and returns the plaintext token, which exists only
+    /// here; the store keeps its hash.
+    pub(crate) async fn create_with_secret<R: Record>(
+        &self,
+        new: R::New,
+    ) -> Result<(R, Secret), StoreError> {
+        let record = R::build(ResourceId::generate(R::TABLE.prefix), now_rfc3339(), new);
+        let issued = issue(record.id());
+        self.insert(&record, &[("secret_hash", Cell::Blob(issued.hash))])
+            .await?;
+        Ok((record, issued.token))
+    }
+
+    /// The record a token belongs to, its secret compared in constant time. `Ok(Err(_))` when
+    /// the token is not even shaped like one; `Ok(Ok(None))` when it is shaped right but
+    /// unknown or wrong.
+    pub(crate) async fn verify_secret<R: Record>(
+        &self,
+        token: &str,
+    ) -> Result<Result<Option<R>, TokenError>, StoreError> {
+        let (body, secret) = match split(token) {
+            Ok(parts) => parts,
+            Err(e) => return Ok(Err(e)),
+        };
+        let sql = format!(
+            "SELECT secret_hash, {} FROM {} WHERE id = $1",
+            R::TABLE.columns.join(", "),
+            R::TABLE.name
+        );
+        let row = sqlx::query(&sql)
+            .bind(format!("{}_{body}", R::TABLE.prefix))
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            // Hash anyway so that unknown IDs cost the same time as wrong secrets.
+            let _ = matches(secret, &[0u8; 32]);
+            return Ok(Ok(None));
+        };
+        let stored: Vec<u8> = row.try_get("secret_hash")?;
+        if !matches(secret, &stored) {
+            return Ok(Ok(None));
+        }
+        Ok(Ok(Some(record::decode(&row)?)))
+    }
+}
+
+fn issue(id: &ResourceId) -> IssuedSecret {
     let mut rng = rand::thread_rng();
     let secret: String = (0..SECRET_LEN)
         .map(|_| BASE62[rng.gen_range(0..62)] as char)
@@ -36,7 +87,7 @@ pub(crate) fn issue(id: &ResourceId) -> IssuedSecret {
 }
 
 /// Splits a token into the ID body and the secret.
-pub(crate) fn split(token: &str) -> Result<(&str, &str), TokenError> {
+fn split(token: &str) -> Result<(&str, &str), TokenError> {
     let token = token.trim();
     if token.is_empty() {
         return Err(TokenError::Empty);
@@ -53,11 +104,11 @@ pub(crate) fn split(token: &str) -> Result<(&str, &str), TokenError> {
     }
 }
 
-pub(crate) fn hash(secret: &str) -> Vec<u8> {
+fn hash(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
 
-pub(crate) fn matches(secret: &str, stored: &[u8]) -> bool {
+fn matches(secret: &str, stored: &[u8]) -> bool {
     hash(secret).ct_eq(stored).into()
 }
 

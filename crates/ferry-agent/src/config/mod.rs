@@ -1,5 +1,5 @@
 //! ngrok.yml version "2": loading several files in order, merging them (later files win key by
-//! key, `tunnels` merge by name), and turning tunnel definitions into [`TunnelSpec`]s. Every
+//! key, `tunnels` merge by name), and turning tunnel definitions into [`TunnelSpec`](crate::TunnelSpec)s. Every
 //! error names the file, and where the YAML gives one, the line and column.
 
 mod duration;

@@ -1,0 +1,167 @@
+//! One description per REST resource kept in the store, and the handlers every one of them
+//! shares. A resource says its path, its list key, how a request creates or changes one, how
+//! one is answered and what its schemas are; listing, reading, patching and deleting it, its
+//! routes and its part of the OpenAPI document are made here from that description.
+
+use std::future::Future;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{Method, StatusCode};
+use axum::routing::{delete, get, patch, post};
+use axum::Json;
+use ferry_store::Record;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::body::JsonBody;
+use crate::openapi::Operation;
+use crate::page::{list_body, list_query, path_id};
+use crate::{ApiError, AppState};
+
+/// A REST resource kept in one table of the store.
+pub(crate) trait Resource: Record {
+    /// The collection's path: `/api_keys`.
+    const PATH: &'static str;
+    /// The key of the array in a list answer: `keys`.
+    const LIST_KEY: &'static str;
+    /// What a 404 calls one: `API key`.
+    const NOUN: &'static str;
+    /// The name of its schema in the OpenAPI document: `ApiKey`.
+    const SCHEMA: &'static str;
+
+    type Create: DeserializeOwned + Send + 'static;
+    type Update: DeserializeOwned + Send + 'static;
+
+    /// The JSON answered for one.
+    fn render(s: &AppState, record: &Self) -> Value;
+
+    /// Checks a create request, stores the new one and answers it (a secret's only showing).
+    fn create(s: &AppState, c: Self::Create) -> impl Future<Output = ApiResult<Value>> + Send;
+
+    /// Applies and checks an update request; the handler writes the result.
+    fn update(
+        s: &AppState,
+        record: &mut Self,
+        u: Self::Update,
+    ) -> impl Future<Output = ApiResult<()>> + Send;
+
+    /// What else follows an update that was written (`before` is the stored one).
+    fn updated(
+        _s: &AppState,
+        _before: &Self,
+        _after: &Self,
+    ) -> impl Future<Output = ApiResult<()>> + Send {
+        async { Ok(()) }
+    }
+
+    /// What else follows a deletion.
+    fn deleted(_s: &AppState, _record: &Self) -> impl Future<Output = ApiResult<()>> + Send {
+        async { Ok(()) }
+    }
+
+    /// The schemas of one answer, of a create body and of an update body.
+    fn schemas() -> Schemas;
+}
+
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
+
+/// A resource's part of the OpenAPI document.
+pub(crate) struct Schemas {
+    pub item: Value,
+    pub create: Value,
+    pub update: Value,
+}
+
+/// The resource with the ID in a request path: 400 for a malformed ID, 404 for an unknown one.
+pub(crate) async fn find<R: Resource>(s: &AppState, id: &str) -> ApiResult<R> {
+    let id = path_id(id, R::TABLE.prefix)?;
+    s.store
+        .get::<R>(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(R::NOUN, &id))
+}
+
+async fn create<R: Resource>(
+    State(s): State<AppState>,
+    JsonBody(c): JsonBody<R::Create>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    Ok((StatusCode::CREATED, Json(R::create(&s, c).await?)))
+}
+
+async fn list<R: Resource>(State(s): State<AppState>, q: RawQuery) -> ApiResult<Json<Value>> {
+    let q = list_query(&q, R::TABLE.prefix, &[])?;
+    let listed = s.store.list::<R>(&q.page).await?;
+    Ok(Json(list_body(
+        &s,
+        R::PATH,
+        R::LIST_KEY,
+        &q.page,
+        listed,
+        |r| r.id().to_string(),
+        |r| R::render(&s, r),
+    )))
+}
+
+async fn read<R: Resource>(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(R::render(&s, &find::<R>(&s, &id).await?)))
+}
+
+async fn update<R: Resource + Clone>(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(u): JsonBody<R::Update>,
+) -> ApiResult<Json<Value>> {
+    let before = find::<R>(&s, &id).await?;
+    let mut after = before.clone();
+    R::update(&s, &mut after, u).await?;
+    s.store.update(&after).await?;
+    R::updated(&s, &before, &after).await?;
+    Ok(Json(R::render(&s, &after)))
+}
+
+async fn remove<R: Resource>(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let r = find::<R>(&s, &id).await?;
+    s.store.delete::<R>(r.id().as_str()).await?;
+    R::deleted(&s, &r).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The five operations of a resource, for the router and the document alike.
+pub(crate) fn operations<R: Resource + Clone>() -> Vec<Operation> {
+    let one = format!("{}/{{id}}", R::PATH);
+    let schemas = R::schemas();
+    let prefix = R::TABLE.prefix;
+    vec![
+        Operation::new(Method::POST, R::PATH, post(create::<R>))
+            .summary(format!("Create in {}", R::PATH))
+            .request(schemas.create)
+            .answer(201, Some(Operation::schema_ref(R::SCHEMA))),
+        Operation::new(Method::GET, R::PATH, get(list::<R>))
+            .summary(format!("List {}", R::PATH))
+            .paged(R::LIST_KEY, R::SCHEMA),
+        Operation::new(Method::GET, &one, get(read::<R>))
+            .summary(format!("Get one of {}", R::PATH))
+            .id(prefix)
+            .answer(200, Some(Operation::schema_ref(R::SCHEMA))),
+        Operation::new(Method::PATCH, &one, patch(update::<R>))
+            .summary(format!("Update one of {}", R::PATH))
+            .id(prefix)
+            .request(schemas.update)
+            .answer(200, Some(Operation::schema_ref(R::SCHEMA))),
+        Operation::new(Method::DELETE, &one, delete(remove::<R>))
+            .summary(format!("Delete one of {}", R::PATH))
+            .id(prefix)
+            .answer(204, None),
+    ]
+}
+
+/// A resource's schema, for the document's components.
+pub(crate) fn component<R: Resource>() -> (&'static str, Value) {
+    (R::SCHEMA, R::schemas().item)
+}

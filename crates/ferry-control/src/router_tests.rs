@@ -1,0 +1,298 @@
+//! The router in process (`tower::ServiceExt::oneshot`): each generic operation's success and
+//! error shapes, paging, and that the router and the OpenAPI document name the same
+//! operations. The end-to-end suite (tests/e2e/control.rs) covers the same API over HTTP.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use ferry_store::testing::ScratchDir;
+use ferry_store::Store;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use crate::{
+    router, AppState, CommandFuture, ControlConfig, Live, LiveSession, LiveTunnel, SessionCommand,
+};
+
+/// No agents: the live views are empty.
+struct NoEdge;
+
+impl Live for NoEdge {
+    fn sessions(&self) -> Vec<LiveSession> {
+        Vec::new()
+    }
+    fn tunnels(&self) -> Vec<LiveTunnel> {
+        Vec::new()
+    }
+    fn command<'a>(&'a self, _: &'a str, _: SessionCommand) -> CommandFuture<'a> {
+        Box::pin(async { Err("no agent".to_string()) })
+    }
+    fn close_sessions_of(&self, _: &[String]) -> usize {
+        0
+    }
+    fn agent_ingresses_changed(&self, _: Vec<String>) {}
+}
+
+struct Api {
+    _dir: ScratchDir,
+    state: AppState,
+    key: String,
+}
+
+impl Api {
+    async fn new() -> Self {
+        let dir = ScratchDir::new();
+        let store = Store::open_sqlite(&dir.path.join("ferry.db"))
+            .await
+            .expect("store");
+        let (_, key) = store.create_api_key("", "", "").await.expect("key");
+        let config = ControlConfig {
+            public_base: "https://api.test".into(),
+            ns_targets: vec![],
+            regions: vec!["us".into()],
+            base_domain: "ferry.test".into(),
+            tcp_public_host: "tcp.ferry.test".into(),
+            tcp_ports: (20000, 20100),
+        };
+        Self {
+            _dir: dir,
+            state: AppState::new(store, config, Arc::new(NoEdge)),
+            key: key.expose().to_string(),
+        }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("Authorization", format!("Bearer {}", self.key))
+            .header("Ngrok-Version", "2");
+        let body = match body {
+            Some(b) => {
+                req = req.header("Content-Type", "application/json");
+                Body::from(b.to_string())
+            }
+            None => Body::empty(),
+        };
+        let response = router(self.state.clone())
+            .oneshot(req.body(body).expect("request"))
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("JSON")
+        };
+        (status, json)
+    }
+}
+
+fn assert_error(v: &Value, status: u16, code: &str) {
+    assert_eq!(v["status_code"], status, "{v}");
+    assert_eq!(v["error_code"], code, "{v}");
+    assert!(v["msg"].as_str().is_some_and(|m| m.contains(code)), "{v}");
+    assert!(v["details"]["operation_id"].is_string(), "{v}");
+}
+
+#[tokio::test]
+async fn create_get_patch_delete_answer_ngrok_shapes() {
+    let api = Api::new().await;
+    let (status, made) = api
+        .call(Method::POST, "/bot_users", Some(json!({ "name": "ci" })))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let id = made["id"].as_str().expect("id").to_string();
+    assert!(id.starts_with("bot_"), "{made}");
+    assert_eq!(made["uri"], format!("https://api.test/bot_users/{id}"));
+    assert_eq!(made["active"], true);
+
+    let (status, read) = api
+        .call(Method::GET, &format!("/bot_users/{id}"), None)
+        .await;
+    assert_eq!((status, &read), (StatusCode::OK, &made));
+
+    let (status, patched) = api
+        .call(
+            Method::PATCH,
+            &format!("/bot_users/{id}"),
+            Some(json!({ "active": false })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(
+        (&patched["name"], &patched["active"]),
+        (&json!("ci"), &json!(false))
+    );
+
+    let (status, gone) = api
+        .call(Method::DELETE, &format!("/bot_users/{id}"), None)
+        .await;
+    assert_eq!((status, gone), (StatusCode::NO_CONTENT, Value::Null));
+    let (status, v) = api
+        .call(Method::GET, &format!("/bot_users/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_error(&v, 404, "ERR_FERRY_240");
+    assert!(v["msg"]
+        .as_str()
+        .unwrap_or("")
+        .contains(&format!("bot user {id} not found")));
+}
+
+#[tokio::test]
+async fn bad_ids_and_bad_fields_are_400s_that_name_them() {
+    let api = Api::new().await;
+    let (status, v) = api.call(Method::GET, "/credentials/ak_nope", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    let (status, v) = api
+        .call(
+            Method::POST,
+            "/api_keys",
+            Some(json!({ "description": "x".repeat(256) })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_error(&v, 400, "ERR_FERRY_215");
+    assert!(
+        v["msg"].as_str().unwrap_or("").contains("\"description\""),
+        "{v}"
+    );
+    let (status, v) = api
+        .call(Method::POST, "/reserved_addrs", Some(json!({ "nope": 1 })))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["msg"].as_str().unwrap_or("").contains("nope"), "{v}");
+}
+
+#[tokio::test]
+async fn lists_page_newest_first_with_an_absolute_next_page_uri() {
+    let api = Api::new().await;
+    let mut made = Vec::new();
+    for i in 0..3 {
+        let (_, v) = api
+            .call(
+                Method::POST,
+                "/credentials",
+                Some(json!({ "description": i.to_string() })),
+            )
+            .await;
+        made.push(v["id"].as_str().expect("id").to_string());
+    }
+    let (status, page) = api.call(Method::GET, "/credentials?limit=2", None).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let ids: Vec<&str> = page["credentials"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert_eq!(ids, [made[2].as_str(), made[1].as_str()]);
+    assert_eq!(page["uri"], "https://api.test/credentials");
+    let next = page["next_page_uri"].as_str().expect("next page");
+    assert_eq!(
+        next,
+        format!("https://api.test/credentials?before_id={}&limit=2", made[1])
+    );
+    let (_, last) = api
+        .call(
+            Method::GET,
+            next.trim_start_matches("https://api.test"),
+            None,
+        )
+        .await;
+    assert_eq!(last["credentials"][0]["id"], made[0].as_str());
+    assert_eq!(last["next_page_uri"], Value::Null);
+    let (status, v) = api.call(Method::GET, "/credentials?limit=0", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+}
+
+/// Every operation the document names is routed (not the fallback's 404 or 405), and every
+/// routed operation is in the document: both come from `operations()`, and this proves the
+/// router took each of them.
+#[tokio::test]
+async fn the_router_serves_exactly_the_documented_operations() {
+    let api = Api::new().await;
+    let doc = crate::openapi::document("https://api.test");
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut documented = Vec::new();
+    for (path, ops) in paths {
+        for method in ops.as_object().expect("operations").keys() {
+            documented.push((method.to_uppercase(), path.clone()));
+        }
+    }
+    let mut routed: Vec<(String, String)> = crate::operations()
+        .iter()
+        .map(|op| (op.method.to_string(), op.path.clone()))
+        .collect();
+    documented.sort();
+    routed.sort();
+    assert_eq!(documented, routed);
+    for (method, path) in &documented {
+        let prefix = ops_prefix(&doc, method, path);
+        let concrete = path.replace("{id}", &format!("{prefix}_{}", "0".repeat(27)));
+        let method = Method::from_bytes(method.as_bytes()).expect("method");
+        let body = matches!(method, Method::POST | Method::PATCH).then(|| json!({}));
+        let (status, v) = api.call(method.clone(), &concrete, body).await;
+        let fallback = v["msg"]
+            .as_str()
+            .is_some_and(|m| m.contains("no such API path"));
+        assert!(
+            !fallback && status != StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {concrete}: {status} {v}"
+        );
+    }
+}
+
+/// The ID prefix the document gives an operation's `{id}`, or "" without one.
+fn ops_prefix(doc: &Value, method: &str, path: &str) -> String {
+    let params = &doc["paths"][path][method.to_lowercase()]["parameters"];
+    params
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"] == "id")
+        .and_then(|p| p["schema"]["pattern"].as_str())
+        .and_then(|pattern| pattern.trim_start_matches('^').split('_').next())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Every field a resource answers is in its schema, and every schema field is answered.
+#[tokio::test]
+async fn answers_have_the_fields_their_schemas_name() {
+    let api = Api::new().await;
+    let doc = crate::openapi::document("https://api.test");
+    for (path, schema, body) in [
+        ("/api_keys", "ApiKey", json!({})),
+        ("/bot_users", "BotUser", json!({})),
+        ("/credentials", "Credential", json!({})),
+        (
+            "/agent_ingresses",
+            "AgentIngress",
+            json!({ "domain": "connect.example.test" }),
+        ),
+        (
+            "/reserved_domains",
+            "ReservedDomain",
+            json!({ "domain": "app.example.test" }),
+        ),
+        ("/reserved_addrs", "ReservedAddr", json!({})),
+    ] {
+        let (status, v) = api.call(Method::POST, path, Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{path}: {v}");
+        let mut answered: Vec<&String> = v.as_object().expect("object").keys().collect();
+        let mut named: Vec<&String> = doc["components"]["schemas"][schema]["properties"]
+            .as_object()
+            .expect("schema")
+            .keys()
+            .collect();
+        answered.sort();
+        named.sort();
+        assert_eq!(answered, named, "{path}");
+    }
+}

@@ -1,0 +1,458 @@
+//! The SQL every control-plane resource shares. A resource describes its table once (name, ID
+//! prefix, columns, which columns an update writes) and how a row becomes its struct; reading
+//! by ID, paging, updating and deleting are written here once, and so is what a row that does
+//! not decode says ([`StoreError::Corrupt`]).
+
+use ferry_types::ResourceId;
+use serde_json::Value;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, Row};
+
+use crate::{now_rfc3339, Listed, Page, Store, StoreError};
+
+/// One resource's table. `columns` start with `id`; every table also has `created_at`, and
+/// those two are never updated.
+#[derive(Debug)]
+pub struct Table {
+    pub name: &'static str,
+    /// The ID prefix (`cr`, `rd`...): new IDs get it, stored IDs must have it.
+    pub prefix: &'static str,
+    /// What a read returns and an insert writes, in [`Record::cells`] order.
+    pub columns: &'static [&'static str],
+    /// What an update writes.
+    pub mutable: &'static [&'static str],
+    /// The column no two rows may share, and what a duplicate is called.
+    pub unique: Option<Unique>,
+}
+
+/// A unique column: a second row with its value is [`StoreError::Duplicate`].
+#[derive(Debug)]
+pub struct Unique {
+    pub column: &'static str,
+    pub what: &'static str,
+}
+
+/// A resource kept in one table.
+pub trait Record: Sized + Send + Sync + Unpin + 'static {
+    const TABLE: Table;
+
+    /// What creating one takes: every column but `id` and `created_at`.
+    type New: Send;
+
+    fn build(id: ResourceId, created_at: String, new: Self::New) -> Self;
+
+    fn id(&self) -> &ResourceId;
+
+    /// The value of each of `TABLE.columns`, in that order.
+    fn cells(&self) -> Vec<Cell>;
+
+    /// The struct a row holds.
+    fn decode(row: &Fields<'_>) -> Result<Self, StoreError>;
+}
+
+/// A column's value as both databases store it: booleans as integers, lists, maps and
+/// policies as JSON text.
+#[derive(Clone, Debug)]
+pub enum Cell {
+    Blob(Vec<u8>),
+    Int(i64),
+    Text(String),
+}
+
+/// A Rust type a column holds.
+pub trait Column: Sized {
+    fn cell(&self) -> Cell;
+    fn read(fields: &Fields<'_>, column: &str) -> Result<Self, StoreError>;
+}
+
+impl Column for String {
+    fn cell(&self) -> Cell {
+        Cell::Text(self.clone())
+    }
+
+    fn read(fields: &Fields<'_>, column: &str) -> Result<Self, StoreError> {
+        Ok(fields.row.try_get(column)?)
+    }
+}
+
+impl Column for bool {
+    fn cell(&self) -> Cell {
+        Cell::Int(i64::from(*self))
+    }
+
+    fn read(fields: &Fields<'_>, column: &str) -> Result<Self, StoreError> {
+        let v: i64 = fields.row.try_get(column)?;
+        Ok(v != 0)
+    }
+}
+
+impl Column for Value {
+    fn cell(&self) -> Cell {
+        Cell::Text(self.to_string())
+    }
+
+    fn read(fields: &Fields<'_>, column: &str) -> Result<Self, StoreError> {
+        fields.json(column)
+    }
+}
+
+impl Column for Vec<String> {
+    fn cell(&self) -> Cell {
+        Cell::Text(Value::from(self.clone()).to_string())
+    }
+
+    fn read(fields: &Fields<'_>, column: &str) -> Result<Self, StoreError> {
+        fields.json(column)
+    }
+}
+
+/// One row being decoded, with its ID already checked, so that every column that does not
+/// decode names the row.
+pub struct Fields<'r> {
+    row: &'r AnyRow,
+    id: ResourceId,
+}
+
+impl<'r> Fields<'r> {
+    fn new(row: &'r AnyRow, prefix: &'static str) -> Result<Self, StoreError> {
+        let id: String = row.try_get("id")?;
+        let parsed = ResourceId::parse(&id, prefix).map_err(|e| corrupt(&id, e))?;
+        Ok(Self { row, id: parsed })
+    }
+
+    pub fn id(&self) -> ResourceId {
+        self.id.clone()
+    }
+
+    pub fn get<T: Column>(&self, column: &str) -> Result<T, StoreError> {
+        T::read(self, column)
+    }
+
+    /// A JSON text column.
+    fn json<T: serde::de::DeserializeOwned>(&self, column: &str) -> Result<T, StoreError> {
+        let text: String = self.row.try_get(column)?;
+        serde_json::from_str(&text).map_err(|e| {
+            corrupt(
+                self.id.as_str(),
+                format!("{column} is not the JSON expected: {e}"),
+            )
+        })
+    }
+}
+
+fn corrupt(id: &str, why: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        id: id.to_string(),
+        why: why.to_string(),
+    }
+}
+
+/// Decodes a row read with (at least) `R`'s columns.
+pub(crate) fn decode<R: Record>(row: &AnyRow) -> Result<R, StoreError> {
+    R::decode(&Fields::new(row, R::TABLE.prefix)?)
+}
+
+/// The error for a second `record` with the same unique value.
+fn duplicate<R: Record>(record: &R, unique: Option<&Unique>) -> StoreError {
+    let (what, column) = unique.map_or((R::TABLE.name, "id"), |u| (u.what, u.column));
+    let value = R::TABLE
+        .columns
+        .iter()
+        .zip(record.cells())
+        .find_map(|(c, v)| match v {
+            Cell::Text(t) if *c == column => Some(t),
+            _ => None,
+        })
+        .unwrap_or_default();
+    StoreError::Duplicate { what, value }
+}
+
+type AnyQuery<'q> = Query<'q, Any, AnyArguments<'q>>;
+
+fn bind(query: AnyQuery<'_>, cell: Cell) -> AnyQuery<'_> {
+    match cell {
+        Cell::Blob(v) => query.bind(v),
+        Cell::Int(v) => query.bind(v),
+        Cell::Text(v) => query.bind(v),
+    }
+}
+
+/// `$1, $2, ... $n`.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Store {
+    /// Inserts `record`, and `extra` columns that are not read back (a secret's hash). The
+    /// database's error is returned as it is, for the caller to name a unique violation.
+    pub(crate) async fn insert<R: Record>(
+        &self,
+        record: &R,
+        extra: &[(&str, Cell)],
+    ) -> Result<(), sqlx::Error> {
+        let mut columns = R::TABLE.columns.to_vec();
+        columns.extend(extra.iter().map(|(c, _)| *c));
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            R::TABLE.name,
+            columns.join(", "),
+            placeholders(columns.len())
+        );
+        let cells = record
+            .cells()
+            .into_iter()
+            .chain(extra.iter().map(|(_, v)| v.clone()));
+        cells
+            .fold(sqlx::query(&sql), bind)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Creates a record with a new ID; a value already in its unique column is
+    /// [`StoreError::Duplicate`].
+    pub async fn create<R: Record>(&self, new: R::New) -> Result<R, StoreError> {
+        let record = R::build(ResourceId::generate(R::TABLE.prefix), now_rfc3339(), new);
+        match self.insert(&record, &[]).await {
+            Ok(()) => Ok(record),
+            Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                Err(duplicate(&record, R::TABLE.unique.as_ref()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The record with this ID, if any.
+    pub async fn get<R: Record>(&self, id: &str) -> Result<Option<R>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE id = $1",
+            R::TABLE.columns.join(", "),
+            R::TABLE.name
+        );
+        let row = sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(decode).transpose()
+    }
+
+    /// One page of records, newest first.
+    pub async fn list<R: Record>(&self, page: &Page) -> Result<Listed<R>, StoreError> {
+        let select = format!(
+            "SELECT {} FROM {}",
+            R::TABLE.columns.join(", "),
+            R::TABLE.name
+        );
+        let rows = self.page_rows(&select, page).await?;
+        let more = rows.len() > page.limit as usize;
+        let items = rows
+            .iter()
+            .take(page.limit as usize)
+            .map(decode)
+            .collect::<Result<_, _>>()?;
+        Ok(Listed { items, more })
+    }
+
+    /// Writes the changeable columns of `record` back.
+    pub async fn update<R: Record>(&self, record: &R) -> Result<(), StoreError> {
+        let (names, cells): (Vec<&&str>, Vec<Cell>) = R::TABLE
+            .columns
+            .iter()
+            .zip(record.cells())
+            .filter(|(c, _)| R::TABLE.mutable.contains(c))
+            .unzip();
+        let set = names
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = ${}", i + 1))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "UPDATE {} SET {set} WHERE id = ${}",
+            R::TABLE.name,
+            names.len() + 1
+        );
+        cells
+            .into_iter()
+            .chain([Cell::Text(record.id().to_string())])
+            .fold(sqlx::query(&sql), bind)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes the record with this ID; false when there was none.
+    pub async fn delete<R: Record>(&self, id: &str) -> Result<bool, StoreError> {
+        let sql = format!("DELETE FROM {} WHERE id = $1", R::TABLE.name);
+        let done = sqlx::query(&sql)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+/// Declares a resource kept in one table from one list of its columns: the struct (with `id`
+/// first and `created_at` last, as every table has them), the struct that creates one, and
+/// its [`Record`] implementation, so that a column is named once.
+macro_rules! record {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident, new $new:ident {
+            table: $table:literal,
+            prefix: $prefix:literal,
+            mutable: [$($mutable:ident),* $(,)?],
+            unique: $unique:expr,
+        }
+        columns {
+            $($(#[$field_meta:meta])* pub $field:ident: $ty:ty,)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug)]
+        pub struct $name {
+            pub id: ferry_types::ResourceId,
+            $($(#[$field_meta])* pub $field: $ty,)*
+            pub created_at: String,
+        }
+
+        #[doc = concat!("What creating a [`", stringify!($name), "`] takes.")]
+        #[derive(Clone, Debug, Default)]
+        pub struct $new {
+            $($(#[$field_meta])* pub $field: $ty,)*
+        }
+
+        impl $crate::record::Record for $name {
+            const TABLE: $crate::record::Table = $crate::record::Table {
+                name: $table,
+                prefix: $prefix,
+                columns: &["id", $(stringify!($field),)* "created_at"],
+                mutable: &[$(stringify!($mutable)),*],
+                unique: $unique,
+            };
+
+            type New = $new;
+
+            fn build(id: ferry_types::ResourceId, created_at: String, new: $new) -> Self {
+                Self { id, $($field: new.$field,)* created_at }
+            }
+
+            fn id(&self) -> &ferry_types::ResourceId {
+                &self.id
+            }
+
+            fn cells(&self) -> Vec<$crate::record::Cell> {
+                use $crate::record::Column;
+                vec![
+                    $crate::record::Cell::Text(self.id.to_string()),
+                    $(self.$field.cell(),)*
+                    self.created_at.cell(),
+                ]
+            }
+
+            fn decode(f: &$crate::record::Fields<'_>) -> Result<Self, $crate::StoreError> {
+                Ok(Self {
+                    id: f.id(),
+                    $($field: f.get(stringify!($field))?,)*
+                    created_at: f.get("created_at")?,
+                })
+            }
+        }
+    };
+}
+pub(crate) use record;
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::{
+        testing, BotUser, Credential, NewBotUser, NewCredential, NewReservedDomain, ReservedDomain,
+    };
+
+    /// What an update writes comes back, what it does not stays, and a row whose JSON column
+    /// is not JSON names itself; on both databases.
+    #[tokio::test]
+    async fn records_round_trip_on_both_databases() {
+        let (_dir, stores) = testing::both().await;
+        for store in stores {
+            let backend = store.backend();
+            let mut bot = store
+                .create::<BotUser>(NewBotUser {
+                    name: "b".into(),
+                    active: true,
+                })
+                .await
+                .unwrap();
+            bot.name = "renamed".into();
+            bot.active = false;
+            store.update(&bot).await.unwrap();
+            let read = store
+                .get::<BotUser>(bot.id.as_str())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (read.name.as_str(), read.active),
+                ("renamed", false),
+                "{backend:?}"
+            );
+
+            let mut domain = store
+                .create::<ReservedDomain>(NewReservedDomain {
+                    description: "d".into(),
+                    metadata: "m".into(),
+                    domain: "app.example.test".into(),
+                    region: String::new(),
+                    certificate_id: String::new(),
+                    cert_policy: json!({ "authority": "letsencrypt" }),
+                    cname_target: "x.cname.example.test".into(),
+                    acme_target: String::new(),
+                    resolves_to: json!([{ "value": "eu" }]),
+                })
+                .await
+                .unwrap();
+            domain.resolves_to = json!([]);
+            domain.domain = "not.written.test".into();
+            store.update(&domain).await.unwrap();
+            let read = store
+                .get::<ReservedDomain>(domain.id.as_str())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(read.resolves_to, json!([]), "{backend:?}");
+            assert_eq!(read.domain, "app.example.test", "{backend:?}");
+            assert_eq!(read.cert_policy, json!({ "authority": "letsencrypt" }));
+
+            let (cred, _) = store
+                .create_credential(NewCredential::default())
+                .await
+                .unwrap();
+            sqlx::query("UPDATE credentials SET acl = 'nope' WHERE id = $1")
+                .bind(cred.id.to_string())
+                .execute(&store.pool)
+                .await
+                .unwrap();
+            match store.get::<Credential>(cred.id.as_str()).await {
+                Err(StoreError::Corrupt { id, why }) => {
+                    assert_eq!(id, cred.id.to_string());
+                    assert!(why.starts_with("acl is not the JSON expected"), "{why}");
+                }
+                other => panic!("{backend:?}: {other:?}"),
+            }
+
+            assert!(store.delete::<BotUser>(bot.id.as_str()).await.unwrap());
+            assert!(!store.delete::<BotUser>(bot.id.as_str()).await.unwrap());
+            assert!(store
+                .get::<BotUser>(bot.id.as_str())
+                .await
+                .unwrap()
+                .is_none());
+        }
+    }
+}
