@@ -173,9 +173,9 @@ pub(crate) fn new_key() -> Result<KeyPair, PkiError> {
     KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(PkiError::generate("generate a key"))
 }
 
-/// 16 random bytes, positive (top bit clear). rcgen's default serial is a hash of the public key, which would
-/// repeat if a key were ever reused (a CA re-made from its old key); clients reject two
-/// certificates with one issuer and serial.
+/// 16 random bytes, positive (top bit clear). rcgen's default serial is a hash of the public
+/// key, which would repeat if a key were ever reused (a CA re-made from its old key); clients
+/// reject two certificates with one issuer and serial.
 fn random_serial() -> Option<SerialNumber> {
     let mut bytes = [0u8; 16];
     let rng = rustls::crypto::ring::default_provider().secure_random;

@@ -23,6 +23,8 @@ const CA_DAYS: i64 = 3650;
 /// Short-lived leaves, re-issued at every start, within the 397 days clients accept.
 const LEAF_DAYS: i64 = 90;
 
+/// The loaded dev CA. It keeps the key in memory to sign leaves on the fly; `Debug` shows only
+/// the certificate's path.
 pub struct DevCa {
     authority: Authority,
     cert_path: PathBuf,
@@ -67,6 +69,8 @@ impl DevCa {
         })
     }
 
+    /// The text of `dev-ca.pem`, for callers that embed the certificate rather than name the
+    /// file.
     pub fn cert_pem(&self) -> &str {
         self.authority.cert_pem()
     }

@@ -26,10 +26,15 @@ pub enum Defect {
     NoSubjectAltName,
     /// A leaf whose subject repeats its issuer's while it is not self-signed.
     SubjectEqualsIssuer,
+    /// Past its notAfter date by this machine's clock.
     Expired {
+        /// In UTC: `2026-01-31 23:59:59 UTC`.
         not_after: String,
     },
+    /// Before its notBefore date by this machine's clock: a skewed clock here or where it was
+    /// made.
     NotYetValid {
+        /// In UTC: `2026-01-31 23:59:59 UTC`.
         not_before: String,
     },
     /// A CA certificate where a server or client certificate belongs.
@@ -42,13 +47,20 @@ pub enum Defect {
     MissingServerAuth,
     /// A client certificate whose extended key usage lacks clientAuth.
     MissingClientAuth,
+    /// An RSA key under the 2048 bits rustls requires.
     RsaKeyTooSmall {
+        /// The key's modulus size.
         bits: usize,
     },
+    /// Signed with MD2, MD5 or SHA-1, which rustls refuses; a self-signed root is exempt,
+    /// since nobody checks a trust anchor's own signature.
     WeakSignature {
+        /// The OpenSSL name, e.g. `sha1WithRSAEncryption`.
         algorithm: &'static str,
     },
+    /// The DER does not parse as X.509, so nothing else could be checked.
     Unparseable {
+        /// The parser's explanation.
         reason: String,
     },
 }
@@ -128,8 +140,12 @@ impl fmt::Display for Defect {
 pub enum CertRole {
     /// Role unknown (`ferry certs check`): only defects that hurt in every role.
     Any,
+    /// A server's `crt`: needs subjectAltName and, if it has an extended key usage,
+    /// serverAuth.
     ServerLeaf,
+    /// A client certificate for mutual TLS: needs clientAuth if it has an extended key usage.
     ClientLeaf,
+    /// A trust anchor (`mutual_tls_cas`, `root_cas`): must be a CA.
     Ca,
 }
 

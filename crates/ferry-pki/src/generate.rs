@@ -28,6 +28,8 @@ const CA_DAYS: i64 = 3650;
 /// Clients (Apple's, Chrome's) refuse leaves valid for longer.
 const MAX_LEAF_DAYS: u32 = 397;
 
+/// The choices of `ferry certs generate`; the default makes a one-year set with no server
+/// names, which [`generate_set`] refuses until a name is added.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GenerateOptions {
     /// Names of the server certificate; a wildcard also covers its bare base name.
@@ -48,6 +50,7 @@ impl Default for GenerateOptions {
     }
 }
 
+/// What [`generate_set`] wrote, for the CLI to list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GeneratedSet {
     /// Absolute paths of the files written, in [`SET_FILE_NAMES`] order.

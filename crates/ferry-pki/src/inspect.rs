@@ -10,29 +10,41 @@ use crate::error::LoadError;
 use crate::load::{read, sniff};
 use crate::pem::{self, Kind};
 
+/// One line of `ferry certs check`: what a file holds and, for a certificate, what peers will
+/// hold against it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileReport {
+    /// As given.
     pub path: PathBuf,
+    /// Judged by the first PEM block, skipping parameter blocks such as "EC PARAMETERS".
     pub kind: FileKind,
     /// Defects of the first certificate, for any role; empty for other kinds.
     pub defects: Vec<Defect>,
 }
 
+/// What a file holds, whatever role it was meant for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FileKind {
     /// `count` certificates; `is_ca` and `subject` describe the first.
     Certificate {
+        /// Certificate blocks in the file: more than one is a chain or a CA bundle.
         count: usize,
+        /// basicConstraints CA:TRUE, or self-signed without that extension (an old v1 root).
         is_ca: bool,
+        /// The common name, or the whole subject when there is none.
         subject: String,
     },
+    /// A private key in a format Ferry reads, or an encrypted one.
     PrivateKey {
+        /// Passphrase-protected, so Ferry cannot load it as it is.
         encrypted: bool,
     },
+    /// A certificate signing request: not usable until a CA signs it.
     Csr,
     /// Anything else, described for a human: "an empty file", "a public key"...
     Unknown {
+        /// A noun phrase, shown where a kind would be: "an empty file", "not PEM: ...".
         what: String,
     },
 }

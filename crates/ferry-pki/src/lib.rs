@@ -10,6 +10,7 @@
 //!
 //! Keys are ECDSA P-256 everywhere Ferry makes them: small, fast, and accepted by every TLS
 //! client the guides use (curl, browsers, Postman, ngrok's SDKs).
+#![warn(missing_docs)]
 
 mod ca;
 mod dev_ca;

@@ -156,7 +156,9 @@ pub fn check_key_matches(
 /// A server's certificate chain and key, checked together.
 #[derive(Debug)]
 pub struct ServerIdentity {
+    /// Leaf first, in file order; never empty.
     pub chain: Vec<CertificateDer<'static>>,
+    /// Matches the leaf's public key, and rustls can sign with it.
     pub key: PrivateKeyDer<'static>,
 }
 

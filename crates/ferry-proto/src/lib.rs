@@ -2,6 +2,7 @@
 //! messages (the JSON that rides on muxado typed streams), the proxy stream header, and the
 //! TLS ClientHello's server name. Nothing here opens a socket, so all of it can be tested and
 //! fuzzed alone.
+#![warn(missing_docs)]
 
 pub mod client;
 pub mod msg;

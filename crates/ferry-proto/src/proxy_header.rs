@@ -9,28 +9,38 @@ use crate::rpc::{from_value_folded, DecodeError};
 /// Bound on the header JSON; a real one is under 200 bytes.
 pub const MAX_PROXY_HEADER: usize = 16 * 1024;
 
+/// What the edge tells the agent about one public connection before its bytes; every key is
+/// required by ngrok's agents.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ProxyHeader {
     /// The tunnel ID the connection belongs to; agents route by it.
     #[serde(rename = "Id")]
     pub id: String,
+    /// The public client's `ip:port`; ngrok's agents read an unparsable one as `0.0.0.0:0`.
     #[serde(rename = "ClientAddr")]
     pub client_addr: String,
+    /// The tunnel's protocol (`http`, `https`, `tcp`, `tls`); for `http` and `https`
+    /// ngrok's agents serve their own 502 page when the upstream fails.
     #[serde(rename = "Proto")]
     pub proto: String,
     /// A string in ngrok's protocol: "0" undefined, "1" tcp, "2" tls, "3" https. Endpoints
     /// (what Ferry serves) use "".
     #[serde(rename = "EdgeType")]
     pub edge_type: String,
+    /// True when the payload is the client's raw TLS, which the agent or its upstream must
+    /// terminate.
     #[serde(rename = "PassthroughTLS")]
     pub passthrough_tls: bool,
 }
 
+/// Why a proxy stream's header cannot be read; either way the stream is unusable.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProxyHeaderError {
+    /// Negative, or over [`MAX_PROXY_HEADER`]: not a header, or not one worth buffering.
     #[error("proxy header length {0} is out of range (0..={MAX_PROXY_HEADER})")]
     BadLength(i64),
+    /// The JSON is malformed or lacks `Id`.
     #[error("proxy header JSON: {0}")]
     Json(#[from] DecodeError),
 }
@@ -49,6 +59,7 @@ struct Folded {
 }
 
 impl ProxyHeader {
+    /// The length prefix and the JSON, ready to write right after the stream type.
     pub fn encode(&self) -> Vec<u8> {
         // Serialising a struct of strings and a bool cannot fail.
         let json = serde_json::to_vec(self).unwrap_or_default();

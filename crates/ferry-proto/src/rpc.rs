@@ -6,17 +6,25 @@ use serde_json::Value;
 
 use crate::MAX_RPC_SIZE;
 
+/// Why bytes from a peer are not the message expected: always the sender's fault, never
+/// cured by waiting for more bytes (that is [`Decoded::Incomplete`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecodeError {
+    /// Over [`MAX_RPC_SIZE`] without a complete value: refused before buffering more.
     #[error("message is larger than {MAX_RPC_SIZE} bytes")]
     TooLarge,
+    /// Not JSON; the position helps whoever wrote the sender.
     #[error("malformed JSON at line {line}, column {column}: {cause}")]
     Malformed {
+        /// 1-based.
         line: usize,
+        /// 1-based.
         column: usize,
+        /// serde_json's explanation.
         cause: String,
     },
+    /// Valid JSON, but a key has the wrong type or a required one is missing.
     #[error("message does not have the expected shape: {0}")]
     Shape(String),
 }
@@ -77,6 +85,8 @@ pub fn from_value_folded<T: DeserializeOwned>(v: &Value) -> Result<T, DecodeErro
     serde_json::from_value(fold_keys(v)).map_err(|e| DecodeError::Shape(e.to_string()))
 }
 
+/// `v` with every object key, at any depth, lower-cased and stripped of underscores, so a
+/// caller can look a key up whatever the sender's spelling.
 pub fn fold_keys(v: &Value) -> Value {
     match v {
         Value::Object(map) => Value::Object(

@@ -14,10 +14,13 @@ pub enum BindTarget<'a> {
     Random,
 }
 
+/// Why a rule is refused when a credential is written; the rule is quoted as given.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AclRuleError {
+    /// Neither `*` nor a `bind:` rule: ngrok defines no other verb.
     #[error("ACL rule {0:?} must be '*' or start with 'bind:'")]
     UnknownVerb(String),
+    /// `bind:` with nothing after it, which would match no bind at all.
     #[error("ACL rule {0:?} has an empty value after 'bind:'")]
     Empty(String),
 }

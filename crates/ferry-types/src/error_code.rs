@@ -11,12 +11,20 @@ macro_rules! catalogue {
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         #[non_exhaustive]
         pub enum ErrorCode {
-            $( $(#[$doc])* $variant, )*
+            $(
+                #[doc = concat!("`ERR_FERRY_", $num, "`: ", $title, ".")]
+                $(#[$doc])*
+                $variant,
+            )*
         }
 
         impl ErrorCode {
+            /// Every code in catalogue order, for the checks that keep `docs/ERRORS.md` and the
+            /// numbering in step.
             pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
 
+            /// The number after `ERR_FERRY_`. The hundreds digit names the area (1 agent
+            /// sessions, 2 REST API, 3 binds, 5 certificates, 6 agent API, 8 data path).
             pub fn number(self) -> u32 {
                 match self { $(ErrorCode::$variant => $num,)* }
             }

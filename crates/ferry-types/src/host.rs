@@ -9,24 +9,39 @@ pub struct Hostname(String);
 /// ngrok's wildcard domains do.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum HostPattern {
+    /// Matches this one name only.
     Exact(Hostname),
     /// The base without the `*.`: `example.test` for `*.example.test`.
     Wildcard(Hostname),
 }
 
+/// Why a text is not a host name or pattern; each message quotes the text, lower-cased.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum HostError {
+    /// Nothing left once a trailing dot is removed.
     #[error("host name is empty")]
     Empty,
+    /// Over DNS's 253-character limit for a whole name.
     #[error("host name {0:?} is longer than 253 characters")]
     TooLong(String),
+    /// An empty label (`a..b`), one over 63 characters, one starting or ending with `-`, or
+    /// a character other than a letter, digit, `-` or `_`.
     #[error("host name {name:?} has an invalid label {label:?} (letters, digits and '-', 1 to 63 characters, not starting or ending with '-')")]
-    BadLabel { name: String, label: String },
+    BadLabel {
+        /// The whole name, lower-cased.
+        name: String,
+        /// The first offending label.
+        label: String,
+    },
+    /// A `*` anywhere but as the whole first label, or a bare `*`.
     #[error("host name {0:?} may only use '*' as its whole first label, as in '*.example.com'")]
     MisplacedWildcard(String),
 }
 
 impl Hostname {
+    /// Accepts any case and one trailing dot (`App.Example.TEST.`), both normalised away so
+    /// that equal names compare equal. Underscores are allowed, as in `_acme-challenge`
+    /// names; `*` is not (use [`HostPattern::parse`]).
     pub fn parse(s: &str) -> Result<Self, HostError> {
         let name = s.trim_end_matches('.').to_ascii_lowercase();
         if name.is_empty() {
@@ -56,6 +71,7 @@ impl Hostname {
         Ok(Self(name))
     }
 
+    /// The lower-case name, without a trailing dot.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -69,6 +85,8 @@ impl Hostname {
 }
 
 impl HostPattern {
+    /// `*.base` gives a wildcard, anything else an exact name; both parse as
+    /// [`Hostname::parse`] does.
     pub fn parse(s: &str) -> Result<Self, HostError> {
         match s.strip_prefix("*.") {
             Some(base) => Ok(Self::Wildcard(Hostname::parse(base)?)),
@@ -77,6 +95,7 @@ impl HostPattern {
         }
     }
 
+    /// A wildcard never matches its own base: `*.example.test` does not cover `example.test`.
     pub fn matches(&self, host: &Hostname) -> bool {
         match self {
             Self::Exact(h) => h == host,
@@ -93,6 +112,7 @@ impl HostPattern {
         }
     }
 
+    /// True for `*.base` patterns.
     pub fn is_wildcard(&self) -> bool {
         matches!(self, Self::Wildcard(_))
     }

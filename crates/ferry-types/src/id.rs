@@ -19,12 +19,21 @@ const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ResourceId(String);
 
+/// Why a text is not an ID of the expected kind; every variant quotes the text as given.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum IdError {
+    /// The part before `_` is none of [`ID_PREFIXES`].
     #[error("ID {0:?} has no known prefix (expected one of {prefixes})", prefixes = ID_PREFIXES.join("_, ") + "_")]
     UnknownPrefix(String),
+    /// A valid ID of another kind, such as a `cr_` ID where a `tn_` one was expected.
     #[error("ID {id:?} should start with {expected}_")]
-    WrongPrefix { id: String, expected: &'static str },
+    WrongPrefix {
+        /// The ID as given.
+        id: String,
+        /// The prefix the caller asked for, without the `_`.
+        expected: &'static str,
+    },
+    /// No `_`, or a body that is not exactly 27 ASCII letters and digits.
     #[error("ID {0:?} should be a prefix and 27 base62 characters")]
     Malformed(String),
 }
@@ -74,6 +83,7 @@ impl ResourceId {
         Ok(Self(s.to_string()))
     }
 
+    /// The whole ID, prefix included, as it appears in URLs and JSON.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -1,5 +1,6 @@
 //! The vocabulary every Ferry crate shares. Nothing here does I/O, so it is safe to use from
 //! sans-IO protocol code, the store and the binaries alike.
+#![warn(missing_docs)]
 
 pub mod acl;
 mod error_code;

@@ -8,6 +8,7 @@ use std::fmt;
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a plaintext as soon as it is read, so it is masked from then on.
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
     }
@@ -17,6 +18,7 @@ impl Secret {
         &self.0
     }
 
+    /// Lets callers test for "not set" without exposing the value.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
