@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::openapi::{described, input, null_obj, obj, policy, policy_input, s, strings};
-use crate::resource::{ApiResult, Resource, Schemas};
+use crate::resource::{ApiResult, Resource, Rest, Schemas};
 use crate::validate;
 use crate::{ApiError, AppState};
 
@@ -66,10 +66,12 @@ async fn publish(s: &AppState) -> Result<(), ApiError> {
 }
 
 impl Resource for AgentIngress {
-    const PATH: &'static str = "/agent_ingresses";
-    const LIST_KEY: &'static str = "ingresses";
-    const NOUN: &'static str = "agent ingress";
-    const SCHEMA: &'static str = "AgentIngress";
+    const REST: Rest = Rest::new(
+        "/agent_ingresses",
+        "ingresses",
+        "agent ingress",
+        "AgentIngress",
+    );
     type Create = Create;
     type Update = Update;
 

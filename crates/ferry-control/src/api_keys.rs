@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::openapi::{described, input, ns, obj, s};
-use crate::resource::{ApiResult, Resource, Schemas};
+use crate::resource::{ApiResult, Resource, Rest, Schemas};
 use crate::validate::{self, Described};
 use crate::AppState;
 
@@ -30,10 +30,7 @@ fn render(s: &AppState, k: &ApiKey, token: Option<&str>) -> Value {
 }
 
 impl Resource for ApiKey {
-    const PATH: &'static str = "/api_keys";
-    const LIST_KEY: &'static str = "keys";
-    const NOUN: &'static str = "API key";
-    const SCHEMA: &'static str = "ApiKey";
+    const REST: Rest = Rest::new("/api_keys", "keys", "API key", "ApiKey");
     type Create = Create;
     type Update = Described;
 

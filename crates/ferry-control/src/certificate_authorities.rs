@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::openapi::{described, input, obj, s, strings};
-use crate::resource::{ApiResult, Resource, Schemas};
+use crate::resource::{ApiResult, Resource, Rest, Schemas};
 use crate::validate::{self, Described};
 use crate::{pem, ApiError, AppState};
 
@@ -19,10 +19,12 @@ pub(crate) struct Create {
 }
 
 impl Resource for CertificateAuthority {
-    const PATH: &'static str = "/certificate_authorities";
-    const LIST_KEY: &'static str = "certificate_authorities";
-    const NOUN: &'static str = "certificate authority";
-    const SCHEMA: &'static str = "CertificateAuthority";
+    const REST: Rest = Rest::new(
+        "/certificate_authorities",
+        "certificate_authorities",
+        "certificate authority",
+        "CertificateAuthority",
+    );
     type Create = Create;
     type Update = Described;
 

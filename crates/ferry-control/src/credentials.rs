@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::openapi::{described, input, ns, obj, s, strings};
-use crate::resource::{ApiResult, Resource, Schemas};
+use crate::resource::{ApiResult, Resource, Rest, Schemas};
 use crate::validate;
 use crate::{ApiError, AppState};
 
@@ -72,10 +72,7 @@ pub(crate) async fn owner(s: &AppState, owner_id: String) -> Result<String, ApiE
 }
 
 impl Resource for Credential {
-    const PATH: &'static str = "/credentials";
-    const LIST_KEY: &'static str = "credentials";
-    const NOUN: &'static str = "credential";
-    const SCHEMA: &'static str = "Credential";
+    const REST: Rest = Rest::new("/credentials", "credentials", "credential", "Credential");
     type Create = Create;
     type Update = Update;
 

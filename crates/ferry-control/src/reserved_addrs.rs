@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::openapi::{described, input, null_obj, obj, s};
-use crate::resource::{ApiResult, Resource, Schemas};
+use crate::resource::{ApiResult, Resource, Rest, Schemas};
 use crate::validate::{self, Described};
 use crate::{ApiError, AppState};
 
@@ -42,10 +42,12 @@ async fn free_addr(s: &AppState) -> Result<String, ApiError> {
 }
 
 impl Resource for ReservedAddr {
-    const PATH: &'static str = "/reserved_addrs";
-    const LIST_KEY: &'static str = "reserved_addrs";
-    const NOUN: &'static str = "reserved address";
-    const SCHEMA: &'static str = "ReservedAddr";
+    const REST: Rest = Rest::new(
+        "/reserved_addrs",
+        "reserved_addrs",
+        "reserved address",
+        "ReservedAddr",
+    );
     type Create = Create;
     type Update = Described;
 

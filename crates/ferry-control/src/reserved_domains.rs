@@ -15,7 +15,7 @@ use crate::agent_ingresses::Policy;
 use crate::openapi::{
     b, described, input, ns, null_obj, obj, policy, policy_input, reference, s, Operation,
 };
-use crate::resource::{find, ApiResult, Resource, Schemas};
+use crate::resource::{find, ApiResult, Resource, Rest, Schemas};
 use crate::validate;
 use crate::{ApiError, AppState};
 
@@ -97,10 +97,12 @@ async fn check_certificate(s: &AppState, id: &str) -> Result<(), ApiError> {
 }
 
 impl Resource for ReservedDomain {
-    const PATH: &'static str = "/reserved_domains";
-    const LIST_KEY: &'static str = "reserved_domains";
-    const NOUN: &'static str = "reserved domain";
-    const SCHEMA: &'static str = "ReservedDomain";
+    const REST: Rest = Rest::new(
+        "/reserved_domains",
+        "reserved_domains",
+        "reserved domain",
+        "ReservedDomain",
+    );
     type Create = Create;
     type Update = Update;
 

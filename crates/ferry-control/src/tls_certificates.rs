@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use x509_parser::pem::Pem;
 
 use crate::openapi::{described, input, ns, obj, s, strings};
-use crate::resource::{ApiResult, Resource, Schemas};
+use crate::resource::{ApiResult, Resource, Rest, Schemas};
 use crate::validate::{self, Described};
 use crate::{pem, ApiError, AppState};
 
@@ -49,10 +49,12 @@ fn check_key(key: &str) -> Result<(), ApiError> {
 }
 
 impl Resource for TlsCertificate {
-    const PATH: &'static str = "/tls_certificates";
-    const LIST_KEY: &'static str = "tls_certificates";
-    const NOUN: &'static str = "TLS certificate";
-    const SCHEMA: &'static str = "TlsCertificate";
+    const REST: Rest = Rest::new(
+        "/tls_certificates",
+        "tls_certificates",
+        "TLS certificate",
+        "TlsCertificate",
+    );
     type Create = Create;
     type Update = Described;
 
