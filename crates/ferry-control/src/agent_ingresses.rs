@@ -7,9 +7,9 @@ use ferry_types::{ErrorCode, Hostname};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::openapi::{described, input, null_obj, obj, policy, policy_input, s, strings};
-use crate::resource::{ApiResult, Resource, Schemas};
-use crate::validate;
+use crate::described;
+use crate::openapi::{null_obj, policy, policy_input, s, strings};
+use crate::resource::{ApiResult, Resource, Rest, Schemas};
 use crate::{ApiError, AppState};
 
 #[derive(Deserialize)]
@@ -66,10 +66,12 @@ async fn publish(s: &AppState) -> Result<(), ApiError> {
 }
 
 impl Resource for AgentIngress {
-    const PATH: &'static str = "/agent_ingresses";
-    const LIST_KEY: &'static str = "ingresses";
-    const NOUN: &'static str = "agent ingress";
-    const SCHEMA: &'static str = "AgentIngress";
+    const REST: Rest = Rest::new(
+        "/agent_ingresses",
+        "ingresses",
+        "agent ingress",
+        "AgentIngress",
+    );
     type Create = Create;
     type Update = Update;
 
@@ -79,12 +81,9 @@ impl Resource for AgentIngress {
         } else {
             json!({ "renews_at": null, "provisioning_job": null })
         };
-        json!({
-            "id": a.id.to_string(),
+        let fields = json!({
             // Relative, as in ngrok's API and the guides.
             "uri": format!("/agent_ingresses/{}", a.id),
-            "description": a.description,
-            "metadata": a.metadata,
             "domain": a.domain,
             "ns_targets": s.config.ns_targets,
             "region_domains": s
@@ -93,10 +92,10 @@ impl Resource for AgentIngress {
                 .iter()
                 .map(|r| format!("tunnel.{r}.{}", a.domain))
                 .collect::<Vec<_>>(),
-            "created_at": a.created_at,
             "certificate_management_policy": a.cert_policy,
             "certificate_management_status": status,
-        })
+        });
+        described::item(s, a, fields)
     }
 
     async fn create(s: &AppState, c: Create) -> ApiResult<Value> {
@@ -114,7 +113,7 @@ impl Resource for AgentIngress {
             Some(p) => p.resolve("rsa")?,
             None => Value::Null,
         };
-        let (description, metadata) = validate::created(c.description, c.metadata)?;
+        let (description, metadata) = described::created(c.description, c.metadata)?;
         let new = NewAgentIngress {
             description,
             metadata,
@@ -140,11 +139,7 @@ impl Resource for AgentIngress {
         if let Some(p) = u.certificate_management_policy {
             a.cert_policy = p.resolve("rsa")?;
         }
-        validate::patched(
-            (&mut a.description, &mut a.metadata),
-            u.description,
-            u.metadata,
-        )
+        described::patch(a, u.description, u.metadata)
     }
 
     async fn deleted(s: &AppState, _a: &Self) -> ApiResult<()> {
@@ -153,29 +148,21 @@ impl Resource for AgentIngress {
 
     fn schemas() -> Schemas {
         Schemas {
-            item: obj(&[
-                ("id", s()),
-                ("uri", s()),
-                ("description", s()),
-                ("metadata", s()),
+            item: described::schema(&[
                 ("domain", s()),
                 ("ns_targets", strings()),
                 ("region_domains", strings()),
-                ("created_at", s()),
                 ("certificate_management_policy", policy()),
                 ("certificate_management_status", null_obj()),
             ]),
-            create: input(
-                &described(vec![
+            create: described::input(
+                &[
                     ("domain", s()),
                     ("certificate_management_policy", policy_input()),
-                ]),
+                ],
                 &["domain"],
             ),
-            update: input(
-                &described(vec![("certificate_management_policy", policy_input())]),
-                &[],
-            ),
+            update: described::input(&[("certificate_management_policy", policy_input())], &[]),
         }
     }
 }

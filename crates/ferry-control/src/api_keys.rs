@@ -4,9 +4,9 @@ use ferry_store::ApiKey;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::openapi::{described, input, ns, obj, s};
-use crate::resource::{ApiResult, Resource, Schemas};
-use crate::validate::{self, Described};
+use crate::described;
+use crate::openapi::{ns, s};
+use crate::resource::{ApiResult, Resource, Rest, Schemas};
 use crate::AppState;
 
 #[derive(Deserialize)]
@@ -18,31 +18,20 @@ pub(crate) struct Create {
 }
 
 fn render(s: &AppState, k: &ApiKey, token: Option<&str>) -> Value {
-    json!({
-        "id": k.id.to_string(),
-        "uri": s.url(&format!("/api_keys/{}", k.id)),
-        "description": k.description,
-        "metadata": k.metadata,
-        "created_at": k.created_at,
-        "token": token,
-        "owner_id": k.owner_id,
-    })
+    described::item(s, k, json!({ "token": token, "owner_id": k.owner_id }))
 }
 
 impl Resource for ApiKey {
-    const PATH: &'static str = "/api_keys";
-    const LIST_KEY: &'static str = "keys";
-    const NOUN: &'static str = "API key";
-    const SCHEMA: &'static str = "ApiKey";
+    const REST: Rest = Rest::new("/api_keys", "keys", "API key", "ApiKey");
     type Create = Create;
-    type Update = Described;
+    type Update = described::Update;
 
     fn render(s: &AppState, k: &Self) -> Value {
         render(s, k, None)
     }
 
     async fn create(s: &AppState, c: Create) -> ApiResult<Value> {
-        let (description, metadata) = validate::created(c.description, c.metadata)?;
+        let (description, metadata) = described::created(c.description, c.metadata)?;
         let owner = crate::credentials::owner(s, c.owner_id.unwrap_or_default()).await?;
         let (k, token) = s
             .store
@@ -51,27 +40,15 @@ impl Resource for ApiKey {
         Ok(render(s, &k, Some(token.expose())))
     }
 
-    async fn update(_s: &AppState, k: &mut Self, u: Described) -> ApiResult<()> {
-        validate::patched(
-            (&mut k.description, &mut k.metadata),
-            u.description,
-            u.metadata,
-        )
+    async fn update(_s: &AppState, k: &mut Self, u: described::Update) -> ApiResult<()> {
+        described::patch(k, u.description, u.metadata)
     }
 
     fn schemas() -> Schemas {
         Schemas {
-            item: obj(&[
-                ("id", s()),
-                ("uri", s()),
-                ("description", s()),
-                ("metadata", s()),
-                ("created_at", s()),
-                ("token", ns()),
-                ("owner_id", s()),
-            ]),
-            create: input(&described(vec![("owner_id", s())]), &[]),
-            update: input(&described(vec![]), &[]),
+            item: described::schema(&[("token", ns()), ("owner_id", s())]),
+            create: described::input(&[("owner_id", s())], &[]),
+            update: described::input(&[], &[]),
         }
     }
 }

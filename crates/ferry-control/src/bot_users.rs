@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::openapi::{b, input, obj, s};
-use crate::resource::{ApiResult, Resource, Schemas};
+use crate::resource::{ApiResult, Resource, Rest, Schemas};
 use crate::{ApiError, AppState};
 
 /// The create and the update body alike.
@@ -22,10 +22,7 @@ fn check_name(name: &str) -> ApiResult<()> {
 }
 
 impl Resource for BotUser {
-    const PATH: &'static str = "/bot_users";
-    const LIST_KEY: &'static str = "bot_users";
-    const NOUN: &'static str = "bot user";
-    const SCHEMA: &'static str = "BotUser";
+    const REST: Rest = Rest::new("/bot_users", "bot_users", "bot user", "BotUser");
     type Create = Body;
     type Update = Body;
 

@@ -5,9 +5,9 @@ use ferry_store::{CertificateAuthority, NewCertificateAuthority};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::openapi::{described, input, obj, s, strings};
-use crate::resource::{ApiResult, Resource, Schemas};
-use crate::validate::{self, Described};
+use crate::described;
+use crate::openapi::{s, strings};
+use crate::resource::{ApiResult, Resource, Rest, Schemas};
 use crate::{pem, ApiError, AppState};
 
 #[derive(Deserialize)]
@@ -19,28 +19,26 @@ pub(crate) struct Create {
 }
 
 impl Resource for CertificateAuthority {
-    const PATH: &'static str = "/certificate_authorities";
-    const LIST_KEY: &'static str = "certificate_authorities";
-    const NOUN: &'static str = "certificate authority";
-    const SCHEMA: &'static str = "CertificateAuthority";
+    const REST: Rest = Rest::new(
+        "/certificate_authorities",
+        "certificate_authorities",
+        "certificate authority",
+        "CertificateAuthority",
+    );
     type Create = Create;
-    type Update = Described;
+    type Update = described::Update;
 
     fn render(s: &AppState, c: &Self) -> Value {
         let p = &c.parsed;
-        json!({
-            "id": c.id.to_string(),
-            "uri": s.url(&format!("/certificate_authorities/{}", c.id)),
-            "created_at": c.created_at,
-            "description": c.description,
-            "metadata": c.metadata,
+        let fields = json!({
             "ca_pem": c.ca_pem,
             "subject_common_name": p["subject_common_name"],
             "not_before": p["not_before"],
             "not_after": p["not_after"],
             "key_usages": p["key_usages"],
             "extended_key_usages": p["extended_key_usages"],
-        })
+        });
+        described::item(s, c, fields)
     }
 
     async fn create(s: &AppState, c: Create) -> ApiResult<Value> {
@@ -53,7 +51,7 @@ impl Resource for CertificateAuthority {
         }
         let ders = pem::certificates("ca_pem", &ca_pem)?;
         let parsed = pem::describe(&pem::parse("ca_pem", &ders[0])?);
-        let (description, metadata) = validate::created(c.description, c.metadata)?;
+        let (description, metadata) = described::created(c.description, c.metadata)?;
         let new = NewCertificateAuthority {
             description,
             metadata,
@@ -66,22 +64,13 @@ impl Resource for CertificateAuthority {
         ))
     }
 
-    async fn update(_s: &AppState, c: &mut Self, u: Described) -> ApiResult<()> {
-        validate::patched(
-            (&mut c.description, &mut c.metadata),
-            u.description,
-            u.metadata,
-        )
+    async fn update(_s: &AppState, c: &mut Self, u: described::Update) -> ApiResult<()> {
+        described::patch(c, u.description, u.metadata)
     }
 
     fn schemas() -> Schemas {
         Schemas {
-            item: obj(&[
-                ("id", s()),
-                ("uri", s()),
-                ("created_at", s()),
-                ("description", s()),
-                ("metadata", s()),
+            item: described::schema(&[
                 ("ca_pem", s()),
                 ("subject_common_name", s()),
                 ("not_before", s()),
@@ -89,8 +78,8 @@ impl Resource for CertificateAuthority {
                 ("key_usages", strings()),
                 ("extended_key_usages", strings()),
             ]),
-            create: input(&described(vec![("ca_pem", s())]), &["ca_pem"]),
-            update: input(&described(vec![]), &[]),
+            create: described::input(&[("ca_pem", s())], &["ca_pem"]),
+            update: described::input(&[], &[]),
         }
     }
 }

@@ -6,9 +6,9 @@ use ferry_types::{acl, ErrorCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::openapi::{described, input, ns, obj, s, strings};
-use crate::resource::{ApiResult, Resource, Schemas};
-use crate::validate;
+use crate::described;
+use crate::openapi::{ns, s, strings};
+use crate::resource::{ApiResult, Resource, Rest, Schemas};
 use crate::{ApiError, AppState};
 
 #[derive(Deserialize)]
@@ -29,16 +29,11 @@ pub(crate) struct Update {
 }
 
 fn render(s: &AppState, c: &Credential, token: Option<&str>) -> Value {
-    json!({
-        "id": c.id.to_string(),
-        "uri": s.url(&format!("/credentials/{}", c.id)),
-        "created_at": c.created_at,
-        "description": c.description,
-        "metadata": c.metadata,
-        "token": token,
-        "acl": c.acl,
-        "owner_id": c.owner_id,
-    })
+    described::item(
+        s,
+        c,
+        json!({ "token": token, "acl": c.acl, "owner_id": c.owner_id }),
+    )
 }
 
 fn check_acl(rules: &[String]) -> Result<(), ApiError> {
@@ -72,10 +67,7 @@ pub(crate) async fn owner(s: &AppState, owner_id: String) -> Result<String, ApiE
 }
 
 impl Resource for Credential {
-    const PATH: &'static str = "/credentials";
-    const LIST_KEY: &'static str = "credentials";
-    const NOUN: &'static str = "credential";
-    const SCHEMA: &'static str = "Credential";
+    const REST: Rest = Rest::new("/credentials", "credentials", "credential", "Credential");
     type Create = Create;
     type Update = Update;
 
@@ -85,7 +77,7 @@ impl Resource for Credential {
 
     async fn create(s: &AppState, c: Create) -> ApiResult<Value> {
         let owner_id = owner(s, c.owner_id.unwrap_or_default()).await?;
-        let (description, metadata) = validate::created(c.description, c.metadata)?;
+        let (description, metadata) = described::created(c.description, c.metadata)?;
         let acl = c.acl.unwrap_or_default();
         check_acl(&acl)?;
         let new = NewCredential {
@@ -103,11 +95,7 @@ impl Resource for Credential {
             check_acl(&rules)?;
             c.acl = rules;
         }
-        validate::patched(
-            (&mut c.description, &mut c.metadata),
-            u.description,
-            u.metadata,
-        )
+        described::patch(c, u.description, u.metadata)
     }
 
     async fn deleted(s: &AppState, c: &Self) -> ApiResult<()> {
@@ -118,18 +106,9 @@ impl Resource for Credential {
 
     fn schemas() -> Schemas {
         Schemas {
-            item: obj(&[
-                ("id", s()),
-                ("uri", s()),
-                ("created_at", s()),
-                ("description", s()),
-                ("metadata", s()),
-                ("token", ns()),
-                ("acl", strings()),
-                ("owner_id", s()),
-            ]),
-            create: input(&described(vec![("acl", strings()), ("owner_id", s())]), &[]),
-            update: input(&described(vec![("acl", strings())]), &[]),
+            item: described::schema(&[("token", ns()), ("acl", strings()), ("owner_id", s())]),
+            create: described::input(&[("acl", strings()), ("owner_id", s())], &[]),
+            update: described::input(&[("acl", strings())], &[]),
         }
     }
 }

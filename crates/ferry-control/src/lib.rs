@@ -10,6 +10,7 @@ mod body;
 mod bot_users;
 mod certificate_authorities;
 mod credentials;
+mod described;
 mod error;
 mod live;
 mod openapi;

@@ -4,49 +4,113 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{Method, StatusCode};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::Json;
 use ferry_types::ErrorCode;
 use serde_json::{json, Value};
 
 use crate::openapi::{any_obj, b, int, null_obj, obj, reference, s, strings, Operation};
-use crate::page::{list_body, list_query, page_in_memory, path_id};
+use crate::page::{list_body, list_query, page_in_memory, path_id, ListQuery};
+use crate::resource::ApiResult;
 use crate::{rfc3339, ApiError, AppState, LiveSession, LiveTunnel, SessionCommand};
+
+/// One of the live views: where it is, what its items are called, and how one is named and
+/// answered; its list and read are the same for each.
+struct View<T> {
+    path: &'static str,
+    key: &'static str,
+    prefix: &'static str,
+    noun: &'static str,
+    schema: &'static str,
+    id: fn(&T) -> String,
+    render: fn(&AppState, &T) -> Value,
+}
+
+const SESSIONS: View<LiveSession> = View {
+    path: "/tunnel_sessions",
+    key: "tunnel_sessions",
+    prefix: "ts",
+    noun: "tunnel session",
+    schema: "TunnelSession",
+    id: |t| t.id.clone(),
+    render: render_session,
+};
+
+const TUNNELS: View<LiveTunnel> = View {
+    path: "/tunnels",
+    key: "tunnels",
+    prefix: "tn",
+    noun: "tunnel",
+    schema: "Tunnel",
+    id: |t| t.id.clone(),
+    render: render_tunnel,
+};
+
+/// An agent endpoint is its tunnel seen under another ID.
+const ENDPOINTS: View<LiveTunnel> = View {
+    path: "/endpoints",
+    key: "endpoints",
+    prefix: "ep",
+    noun: "endpoint",
+    schema: "Endpoint",
+    id: endpoint_id,
+    render: render_endpoint,
+};
+
+impl<T> View<T> {
+    /// One page of `all`, newest first.
+    fn list(&self, s: &AppState, q: &ListQuery, all: Vec<T>) -> Json<Value> {
+        let listed = page_in_memory(all, &q.page, self.id);
+        Json(list_body(
+            s,
+            self.path,
+            self.key,
+            &q.page,
+            listed,
+            self.id,
+            |t| (self.render)(s, t),
+        ))
+    }
+
+    /// The one of `all` with the ID in a request path.
+    fn read(&self, s: &AppState, id: &str, all: Vec<T>) -> ApiResult<Json<Value>> {
+        let id = path_id(id, self.prefix)?;
+        let t = all
+            .into_iter()
+            .find(|t| (self.id)(t) == id)
+            .ok_or_else(|| ApiError::not_found(self.noun, &id))?;
+        Ok(Json((self.render)(s, &t)))
+    }
+
+    /// The `GET` of the collection.
+    fn list_operation(&self, handler: MethodRouter<AppState>) -> Operation {
+        Operation::new(Method::GET, self.path, handler)
+            .summary(format!("List {}", self.path))
+            .paged(self.key, self.schema)
+    }
+
+    /// The `GET` of one.
+    fn read_operation(&self, handler: MethodRouter<AppState>) -> Operation {
+        Operation::new(Method::GET, &format!("{}/{{id}}", self.path), handler)
+            .summary(format!("Get one of {}", self.path))
+            .id(self.prefix)
+            .answer(200, Some(Operation::schema_ref(self.schema)))
+    }
+}
 
 /// The live views' operations: lists and reads, the session actions, and the refusal of
 /// cloud endpoints.
 pub(crate) fn operations() -> Vec<Operation> {
-    let one = |path: &str, prefix: &str, schema: &str, handler| {
-        Operation::new(Method::GET, path, handler)
-            .summary(format!("Get one of {}", path.trim_end_matches("/{id}")))
-            .id(prefix)
-            .answer(200, Some(Operation::schema_ref(schema)))
-    };
-    let list = |path: &str, key: &str, schema: &str, handler| {
-        Operation::new(Method::GET, path, handler)
-            .summary(format!("List {path}"))
-            .paged(key, schema)
-    };
     let mut all = vec![
-        list(
-            "/tunnel_sessions",
-            "tunnel_sessions",
-            "TunnelSession",
-            get(list_sessions),
-        ),
-        one(
-            "/tunnel_sessions/{id}",
-            "ts",
-            "TunnelSession",
-            get(read_session),
-        ),
-        list("/tunnels", "tunnels", "Tunnel", get(list_tunnels)),
-        one("/tunnels/{id}", "tn", "Tunnel", get(read_tunnel)),
-        list("/endpoints", "endpoints", "Endpoint", get(list_endpoints)),
-        Operation::new(Method::POST, "/endpoints", post(create_endpoint))
+        SESSIONS.list_operation(get(list_sessions)),
+        SESSIONS.read_operation(get(read_session)),
+        TUNNELS.list_operation(get(list_tunnels)),
+        TUNNELS.read_operation(get(read_tunnel)),
+        ENDPOINTS.list_operation(get(list_endpoints)),
+        Operation::new(Method::POST, ENDPOINTS.path, post(create_endpoint))
             .summary("Cloud endpoints: not supported, agents create endpoints when they bind")
-            .answer(201, Some(Operation::schema_ref("Endpoint"))),
-        one("/endpoints/{id}", "ep", "Endpoint", get(read_endpoint)),
+            .answer(201, Some(Operation::schema_ref(ENDPOINTS.schema))),
+        ENDPOINTS.read_operation(get(read_endpoint)),
     ];
     for (action, command) in [
         ("restart", SessionCommand::Restart),
@@ -234,32 +298,13 @@ fn render_endpoint(s: &AppState, t: &LiveTunnel) -> Value {
     })
 }
 
-async fn list_sessions(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, ApiError> {
-    let q = list_query(&q, "ts", &[])?;
-    let listed = page_in_memory(s.live.sessions(), &q.page, |t| t.id.clone());
-    Ok(Json(list_body(
-        &s,
-        "/tunnel_sessions",
-        "tunnel_sessions",
-        &q.page,
-        listed,
-        |t| t.id.clone(),
-        |t| render_session(&s, t),
-    )))
+async fn list_sessions(State(s): State<AppState>, q: RawQuery) -> ApiResult<Json<Value>> {
+    let q = list_query(&q, SESSIONS.prefix, &[])?;
+    Ok(SESSIONS.list(&s, &q, s.live.sessions()))
 }
 
-async fn read_session(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let id = path_id(&id, "ts")?;
-    let t = s
-        .live
-        .sessions()
-        .into_iter()
-        .find(|t| t.id == id)
-        .ok_or_else(|| ApiError::not_found("tunnel session", &id))?;
-    Ok(Json(render_session(&s, &t)))
+async fn read_session(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    SESSIONS.read(&s, &id, s.live.sessions())
 }
 
 /// `restart`, `stop` and `update` go to the agent as ngrok's server-to-agent commands; 204
@@ -284,36 +329,18 @@ async fn session_action(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_tunnels(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, ApiError> {
-    let q = list_query(&q, "tn", &[])?;
-    let listed = page_in_memory(s.live.tunnels(), &q.page, |t| t.id.clone());
-    Ok(Json(list_body(
-        &s,
-        "/tunnels",
-        "tunnels",
-        &q.page,
-        listed,
-        |t| t.id.clone(),
-        |t| render_tunnel(&s, t),
-    )))
+async fn list_tunnels(State(s): State<AppState>, q: RawQuery) -> ApiResult<Json<Value>> {
+    let q = list_query(&q, TUNNELS.prefix, &[])?;
+    Ok(TUNNELS.list(&s, &q, s.live.tunnels()))
 }
 
-async fn read_tunnel(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let id = path_id(&id, "tn")?;
-    let t = s
-        .live
-        .tunnels()
-        .into_iter()
-        .find(|t| t.id == id)
-        .ok_or_else(|| ApiError::not_found("tunnel", &id))?;
-    Ok(Json(render_tunnel(&s, &t)))
+async fn read_tunnel(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    TUNNELS.read(&s, &id, s.live.tunnels())
 }
 
-async fn list_endpoints(State(s): State<AppState>, q: RawQuery) -> Result<Json<Value>, ApiError> {
-    let q = list_query(&q, "ep", &["id", "url"])?;
+/// Endpoints also take ngrok's deprecated `id` and `url` filters.
+async fn list_endpoints(State(s): State<AppState>, q: RawQuery) -> ApiResult<Json<Value>> {
+    let q = list_query(&q, ENDPOINTS.prefix, &["id", "url"])?;
     let mut all = s.live.tunnels();
     if !q.ids.is_empty() {
         all.retain(|t| q.ids.contains(&endpoint_id(t)));
@@ -321,30 +348,14 @@ async fn list_endpoints(State(s): State<AppState>, q: RawQuery) -> Result<Json<V
     if !q.urls.is_empty() {
         all.retain(|t| q.urls.contains(&t.public_url));
     }
-    let listed = page_in_memory(all, &q.page, endpoint_id);
-    Ok(Json(list_body(
-        &s,
-        "/endpoints",
-        "endpoints",
-        &q.page,
-        listed,
-        endpoint_id,
-        |t| render_endpoint(&s, t),
-    )))
+    Ok(ENDPOINTS.list(&s, &q, all))
 }
 
 async fn read_endpoint(
     State(s): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let id = path_id(&id, "ep")?;
-    let t = s
-        .live
-        .tunnels()
-        .into_iter()
-        .find(|t| endpoint_id(t) == id)
-        .ok_or_else(|| ApiError::not_found("endpoint", &id))?;
-    Ok(Json(render_endpoint(&s, &t)))
+) -> ApiResult<Json<Value>> {
+    ENDPOINTS.read(&s, &id, s.live.tunnels())
 }
 
 async fn create_endpoint() -> ApiError {

@@ -231,10 +231,3 @@ pub fn document(public_base: &str) -> Value {
 pub async fn serve(State(s): State<AppState>) -> Json<Value> {
     Json(document(&s.config.public_base))
 }
-
-/// A request body's properties: `description`, `metadata` and `extra`.
-pub(crate) fn described(extra: Vec<(&'static str, Value)>) -> Vec<(&'static str, Value)> {
-    let mut all = vec![("description", s()), ("metadata", s())];
-    all.extend(extra);
-    all
-}

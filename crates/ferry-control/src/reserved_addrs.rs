@@ -7,9 +7,9 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::openapi::{described, input, null_obj, obj, s};
-use crate::resource::{ApiResult, Resource, Schemas};
-use crate::validate::{self, Described};
+use crate::described;
+use crate::openapi::{null_obj, s};
+use crate::resource::{ApiResult, Resource, Rest, Schemas};
 use crate::{ApiError, AppState};
 
 const REGIONS: &[&str] = &["us", "eu", "au", "ap", "jp", "in", "sa"];
@@ -42,24 +42,22 @@ async fn free_addr(s: &AppState) -> Result<String, ApiError> {
 }
 
 impl Resource for ReservedAddr {
-    const PATH: &'static str = "/reserved_addrs";
-    const LIST_KEY: &'static str = "reserved_addrs";
-    const NOUN: &'static str = "reserved address";
-    const SCHEMA: &'static str = "ReservedAddr";
+    const REST: Rest = Rest::new(
+        "/reserved_addrs",
+        "reserved_addrs",
+        "reserved address",
+        "ReservedAddr",
+    );
     type Create = Create;
-    type Update = Described;
+    type Update = described::Update;
 
     fn render(s: &AppState, a: &Self) -> Value {
-        json!({
-            "id": a.id.to_string(),
-            "uri": s.url(&format!("/reserved_addrs/{}", a.id)),
-            "created_at": a.created_at,
-            "description": a.description,
-            "metadata": a.metadata,
+        let fields = json!({
             "addr": a.addr,
             "region": a.region,
             "endpoint_configuration": null,
-        })
+        });
+        described::item(s, a, fields)
     }
 
     async fn create(s: &AppState, c: Create) -> ApiResult<Value> {
@@ -74,7 +72,7 @@ impl Resource for ReservedAddr {
             ));
         }
         let addr = free_addr(s).await?;
-        let (description, metadata) = validate::created(c.description, c.metadata)?;
+        let (description, metadata) = described::created(c.description, c.metadata)?;
         let new = NewReservedAddr {
             description,
             metadata,
@@ -84,34 +82,25 @@ impl Resource for ReservedAddr {
         Ok(Self::render(s, &s.store.create::<ReservedAddr>(new).await?))
     }
 
-    async fn update(_s: &AppState, a: &mut Self, u: Described) -> ApiResult<()> {
+    async fn update(_s: &AppState, a: &mut Self, u: described::Update) -> ApiResult<()> {
         if u.description.is_none() && u.metadata.is_none() {
             return Err(ApiError::new(
                 ErrorCode::UpdateEmpty,
                 "the update names no field to change",
             ));
         }
-        validate::patched(
-            (&mut a.description, &mut a.metadata),
-            u.description,
-            u.metadata,
-        )
+        described::patch(a, u.description, u.metadata)
     }
 
     fn schemas() -> Schemas {
         Schemas {
-            item: obj(&[
-                ("id", s()),
-                ("uri", s()),
-                ("created_at", s()),
-                ("description", s()),
-                ("metadata", s()),
+            item: described::schema(&[
                 ("addr", s()),
                 ("region", s()),
                 ("endpoint_configuration", null_obj()),
             ]),
-            create: input(&described(vec![("region", s())]), &[]),
-            update: input(&described(vec![]), &[]),
+            create: described::input(&[("region", s())], &[]),
+            update: described::input(&[], &[]),
         }
     }
 }

@@ -12,10 +12,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::agent_ingresses::Policy;
-use crate::openapi::{
-    b, described, input, ns, null_obj, obj, policy, policy_input, reference, s, Operation,
-};
-use crate::resource::{find, ApiResult, Resource, Schemas};
+use crate::described;
+use crate::openapi::{b, input, ns, null_obj, obj, policy, policy_input, reference, s, Operation};
+use crate::resource::{find, ApiResult, Resource, Rest, Schemas};
 use crate::validate;
 use crate::{ApiError, AppState};
 
@@ -97,10 +96,12 @@ async fn check_certificate(s: &AppState, id: &str) -> Result<(), ApiError> {
 }
 
 impl Resource for ReservedDomain {
-    const PATH: &'static str = "/reserved_domains";
-    const LIST_KEY: &'static str = "reserved_domains";
-    const NOUN: &'static str = "reserved domain";
-    const SCHEMA: &'static str = "ReservedDomain";
+    const REST: Rest = Rest::new(
+        "/reserved_domains",
+        "reserved_domains",
+        "reserved domain",
+        "ReservedDomain",
+    );
     type Create = Create;
     type Update = Update;
 
@@ -127,12 +128,7 @@ impl Resource for ReservedDomain {
             })
         };
         let opt = |v: &str| if v.is_empty() { Value::Null } else { json!(v) };
-        json!({
-            "id": d.id.to_string(),
-            "uri": s.url(&format!("/reserved_domains/{}", d.id)),
-            "created_at": d.created_at,
-            "description": d.description,
-            "metadata": d.metadata,
+        let fields = json!({
             "domain": d.domain,
             "region": d.region,
             "cname_target": opt(&d.cname_target),
@@ -145,7 +141,8 @@ impl Resource for ReservedDomain {
             "resolves_to": d.resolves_to,
             "error_redirect_url": null,
             "is_dev": false,
-        })
+        });
+        described::item(s, d, fields)
     }
 
     async fn create(s: &AppState, c: Create) -> ApiResult<Value> {
@@ -229,8 +226,6 @@ impl Resource for ReservedDomain {
                 "the update names no field to change",
             ));
         }
-        validate::patch(&mut d.description, u.description);
-        validate::patch(&mut d.metadata, u.metadata);
         if let Some(cert) = u.certificate_id {
             check_certificate(s, &cert).await?;
             if !cert.is_empty() {
@@ -245,8 +240,7 @@ impl Resource for ReservedDomain {
         if let Some(r) = u.resolves_to {
             d.resolves_to = resolves_to(r);
         }
-        validate::description(&d.description)?;
-        validate::metadata(&d.metadata)
+        described::patch(d, u.description, u.metadata)
     }
 
     fn schemas() -> Schemas {
@@ -255,12 +249,7 @@ impl Resource for ReservedDomain {
         let mut certificate = reference();
         certificate["nullable"] = json!(true);
         Schemas {
-            item: obj(&[
-                ("id", s()),
-                ("uri", s()),
-                ("created_at", s()),
-                ("description", s()),
-                ("metadata", s()),
+            item: described::schema(&[
                 ("domain", s()),
                 ("region", s()),
                 ("cname_target", ns()),
@@ -277,22 +266,22 @@ impl Resource for ReservedDomain {
                 ("error_redirect_url", ns()),
                 ("is_dev", b()),
             ]),
-            create: input(
-                &described(vec![
+            create: described::input(
+                &[
                     ("domain", s()),
                     ("region", s()),
                     ("certificate_id", s()),
                     ("certificate_management_policy", policy_input()),
                     ("resolves_to", resolves_to_input()),
-                ]),
+                ],
                 &["domain"],
             ),
-            update: input(
-                &described(vec![
+            update: described::input(
+                &[
                     ("certificate_id", s()),
                     ("certificate_management_policy", policy_input()),
                     ("resolves_to", resolves_to_input()),
-                ]),
+                ],
                 &[],
             ),
         }

@@ -18,16 +18,37 @@ use crate::openapi::Operation;
 use crate::page::{list_body, list_query, path_id};
 use crate::{ApiError, AppState};
 
+/// Where a resource is in the API and what it is called there.
+pub(crate) struct Rest {
+    /// The collection's path: `/api_keys`.
+    pub path: &'static str,
+    /// The key of the array in a list answer: `keys`.
+    pub list_key: &'static str,
+    /// What a 404 calls one: `API key`.
+    pub noun: &'static str,
+    /// The name of its schema in the OpenAPI document: `ApiKey`.
+    pub schema: &'static str,
+}
+
+impl Rest {
+    pub const fn new(
+        path: &'static str,
+        list_key: &'static str,
+        noun: &'static str,
+        schema: &'static str,
+    ) -> Self {
+        Self {
+            path,
+            list_key,
+            noun,
+            schema,
+        }
+    }
+}
+
 /// A REST resource kept in one table of the store.
 pub(crate) trait Resource: Record {
-    /// The collection's path: `/api_keys`.
-    const PATH: &'static str;
-    /// The key of the array in a list answer: `keys`.
-    const LIST_KEY: &'static str;
-    /// What a 404 calls one: `API key`.
-    const NOUN: &'static str;
-    /// The name of its schema in the OpenAPI document: `ApiKey`.
-    const SCHEMA: &'static str;
+    const REST: Rest;
 
     type Create: DeserializeOwned + Send + 'static;
     type Update: DeserializeOwned + Send + 'static;
@@ -78,7 +99,7 @@ pub(crate) async fn find<R: Resource>(s: &AppState, id: &str) -> ApiResult<R> {
     s.store
         .get::<R>(&id)
         .await?
-        .ok_or_else(|| ApiError::not_found(R::NOUN, &id))
+        .ok_or_else(|| ApiError::not_found(R::REST.noun, &id))
 }
 
 async fn create<R: Resource>(
@@ -93,8 +114,8 @@ async fn list<R: Resource>(State(s): State<AppState>, q: RawQuery) -> ApiResult<
     let listed = s.store.list::<R>(&q.page).await?;
     Ok(Json(list_body(
         &s,
-        R::PATH,
-        R::LIST_KEY,
+        R::REST.path,
+        R::REST.list_key,
         &q.page,
         listed,
         |r| r.id().to_string(),
@@ -134,28 +155,28 @@ async fn remove<R: Resource>(
 
 /// The five operations of a resource, for the router and the document alike.
 pub(crate) fn operations<R: Resource + Clone>() -> Vec<Operation> {
-    let one = format!("{}/{{id}}", R::PATH);
+    let one = format!("{}/{{id}}", R::REST.path);
     let schemas = R::schemas();
     let prefix = R::TABLE.prefix;
     vec![
-        Operation::new(Method::POST, R::PATH, post(create::<R>))
-            .summary(format!("Create in {}", R::PATH))
+        Operation::new(Method::POST, R::REST.path, post(create::<R>))
+            .summary(format!("Create in {}", R::REST.path))
             .request(schemas.create)
-            .answer(201, Some(Operation::schema_ref(R::SCHEMA))),
-        Operation::new(Method::GET, R::PATH, get(list::<R>))
-            .summary(format!("List {}", R::PATH))
-            .paged(R::LIST_KEY, R::SCHEMA),
+            .answer(201, Some(Operation::schema_ref(R::REST.schema))),
+        Operation::new(Method::GET, R::REST.path, get(list::<R>))
+            .summary(format!("List {}", R::REST.path))
+            .paged(R::REST.list_key, R::REST.schema),
         Operation::new(Method::GET, &one, get(read::<R>))
-            .summary(format!("Get one of {}", R::PATH))
+            .summary(format!("Get one of {}", R::REST.path))
             .id(prefix)
-            .answer(200, Some(Operation::schema_ref(R::SCHEMA))),
+            .answer(200, Some(Operation::schema_ref(R::REST.schema))),
         Operation::new(Method::PATCH, &one, patch(update::<R>))
-            .summary(format!("Update one of {}", R::PATH))
+            .summary(format!("Update one of {}", R::REST.path))
             .id(prefix)
             .request(schemas.update)
-            .answer(200, Some(Operation::schema_ref(R::SCHEMA))),
+            .answer(200, Some(Operation::schema_ref(R::REST.schema))),
         Operation::new(Method::DELETE, &one, delete(remove::<R>))
-            .summary(format!("Delete one of {}", R::PATH))
+            .summary(format!("Delete one of {}", R::REST.path))
             .id(prefix)
             .answer(204, None),
     ]
@@ -163,5 +184,5 @@ pub(crate) fn operations<R: Resource + Clone>() -> Vec<Operation> {
 
 /// A resource's schema, for the document's components.
 pub(crate) fn component<R: Resource>() -> (&'static str, Value) {
-    (R::SCHEMA, R::schemas().item)
+    (R::REST.schema, R::schemas().item)
 }

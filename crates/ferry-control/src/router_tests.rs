@@ -267,6 +267,8 @@ fn ops_prefix(doc: &Value, method: &str, path: &str) -> String {
 async fn answers_have_the_fields_their_schemas_name() {
     let api = Api::new().await;
     let doc = crate::openapi::document("https://api.test");
+    let ca = self_signed(true);
+    let leaf = self_signed(false);
     for (path, schema, body) in [
         ("/api_keys", "ApiKey", json!({})),
         ("/bot_users", "BotUser", json!({})),
@@ -282,6 +284,19 @@ async fn answers_have_the_fields_their_schemas_name() {
             json!({ "domain": "app.example.test" }),
         ),
         ("/reserved_addrs", "ReservedAddr", json!({})),
+        (
+            "/certificate_authorities",
+            "CertificateAuthority",
+            json!({ "ca_pem": ca.cert.pem() }),
+        ),
+        (
+            "/tls_certificates",
+            "TlsCertificate",
+            json!({
+                "certificate_pem": leaf.cert.pem(),
+                "private_key_pem": leaf.key_pair.serialize_pem(),
+            }),
+        ),
     ] {
         let (status, v) = api.call(Method::POST, path, Some(body)).await;
         assert_eq!(status, StatusCode::CREATED, "{path}: {v}");
@@ -295,4 +310,16 @@ async fn answers_have_the_fields_their_schemas_name() {
         named.sort();
         assert_eq!(answered, named, "{path}");
     }
+}
+
+/// A fresh certificate for "app.example.test" and its key; a CA's when `ca`.
+fn self_signed(ca: bool) -> rcgen::CertifiedKey {
+    let mut params =
+        rcgen::CertificateParams::new(vec!["app.example.test".to_owned()]).expect("params");
+    if ca {
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    }
+    let key_pair = rcgen::KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key_pair).expect("sign");
+    rcgen::CertifiedKey { cert, key_pair }
 }

@@ -7,9 +7,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use x509_parser::pem::Pem;
 
-use crate::openapi::{described, input, ns, obj, s, strings};
-use crate::resource::{ApiResult, Resource, Schemas};
-use crate::validate::{self, Described};
+use crate::described;
+use crate::openapi::{ns, obj, s, strings};
+use crate::resource::{ApiResult, Resource, Rest, Schemas};
 use crate::{pem, ApiError, AppState};
 
 #[derive(Deserialize)]
@@ -49,21 +49,18 @@ fn check_key(key: &str) -> Result<(), ApiError> {
 }
 
 impl Resource for TlsCertificate {
-    const PATH: &'static str = "/tls_certificates";
-    const LIST_KEY: &'static str = "tls_certificates";
-    const NOUN: &'static str = "TLS certificate";
-    const SCHEMA: &'static str = "TlsCertificate";
+    const REST: Rest = Rest::new(
+        "/tls_certificates",
+        "tls_certificates",
+        "TLS certificate",
+        "TlsCertificate",
+    );
     type Create = Create;
-    type Update = Described;
+    type Update = described::Update;
 
     fn render(s: &AppState, c: &Self) -> Value {
         let p = &c.parsed;
-        json!({
-            "id": c.id.to_string(),
-            "uri": s.url(&format!("/tls_certificates/{}", c.id)),
-            "created_at": c.created_at,
-            "description": c.description,
-            "metadata": c.metadata,
+        let fields = json!({
             "certificate_pem": c.certificate_pem,
             "subject_common_name": p["subject_common_name"],
             "subject_alternative_names": p["subject_alternative_names"],
@@ -80,7 +77,8 @@ impl Resource for TlsCertificate {
             "subject_locality": p["subject_locality"],
             "subject_province": p["subject_province"],
             "subject_country": p["subject_country"],
-        })
+        });
+        described::item(s, c, fields)
     }
 
     async fn create(s: &AppState, c: Create) -> ApiResult<Value> {
@@ -95,7 +93,7 @@ impl Resource for TlsCertificate {
         let ders = pem::certificates("certificate_pem", &certificate_pem)?;
         let parsed = pem::describe(&pem::parse("certificate_pem", &ders[0])?);
         check_key(&private_key_pem)?;
-        let (description, metadata) = validate::created(c.description, c.metadata)?;
+        let (description, metadata) = described::created(c.description, c.metadata)?;
         let new = NewTlsCertificate {
             description,
             metadata,
@@ -109,22 +107,13 @@ impl Resource for TlsCertificate {
         ))
     }
 
-    async fn update(_s: &AppState, c: &mut Self, u: Described) -> ApiResult<()> {
-        validate::patched(
-            (&mut c.description, &mut c.metadata),
-            u.description,
-            u.metadata,
-        )
+    async fn update(_s: &AppState, c: &mut Self, u: described::Update) -> ApiResult<()> {
+        described::patch(c, u.description, u.metadata)
     }
 
     fn schemas() -> Schemas {
         Schemas {
-            item: obj(&[
-                ("id", s()),
-                ("uri", s()),
-                ("created_at", s()),
-                ("description", s()),
-                ("metadata", s()),
+            item: described::schema(&[
                 ("certificate_pem", s()),
                 ("subject_common_name", s()),
                 (
@@ -145,11 +134,11 @@ impl Resource for TlsCertificate {
                 ("subject_province", s()),
                 ("subject_country", s()),
             ]),
-            create: input(
-                &described(vec![("certificate_pem", s()), ("private_key_pem", s())]),
+            create: described::input(
+                &[("certificate_pem", s()), ("private_key_pem", s())],
                 &["certificate_pem", "private_key_pem"],
             ),
-            update: input(&described(vec![]), &[]),
+            update: described::input(&[], &[]),
         }
     }
 }

@@ -44,6 +44,9 @@ pub trait Record: Sized + Send + Sync + Unpin + 'static {
 
     fn id(&self) -> &ResourceId;
 
+    /// When it was created (RFC 3339), as every table records.
+    fn created_at(&self) -> &str;
+
     /// The value of each of `TABLE.columns`, in that order.
     fn cells(&self) -> Vec<Cell>;
 
@@ -343,6 +346,10 @@ macro_rules! record {
 
             fn id(&self) -> &ferry_types::ResourceId {
                 &self.id
+            }
+
+            fn created_at(&self) -> &str {
+                &self.created_at
             }
 
             fn cells(&self) -> Vec<$crate::record::Cell> {
