@@ -277,8 +277,10 @@ impl Agent {
                 return Err(AgentError::DuplicateName(name));
             }
         }
-        // Invariant: nothing else holds `inner` yet, so the lock is free.
-        *inner.tunnels.try_lock().expect("fresh mutex") = tunnels;
+        #[allow(clippy::expect_used, reason = "nothing else holds `inner` yet")]
+        let mut slot = inner.tunnels.try_lock().expect("fresh mutex");
+        *slot = tunnels;
+        drop(slot);
         Ok(Self { inner })
     }
 

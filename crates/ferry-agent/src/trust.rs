@@ -67,6 +67,7 @@ pub fn edge_client_config(roots: &RootCas) -> Result<Arc<ClientConfig>, TrustErr
 /// The client config for `https://` upstreams. Like ngrok's agent, it does not verify the
 /// upstream's certificate: local services run on self-signed certificates, and the hop is on
 /// the agent's own machine or network.
+#[allow(clippy::expect_used, reason = "the ring provider supports TLS 1.3")]
 pub fn danger_unverified_upstream_config() -> Arc<ClientConfig> {
     let provider = provider();
     let verifier = Arc::new(AcceptAnyUpstream(provider.clone()));
@@ -79,7 +80,6 @@ pub fn danger_unverified_upstream_config() -> Arc<ClientConfig> {
         });
     match cfg {
         Ok(c) => Arc::new(c),
-        // The ring provider supports the safe defaults; this branch cannot be taken.
         Err(_) => Arc::new(
             ClientConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
                 .with_protocol_versions(&[&rustls::version::TLS13])

@@ -17,8 +17,8 @@ impl BindSigner {
         Self { key }
     }
 
+    #[allow(clippy::expect_used, reason = "HMAC accepts keys of any length")]
     fn mac(&self) -> Hmac<Sha256> {
-        // HMAC accepts keys of any length; this cannot fail.
         Hmac::<Sha256>::new_from_slice(&self.key).expect("hmac takes any key length")
     }
 

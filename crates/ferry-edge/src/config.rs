@@ -70,6 +70,7 @@ pub struct EdgeConfig {
 
 impl EdgeConfig {
     /// Loopback on ports picked at run time, dev mode on.
+    #[allow(clippy::expect_used, reason = "the base domain is a valid literal")]
     pub fn dev_defaults() -> Self {
         let lo: IpAddr = IpAddr::from([127, 0, 0, 1]);
         Self {
@@ -81,7 +82,6 @@ impl EdgeConfig {
             tcp_ports: (20000, 29999),
             tcp_public_host: lo.to_string(),
             ingress_domains: Vec::new(),
-            // Invariant: a literal, valid host name.
             base_domain: Hostname::parse("ferry.localhost").expect("valid literal"),
             handshake_timeout: Duration::from_secs(10),
             upstream_timeout: Duration::from_secs(60),

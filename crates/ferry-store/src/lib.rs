@@ -169,7 +169,8 @@ pub(crate) fn now_rfc3339() -> String {
 /// Test helpers: a fresh database of each kind. PostgreSQL tests each create their own
 /// database (`ferry_test_<random>`) on the server named by `FERRY_TEST_POSTGRES_URL` (default
 /// the local server, user `postgres`), so they can run in parallel.
-#[doc(hidden)]
+#[cfg(any(test, feature = "testing"))]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
 pub mod testing {
     use super::*;
     use rand::Rng;
