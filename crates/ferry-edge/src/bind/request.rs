@@ -91,6 +91,13 @@ impl BindRequest {
         };
         let view = BindOptsView::from_opts(&req.opts).map_err(BindRefusal::Options)?;
         check_unenforced(&req.opts)?;
+        // Like the options above: an IP policy the edge would not enforce must not leave the
+        // endpoint open to every address.
+        if !req.extra.ip_policy_ref.trim().is_empty() {
+            return Err(BindRefusal::Unenforced(
+                "an IP policy (IPPolicyRef); restrict addresses in front of the edge instead",
+            ));
+        }
         let wanted = match proto {
             Proto::Http | Proto::Tls => choose_host(site.base_domain, &view, random_label)?,
             Proto::Tcp => tcp_addr(site, &view.addr)?,

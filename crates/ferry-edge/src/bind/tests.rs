@@ -145,6 +145,28 @@ fn malformed_requests_are_refused_before_anything_is_looked_up() {
 }
 
 #[test]
+fn an_ip_policy_the_edge_does_not_enforce_is_refused() {
+    let base = Hostname::parse(BASE).unwrap();
+    let site = Site {
+        base_domain: &base,
+        tcp_ports: (20000, 20099),
+        tcp_public_host: TCP_HOST,
+    };
+    let mut bind = Bind {
+        id: String::new(),
+        proto: "http".into(),
+        forwards_to: "localhost:3000".into(),
+        forwards_proto: String::new(),
+        opts: json!({"Hostname": "app.example.test"}),
+        extra: BindExtra::default(),
+    };
+    bind.extra.ip_policy_ref = "ipp_1".into();
+    let refusal = BindRequest::parse(bind, &site, "0a1b2c3d").unwrap_err();
+    assert_eq!(refusal.code(), ErrorCode::BindPayloadInvalid, "{refusal}");
+    assert!(refusal.to_string().contains("IPPolicyRef"), "{refusal}");
+}
+
+#[test]
 fn the_name_comes_from_domain_then_subdomain_else_at_random() {
     let wanted = |proto, opts| request(proto, opts).unwrap().wanted;
     let host = |s| HostPattern::parse(s).unwrap();
