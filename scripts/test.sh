@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ferry's whole test suite, as CI runs it (.ci/run calls this). On a fresh Debian machine it
 # first installs what the tests drive (curl, openssl, tmux, chromium, node, playwright-core),
-# then runs formatting and lints, the crate-boundary check, every unit and end-to-end test,
+# then runs formatting, lints, the documentation and unused-dependency gates, the
+# crate-boundary check, every unit and end-to-end test,
 # and a bounded fuzz run of each target (FERRY_FUZZ_SECONDS per target, default 15; 0 skips).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,6 +65,19 @@ cargo fmt --all -- --check
 
 echo "test.sh: cargo clippy" >&2
 cargo clippy --workspace --all-targets -- -D warnings
+
+# Every public item of the library crates is documented (missing_docs in their lib.rs) and
+# the documentation builds without a broken link.
+echo "test.sh: cargo doc" >&2
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+
+# No dependency is declared that nothing uses (the fuzz workspace included).
+echo "test.sh: unused dependencies (cargo machete)" >&2
+if ! cargo machete --version >/dev/null 2>&1; then
+    echo "test.sh: installing cargo-machete" >&2
+    cargo install cargo-machete --locked --quiet
+fi
+cargo machete
 
 # The sans-IO crates stay free of I/O runtimes (ARCHITECTURE.md).
 for crate in ferry-types ferry-proto; do
