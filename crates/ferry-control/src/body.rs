@@ -5,7 +5,7 @@
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
 use bytes::Bytes;
-use ferry_types::ErrorCode;
+use ferry_types::{ErrorCode, JsonMistake};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -61,21 +61,11 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 fn describe(bytes: &[u8], path: &str, e: &serde_json::Error) -> ApiError {
     use serde_json::error::Category;
     let (line, column) = (e.line(), e.column());
-    let text = String::from_utf8_lossy(bytes);
     match e.classify() {
-        Category::Syntax | Category::Eof | Category::Io => {
-            if let Some((ql, qc, c)) = typographic_quote(&text) {
-                return ApiError::new(
-                    ErrorCode::JsonMalformed,
-                    format!("malformed JSON body at line {ql}, column {qc}: typographic quote {c} (U+{:04X}); JSON strings need straight double quotes (\")", c as u32),
-                );
-            }
-            let cause = syntax_cause(e);
-            ApiError::new(
-                ErrorCode::JsonMalformed,
-                format!("malformed JSON body at line {line}, column {column}: {cause}"),
-            )
-        }
+        Category::Syntax | Category::Eof | Category::Io => ApiError::new(
+            ErrorCode::JsonMalformed,
+            format!("malformed JSON body at {}", JsonMistake::explain(bytes, e)),
+        ),
         Category::Data => {
             let raw = e.to_string();
             let what = raw
@@ -99,46 +89,6 @@ fn describe(bytes: &[u8], path: &str, e: &serde_json::Error) -> ApiError {
                 )
             }
         }
-    }
-}
-
-/// The first typographic quote outside a string (line, column, char), which word processors
-/// put where JSON needs `"`; serde only says "expected value" there. One inside a string
-/// ("customer’s API") is text, and blaming it would hide the real mistake.
-fn typographic_quote(text: &str) -> Option<(usize, usize, char)> {
-    let mut in_string = false;
-    let mut escaped = false;
-    for (ln, l) in text.lines().enumerate() {
-        for (col, c) in l.chars().enumerate() {
-            if in_string {
-                match c {
-                    _ if escaped => escaped = false,
-                    '\\' => escaped = true,
-                    '"' => in_string = false,
-                    _ => {}
-                }
-            } else if c == '"' {
-                in_string = true;
-            } else if matches!(c, '\u{201C}' | '\u{201D}' | '\u{2018}' | '\u{2019}') {
-                return Some((ln + 1, col + 1, c));
-            }
-        }
-    }
-    None
-}
-
-/// Names the other usual culprits of hand-written JSON.
-fn syntax_cause(e: &serde_json::Error) -> String {
-    let raw = e.to_string();
-    let msg = raw.rsplit_once(" at line ").map(|(m, _)| m).unwrap_or(&raw);
-    if msg.starts_with("trailing comma") {
-        "a trailing comma before the closing bracket; remove the last comma".into()
-    } else if e.classify() == serde_json::error::Category::Eof {
-        format!(
-            "the body ends before the JSON is complete ({msg}): a closing `}}` or `]` is missing"
-        )
-    } else {
-        msg.to_string()
     }
 }
 

@@ -7,9 +7,11 @@ mod error_code;
 pub mod error_page;
 mod host;
 mod id;
+mod json_mistake;
 mod secret;
 
 pub use error_code::ErrorCode;
 pub use host::{HostError, HostPattern, Hostname};
 pub use id::{IdError, ResourceId, ID_PREFIXES};
+pub use json_mistake::JsonMistake;
 pub use secret::Secret;

@@ -141,25 +141,8 @@ impl IntoResponse for ApiError {
 /// and for the guides' usual slips (typographic quotes, a trailing comma, a missing closing
 /// brace), what to change.
 pub fn explain_json(body: &[u8], e: &serde_json::Error) -> String {
-    let text = String::from_utf8_lossy(body);
-    let full = e.to_string();
-    let cause = full.split(" at line ").next().unwrap_or(full.as_str());
-    let base = format!(
-        "invalid JSON at line {}, column {}: {cause}",
-        e.line(),
-        e.column()
-    );
-    let hint = if text.contains(['\u{201c}', '\u{201d}', '\u{2018}', '\u{2019}']) {
-        Some("the body contains typographic quotes (“ ” or ‘ ’); JSON needs plain double quotes (\")")
-    } else if e.is_eof() {
-        Some("the input ends before the JSON object is closed; add the missing closing brace (})")
-    } else if e.to_string().contains("trailing comma") {
-        Some("remove the comma before the closing brace")
-    } else {
-        None
-    };
-    match hint {
-        Some(h) => format!("{base}; {h}"),
-        None => base,
-    }
+    format!(
+        "invalid JSON at {}",
+        ferry_types::JsonMistake::explain(body, e)
+    )
 }
