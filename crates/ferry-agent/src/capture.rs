@@ -38,16 +38,28 @@ pub struct ResponseHead {
     pub headers: Vec<(String, String)>,
 }
 
+/// One HTTP exchange as the inspector shows it. The forwarder fills it in while readers of
+/// the agent API may already hold it, hence the locks and the atomic.
 pub struct Capture {
+    /// 16 random hex digits: the agent API's request `id`, and what replay asks for.
     pub id: String,
+    /// The tunnel it came through, by name; a replay goes there unless told otherwise.
     pub tunnel_name: String,
+    /// The public client's IP without a port, as ngrok shows it; `replay` for a replay.
     pub remote_addr: String,
     /// Formatted only when the capture is read: most captures never are.
     pub start: time::OffsetDateTime,
+    /// As sent upstream, so after any `host_header` rewrite.
     pub request: RequestHead,
+    /// The first bytes of the request body, filled in as it streams.
     pub request_body: SharedBody,
+    /// `None` until the upstream's head arrives (ngrok's `response: null`); Ferry's 502 page
+    /// when the upstream could not be reached.
     pub response: Mutex<Option<ResponseHead>>,
+    /// The first bytes of the response body, filled in as it streams.
     pub response_body: SharedBody,
+    /// Nanoseconds from the request to the response head, not to the end of the body; 0 until
+    /// then. ngrok's `duration`.
     pub duration_ns: AtomicU64,
     /// What the capture holds besides its bodies, fixed when it begins.
     head_bytes: u64,
@@ -69,7 +81,7 @@ pub struct CaptureStore {
 }
 
 impl CaptureStore {
-    pub fn new(limit_bytes: Option<u64>) -> Self {
+    pub(crate) fn new(limit_bytes: Option<u64>) -> Self {
         Self {
             limit_bytes,
             inner: Mutex::new(Ring::default()),
@@ -77,7 +89,7 @@ impl CaptureStore {
         }
     }
 
-    pub fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         self.limit_bytes.is_some()
     }
 
@@ -92,7 +104,9 @@ impl CaptureStore {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn begin(
+    /// Records a request as it leaves for the upstream, evicting the oldest captures to make
+    /// room; the forwarder fills in the rest through the returned handle.
+    pub(crate) fn begin(
         &self,
         tunnel_name: &str,
         remote_addr: &str,
@@ -171,10 +185,12 @@ impl CaptureStore {
             .collect()
     }
 
+    /// The capture with this id, while the ring still holds it.
     pub fn get(&self, id: &str) -> Option<Arc<Capture>> {
         self.lock().list.iter().find(|c| c.id == id).cloned()
     }
 
+    /// Drops every capture (the agent API's `DELETE /api/requests/http`).
     pub fn clear(&self) {
         let mut ring = self.lock();
         let bodies: u64 = ring.list.iter().map(|c| c.body_bytes()).sum();
@@ -201,19 +217,22 @@ impl Capture {
             + lock_body(&self.response_body).data.len() as u64
     }
 
-    pub fn respond(&self, head: ResponseHead) {
+    pub(crate) fn respond(&self, head: ResponseHead) {
         *self.response.lock().unwrap_or_else(|p| p.into_inner()) = Some(head);
     }
 
-    pub fn finish(&self, took: std::time::Duration) {
+    pub(crate) fn finish(&self, took: std::time::Duration) {
         self.duration_ns
             .store(took.as_nanos() as u64, Ordering::Relaxed);
     }
 
-    pub fn request_body(&self) -> Vec<u8> {
+    /// The request body as kept, for a replay; it may be cut at the ring's per-body limit.
+    pub(crate) fn request_body(&self) -> Vec<u8> {
         lock_body(&self.request_body).data.clone()
     }
 
+    /// The agent API's captured-request object, in ngrok's shape; `raw` holds the head and the
+    /// body bytes kept, in base64.
     pub fn to_json(&self) -> Value {
         let req_body = lock_body(&self.request_body);
         let request = json!({

@@ -2,6 +2,7 @@
 //! a local service, terminating TLS (with client certificates) itself when a tunnel asks for
 //! it. It speaks ngrok's agent protocol, so it works against ngrok-compatible edges, and it
 //! re-binds every tunnel it holds after any outage, with back-off capped at a minute.
+#![warn(missing_docs)]
 
 pub mod api;
 mod capture;
@@ -40,15 +41,23 @@ const REFUSED_TOKEN_MAX_BACKOFF: Duration = Duration::from_secs(900);
 /// Session settings (the agent-level keys of ngrok.yml).
 #[derive(Clone, Debug)]
 pub struct AgentConfig {
+    /// Sent in Auth; the edge checks it, and its ACL at every bind. Debug-redacted.
     pub authtoken: Secret,
     /// `host:port` of the edge's agent ingress.
     pub server_addr: String,
+    /// What the edge's certificate must chain to; loaded by [`Agent::new`], so a wrong file
+    /// is reported before anything is dialed.
     pub root_cas: RootCas,
+    /// Time from one beat's echo to the next beat; also sent in Auth, in nanoseconds, as
+    /// ngrok's agents send it.
     pub heartbeat_interval: Duration,
+    /// How long a beat's echo may take before the session is dropped and dialed again.
     pub heartbeat_tolerance: Duration,
+    /// Bounds the TCP dial to the edge, then the TLS handshake, each on its own.
     pub connect_timeout: Duration,
     /// The longest wait between reconnect attempts.
     pub max_backoff: Duration,
+    /// Sent in Auth as the session's metadata (ngrok.yml's `metadata`); empty by default.
     pub metadata: String,
     /// Bytes of captured requests to keep; `None` turns capture off.
     pub inspect_db_size: Option<u64>,
@@ -75,28 +84,50 @@ impl AgentConfig {
 /// them).
 #[derive(Clone, Debug)]
 pub enum AgentEvent {
+    /// Authenticated and every tunnel bound (on a reconnect, every re-bind tried): sent after
+    /// each reconnect, not only the first time.
     Online,
+    /// The edge accepted a bind: at start, at every re-bind after a reconnect, and for each
+    /// tunnel added through the agent API.
     TunnelStarted {
+        /// As configured: the file's key, the API body's `name`, or `command_line`.
         name: String,
+        /// What was bound: `https`, `http`, `tcp` or `tls`.
         proto: String,
+        /// The edge's answer, such as `https://app.example.com` or `tcp://edge:20001`.
         public_url: String,
     },
+    /// The session ended or a heartbeat went unanswered; the agent dials again after a
+    /// back-off.
     Offline {
+        /// One line for the user, such as the edge's words for a refused authtoken.
         reason: String,
     },
 }
 
+/// Why the agent did not start, stopped, or did not add a tunnel. Failures after it has been
+/// online are retried by [`Agent::run`] instead of returned.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AgentError {
+    /// A tunnel's settings or files are wrong (a missing `crt`, a CA file that holds a key):
+    /// found before anything is dialed, or when the agent API adds the tunnel.
     #[error(transparent)]
     Tunnel(#[from] TunnelError),
+    /// `root_cas` cannot be used: found by [`Agent::new`], before the first dial.
     #[error(transparent)]
     Trust(#[from] TrustError),
+    /// The edge refused the agent before it was ever online (a bad authtoken, a bind outside
+    /// the ACL), or a tunnel added through the agent API was not bound (refused, or the
+    /// session failed meanwhile). Holds the edge's words with their `ERR_FERRY` code.
     #[error("the edge refused: {0}")]
     Refused(String),
+    /// Two tunnels with one name: in the list the agent starts with, or an agent API tunnel
+    /// named like a running one.
     #[error("tunnel name {0:?} is already in use")]
     DuplicateName(String),
+    /// A tunnel was added through the agent API while no session is up; it is not queued for
+    /// the next one.
     #[error("the agent is not connected to the edge right now; retry when it is online")]
     Offline,
 }
@@ -168,34 +199,58 @@ pub struct Agent {
 /// One tunnel as the agent currently sees it.
 #[derive(Clone, Debug)]
 pub struct TunnelStatus {
+    /// As configured; the agent API's path segment and the `tunnel_name` of its captures.
     pub name: String,
+    /// The edge's tunnel ID (`tn_...`), empty until the first bind. Kept across reconnects;
+    /// replaced only when the edge no longer recognises the old one's bind token.
     pub id: String,
+    /// What was bound: `https`, `http`, `tcp` or `tls`.
     pub proto: &'static str,
+    /// `None` until the edge has answered the first bind.
     pub public_url: Option<String>,
+    /// The upstream as the agent API's `config.addr` shows it: a URL for HTTP tunnels
+    /// (`http://localhost:3000`), else `host:port` (`https://`-prefixed for a TLS upstream).
     pub addr: String,
+    /// The same upstream parsed, for the DNS-rebinding guard, which lets through the public
+    /// names of tunnels that forward to the agent API's own port.
     pub upstream: Upstream,
+    /// Requests are captured for the inspector.
     pub inspect: bool,
+    /// `basic_auth` or `mutual_tls_cas` is set: exposing the agent API through this tunnel is
+    /// then not warned about.
     pub protected: bool,
+    /// Started through `POST /api/tunnels` rather than when the agent started.
     pub from_api: bool,
+    /// The agent API's `metrics` object: counts, rates per second, durations in nanoseconds.
     pub metrics: Value,
 }
 
 /// Changes to apply to a replayed request.
 #[derive(Debug, Default)]
 pub struct ReplayEdits {
+    /// Sent instead of the captured method.
     pub method: Option<String>,
+    /// Sent instead of the captured URI (path and query).
     pub uri: Option<String>,
+    /// Sent instead of the captured body, which may have been cut at the capture limit; the
+    /// length is set anew.
     pub body: Option<String>,
 }
 
+/// Why a replay was not sent. An upstream that is down is not one of them: the replay then
+/// gets the 502 page, captured like any other answer.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
+    /// The id names no capture: evicted from the ring, cleared, or never taken.
     #[error("no captured request with that id")]
     UnknownCapture,
+    /// The tunnel to replay on (named, or the one the capture came through) is not running.
     #[error("no tunnel named {0:?}")]
     UnknownTunnel(String),
+    /// Only HTTP requests are captured, so only an HTTP tunnel can take one.
     #[error("tunnel {0:?} is not an http tunnel")]
     NotHttp(String),
+    /// The edited method or URI does not make a request.
     #[error("replay failed: {0}")]
     Failed(String),
 }
@@ -349,6 +404,8 @@ impl Agent {
         true
     }
 
+    /// One tunnel by name; `None` when it is not running (never started, stopped, or stopped
+    /// by the edge).
     pub async fn tunnel(&self, name: &str) -> Option<TunnelStatus> {
         self.inner
             .tunnels
@@ -369,6 +426,7 @@ impl Agent {
             .collect()
     }
 
+    /// The inspection ring all tunnels share, read by the agent API and the status screen.
     pub fn captures(&self) -> Arc<capture::CaptureStore> {
         self.inner.captures.clone()
     }
@@ -428,10 +486,12 @@ impl Agent {
         Ok(status)
     }
 
+    /// Events from now on. A receiver more than 256 events behind loses the oldest.
     pub fn subscribe(&self) -> broadcast::Receiver<AgentEvent> {
         self.inner.events.subscribe()
     }
 
+    /// Every tunnel by name, bound or waiting for a session.
     pub async fn tunnels(&self) -> Vec<TunnelStatus> {
         self.inner
             .tunnels
@@ -442,10 +502,12 @@ impl Agent {
             .collect()
     }
 
+    /// The edge as configured, for the status screen.
     pub fn server_addr(&self) -> &str {
         &self.inner.config.server_addr
     }
 
+    /// True once a session's tunnels are bound, false while dialing or backing off.
     pub async fn is_online(&self) -> bool {
         self.inner.current.lock().await.is_some()
     }

@@ -18,12 +18,19 @@ pub enum RootCas {
     File(PathBuf),
 }
 
+/// Why the agent cannot decide whom to trust as the edge. Found by [`crate::Agent::new`],
+/// before the first dial, so it is a start-up error rather than a failed handshake per retry.
 #[derive(Debug, thiserror::Error)]
 pub enum TrustError {
+    /// `root_cas` names a file that is missing, unreadable, or holds no CA certificate (a
+    /// private key, a leaf); the source names the defect.
     #[error("root_cas: {0}")]
     File(#[from] ferry_pki::LoadError),
+    /// `root_cas: host` (the default) on a system whose store yields no certificate, such as a
+    /// slim container without its CA bundle; holds the first loading error.
     #[error("root_cas: the operating system's certificate store is empty or unreadable: {0}")]
     Host(String),
+    /// rustls will not take a certificate of the `root_cas` file as a trust anchor.
     #[error("TLS settings: {0}")]
     Tls(#[from] rustls::Error),
 }

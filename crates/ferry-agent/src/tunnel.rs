@@ -11,13 +11,21 @@ use serde_json::{json, Value};
 
 use crate::upstream::Upstream;
 
+/// The kind of endpoint (ngrok's `proto`). Whether an HTTP endpoint is HTTPS is a separate
+/// choice, [`TunnelSpec::http_scheme`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TunnelProto {
+    /// The edge speaks HTTP to clients; the agent parses requests only when it inspects them
+    /// or rewrites `Host`, and splices otherwise.
     Http,
+    /// The edge routes by SNI and passes the client's TLS on; see [`TerminateAt`].
     Tls,
+    /// A TCP port on the edge, spliced to the upstream.
     Tcp,
 }
 
+/// Where a `tls` tunnel's TLS ends (ngrok's `terminate_at`). ngrok's third place, `edge`, is
+/// refused: Ferry's edge does not terminate a tunnel's TLS yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TerminateAt {
     /// Pass the client's TLS bytes to the upstream untouched.
@@ -34,21 +42,36 @@ pub enum HostHeader {
     Preserve,
     /// The upstream's own `host:port`; the original goes in `X-Forwarded-Host`.
     Rewrite,
+    /// This value, for an upstream that serves one name whatever the public one is.
     Literal(String),
 }
 
 /// A tunnel definition, from the command line, a config file or the agent API.
 #[derive(Clone, Debug)]
 pub struct TunnelSpec {
+    /// Unique within the agent: the agent API's path segment and the `tunnel_name` of
+    /// captures.
     pub name: String,
+    /// Also decides which of the other fields apply; [`crate::config::tunnel_spec`] refuses
+    /// the ones that do not.
     pub proto: TunnelProto,
+    /// The local service the edge's connections are carried to.
     pub addr: Upstream,
+    /// The public host asked of the edge, a wildcard such as `*.example.com` included. Outside
+    /// dev mode the edge binds only names reserved for the authtoken's account.
     pub domain: Option<String>,
+    /// A label the edge puts under its base domain; the bind's `Subdomain`.
     pub subdomain: Option<String>,
+    /// TCP only: the reserved `host:port` to bind; `None` lets the edge pick a port.
     pub remote_addr: Option<String>,
+    /// TLS only; [`TunnelSpec::prepare`] checks it agrees with `crt` and `key`.
     pub terminate_at: TerminateAt,
+    /// PEM certificate chain the agent presents when it terminates TLS.
     pub crt: Option<PathBuf>,
+    /// PEM private key of `crt`.
     pub key: Option<PathBuf>,
+    /// PEM CA certificates client certificates must chain to. For HTTP the file is sent in
+    /// the bind and the edge checks; for TLS with [`TerminateAt::Agent`] the agent checks.
     pub mutual_tls_cas: Option<PathBuf>,
     /// ALPN protocols the agent offers when it terminates TLS. Empty by default: the upstream
     /// gets bytes in whatever protocol the client chose, so offering h2 to an HTTP/1.1
@@ -56,39 +79,69 @@ pub struct TunnelSpec {
     pub alpn: Vec<String>,
     /// `http` binds a plain-HTTP endpoint; the default is HTTPS.
     pub http_scheme: bool,
+    /// Sent with each bind as ngrok's tunnel metadata; empty by default.
     pub metadata: String,
     /// Capture requests for the inspector (HTTP only).
     pub inspect: bool,
+    /// HTTP only; anything but [`HostHeader::Preserve`] makes the agent parse every request.
     pub host_header: HostHeader,
     /// `user:password` pairs the edge requires (HTTP only).
     pub basic_auth: Vec<(String, String)>,
 }
 
+/// A tunnel the agent will not bind because it could not serve it as asked. Found before the
+/// bind, so no public endpoint exists that fails every connection.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TunnelError {
+    /// `terminate_at: agent` without `crt`, `key`, or either.
     #[error("{code}: tunnel {name:?}: terminate_at: agent needs both crt and key (missing: {missing}); `ferry certs generate --domain '*.example.com' --out certs` makes a working set")]
     NeedsCertificate {
+        /// Always [`ErrorCode::TerminationNeedsCertificate`], shown first in the message.
         code: ErrorCode,
+        /// The tunnel, as configured.
         name: String,
+        /// `crt`, `key`, or `crt and key`.
         missing: &'static str,
     },
+    /// `crt`/`key` without `terminate_at: agent`: ngrok would terminate at its edge with
+    /// them, which Ferry's edge does not do, so they would be silently unused.
     #[error("{code}: tunnel {name:?}: crt/key are set but terminate_at is not 'agent'; Ferry terminates TLS for a tunnel at the agent only, so add terminate_at: agent")]
-    EdgeTermination { code: ErrorCode, name: String },
+    EdgeTermination {
+        /// Always [`ErrorCode::TerminationNeedsCertificate`], shown first in the message.
+        code: ErrorCode,
+        /// The tunnel, as configured.
+        name: String,
+    },
+    /// A `crt`, `key` or CA file is missing, unreadable, or not what its key asks for (a CA
+    /// key where certificates belong, say); the source names the file and the defect.
     #[error("{code}: tunnel {name:?}: {source}", code = source.code())]
     File {
+        /// The tunnel, as configured.
         name: String,
+        /// Carries its own code.
         #[source]
         source: ferry_pki::LoadError,
     },
+    /// The files load but rustls will not serve with them (a key that is not the
+    /// certificate's, an unsupported key type).
     #[error("{code}: tunnel {name:?}: TLS settings: {source}", code = ErrorCode::CertificateDefective)]
     Tls {
+        /// The tunnel, as configured.
         name: String,
+        /// rustls's reason.
         #[source]
         source: rustls::Error,
     },
+    /// `mutual_tls_cas` loads but cannot verify clients: a certificate rustls will not take as
+    /// a trust anchor, or none at all.
     #[error("{code}: tunnel {name:?}: mutual_tls_cas: {why}", code = ErrorCode::CertificateDefective)]
-    ClientCas { name: String, why: String },
+    ClientCas {
+        /// The tunnel, as configured.
+        name: String,
+        /// rustls's reason, with the file when one certificate was refused.
+        why: String,
+    },
 }
 
 impl TunnelSpec {

@@ -6,9 +6,13 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 
+/// A tunnel's local service (ngrok's `addr`), parsed once so a typo is reported at start
+/// rather than at the first connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Upstream {
+    /// `localhost` for a bare port; an IPv6 address without its brackets.
     pub host: String,
+    /// Never 0; 443 or 80 when an `https://` or `http://` URL leaves it out.
     pub port: u16,
     /// `https://` or `tls://`: the agent opens TLS to the upstream.
     pub tls: bool,
@@ -18,12 +22,17 @@ pub struct Upstream {
 #[error(
     "addr {addr:?}: {why}; expected a port (3000), host:port, or a URL (https://localhost:8443)"
 )]
+/// An `addr` the agent could not dial; the message ends with the forms it takes.
 pub struct UpstreamError {
+    /// As the user wrote it.
     pub addr: String,
+    /// What is wrong with it (`it has no port`, `the port is not a number`).
     pub why: &'static str,
 }
 
 impl Upstream {
+    /// Reads ngrok's forms: `3000`, `host:port`, `[::1]:80`, or a URL with `http`, `https`,
+    /// `tcp` or `tls`. A URL's path is dropped: the agent forwards to a service, not a prefix.
     pub fn parse(addr: &str) -> Result<Self, UpstreamError> {
         let err = |why| UpstreamError {
             addr: addr.to_string(),

@@ -8,6 +8,9 @@ use axum::Json;
 use ferry_types::ErrorCode;
 use serde_json::json;
 
+/// A failed agent API request. Made only through the constructors below, one per situation,
+/// so that the HTTP status, ngrok's number and Ferry's code always agree. ngrok documents
+/// only 102 and 103; the other numbers are Ferry's.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
@@ -34,6 +37,8 @@ impl ApiError {
         }
     }
 
+    /// A tunnel body that is JSON but not a tunnel Ferry will run: an unknown key, no `name`
+    /// or `addr`, a protection Ferry does not enforce (400, ngrok's 102).
     pub fn invalid_config(err: impl Into<String>) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
@@ -44,6 +49,7 @@ impl ApiError {
         )
     }
 
+    /// A body that is not valid JSON; `err` comes from [`explain_json`] (400, ngrok's 102).
     pub fn bad_json(err: impl Into<String>) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
@@ -54,6 +60,8 @@ impl ApiError {
         )
     }
 
+    /// A valid tunnel the agent could not start: the edge refused the bind, or the agent is
+    /// offline (502, ngrok's 103).
     pub fn start_failed(err: impl Into<String>) -> Self {
         Self::new(
             StatusCode::BAD_GATEWAY,
@@ -64,6 +72,7 @@ impl ApiError {
         )
     }
 
+    /// `POST /api/tunnels` with the name of a running tunnel (409, 104).
     pub fn name_taken(name: &str) -> Self {
         Self::new(
             StatusCode::CONFLICT,
@@ -74,6 +83,7 @@ impl ApiError {
         )
     }
 
+    /// No such tunnel, capture or path; `what` says which (404, 100).
     pub fn not_found(what: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
@@ -84,6 +94,7 @@ impl ApiError {
         )
     }
 
+    /// The DNS-rebinding guard refused the request's `Host` (403, 105).
     pub fn host_not_allowed(host: &str) -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
@@ -94,6 +105,7 @@ impl ApiError {
         )
     }
 
+    /// A browser page of another site tried to change tunnels or replay a request (403, 105).
     pub fn cross_site(origin: &str) -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
@@ -104,6 +116,8 @@ impl ApiError {
         )
     }
 
+    /// A `POST` that is not `application/json`. The API insists because a page on another
+    /// site can send a form or plain text without asking, but not JSON (415, ngrok's 102).
     pub fn not_json() -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -114,6 +128,8 @@ impl ApiError {
         )
     }
 
+    /// A replay that was not sent: a malformed body, or a tunnel that is gone or not HTTP. The
+    /// caller picks the status (106).
     pub fn replay_failed(status: StatusCode, err: impl Into<String>) -> Self {
         Self::new(
             status,

@@ -26,9 +26,13 @@ use crate::{Agent, AgentError, TunnelStatus};
 
 const PAGE: &str = include_str!("page.html");
 
+/// What every handler of the agent API shares; cloned per request.
 #[derive(Clone)]
 pub struct ApiState {
+    /// The agent whose tunnels and captures the API shows and changes.
     pub agent: Agent,
+    /// The port the API really listens on (4040, or the next free one), so the guard can tell
+    /// which tunnels forward to the API itself.
     pub web_port: u16,
     /// `web_allow_hosts`: IPs, CIDRs, exact names and `.suffix` names.
     pub allow_hosts: Arc<Vec<String>>,
@@ -57,7 +61,7 @@ pub async fn bind(addr: &str, is_default: bool) -> std::io::Result<TcpListener> 
     }
 }
 
-pub fn router(state: ApiState) -> Router {
+pub(crate) fn router(state: ApiState) -> Router {
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .route("/api", get(root))
@@ -78,6 +82,8 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
+/// Serves the agent API on `listener` until it fails; run it as its own task, since the
+/// agent does not depend on it.
 pub async fn serve(listener: TcpListener, state: ApiState) -> std::io::Result<()> {
     axum::serve(
         listener,
@@ -111,7 +117,7 @@ async fn status(State(s): State<ApiState>) -> Json<Value> {
     }))
 }
 
-pub fn tunnel_json(t: &TunnelStatus) -> Value {
+pub(crate) fn tunnel_json(t: &TunnelStatus) -> Value {
     json!({
         "ID": t.id,
         "name": t.name,

@@ -1,6 +1,7 @@
 //! ngrok.yml version "2": loading several files in order, merging them (later files win key by
-//! key, `tunnels` merge by name), and turning tunnel definitions into [`TunnelSpec`](crate::TunnelSpec)s. Every
-//! error names the file, and where the YAML gives one, the line and column.
+//! key, `tunnels` merge by name), and turning tunnel definitions into
+//! [`TunnelSpec`](crate::TunnelSpec)s. Every error names the file, and where the YAML gives
+//! one, the line and column.
 
 mod duration;
 mod paths;
@@ -21,8 +22,11 @@ use raw::{AGENT_KEYS, TUNNEL_KEYS, UNSUPPORTED_AGENT_KEYS};
 /// Where a definition came from, for messages.
 #[derive(Clone, Debug)]
 pub struct Origin {
+    /// The file as it was named (by `--config` or the default paths), not made absolute.
     pub file: PathBuf,
+    /// 1-based, where the tunnel's definition begins (its first key, not its name).
     pub line: u64,
+    /// 1-based, in characters.
     pub column: u64,
 }
 
@@ -32,50 +36,88 @@ impl fmt::Display for Origin {
     }
 }
 
+/// A tunnel as a file defines it. Its keys are checked only when the tunnel is started
+/// ([`tunnel_spec`]), so a broken definition of a tunnel not started does not stop the agent;
+/// `origin` lets that later message point into the file.
 #[derive(Clone, Debug)]
 pub struct TunnelDef {
+    /// The definition as written, from the last file that defines this name.
     pub raw: RawTunnel,
+    /// Where that definition is.
     pub origin: Origin,
 }
 
 /// The merged configuration.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
+    /// The files read, in order; a message about a merged value names them all, since the file
+    /// a value came from is not kept.
     pub files: Vec<PathBuf>,
     /// Agent-level keys after merging (`tunnels` is moved to [`Config::tunnels`]).
     pub agent: RawConfig,
+    /// Tunnels by name. A later file's definition replaces an earlier one whole: keys inside a
+    /// tunnel do not merge.
     pub tunnels: BTreeMap<String, TunnelDef>,
+    /// One line per agent-level key ngrok knows and Ferry ignores, for the CLI to log at start
+    /// and `ferry config check` to print. Tunnel keys get theirs from [`tunnel_spec`].
     pub warnings: Vec<String>,
 }
 
+/// Why the configuration cannot be used. Every message starts with the file (or, for merged
+/// values, the files), since the user's next step is to open it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
+    /// A config file cannot be read: it does not exist, is not readable, or is not UTF-8.
     #[error("{path}: {source}")]
     Read {
+        /// The file as named.
         path: String,
+        /// The operating system's reason.
         #[source]
         source: std::io::Error,
     },
+    /// A file is not valid YAML, a key holds the wrong type, or a key is unknown (then with the
+    /// nearest key ngrok knows, for typos).
     #[error("{path}:{line}:{column}: {msg}")]
     Parse {
+        /// The file as named.
         path: String,
+        /// 1-based; 0 when the YAML library gives no position.
         line: u64,
+        /// 1-based; 0 when the YAML library gives no position.
         column: u64,
+        /// The library's first line without its own position prefix.
         msg: String,
     },
+    /// A key parses but its value is unusable: a `version` other than 2, a duration without a
+    /// unit, an `inspect_db_size` that is not a number.
     #[error("{path}: {msg}")]
-    Value { path: String, msg: String },
+    Value {
+        /// The file, or every file read, comma-separated, when the value was merged.
+        path: String,
+        /// Starts with the key.
+        msg: String,
+    },
+    /// A tunnel definition that cannot be run, placed at its definition.
     #[error("{origin}: tunnel {name:?}: {msg}")]
     Tunnel {
+        /// `file:line:column`, from [`Origin`].
         origin: String,
+        /// The tunnel's name in the file.
         name: String,
+        /// What is wrong, naming the key (from [`tunnel_spec`]).
         msg: String,
     },
+    /// `ferry start NAME` names a tunnel no file defines: often a typo, or a file left
+    /// out of `--config`, so the message lists both the files read and the names found.
     #[error("no tunnel named {name:?} is defined in {files}; defined tunnels: {defined}")]
     UndefinedTunnel {
+        /// The name asked for.
         name: String,
+        /// The files read, comma-separated, or `(no config file)`.
         files: String,
+        /// The names defined, comma-separated, or `(none)`.
         defined: String,
     },
 }
@@ -281,6 +323,9 @@ impl Config {
             .collect()
     }
 
+    /// Reads the duration key `key` (`connect_timeout`, `heartbeat_*`) as ngrok writes it: Go
+    /// syntax (`10s`, `1m30s`, `500ms`) or a bare number of seconds. `None` when unset, so the
+    /// caller's default applies.
     pub fn duration(&self, key: &str, v: &Option<Scalar>) -> Result<Option<Duration>, ConfigError> {
         match v {
             None => Ok(None),

@@ -68,6 +68,24 @@ pub fn tunnel_spec(name: &str, raw: &RawTunnel) -> Result<(TunnelSpec, Vec<Strin
         }
         Some(other) => return Err(format!("terminate_at {other:?} is not one of agent, upstream or edge")),
     };
+    // Client certificates are checked by the edge for http, by the agent for TLS it
+    // terminates; anywhere else nothing would check them, so the tunnel is refused rather than
+    // left open to clients without one.
+    if raw.mutual_tls_cas.as_deref().is_some_and(|s| !s.trim().is_empty()) {
+        match proto {
+            TunnelProto::Http => {}
+            TunnelProto::Tls if terminate_at == TerminateAt::Agent => {}
+            TunnelProto::Tls => {
+                return Err("mutual_tls_cas on a tls tunnel needs terminate_at: agent (with crt and key): the client's TLS passes through the edge untouched, so nothing else could check its certificate".into())
+            }
+            _ => {
+                return Err(format!(
+                    "mutual_tls_cas does not apply to proto {}: only http and tls with terminate_at: agent check client certificates",
+                    raw.proto.as_deref().unwrap_or("")
+                ))
+            }
+        }
+    }
     let http_scheme = match raw.schemes.as_deref() {
         None => false,
         Some(s) if s.iter().all(|x| x == "http") && !s.is_empty() => true,

@@ -117,6 +117,9 @@ fn semantic_errors_name_the_key() {
     );
     assert!(err("proto: http\naddr: 1\nbasic_auth: [\"u:short\"]\n").contains("at least 8"));
     assert!(err("proto: tcp\naddr: 1\ndomain: a.b\n").contains("domain does not apply"));
+    // Client certificates nothing would check.
+    assert!(err("proto: tls\naddr: 1\nmutual_tls_cas: ca.pem\n").contains("terminate_at: agent"));
+    assert!(err("proto: tcp\naddr: 1\nmutual_tls_cas: ca.pem\n").contains("does not apply"));
     let (_, warnings) =
         tunnel_spec("t", &raw("proto: http\naddr: 1\ncompression: true\n")).unwrap();
     assert!(warnings[0].contains("compression"));
