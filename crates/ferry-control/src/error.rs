@@ -11,11 +11,17 @@ use serde_json::json;
 #[derive(Debug, thiserror::Error)]
 #[error("{code}: {msg}")]
 pub struct ApiError {
+    /// Sets the HTTP status and `error_code`, and `details.ngrok_error_code` when the code
+    /// has an ngrok twin.
     pub code: ErrorCode,
+    /// `msg` without the code: the answer appends ` [ERR_FERRY_...]` itself. Written for the
+    /// person who sent the request, naming the field or value at fault.
     pub msg: String,
 }
 
 impl ApiError {
+    /// An answer of any code; [`ApiError::not_found`] and [`ApiError::field`] word the two
+    /// that every resource gives.
     pub fn new(code: ErrorCode, msg: impl Into<String>) -> Self {
         Self {
             code,
@@ -23,10 +29,13 @@ impl ApiError {
         }
     }
 
+    /// A well-formed ID that names nothing (404): `what` is the resource as people call it.
     pub fn not_found(what: &str, id: &str) -> Self {
         Self::new(ErrorCode::NotFound, format!("{what} {id} not found"))
     }
 
+    /// A body field whose value is refused (400); `field` is its JSON name, dotted for a
+    /// nested one (`certificate_management_policy.authority`).
     pub fn field(field: &str, why: impl std::fmt::Display) -> Self {
         Self::new(ErrorCode::FieldInvalid, format!("field {field:?}: {why}"))
     }

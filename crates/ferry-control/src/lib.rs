@@ -2,6 +2,7 @@
 //! bodies, ngrok's paths, fields, ID prefixes, status codes and paging) over the store. The
 //! live views and revocation reach the edge through [`Live`], which the binary implements
 //! with the edge's handle, so this crate never imports the edge.
+#![warn(missing_docs)]
 
 mod agent_ingresses;
 mod api_keys;
@@ -54,40 +55,65 @@ pub struct ControlConfig {
     /// The edge's own domain: reserved domains under it need no CNAME, and CNAME targets
     /// live under it.
     pub base_domain: String,
-    /// The host and port range TCP endpoints (and so reserved addresses) use.
+    /// The host TCP endpoints (and so reserved addresses) are reached at: the `host` of a
+    /// reserved `addr`.
     pub tcp_public_host: String,
+    /// The first and last port (both included) of the edge's TCP range, from which a new
+    /// reserved address takes a free one.
     pub tcp_ports: (u16, u16),
 }
 
 /// One live agent session, as the edge reports it.
 #[derive(Clone, Debug)]
 pub struct LiveSession {
+    /// ngrok's `id`, a `ts_` ID that lives as long as the connection: a reconnecting agent
+    /// gets a new one.
     pub id: String,
+    /// The `cr_` ID of the authtoken the agent authenticated with, answered as `credential`.
     pub credential_id: String,
+    /// ngrok's `ip`: the agent's address as the edge saw it, without the port.
     pub ip: String,
+    /// ngrok's `os`: what the agent said in Auth, unchecked.
     pub os: String,
+    /// ngrok's `agent_version`: what the agent said in Auth, unchecked.
     pub agent_version: String,
+    /// ngrok's `metadata`: what the agent said in Auth, unchecked.
     pub metadata: String,
+    /// ngrok's `started_at`: when Auth succeeded, answered in RFC 3339 to the second.
     pub started_at: SystemTime,
 }
 
 /// One live tunnel (an agent endpoint), as the edge reports it.
 #[derive(Clone, Debug)]
 pub struct LiveTunnel {
+    /// ngrok's `id`, a `tn_` ID; its endpoint is `ep_` with the same body. It survives a
+    /// reconnect, since the agent re-binds with its bind token.
     pub id: String,
+    /// The `ts_` ID of the session serving it now, answered as `tunnel_session`.
     pub session_id: String,
+    /// ngrok's `public_url` (`https://app.example.com`, `tcp://host:port`); the endpoint
+    /// view takes its `scheme`, `host` and `port` apart from it.
     pub public_url: String,
+    /// ngrok's `proto`: what the agent bound with (`http`, `https`, `tls`, `tcp`).
     pub proto: String,
+    /// ngrok's `metadata`: the bind's own metadata, not the session's.
     pub metadata: String,
+    /// ngrok's `forwards_to`: the agent's word for its upstream, unchecked; also the
+    /// endpoint's `upstream_url`.
     pub forwards_to: String,
+    /// ngrok's `started_at`: when the bind succeeded; also the endpoint's `created_at`.
     pub started_at: SystemTime,
 }
 
 /// ngrok's tunnel-session actions, which the edge passes to the agent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SessionCommand {
+    /// `POST /tunnel_sessions/{id}/restart`: the agent restarts and connects again.
     Restart,
+    /// `POST /tunnel_sessions/{id}/stop`: the agent process exits; its tunnels go offline.
     Stop,
+    /// `POST /tunnel_sessions/{id}/update`: the agent updates itself, within its major
+    /// version.
     Update,
 }
 
@@ -96,7 +122,9 @@ pub type CommandFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + S
 
 /// The edge's live state, as the control plane sees and changes it.
 pub trait Live: Send + Sync + 'static {
+    /// Every authenticated session now, in any order: the views sort and page them.
     fn sessions(&self) -> Vec<LiveSession>;
+    /// Every bound tunnel now, in any order; `/endpoints` shows the same list.
     fn tunnels(&self) -> Vec<LiveTunnel>;
     /// Sends a command to the agent of a session and waits for its answer.
     fn command<'a>(&'a self, session_id: &'a str, command: SessionCommand) -> CommandFuture<'a>;
@@ -109,12 +137,16 @@ pub trait Live: Send + Sync + 'static {
 /// Shared by every handler.
 #[derive(Clone)]
 pub struct AppState {
+    /// Where every resource the API creates is kept, and API keys are checked.
     pub store: Store,
+    /// Fixed at start-up; shared so that cloning the state per request stays cheap.
     pub config: Arc<ControlConfig>,
+    /// The edge this API serves, for the live views and for revocations to take effect.
     pub live: Arc<dyn Live>,
 }
 
 impl AppState {
+    /// The state for [`router`], from the pieces the binary holds.
     pub fn new(store: Store, config: ControlConfig, live: Arc<dyn Live>) -> Self {
         Self {
             store,

@@ -111,7 +111,11 @@ async fn uploaded(shared: &Shared, ids: &str) -> Result<String, ClientCaError> {
         if !id.starts_with("ca_") {
             return Err(ClientCaError::NotAnId(id.to_string()));
         }
-        match shared.store.get::<ferry_store::CertificateAuthority>(id).await {
+        match shared
+            .store
+            .get::<ferry_store::CertificateAuthority>(id)
+            .await
+        {
             Ok(Some(ca)) => pem.push_str(&ca.ca_pem),
             Ok(None) => return Err(ClientCaError::NotUploaded(id.to_string())),
             Err(e) => return Err(ClientCaError::Store(e)),

@@ -16,8 +16,10 @@ pub struct EdgeConfig {
     pub http_listen: SocketAddr,
     /// A separate agent ingress port, if wanted.
     pub agent_listen: Option<SocketAddr>,
-    /// Where TCP endpoints listen, and the first and last port they may take.
+    /// The address TCP endpoints' listeners bind to.
     pub tcp_ip: IpAddr,
+    /// The first and last port (both included) TCP endpoints may take; each is bound only
+    /// while an endpoint holds it, and reserved addresses are drawn from the same range.
     pub tcp_ports: (u16, u16),
     /// The host TCP endpoints advertise in `tcp://host:port`.
     pub tcp_public_host: String,
@@ -32,9 +34,11 @@ pub struct EdgeConfig {
     pub upstream_timeout: Duration,
     /// How long a public connection may sit idle before the edge closes it.
     pub idle_timeout: Duration,
-    /// Edge-side heartbeat towards agents: a dead agent is noticed within
-    /// `heartbeat_interval + heartbeat_tolerance`.
+    /// Edge-side heartbeat towards agents: the pause after an echo before the next beat. A
+    /// dead agent is noticed within `heartbeat_interval + heartbeat_tolerance`.
     pub heartbeat_interval: Duration,
+    /// How long one beat's echo may take before the edge closes the session, its tunnels
+    /// going offline.
     pub heartbeat_tolerance: Duration,
     /// Proxy streams per agent session. ngrok's SDKs kill the whole session beyond 512
     /// concurrent streams, heartbeat and RPC streams included. The edge frees a slot when it
@@ -50,7 +54,12 @@ pub struct EdgeConfig {
     pub max_streams_per_ferry_session: usize,
     /// How long a public connection waits for a free stream slot before it is refused.
     pub stream_wait: Duration,
+    /// Tunnels one agent session may hold: one more bind is refused (`ERR_FERRY_308`), while
+    /// re-binding a tunnel the session already holds is not.
     pub max_tunnels_per_session: usize,
+    /// The largest request head (request line and headers) a public client may send, per
+    /// request on HTTP/1.1 (which buffers at least 8 KiB anyway) and per header list on
+    /// HTTP/2; a bigger one is refused before it reaches an agent.
     pub max_header_bytes: usize,
     /// Delay between a bind reply and the first proxy stream for agents known to drop
     /// streams that arrive before they have registered the tunnel (ngrok's SDKs).
@@ -63,8 +72,9 @@ pub struct EdgeConfig {
     /// How long a new agent connection has to authenticate.
     pub auth_deadline: Duration,
     /// Agent connections that have not authenticated yet, per source address (IPv6: per
-    /// /64) and in all; more are closed at once.
+    /// /64); more are closed at once, before their TLS handshake.
     pub max_unauthenticated_per_source: usize,
+    /// The same bound over all sources, so that many addresses together cannot hold more.
     pub max_unauthenticated: usize,
 }
 

@@ -1,6 +1,7 @@
 //! Ferry's edge node: the public listeners, SNI and Host routing, the agent ingress with its
 //! live registry of sessions and tunnels, HTTP proxying, TLS pass-through, TCP ports, and a
 //! graceful drain.
+#![warn(missing_docs)]
 
 mod auth_limit;
 mod bind;
@@ -45,17 +46,25 @@ use crate::pre_auth::PreAuthGate;
 use crate::registry::{AgentSession, Registry};
 use crate::tls::CertResolver;
 
+/// Why the edge did not start. Each is fatal: the binary reports it and exits.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EdgeError {
+    /// A listener could not be bound: another process holds the port, a port below 1024
+    /// without the privilege, or an address this host does not have.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
+        /// The address as configured (port 0 included), not one the system picked.
         addr: SocketAddr,
+        /// The system's reason, such as `AddrInUse` or `PermissionDenied`.
         #[source]
         source: std::io::Error,
     },
+    /// rustls refused the edge's TLS settings; a bug rather than something to configure.
     #[error("TLS configuration: {0}")]
     Tls(#[from] rustls::Error),
+    /// Reading or creating the bind-token key, which every node on the database shares,
+    /// failed in the store.
     #[error("store: {0}")]
     Store(#[from] ferry_store::StoreError),
 }
@@ -63,14 +72,21 @@ pub enum EdgeError {
 /// The addresses the edge ended up on (ports picked at run time included).
 #[derive(Clone, Debug)]
 pub struct EdgeAddrs {
+    /// The shared TLS port: HTTPS and TLS endpoints, and agents unless they have their own.
     pub https: SocketAddr,
+    /// The plain-HTTP port.
     pub http: SocketAddr,
+    /// Where agents dial: the separate agent port when one is configured, else `https`.
     pub agent_ingress: SocketAddr,
+    /// The TCP endpoints' port range as configured, first and last included; ports are
+    /// bound only when an endpoint takes one.
     pub tcp_ports: (u16, u16),
 }
 
 /// A running edge.
 pub struct EdgeHandle {
+    /// Where the listeners ended up, for the start-up banner and for tests that asked for
+    /// port 0.
     pub addrs: EdgeAddrs,
     shared: Arc<Shared>,
 }
@@ -250,6 +266,7 @@ impl EdgeHandle {
         }
     }
 
+    /// Endpoints bound now, offline ones not counted.
     pub fn tunnel_count(&self) -> usize {
         self.shared.registry.tunnel_count()
     }

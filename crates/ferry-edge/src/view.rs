@@ -21,34 +21,56 @@ pub struct EdgeView {
 /// One authenticated agent session.
 #[derive(Clone, Debug)]
 pub struct LiveSession {
+    /// A `ts_` ID made at Auth; a reconnecting agent gets a new one.
     pub id: String,
+    /// The `cr_` ID of the authtoken the session authenticated with, which revocation
+    /// matches ([`EdgeView::close_sessions_of`]).
     pub credential_id: String,
+    /// The agent's address as the edge's socket saw it: a load balancer's, behind one.
     pub remote: SocketAddr,
+    /// Auth's `Extra.OS`, unchecked: the agent's word, shown as it gave it.
     pub os: String,
+    /// Auth's `Extra.Version`, unchecked.
     pub agent_version: String,
+    /// Auth's `Extra.Metadata`, unchecked.
     pub metadata: String,
     /// `ferry`, `ngrok-rust`, `ngrok-go`...
     pub client_type: String,
+    /// When Auth succeeded.
     pub started_at: SystemTime,
 }
 
 /// A command the edge sends to an agent (ngrok's server-to-agent streams 4, 5 and 6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AgentCommand {
+    /// Stream 4: the agent restarts and connects again, with a new session.
     Restart,
+    /// Stream 5: the agent process exits; its tunnels go offline for the grace period.
     Stop,
+    /// Stream 6: the agent updates itself, within its major version.
     Update,
 }
 
 /// Why a command did not reach or was not carried out by the agent.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
+    /// The session ID names no session on this edge: it ended, or belongs to another node.
     #[error("no live session {0}")]
     NoSession(String),
+    /// The agent said in Auth that it does not take the command, or, too old to know the
+    /// commands, said nothing; it is not asked.
     #[error("the agent does not support {command}: {why}")]
-    Unsupported { command: &'static str, why: String },
+    Unsupported {
+        /// `restart`, `stop` or `update`, as the API path names it.
+        command: &'static str,
+        /// The agent's own reason from Auth, or that it declared nothing.
+        why: String,
+    },
+    /// The agent was asked and answered with an error, quoted as it gave it.
     #[error("the agent answered: {0}")]
     Refused(String),
+    /// The agent was asked but no answer came back within 10 s, the stream failed, or the
+    /// answer did not parse; the command may or may not have been carried out.
     #[error("the agent did not answer: {0}")]
     Failed(String),
 }
@@ -58,13 +80,19 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 /// One bound endpoint.
 #[derive(Clone, Debug)]
 pub struct LiveTunnel {
+    /// A `tn_` ID, kept across reconnects when the agent re-binds with its bind token.
     pub id: String,
+    /// The `ts_` ID of the session serving the tunnel now.
     pub session_id: String,
+    /// `https://app.example.com`, `tcp://host:port`: what a public client dials.
     pub public_url: String,
     /// The protocol the agent bound with: `http`, `https`, `tls` or `tcp`.
     pub proto: String,
+    /// The bind's `Extra.Metadata`, unchecked; not the session's.
     pub metadata: String,
+    /// The bind's `ForwardsTo`: the agent's word for its upstream, unchecked.
     pub forwards_to: String,
+    /// When the bind succeeded (a re-bind after a reconnect starts again).
     pub started_at: SystemTime,
 }
 
@@ -73,6 +101,7 @@ impl EdgeView {
         Self { shared }
     }
 
+    /// Every authenticated session now, in no particular order.
     pub fn sessions(&self) -> Vec<LiveSession> {
         self.shared
             .sessions
@@ -92,6 +121,7 @@ impl EdgeView {
             .collect()
     }
 
+    /// Every bound tunnel now, in no particular order; offline names are not tunnels.
     pub fn tunnels(&self) -> Vec<LiveTunnel> {
         self.shared
             .registry

@@ -7,6 +7,8 @@ use crate::record::{record, Unique};
 use crate::{Store, StoreError};
 
 record! {
+    /// ngrok's `AgentIngress`. The edge reads only `domain`, which the control plane hands it
+    /// whenever the list changes.
     pub struct AgentIngress, new NewAgentIngress {
         table: "agent_ingresses",
         prefix: "agin",
@@ -14,8 +16,13 @@ record! {
         unique: Some(Unique { column: "domain", what: "agent ingress domain" }),
     }
     columns {
+        /// ngrok's `description`: the user's note, at most 255 bytes (the control plane
+        /// checks).
         pub description: String,
+        /// ngrok's `metadata`: the user's own data (often JSON), at most 4096 bytes; Ferry
+        /// never reads it.
         pub metadata: String,
+        /// ngrok's `domain`, lower-case: the agent ingress owns it and every name below it.
         pub domain: String,
         /// `certificate_management_policy` as the API shows it (`null` or an object).
         pub cert_policy: Value,

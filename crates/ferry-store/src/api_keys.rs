@@ -7,6 +7,8 @@ use crate::secret::TokenError;
 use crate::{Store, StoreError};
 
 record! {
+    /// ngrok's `ApiKey`: a bearer key for the REST API. Its secret is stored as a hash and is
+    /// shown once, in the create response.
     pub struct ApiKey, new NewApiKey {
         table: "api_keys",
         prefix: "ak",
@@ -14,8 +16,13 @@ record! {
         unique: None,
     }
     columns {
+        /// ngrok's `description`: the user's note, at most 255 bytes (the control plane
+        /// checks).
         pub description: String,
+        /// ngrok's `metadata`: the user's own data (often JSON), at most 4096 bytes; Ferry
+        /// never reads it.
         pub metadata: String,
+        /// ngrok's `owner_id`: a bot user's `bot_` ID, or empty for the operator's own account.
         pub owner_id: String,
     }
 }

@@ -3,6 +3,8 @@
 use crate::record::record;
 
 record! {
+    /// ngrok's `BotUser`: the owner of authtokens given to machines rather than people, so
+    /// that deactivating it revokes all of them at once.
     pub struct BotUser, new NewBotUser {
         table: "bot_users",
         prefix: "bot",
@@ -10,7 +12,10 @@ record! {
         unique: None,
     }
     columns {
+        /// ngrok's `name`: the user's label, at most 255 bytes; nothing looks it up.
         pub name: String,
+        /// ngrok's `active`. False refuses every authtoken the bot owns at Auth, and the
+        /// control plane closes their live sessions when it turns false.
         pub active: bool,
     }
 }

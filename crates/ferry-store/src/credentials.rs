@@ -16,10 +16,16 @@ record! {
         unique: None,
     }
     columns {
+        /// ngrok's `description`: the user's note, at most 255 bytes (the control plane
+        /// checks).
         pub description: String,
+        /// ngrok's `metadata`: the user's own data (often JSON), at most 4096 bytes; Ferry
+        /// never reads it.
         pub metadata: String,
         /// `bind:` rules; empty means unrestricted.
         pub acl: Vec<String>,
+        /// ngrok's `owner_id`: a bot user's `bot_` ID, whose deactivation revokes the token,
+        /// or empty for the operator's own account.
         pub owner_id: String,
     }
 }

@@ -13,6 +13,8 @@ use sqlx::sqlite::SqliteError;
 
 use crate::Backend;
 
+/// Why a store operation failed. The database's own failures carry a [`DbCause`] for the
+/// operator; the rest are the caller's to answer (a duplicate) or a bug to report.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -21,14 +23,18 @@ pub enum StoreError {
     /// chain should skip a source whose text the message already holds.
     #[error("{cause}: {source}")]
     Db {
+        /// What the operator can do about it, and so the error code an API client sees.
         cause: DbCause,
+        /// The database's own error, with its code for the log.
         #[source]
         source: DbError,
     },
     /// Applying the schema failed, at start-up.
     #[error("{cause} while migrating the schema: {source}")]
     Migration {
+        /// As for [`StoreError::Db`]: a read-only standby, for one, fails here first.
         cause: DbCause,
+        /// The database's answer to the migration's statement.
         #[source]
         source: DbError,
     },
@@ -36,10 +42,28 @@ pub enum StoreError {
     /// database, or an edited migration.
     #[error("the database's schema history does not match this build: {0}")]
     Migrate(#[source] MigrateError),
+    /// A row read back does not decode: edited by hand, or written by a build that stores a
+    /// column differently. Every read of the row, or of a page that holds it, fails until the
+    /// row is fixed or deleted.
     #[error("stored row {id} is corrupt: {why}")]
-    Corrupt { id: String, why: String },
+    Corrupt {
+        /// The row's `id` as stored (itself the defect when it lacks the table's prefix),
+        /// for the operator to find the row.
+        id: String,
+        /// Which column is wrong and how, in words.
+        why: String,
+    },
+    /// A create met a value another row already holds in the table's unique column (a domain
+    /// reserved twice): the client's mistake, answered 409, not the database's failure.
     #[error("{what} {value:?} already exists")]
-    Duplicate { what: &'static str, value: String },
+    Duplicate {
+        /// The resource's name for people, from [`crate::Unique::what`].
+        what: &'static str,
+        /// The clashing value as the new row would have stored it (a domain lower-cased).
+        value: String,
+    },
+    /// The URL given to [`crate::Store::open`] (`--database-url`) is neither PostgreSQL's nor
+    /// SQLite's; nothing was connected.
     #[error("unsupported database URL {0:?}: expected postgres://... or sqlite://...")]
     UnsupportedUrl(String),
 }
@@ -108,6 +132,8 @@ pub enum DbCause {
 }
 
 impl DbCause {
+    /// The catalogue code an API answer and the log carry (docs/ERRORS.md); `Other` is the
+    /// plain internal error, the only one that asks for a bug report.
     pub fn code(self) -> ErrorCode {
         match self {
             Self::DiskFull => ErrorCode::StoreDiskFull,
@@ -138,6 +164,8 @@ impl fmt::Display for DbCause {
 pub struct DbError(sqlx::Error);
 
 impl DbError {
+    /// sqlx's error whole, for a caller that needs more than the database's words (its kind,
+    /// a unique violation).
     pub fn sqlx(&self) -> &sqlx::Error {
         &self.0
     }

@@ -3,6 +3,7 @@
 //! default; PostgreSQL serves several nodes. Both run the same queries through sqlx's `Any`
 //! driver (`$1` placeholders, which SQLite accepts too), and each has its own migration folder
 //! because their column types differ.
+#![warn(missing_docs)]
 
 mod agent_ingresses;
 mod api_keys;
@@ -40,7 +41,9 @@ pub use tls_certificates::{NewTlsCertificate, TlsCertificate};
 /// Which database is behind the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
+    /// A file in the data folder (`sqlite://` or the default `ferry.db`): one node only.
     Sqlite,
+    /// A server (`postgres://` or `postgresql://`) that several edge nodes can share.
     Postgres,
 }
 
@@ -114,6 +117,8 @@ impl Store {
         Ok(Self { pool, backend })
     }
 
+    /// Which database this store opened, for messages and tests whose advice differs between
+    /// a file and a server.
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -176,6 +181,8 @@ pub mod testing {
     use rand::Rng;
     use sqlx::Connection;
 
+    /// Used when `FERRY_TEST_POSTGRES_URL` is unset: the server scripts/test.sh starts, with
+    /// the `postgres` superuser, which tests need to create and drop databases.
     pub const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
     /// The admin URL of the test PostgreSQL server.
@@ -247,10 +254,14 @@ pub mod testing {
     /// A temporary folder, removed on drop (kept here so the helper needs no dev-dependency
     /// in the library's public API).
     pub struct ScratchDir {
+        /// A fresh folder under the system's temporary folder, unique to this process and
+        /// call; it exists once [`ScratchDir::new`] returns.
         pub path: std::path::PathBuf,
     }
 
     impl ScratchDir {
+        /// Creates the folder; panics when the temporary folder is not writable, since no
+        /// test that wants one could run.
         pub fn new() -> Self {
             let path = std::env::temp_dir().join(format!(
                 "ferry-store-test-{}-{}",

@@ -15,6 +15,8 @@ use crate::{now_rfc3339, Listed, Page, Store, StoreError};
 /// those two are never updated.
 #[derive(Debug)]
 pub struct Table {
+    /// The SQL table, as the migrations create it; also what a duplicate ID is called when
+    /// the table has no [`Unique`] column.
     pub name: &'static str,
     /// The ID prefix (`cr`, `rd`...): new IDs get it, stored IDs must have it.
     pub prefix: &'static str,
@@ -29,19 +31,25 @@ pub struct Table {
 /// A unique column: a second row with its value is [`StoreError::Duplicate`].
 #[derive(Debug)]
 pub struct Unique {
+    /// A text column the migrations give a unique index.
     pub column: &'static str,
+    /// What a duplicate's message calls the resource ("reserved domain"), for the API
+    /// client who sent it.
     pub what: &'static str,
 }
 
 /// A resource kept in one table.
 pub trait Record: Sized + Send + Sync + Unpin + 'static {
+    /// Where the resource lives, from which [`Store`]'s generic queries write their SQL.
     const TABLE: Table;
 
     /// What creating one takes: every column but `id` and `created_at`.
     type New: Send;
 
+    /// The resource as created: the store picks the ID and the time, the caller the rest.
     fn build(id: ResourceId, created_at: String, new: Self::New) -> Self;
 
+    /// The `id` column, with [`Table::prefix`]; updates find the row by it.
     fn id(&self) -> &ResourceId;
 
     /// When it was created (RFC 3339), as every table records.
@@ -58,14 +66,20 @@ pub trait Record: Sized + Send + Sync + Unpin + 'static {
 /// policies as JSON text.
 #[derive(Clone, Debug)]
 pub enum Cell {
+    /// `BLOB` in SQLite, `BYTEA` in PostgreSQL: secret hashes.
     Blob(Vec<u8>),
+    /// `INTEGER` in SQLite, `BIGINT` in PostgreSQL: booleans as 0 or 1.
     Int(i64),
+    /// Strings, IDs, RFC 3339 times and JSON.
     Text(String),
 }
 
 /// A Rust type a column holds.
 pub trait Column: Sized {
+    /// The value as it is bound to an `INSERT` or `UPDATE`.
     fn cell(&self) -> Cell;
+    /// The value of `column` in a row; a value of the wrong type or shape is
+    /// [`StoreError::Corrupt`] naming the row, or a [`StoreError::Db`] from sqlx.
     fn read(fields: &Fields<'_>, column: &str) -> Result<Self, StoreError>;
 }
 
@@ -124,10 +138,12 @@ impl<'r> Fields<'r> {
         Ok(Self { row, id: parsed })
     }
 
+    /// The row's `id`, already checked to carry the table's prefix.
     pub fn id(&self) -> ResourceId {
         self.id.clone()
     }
 
+    /// The value of `column`, decoded as `T` says ([`Column::read`]).
     pub fn get<T: Column>(&self, column: &str) -> Result<T, StoreError> {
         T::read(self, column)
     }
@@ -318,8 +334,11 @@ macro_rules! record {
         $(#[$meta])*
         #[derive(Clone, Debug)]
         pub struct $name {
+            /// ngrok's `id`: `<prefix>_` and a body that starts with the creation time, so
+            /// IDs sort by age (lists page by it).
             pub id: ferry_types::ResourceId,
             $($(#[$field_meta])* pub $field: $ty,)*
+            /// ngrok's `created_at`: RFC 3339 in UTC, whole seconds, set by the store.
             pub created_at: String,
         }
 

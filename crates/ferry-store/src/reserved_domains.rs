@@ -7,6 +7,7 @@ use crate::record::{record, Unique};
 use crate::{Store, StoreError};
 
 record! {
+    /// ngrok's `ReservedDomain`: outside dev mode, what an HTTP or TLS endpoint may bind.
     pub struct ReservedDomain, new NewReservedDomain {
         table: "reserved_domains",
         prefix: "rd",
@@ -14,18 +15,29 @@ record! {
         unique: Some(Unique { column: "domain", what: "reserved domain" }),
     }
     columns {
+        /// ngrok's `description`: the user's note, at most 255 bytes (the control plane
+        /// checks).
         pub description: String,
+        /// ngrok's `metadata`: the user's own data (often JSON), at most 4096 bytes; Ferry
+        /// never reads it.
         pub metadata: String,
         /// Lower-case; `*.x.y` for a wildcard.
         pub domain: String,
+        /// ngrok's deprecated `region`: accepted on create, always stored empty.
         pub region: String,
         /// A `cert_` ID, or empty.
         pub certificate_id: String,
+        /// `certificate_management_policy` as the API shows it. By default `null` with a
+        /// `certificate_id` or under the edge's own base domain, else Let's Encrypt (ECDSA).
         pub cert_policy: Value,
-        /// Empty when the domain needs no CNAME (it is under the edge's own base domain).
+        /// ngrok's `cname_target`, shown as `null` when empty: the domain needs no CNAME when
+        /// it is under the edge's own base domain.
         pub cname_target: String,
-        /// Set only for wildcard domains.
+        /// ngrok's `acme_challenge_cname_target`, shown as `null` when empty. Set only for
+        /// wildcard domains outside the edge's base domain.
         pub acme_target: String,
+        /// ngrok's `resolves_to` as the API shows it: a JSON list of `{"value": ...}`;
+        /// Ferry keeps it for clients and routes without it.
         pub resolves_to: Value,
     }
 }

@@ -16,14 +16,20 @@ const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst
 
 /// A freshly made secret: the plaintext token to show once, and the hash to store.
 pub struct IssuedSecret {
+    /// `FIRSTPART_SECONDPART`, for the create response; nothing can recover it later.
     pub token: Secret,
     pub(crate) hash: Vec<u8>,
 }
 
+/// Why a presented authtoken or API key was refused before any lookup: the agent or client
+/// sent something that cannot be a token, as opposed to a token that is unknown or wrong.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TokenError {
+    /// Nothing but white space: an agent started without an authtoken, or `Bearer ` alone.
     #[error("the token is empty")]
     Empty,
+    /// Not a 27-character alphanumeric ID body, `_` and a secret: often a token pasted in
+    /// part, or one from another service.
     #[error("the token is not of the form FIRSTPART_SECONDPART")]
     Malformed,
 }

@@ -1,6 +1,8 @@
 use crate::{Store, StoreError};
 
 impl Store {
+    /// The value stored under `key` in the `settings` table, shared by every node on the same
+    /// database (the bind-token key), or `None` when no node has set it.
     pub async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(
             sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")

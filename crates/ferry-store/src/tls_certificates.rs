@@ -6,6 +6,7 @@ use serde_json::Value;
 use crate::record::record;
 
 record! {
+    /// ngrok's `TlsCertificate`, with the private key the API takes but never answers.
     pub struct TlsCertificate, new NewTlsCertificate {
         table: "tls_certificates",
         prefix: "cert",
@@ -13,9 +14,16 @@ record! {
         unique: None,
     }
     columns {
+        /// ngrok's `description`: the user's note, at most 255 bytes (the control plane
+        /// checks).
         pub description: String,
+        /// ngrok's `metadata`: the user's own data (often JSON), at most 4096 bytes; Ferry
+        /// never reads it.
         pub metadata: String,
+        /// ngrok's `certificate_pem` as uploaded: the chain, leaf first.
         pub certificate_pem: String,
+        /// ngrok's `private_key_pem`, in plaintext: serving needs the key itself, so unlike a
+        /// token's secret it cannot be kept as a hash. Never in an API answer.
         pub private_key_pem: String,
         /// The fields parsed from the leaf certificate, as the API shows them.
         pub parsed: Value,

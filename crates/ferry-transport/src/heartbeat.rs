@@ -34,11 +34,14 @@ impl Default for BeatClock {
 }
 
 impl BeatClock {
+    /// Records that the peer is alive now: one of its beats arrived, or it echoed ours.
     pub fn touch(&self) {
         let ms = self.start.elapsed().as_millis() as u64;
         self.last_ms.store(ms, Ordering::Relaxed);
     }
 
+    /// Time since the peer last proved alive, to the millisecond (since the clock was made,
+    /// if it never has).
     pub fn since_last(&self) -> Duration {
         let now = self.start.elapsed().as_millis() as u64;
         Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed)))

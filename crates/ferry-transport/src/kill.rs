@@ -18,10 +18,13 @@ pub struct KillSwitch {
 }
 
 impl KillSwitch {
+    /// Closes the wrapped connection now: every clone of the switch sees it, and it cannot be
+    /// undone. Killing twice is harmless.
     pub fn kill(&self) {
         self.token.cancel();
     }
 
+    /// Whether [`KillSwitch::kill`] has been called, for a check that must not wait.
     pub fn is_killed(&self) -> bool {
         self.token.is_cancelled()
     }
@@ -31,6 +34,7 @@ impl KillSwitch {
         self.token.cancelled().await
     }
 
+    /// Puts `io` under this switch; hand the result to muxado instead of `io` itself.
     pub fn wrap<T>(&self, io: T) -> Killable<T> {
         Killable {
             io,

@@ -1,6 +1,7 @@
 //! One agent session over one TLS connection, shared by the edge and the agent: muxado typed
 //! streams, the JSON RPC exchange on top of them, heartbeats, and a switch that tears the
 //! connection down at once when either side decides the peer is gone.
+#![warn(missing_docs)]
 
 mod heartbeat;
 mod kill;

@@ -7,19 +7,31 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+/// Why one RPC exchange failed. Only [`RpcError::Remote`] is the peer's considered answer;
+/// the rest mean the peer is gone, slow or broken, and the caller usually ends the session.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RpcError {
+    /// No stream could be opened for the call: the session has ended (the peer left, a
+    /// heartbeat was missed, or the kill switch fired).
     #[error("the session is closed")]
     SessionClosed,
+    /// Reading or writing the stream failed: usually the connection broke mid-exchange.
     #[error("stream i/o: {0}")]
     Io(#[from] std::io::Error),
+    /// The peer closed its side mid-message: it crashed, or refused the request by hanging up.
     #[error("the peer closed the stream before a whole message arrived")]
     Truncated,
+    /// No whole message within the caller's timeout, which it carries: the peer may still
+    /// be connected (heartbeats are separate) but did not answer this call.
     #[error("no message within {0:?}")]
     Timeout(Duration),
+    /// The message outgrew the caller's bound in bytes, which it carries (16 KiB for an
+    /// unauthenticated agent's Auth): refused before buffering more.
     #[error("the message is longer than {0} bytes")]
     TooLarge(usize),
+    /// What arrived is not a JSON message of at most 256 KiB: the peer speaks another
+    /// protocol, or has a bug.
     #[error(transparent)]
     Decode(#[from] DecodeError),
     /// The peer answered with `{"Error": ...}`.

@@ -18,7 +18,9 @@ const MAX_BUF: usize = 64 * 1024;
 /// Bytes moved each way: `a` to `b`, then `b` to `a`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Spliced {
+    /// Bytes read from `a` and accepted by `b`'s writes, whether or not they were delivered.
     pub a_to_b: u64,
+    /// Bytes read from `b` and written to `a`, counted the same way.
     pub b_to_a: u64,
 }
 

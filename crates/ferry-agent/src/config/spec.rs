@@ -71,7 +71,11 @@ pub fn tunnel_spec(name: &str, raw: &RawTunnel) -> Result<(TunnelSpec, Vec<Strin
     // Client certificates are checked by the edge for http, by the agent for TLS it
     // terminates; anywhere else nothing would check them, so the tunnel is refused rather than
     // left open to clients without one.
-    if raw.mutual_tls_cas.as_deref().is_some_and(|s| !s.trim().is_empty()) {
+    if raw
+        .mutual_tls_cas
+        .as_deref()
+        .is_some_and(|s| !s.trim().is_empty())
+    {
         match proto {
             TunnelProto::Http => {}
             TunnelProto::Tls if terminate_at == TerminateAt::Agent => {}
