@@ -1,8 +1,8 @@
 //! The meeting point of the edge and the control plane: the control plane's [`Live`] trait,
 //! implemented with the edge's [`EdgeView`]. Neither crate imports the other.
 
-use ferry_control::{CommandFuture, Live, LiveSession, LiveTunnel, SessionCommand};
-use ferry_edge::{AgentCommand, EdgeView};
+use ferry_control::{CommandFailure, CommandFuture, Live, LiveSession, LiveTunnel, SessionCommand};
+use ferry_edge::{AgentCommand, CommandError, EdgeView};
 
 pub struct EdgeLive(pub EdgeView);
 
@@ -49,7 +49,12 @@ impl Live for EdgeLive {
             self.0
                 .command(session_id, command)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| match e {
+                    CommandError::NoSession(_) => CommandFailure::NoSession,
+                    CommandError::Unsupported { why, .. } => CommandFailure::Unsupported(why),
+                    CommandError::Refused(why) => CommandFailure::Refused(why),
+                    CommandError::Failed(why) => CommandFailure::NoAnswer(why),
+                })
         })
     }
 

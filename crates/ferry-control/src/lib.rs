@@ -117,8 +117,40 @@ pub enum SessionCommand {
     Update,
 }
 
-/// The answer to a [`SessionCommand`]: the agent's refusal, or why it was not reached.
-pub type CommandFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+/// The answer to a [`SessionCommand`]: done, or why not.
+pub type CommandFuture<'a> = Pin<Box<dyn Future<Output = Result<(), CommandFailure>> + Send + 'a>>;
+
+/// Why a [`SessionCommand`] was not carried out. Each answers with its own status: the
+/// caller can tell a command the agent does not take (400) from an agent that refused it
+/// (502) or never answered (504), which may still carry it out.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandFailure {
+    /// The session ended between the lookup and the command.
+    #[error("the session is gone")]
+    NoSession,
+    /// The agent said in Auth that it does not take this command (or, too old to know the
+    /// commands, said nothing), so it was not asked.
+    #[error("the agent does not support it: {0}")]
+    Unsupported(String),
+    /// The agent was asked and answered with an error, quoted as it gave it.
+    #[error("the agent refused: {0}")]
+    Refused(String),
+    /// No answer came back in time, or the stream failed on the way.
+    #[error("the agent did not answer: {0}")]
+    NoAnswer(String),
+}
+
+impl CommandFailure {
+    /// The catalogue code, whose HTTP status the REST answer takes.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            CommandFailure::NoSession => ErrorCode::NotFound,
+            CommandFailure::Unsupported(_) => ErrorCode::NotSupported,
+            CommandFailure::Refused(_) => ErrorCode::AgentCommandRefused,
+            CommandFailure::NoAnswer(_) => ErrorCode::AgentCommandTimeout,
+        }
+    }
+}
 
 /// The edge's live state, as the control plane sees and changes it.
 pub trait Live: Send + Sync + 'static {

@@ -322,7 +322,7 @@ async fn session_action(
     }
     s.live.command(&id, command).await.map_err(|why| {
         ApiError::new(
-            ErrorCode::NotSupported,
+            why.code(),
             format!("the agent of {id} did not carry out {action}: {why}"),
         )
     })?;

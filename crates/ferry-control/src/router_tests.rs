@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use crate::{
-    router, AppState, CommandFuture, ControlConfig, Live, LiveSession, LiveTunnel, SessionCommand,
+    router, AppState, CommandFailure, CommandFuture, ControlConfig, Live, LiveSession, LiveTunnel,
+    SessionCommand,
 };
 
 /// No agents: the live views are empty.
@@ -26,7 +27,7 @@ impl Live for NoEdge {
         Vec::new()
     }
     fn command<'a>(&'a self, _: &'a str, _: SessionCommand) -> CommandFuture<'a> {
-        Box::pin(async { Err("no agent".to_string()) })
+        Box::pin(async { Err(CommandFailure::NoSession) })
     }
     fn close_sessions_of(&self, _: &[String]) -> usize {
         0
@@ -42,6 +43,10 @@ struct Api {
 
 impl Api {
     async fn new() -> Self {
+        Self::with_live(Arc::new(NoEdge)).await
+    }
+
+    async fn with_live(live: Arc<dyn Live>) -> Self {
         let dir = ScratchDir::new();
         let store = Store::open_sqlite(&dir.path.join("ferry.db"))
             .await
@@ -57,7 +62,7 @@ impl Api {
         };
         Self {
             _dir: dir,
-            state: AppState::new(store, config, Arc::new(NoEdge)),
+            state: AppState::new(store, config, live),
             key: key.expose().to_string(),
         }
     }
@@ -89,6 +94,61 @@ impl Api {
             serde_json::from_slice(&bytes).expect("JSON")
         };
         (status, json)
+    }
+}
+
+const SESSION: &str = "ts_0123456789abcdefghijABCDEFG";
+
+/// One agent session whose agent fails each command its own way.
+struct OneAgent;
+
+impl Live for OneAgent {
+    fn sessions(&self) -> Vec<LiveSession> {
+        vec![LiveSession {
+            id: SESSION.into(),
+            credential_id: "cr_1".into(),
+            ip: "127.0.0.1".into(),
+            os: "linux".into(),
+            agent_version: "1".into(),
+            metadata: String::new(),
+            started_at: std::time::SystemTime::UNIX_EPOCH,
+        }]
+    }
+    fn tunnels(&self) -> Vec<LiveTunnel> {
+        Vec::new()
+    }
+    fn command<'a>(&'a self, _: &'a str, command: SessionCommand) -> CommandFuture<'a> {
+        Box::pin(async move {
+            Err(match command {
+                SessionCommand::Restart => CommandFailure::NoAnswer("no answer in 10s".into()),
+                SessionCommand::Stop => CommandFailure::Refused("busy".into()),
+                SessionCommand::Update => CommandFailure::Unsupported("not here".into()),
+            })
+        })
+    }
+    fn close_sessions_of(&self, _: &[String]) -> usize {
+        0
+    }
+    fn agent_ingresses_changed(&self, _: Vec<String>) {}
+}
+
+#[tokio::test]
+async fn a_failed_agent_command_answers_by_what_went_wrong() {
+    let api = Api::with_live(Arc::new(OneAgent)).await;
+    for (action, status, code) in [
+        ("restart", 504, "ERR_FERRY_250"),
+        ("stop", 502, "ERR_FERRY_249"),
+        ("update", 400, "ERR_FERRY_248"),
+    ] {
+        let (got, v) = api
+            .call(
+                Method::POST,
+                &format!("/tunnel_sessions/{SESSION}/{action}"),
+                None,
+            )
+            .await;
+        assert_eq!(got.as_u16(), status, "{action}: {v}");
+        assert_eq!(v["error_code"], code, "{action}: {v}");
     }
 }
 

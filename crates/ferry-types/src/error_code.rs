@@ -85,6 +85,8 @@ catalogue! {
     PemInvalid = 246, None, 400, "PEM input invalid";
     OwnerUnknown = 247, None, 400, "owner unknown";
     NotSupported = 248, None, 400, "operation not supported by Ferry";
+    AgentCommandRefused = 249, None, 502, "the agent refused a tunnel-session command";
+    AgentCommandTimeout = 250, None, 504, "the agent did not answer a tunnel-session command";
     // The store, named by what an operator can do about it (room, write access, the database
     // back); everything else stays `Internal`.
     StoreDiskFull = 290, None, 507, "the store's disk is full";
