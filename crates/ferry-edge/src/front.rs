@@ -133,8 +133,8 @@ async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, r
                 .spawn(async move {
                     let stream = match proxy_stream::open(&tunnel, peer, shared.config.stream_wait).await {
                         Ok(s) => s,
-                        Err(code) => {
-                            tracing::info!(%peer, %code, "cannot reach the agent for a TLS connection");
+                        Err(e) => {
+                            tracing::info!(%peer, code = %e.code(), error = %e, "cannot reach the agent for a TLS connection");
                             return;
                         }
                     };

@@ -20,6 +20,7 @@ use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::error_page::{error_response, wants_json};
+use crate::proxy_stream::OpenError;
 use crate::registry::{Proto, Route, Tunnel};
 use crate::stream_reuse::{self, StreamCache};
 use crate::{proxy_stream, Shared};
@@ -256,14 +257,15 @@ async fn open_sender(
 ) -> Result<hyper::client::conn::http1::SendRequest<Incoming>, (ErrorCode, String)> {
     let stream = proxy_stream::open(tunnel, peer, shared.config.stream_wait)
         .await
-        .map_err(|code| {
-            let detail = match code {
-                ErrorCode::StreamLimit => {
+        .map_err(|e| {
+            tracing::debug!(%host, error = %e, "no proxy stream");
+            let detail = match e {
+                OpenError::StreamLimit { .. } => {
                     format!("the agent serving {host} has too many open connections")
                 }
                 _ => format!("the agent serving {host} could not be reached"),
             };
-            (code, detail)
+            (e.code(), detail)
         })?;
     let (sender, conn) = hyper::client::conn::http1::Builder::new()
         .handshake::<_, Incoming>(TokioIo::new(stream))

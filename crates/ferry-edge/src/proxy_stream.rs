@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use ferry_proto::{ProxyHeader, StreamType};
-use ferry_transport::{open_typed, Stream};
+use ferry_transport::{open_typed, RpcError, Stream};
 use ferry_types::ErrorCode;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::OwnedSemaphorePermit;
@@ -21,11 +21,39 @@ pub struct ProxyStream {
     _permit: OwnedSemaphorePermit,
 }
 
+/// Why no proxy stream could be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Every stream slot of the agent's session stayed taken for the whole wait.
+    #[error("every stream slot of the agent's session stayed taken for {waited:?}")]
+    StreamLimit {
+        /// How long the connection waited for one.
+        waited: Duration,
+    },
+    /// The session ended while the connection waited for a slot.
+    #[error("the agent's session ended")]
+    SessionGone,
+    /// muxado could not open the stream or send the header: the session is closing.
+    #[error("opening the stream failed: {0}")]
+    Open(#[source] RpcError),
+}
+
+impl OpenError {
+    /// The catalogue code a public client is shown.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            OpenError::StreamLimit { .. } => ErrorCode::StreamLimit,
+            OpenError::SessionGone | OpenError::Open(_) => ErrorCode::AgentOffline,
+        }
+    }
+}
+
+/// Opens a proxy stream for `client`'s connection, waiting up to `wait` for a stream slot.
 pub async fn open(
     tunnel: &Tunnel,
     client: SocketAddr,
     wait: Duration,
-) -> Result<ProxyStream, ErrorCode> {
+) -> Result<ProxyStream, OpenError> {
     let now = tokio::time::Instant::now();
     let ready = tokio::time::Instant::from_std(tunnel.ready_at);
     if ready > now {
@@ -33,8 +61,8 @@ pub async fn open(
     }
     let permit = tokio::time::timeout(wait, tunnel.session.streams.clone().acquire_owned())
         .await
-        .map_err(|_| ErrorCode::StreamLimit)?
-        .map_err(|_| ErrorCode::AgentOffline)?;
+        .map_err(|_| OpenError::StreamLimit { waited: wait })?
+        .map_err(|_| OpenError::SessionGone)?;
     let header = ProxyHeader {
         id: tunnel.id.clone(),
         client_addr: client.to_string(),
@@ -44,7 +72,7 @@ pub async fn open(
     };
     let stream = open_typed(&tunnel.session.open, StreamType::PROXY, &header.encode())
         .await
-        .map_err(|_| ErrorCode::AgentOffline)?;
+        .map_err(OpenError::Open)?;
     Ok(ProxyStream {
         stream,
         _permit: permit,

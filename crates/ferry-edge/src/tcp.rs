@@ -73,8 +73,8 @@ async fn serve(shared: Arc<Shared>, conn: TcpStream, peer: SocketAddr, port: u16
     };
     let stream = match proxy_stream::open(&tunnel, peer, shared.config.stream_wait).await {
         Ok(s) => s,
-        Err(code) => {
-            tracing::info!(port, %code, "cannot reach the agent for a TCP connection");
+        Err(e) => {
+            tracing::info!(port, code = %e.code(), error = %e, "cannot reach the agent for a TCP connection");
             return;
         }
     };
