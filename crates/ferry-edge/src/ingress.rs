@@ -20,6 +20,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth_limit::Verdict;
+use crate::auth_refusal::AuthRefusal;
 use crate::pre_auth::Ticket;
 use crate::registry::AgentSession;
 use crate::{bind, Shared};
@@ -196,9 +197,10 @@ impl StreamCtx {
     async fn auth(self, mut stream: Stream) {
         let reply = match self.try_auth(&mut stream).await {
             Ok(resp) => serde_json::to_value(resp).unwrap_or_default(),
-            Err((code, msg)) => {
-                tracing::info!(remote = %self.remote, %code, "agent authentication refused: {msg}");
-                let reply = error_reply(&code.wire_error(&msg));
+            Err(refusal) => {
+                let code = refusal.code();
+                tracing::info!(remote = %self.remote, %code, "agent authentication refused: {refusal}");
+                let reply = error_reply(&code.wire_error(&refusal.to_string()));
                 let _ = write_and_finish(&mut stream, &reply).await;
                 // Let the reply reach the agent before the connection goes.
                 let kill = self.kill.clone();
@@ -212,66 +214,46 @@ impl StreamCtx {
         let _ = write_and_finish(&mut stream, &reply).await;
     }
 
-    async fn try_auth(&self, stream: &mut Stream) -> Result<AuthResp, (ErrorCode, String)> {
+    async fn try_auth(&self, stream: &mut Stream) -> Result<AuthResp, AuthRefusal> {
         let ip = self.remote.ip();
         let value = read_json_limited(stream, RPC_TIMEOUT, MAX_AUTH_BYTES)
             .await
-            .map_err(|e| (ErrorCode::AuthPayloadInvalid, format!("auth message: {e}")))?;
-        let auth: Auth = from_value_folded(&value)
-            .map_err(|e| (ErrorCode::AuthPayloadInvalid, format!("auth message: {e}")))?;
+            .map_err(AuthRefusal::Read)?;
+        let auth: Auth = from_value_folded(&value).map_err(AuthRefusal::Shape)?;
         let Some(version) = negotiate_version(&auth.version) else {
-            return Err((
-                ErrorCode::ProtocolVersionUnsupported,
-                format!(
-                    "the agent speaks protocol versions {:?}; this edge speaks {:?}",
-                    auth.version,
-                    ferry_proto::PROTOCOL_VERSIONS
-                ),
-            ));
+            return Err(AuthRefusal::Version {
+                offered: auth.version.clone(),
+                ours: ferry_proto::PROTOCOL_VERSIONS,
+            });
         };
         if self.authed.get().is_some() {
-            return Err((
-                ErrorCode::AuthPayloadInvalid,
-                "the session is already authenticated".into(),
-            ));
+            return Err(AuthRefusal::AlreadyAuthenticated);
         }
         let token = auth.extra.auth_token.trim();
         if token.is_empty() {
             self.shared.auth_limiter.record_failure(ip, token);
-            return Err((
-                ErrorCode::AuthtokenMissing,
-                "no authtoken was sent; give the agent one (--authtoken, FERRY_AUTHTOKEN or the authtoken key of its config file; `ferry edge --dev` writes one to dev.json)".into(),
-            ));
+            return Err(AuthRefusal::Missing);
         }
         match self.shared.auth_limiter.verdict(ip, token) {
             Verdict::Lookup => {}
             Verdict::LookupAfter(wait) => tokio::time::sleep(wait).await,
             Verdict::RefusedRecently { ago } => {
-                return Err((
-                    ErrorCode::AuthtokenInvalid,
-                    format!("{TOKEN_REFUSED} (refused {}s ago as well)", ago.as_secs()),
-                ))
+                return Err(AuthRefusal::RefusedRecently(ago.as_secs()))
             }
         }
         let credential = match self.shared.store.verify_authtoken(token).await {
             Ok(Ok(Some(c))) => c,
             Ok(Ok(None)) => {
                 self.shared.auth_limiter.record_failure(ip, token);
-                return Err((ErrorCode::AuthtokenInvalid, TOKEN_REFUSED.into()));
+                return Err(AuthRefusal::Refused);
             }
             Ok(Err(e)) => {
                 self.shared.auth_limiter.record_failure(ip, token);
-                return Err((
-                    ErrorCode::AuthtokenMalformed,
-                    format!("the authtoken is malformed: {e}"),
-                ));
+                return Err(AuthRefusal::Malformed(e));
             }
             Err(e) => {
                 tracing::error!(error = %e, "store unavailable during authentication");
-                return Err((
-                    ErrorCode::AuthPayloadInvalid,
-                    "the edge cannot check authtokens right now; retry".into(),
-                ));
+                return Err(AuthRefusal::StoreUnavailable(e));
             }
         };
         let client = ClientKind::from_auth(&auth);
@@ -305,10 +287,7 @@ impl StreamCtx {
             })
             .is_err()
         {
-            return Err((
-                ErrorCode::AuthPayloadInvalid,
-                "the session is already authenticated".into(),
-            ));
+            return Err(AuthRefusal::AlreadyAuthenticated);
         }
         self.shared.remember_session(session.clone());
         // The agent has proved who it is: full windows for the streams it opens from now on,
@@ -380,8 +359,8 @@ impl StreamCtx {
             ),
             Ok(req) => match self.current_acl(authed).await {
                 Err(refusal) => {
-                    tracing::info!(session = %authed.session.id, code = %refusal.0, "bind refused: {}", refusal.1);
-                    error_reply(&refusal.0.wire_error(&refusal.1))
+                    tracing::info!(session = %authed.session.id, code = %refusal.code(), "bind refused: {refusal}");
+                    error_reply(&refusal.code().wire_error(&refusal.to_string()))
                 }
                 Ok(acl) => match bind::bind(&self.shared, &authed.session, &acl, req).await {
                     Ok(resp) => serde_json::to_value(resp).unwrap_or_default(),
@@ -397,7 +376,7 @@ impl StreamCtx {
 
     /// The authtoken's ACL as the store has it now, so that a PATCH of the ACL applies to the
     /// next bind of a live session; the one read at Auth serves while the store is down.
-    async fn current_acl(&self, authed: &Authed) -> Result<Vec<String>, (ErrorCode, String)> {
+    async fn current_acl(&self, authed: &Authed) -> Result<Vec<String>, AuthRefusal> {
         match self
             .shared
             .store
@@ -405,10 +384,7 @@ impl StreamCtx {
             .await
         {
             Ok(Some(c)) => Ok(c.acl),
-            Ok(None) => Err((
-                ErrorCode::AuthtokenInvalid,
-                "the session's authtoken was revoked".into(),
-            )),
+            Ok(None) => Err(AuthRefusal::Revoked),
             Err(e) => {
                 tracing::warn!(error = %e, "store unavailable: binding with the ACL read at authentication");
                 Ok(authed.acl.clone())
@@ -437,11 +413,6 @@ impl StreamCtx {
         let _ = write_and_finish(&mut stream, &serde_json::json!({})).await;
     }
 }
-
-/// What an agent whose authtoken the store refused is told. Ferry's agent and ngrok's SDKs
-/// recognise the refusal by its codes (ERR_FERRY_103, ERR_NGROK_107), not this text.
-const TOKEN_REFUSED: &str =
-    "the authtoken is not valid on this edge: it was revoked or deleted, or it is mistyped";
 
 #[cfg(test)]
 mod tests {

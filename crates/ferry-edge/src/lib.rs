@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 mod auth_limit;
+mod auth_refusal;
 mod bind;
 mod bind_token;
 mod client_auth;
