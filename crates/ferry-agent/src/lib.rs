@@ -121,7 +121,10 @@ pub enum AgentError {
     /// the ACL), or a tunnel added through the agent API was not bound (refused, or the
     /// session failed meanwhile). Holds the edge's words with their `ERR_FERRY` code.
     #[error("the edge refused: {0}")]
-    Refused(String),
+    Refused(#[source] SessionError),
+    /// A tunnel added through the agent API was stopped before its bind finished.
+    #[error("tunnel {0:?} was removed while starting")]
+    RemovedWhileStarting(String),
     /// Two tunnels with one name: in the list the agent starts with, or an agent API tunnel
     /// named like a running one.
     #[error("tunnel name {0:?} is already in use")]
@@ -366,15 +369,15 @@ impl Agent {
             None => Err(AgentError::Offline),
             Some(open) => session::bind_one(&self.inner, &open, &name)
                 .await
-                .map_err(|e| AgentError::Refused(e.to_string())),
+                .map_err(AgentError::Refused),
         };
         if let Err(e) = result {
             self.inner.tunnels.lock().await.remove(&name);
             return Err(e);
         }
-        self.tunnel(&name).await.ok_or(AgentError::Refused(format!(
-            "tunnel {name:?} was removed while starting"
-        )))
+        self.tunnel(&name)
+            .await
+            .ok_or(AgentError::RemovedWhileStarting(name))
     }
 
     /// Stops a tunnel and unbinds it at the edge. False when no such tunnel exists.
@@ -542,9 +545,7 @@ impl Agent {
             }
             let reason = match res {
                 Ok(()) => "session ended".to_string(),
-                Err(e) if e.is_refusal() && !ever_online => {
-                    return Err(AgentError::Refused(e.to_string()))
-                }
+                Err(e) if e.is_refusal() && !ever_online => return Err(AgentError::Refused(e)),
                 Err(SessionError::AuthtokenRefused(refusal)) => {
                     let m = refusal.text;
                     let wait =
