@@ -267,9 +267,7 @@ async fn refused_tokens_from_one_address_never_keep_a_good_agent_out() {
         );
         revoked_agents.push(tokio::spawn(async move {
             let mut refusals = 0u32;
-            let mut slow = 0u32;
             for _ in 0..20 {
-                let started = Instant::now();
                 let _ = rustls::crypto::ring::default_provider().install_default();
                 let mut builder = ngrok::Session::builder();
                 builder
@@ -284,11 +282,8 @@ async fn refused_tokens_from_one_address_never_keep_a_good_agent_out() {
                 let err = format!("{:?}", res.err().expect("a revoked token is refused"));
                 assert!(err.contains("ERR_NGROK_107"), "{err}");
                 refusals += 1;
-                if started.elapsed() > Duration::from_millis(1000) {
-                    slow += 1;
-                }
             }
-            (refusals, slow)
+            refusals
         }));
     }
     let mut guessers = Vec::new();
@@ -324,7 +319,7 @@ async fn refused_tokens_from_one_address_never_keep_a_good_agent_out() {
         let agent = edge.agent("http", &[&up.port(), "--domain", &domain]).await;
         assert!(serves(&edge, &domain).await);
         assert!(
-            started.elapsed() < Duration::from_secs(10),
+            started.elapsed() < Duration::from_secs(15),
             "took {:?}",
             started.elapsed()
         );
@@ -336,12 +331,17 @@ async fn refused_tokens_from_one_address_never_keep_a_good_agent_out() {
     }
     let mut refusals = 0;
     for a in revoked_agents {
-        let (n, slow) = a.await.expect("revoked agent task");
-        refusals += n;
-        // The revoked token is refused at once each time, never slowed down.
-        assert!(slow <= 2, "{slow} of {n} refusals were slow");
+        refusals += a.await.expect("revoked agent task");
     }
     assert!(refusals >= 25, "{refusals} refusals");
+    // Each agent's token was looked up at most once, on its first try: every later refusal
+    // came from the edge's memory of it, without a lookup and without a delay.
+    let log = edge_log(&edge);
+    let remembered = log.matches("ago as well").count() as u32;
+    assert!(
+        remembered + 25 >= refusals,
+        "{remembered} of {refusals} refusals remembered\n{log}"
+    );
     assert!(!edge_log(&edge).contains("panicked"));
 }
 
