@@ -122,7 +122,7 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferry_store::testing::{store_with, ScratchDir};
+    use ferry_store::testing::{fill_until_full, store_with, ScratchDir};
     use ferry_store::Store;
 
     async fn answer(e: ferry_store::StoreError) -> (u16, serde_json::Value) {
@@ -145,17 +145,7 @@ mod tests {
     async fn a_full_disk_answers_507_with_the_cause_and_what_to_do() {
         let dir = ScratchDir::new();
         let store = sqlite_with(&dir, "", "PRAGMA max_page_count=1").await;
-        let mut failure = None;
-        for i in 0..10_000 {
-            if let Err(e) = store
-                .create_api_key(&"x".repeat(500), &i.to_string(), "")
-                .await
-            {
-                failure = Some(e);
-                break;
-            }
-        }
-        let (status, body) = answer(failure.expect("never filled up")).await;
+        let (status, body) = answer(fill_until_full(&store).await).await;
         assert_eq!(status, 507);
         assert_eq!(body["status_code"], 507);
         assert_eq!(body["error_code"], "ERR_FERRY_290");

@@ -310,17 +310,7 @@ mod tests {
         // first write that needs a new page meets SQLITE_FULL, as on a full volume.
         let url = format!("sqlite://{}", path.display());
         let store = store_with(&url, "PRAGMA max_page_count=1").await;
-        let mut failure = None;
-        for i in 0..10_000 {
-            if let Err(e) = store
-                .create_api_key(&"x".repeat(500), &i.to_string(), "")
-                .await
-            {
-                failure = Some(e);
-                break;
-            }
-        }
-        let e = failure.expect("the capped database never filled up");
+        let e = testing::fill_until_full(&store).await;
         assert_says_once(&e, DbCause::DiskFull, "database or disk is full");
         assert_eq!(e.db_error().and_then(DbError::code).as_deref(), Some("13"));
         assert_eq!(DbCause::DiskFull.code(), ErrorCode::StoreDiskFull);

@@ -239,6 +239,20 @@ pub mod testing {
         Store { pool, backend }
     }
 
+    /// Writes rows into `store` until a write fails, and returns that failure: with
+    /// `PRAGMA max_page_count` capping a SQLite file, the full disk a test needs.
+    pub async fn fill_until_full(store: &Store) -> StoreError {
+        for i in 0..10_000 {
+            if let Err(e) = store
+                .create_api_key(&"x".repeat(500), &i.to_string(), "")
+                .await
+            {
+                return e;
+            }
+        }
+        panic!("the capped database never filled up")
+    }
+
     /// One store of each kind, for tests that must pass on both.
     pub async fn both() -> (ScratchDir, Vec<Store>) {
         let dir = ScratchDir::new();
