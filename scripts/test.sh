@@ -7,6 +7,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The pinned toolchain (rust-toolchain.toml). rustup downloads it where it can; where it
+# cannot (no internet) but the installed stable toolchain is that very release, it is named
+# so here, as rustup names a downloaded one.
+pinned="$(sed -n 's/^channel = "\(.*\)"$/\1/p' rust-toolchain.toml)"
+if command -v rustup >/dev/null 2>&1 && ! rustup toolchain list | grep -q "^$pinned-"; then
+    if rustc +stable --version 2>/dev/null | grep -q "^rustc $pinned "; then
+        host="$(rustc +stable -vV | sed -n 's/^host: //p')"
+        ln -s "$(rustc +stable --print sysroot)" "${RUSTUP_HOME:-$HOME/.rustup}/toolchains/$pinned-$host"
+    fi
+fi
+
 need=()
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
