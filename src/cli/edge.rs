@@ -203,6 +203,17 @@ async fn open_store(a: &EdgeArgs) -> anyhow::Result<(PathBuf, Store)> {
                 .with_context(|| format!("cannot open the store at {}", path.display()))?
         }
     };
+    let key =
+        ferry_store::SealingKey::load(std::env::var("FERRY_SECRET_KEY").ok().as_deref(), &data_dir)
+            .context("loading the key that seals private keys")?;
+    let store = store.with_sealing_key(key);
+    let sealed = store.seal_plaintext_keys().await?;
+    if sealed > 0 {
+        tracing::info!(
+            sealed,
+            "sealed private keys an earlier version stored in plaintext"
+        );
+    }
     Ok((data_dir, store))
 }
 

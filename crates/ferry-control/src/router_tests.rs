@@ -50,7 +50,8 @@ impl Api {
         let dir = ScratchDir::new();
         let store = Store::open_sqlite(&dir.path.join("ferry.db"))
             .await
-            .expect("store");
+            .expect("store")
+            .with_sealing_key(ferry_store::SealingKey::generate());
         let (_, key) = store.create_api_key("", "", "").await.expect("key");
         let config = ControlConfig {
             public_base: "https://api.test".into(),

@@ -98,8 +98,9 @@ impl Resource for TlsCertificate {
             description,
             metadata,
             certificate_pem,
-            private_key_pem,
+            private_key_pem: s.store.seal(&private_key_pem)?,
             parsed,
+            managed_by: String::new(),
         };
         Ok(Self::render(
             s,

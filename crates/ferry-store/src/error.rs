@@ -66,6 +66,18 @@ pub enum StoreError {
     /// SQLite's; nothing was connected.
     #[error("unsupported database URL {0:?}: expected postgres://... or sqlite://...")]
     UnsupportedUrl(String),
+    /// A private key was to be sealed or unsealed by a store given no sealing key: a bug in
+    /// the caller, which must call [`crate::Store::with_sealing_key`] at start-up.
+    #[error("the store has no sealing key for private keys")]
+    NoSealingKey,
+    /// A stored private key does not open with this store's sealing key: the data folder's
+    /// `secret.key` was replaced, or `FERRY_SECRET_KEY` differs from the one it was sealed
+    /// with.
+    #[error("the private key of {id} does not open with this sealing key (was secret.key replaced, or FERRY_SECRET_KEY changed?)")]
+    Unsealing {
+        /// The row whose key does not open.
+        id: String,
+    },
 }
 
 impl StoreError {

@@ -8,6 +8,7 @@
 mod agent_ingresses;
 mod api_keys;
 mod bot_users;
+mod cert_jobs;
 mod certificate_authorities;
 mod credentials;
 mod error;
@@ -15,6 +16,7 @@ mod page;
 mod record;
 mod reserved_addrs;
 mod reserved_domains;
+mod sealed;
 mod secret;
 mod settings;
 mod tls_certificates;
@@ -28,6 +30,7 @@ use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 pub use agent_ingresses::{AgentIngress, NewAgentIngress};
 pub use api_keys::{ApiKey, NewApiKey};
 pub use bot_users::{BotUser, NewBotUser};
+pub use cert_jobs::{CertJob, NewCertJob};
 pub use certificate_authorities::{CertificateAuthority, NewCertificateAuthority};
 pub use credentials::{Credential, NewCredential};
 pub use error::{DbCause, DbError, StoreError};
@@ -35,6 +38,7 @@ pub use page::{Listed, Page};
 pub use record::{Cell, Column, Fields, Record, Table, Unique};
 pub use reserved_addrs::{NewReservedAddr, ReservedAddr};
 pub use reserved_domains::{NewReservedDomain, ReservedDomain};
+pub use sealed::{Sealed, SealingKey, SealingKeyError, KEY_FILE};
 pub use secret::{IssuedSecret, TokenError};
 pub use tls_certificates::{NewTlsCertificate, TlsCertificate};
 
@@ -52,6 +56,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Seals private keys; set by [`Store::with_sealing_key`].
+    sealing: Option<SealingKey>,
 }
 
 impl Store {
@@ -114,7 +120,11 @@ impl Store {
             pool = pool.max_connections(8);
         }
         let pool = pool.connect_with(opts).await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            sealing: None,
+        })
     }
 
     /// Which database this store opened, for messages and tests whose advice differs between
@@ -236,7 +246,11 @@ pub mod testing {
             .connect(url)
             .await
             .unwrap_or_else(|e| panic!("test store at {url}: {e}"));
-        Store { pool, backend }
+        Store {
+            pool,
+            backend,
+            sealing: Some(SealingKey::generate()),
+        }
     }
 
     /// Writes rows into `store` until a write fails, and returns that failure: with
@@ -258,10 +272,12 @@ pub mod testing {
         let dir = ScratchDir::new();
         let sqlite = Store::open_sqlite(&dir.path.join("ferry.db"))
             .await
-            .expect("open sqlite");
+            .expect("open sqlite")
+            .with_sealing_key(SealingKey::generate());
         let pg = Store::open(&fresh_postgres_url().await)
             .await
-            .expect("open postgres");
+            .expect("open postgres")
+            .with_sealing_key(SealingKey::generate());
         (dir, vec![sqlite, pg])
     }
 

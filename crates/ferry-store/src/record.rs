@@ -104,6 +104,16 @@ impl Column for bool {
     }
 }
 
+impl Column for i64 {
+    fn cell(&self) -> Cell {
+        Cell::Int(*self)
+    }
+
+    fn read(fields: &Fields<'_>, column: &str) -> Result<Self, StoreError> {
+        Ok(fields.row.try_get(column)?)
+    }
+}
+
 impl Column for Value {
     fn cell(&self) -> Cell {
         Cell::Text(self.to_string())
@@ -274,6 +284,37 @@ impl Store {
             .map(decode)
             .collect::<Result<_, _>>()?;
         Ok(Listed { items, more })
+    }
+
+    /// Every record of the table, oldest first: for the few tables a background task walks
+    /// whole (certificate jobs), never for one an API pages through.
+    pub async fn all<R: Record>(&self) -> Result<Vec<R>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM {} ORDER BY id",
+            R::TABLE.columns.join(", "),
+            R::TABLE.name
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter().map(decode).collect()
+    }
+
+    /// The records whose text `column` (one of the table's) equals `value`, oldest first.
+    pub async fn find_by<R: Record>(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Vec<R>, StoreError> {
+        debug_assert!(R::TABLE.columns.contains(&column));
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {column} = $1 ORDER BY id",
+            R::TABLE.columns.join(", "),
+            R::TABLE.name
+        );
+        let rows = sqlx::query(&sql)
+            .bind(value.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode).collect()
     }
 
     /// Writes the changeable columns of `record` back.

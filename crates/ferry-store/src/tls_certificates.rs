@@ -1,9 +1,11 @@
-//! Uploaded TLS certificates with their private keys. The key is stored for the edge to serve
-//! with, and never returned by the API.
+//! TLS certificates with their private keys: uploaded ones, and those Ferry manages for a
+//! reserved domain or an agent ingress. The key is stored sealed (`sealed.rs`) for the edge
+//! to serve with, and never returned by the API.
 
 use serde_json::Value;
 
 use crate::record::record;
+use crate::Sealed;
 
 record! {
     /// ngrok's `TlsCertificate`, with the private key the API takes but never answers.
@@ -22,10 +24,13 @@ record! {
         pub metadata: String,
         /// ngrok's `certificate_pem` as uploaded: the chain, leaf first.
         pub certificate_pem: String,
-        /// ngrok's `private_key_pem`, in plaintext: serving needs the key itself, so unlike a
+        /// ngrok's `private_key_pem`, sealed: serving needs the key itself, so unlike a
         /// token's secret it cannot be kept as a hash. Never in an API answer.
-        pub private_key_pem: String,
+        pub private_key_pem: Sealed,
         /// The fields parsed from the leaf certificate, as the API shows them.
         pub parsed: Value,
+        /// The reserved domain or agent ingress (`rd_`, `agin_`) whose managed certificate
+        /// this is; empty for an uploaded one.
+        pub managed_by: String,
     }
 }

@@ -1,0 +1,23 @@
+-- Managed certificates: a managed certificate is a tls_certificates row whose managed_by
+-- names its reserved domain or agent ingress; its job (one per owner) keeps provisioning
+-- state across restarts. Private keys are sealed from now on (sealed.rs); rows an earlier
+-- build wrote in plaintext are sealed at start-up.
+ALTER TABLE tls_certificates ADD COLUMN managed_by TEXT NOT NULL DEFAULT '';
+CREATE INDEX tls_certificates_managed_by ON tls_certificates (managed_by);
+
+CREATE TABLE cert_jobs (
+    id          TEXT COLLATE "C" PRIMARY KEY,
+    owner_id    TEXT NOT NULL UNIQUE,
+    names       TEXT NOT NULL,
+    key_type    TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    started_at  TEXT NOT NULL,
+    msg         TEXT NOT NULL DEFAULT '',
+    error_code  TEXT NOT NULL DEFAULT '',
+    retries_at  TEXT NOT NULL DEFAULT '',
+    attempts    BIGINT NOT NULL DEFAULT 0,
+    renews_at   TEXT NOT NULL DEFAULT '',
+    order_url   TEXT NOT NULL DEFAULT '',
+    challenges  TEXT NOT NULL DEFAULT '[]',
+    created_at  TEXT NOT NULL
+);
