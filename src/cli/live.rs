@@ -65,4 +65,8 @@ impl Live for EdgeLive {
     fn agent_ingresses_changed(&self, domains: Vec<String>) {
         self.0.set_agent_ingresses(&domains);
     }
+
+    fn certificates_changed(&self) {
+        self.0.certificates_changed();
+    }
 }

@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 
 use crate::harness::{curl, eventually, Agent, Edge};
 use crate::sdk::sdk_session;
+use crate::served_certs::{reserve, upload_and_attach};
 use crate::upstream::HttpUpstream;
 
 /// A bot and an authtoken it owns, with `acl`; returns (bot ID, credential ID, token).
@@ -103,22 +104,20 @@ async fn a_bind_outside_the_acl_is_refused_for_ferry_and_the_ngrok_sdk() {
 async fn outside_dev_mode_only_reserved_names_bind() {
     let edge = Edge::start_production(&["--tcp-ports", "30101-30102"]).await;
     let (_, _, token) = bot_token(&edge, &[]).await;
-    let (status, v) = edge
-        .api(
-            "POST",
-            "/reserved_domains",
-            Some(r#"{"domain":"*.customer1.example.test"}"#),
+    // Outside dev mode a name is served only with a certificate Ferry holds: here uploaded
+    // ones the installation's CA signed, which the harness's curl trusts.
+    let ca = ferry_pki::DevCa::load_or_create(&edge.dir.path().join("data")).unwrap();
+    for domain in ["*.customer1.example.test", "exact.example.test"] {
+        let rd = reserve(&edge, domain).await;
+        let issued = ca.issue_server(&[domain.to_string()]).unwrap();
+        upload_and_attach(
+            &edge,
+            &issued.cert_pem,
+            &issued.key_pem,
+            rd["id"].as_str().unwrap(),
         )
         .await;
-    assert_eq!(status, 201, "{v}");
-    let (status, v) = edge
-        .api(
-            "POST",
-            "/reserved_domains",
-            Some(r#"{"domain":"exact.example.test"}"#),
-        )
-        .await;
-    assert_eq!(status, 201, "{v}");
+    }
 
     let up = HttpUpstream::start("reserved").await;
     let _deep = http_agent(&edge, &token, &up, "api.customer1.example.test").await;
@@ -259,8 +258,8 @@ async fn revoking_a_credential_or_its_bot_closes_live_sessions() {
 }
 
 /// The ALPN protocol the edge picks for `sni`: the agent ingress offers none, the HTTPS
-/// endpoints offer h2 and http/1.1.
-async fn alpn_for(edge: &Edge, sni: &str) -> Option<Vec<u8>> {
+/// endpoints offer h2 and http/1.1; an error when the handshake fails.
+async fn alpn_for(edge: &Edge, sni: &str) -> Result<Option<Vec<u8>>, std::io::Error> {
     let mut roots = rustls::RootCertStore::empty();
     for c in ferry_pki::load_ca_certs(&edge.ca).unwrap() {
         roots.add(c).unwrap();
@@ -278,18 +277,17 @@ async fn alpn_for(edge: &Edge, sni: &str) -> Option<Vec<u8>> {
         .unwrap();
     let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
         .connect(ServerName::try_from(sni.to_string()).unwrap(), tcp)
-        .await
-        .expect("TLS handshake");
-    tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec)
+        .await?;
+    Ok(tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_ingress_region_domains_take_agents_and_other_names_do_not() {
     let edge = Edge::start_production(&["--region", "eu"]).await;
     let name = "tunnel.eu.connect.example.test";
-    assert_eq!(
-        alpn_for(&edge, name).await.as_deref(),
-        Some(&b"http/1.1"[..])
+    assert!(
+        alpn_for(&edge, name).await.is_err(),
+        "outside dev mode a public name without a certificate gets no handshake"
     );
     let (status, v) = edge
         .api(
@@ -301,23 +299,27 @@ async fn agent_ingress_region_domains_take_agents_and_other_names_do_not() {
     assert_eq!(status, 201, "{v}");
     assert_eq!(v["region_domains"], json!([name]));
     assert_eq!(
-        alpn_for(&edge, name).await,
+        alpn_for(&edge, name).await.unwrap(),
         None,
-        "the agent ingress owns {name}"
+        "the agent ingress owns {name}, with the installation's CA"
     );
-    assert_eq!(
-        alpn_for(&edge, "tunnel.eu.connect.other.test")
-            .await
-            .as_deref(),
-        Some(&b"http/1.1"[..])
-    );
+    assert!(alpn_for(&edge, "tunnel.eu.connect.other.test")
+        .await
+        .is_err());
     let id = v["id"].as_str().unwrap();
     let (status, _) = edge
         .api("DELETE", &format!("/agent_ingresses/{id}"), None)
         .await;
     assert_eq!(status, 204);
+    assert!(alpn_for(&edge, name).await.is_err());
+
+    // A dev edge serves every other name as HTTPS.
+    let dev = Edge::start().await;
     assert_eq!(
-        alpn_for(&edge, name).await.as_deref(),
+        alpn_for(&dev, "tunnel.eu.connect.other.test")
+            .await
+            .unwrap()
+            .as_deref(),
         Some(&b"http/1.1"[..])
     );
 }

@@ -16,6 +16,7 @@ mod http;
 mod protect;
 mod resilience;
 mod sdk;
+mod served_certs;
 mod store_failures;
 mod tls_tcp;
 mod upstream;

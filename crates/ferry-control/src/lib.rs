@@ -164,6 +164,9 @@ pub trait Live: Send + Sync + 'static {
     fn close_sessions_of(&self, credential_ids: &[String]) -> usize;
     /// The agent ingress domains changed; here are all of them.
     fn agent_ingresses_changed(&self, domains: Vec<String>);
+    /// The certificates a name is served changed (an upload attached or detached, a
+    /// certificate deleted, management started or stopped): the edge reads them again.
+    fn certificates_changed(&self);
 }
 
 /// Shared by every handler.

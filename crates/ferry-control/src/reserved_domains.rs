@@ -211,7 +211,20 @@ impl Resource for ReservedDomain {
                 ),
                 e => e.into(),
             })?;
+        if !d.certificate_id.is_empty() {
+            s.live.certificates_changed();
+        }
         Ok(Self::render(s, &d))
+    }
+
+    async fn updated(s: &AppState, _before: &Self, _after: &Self) -> ApiResult<()> {
+        s.live.certificates_changed();
+        Ok(())
+    }
+
+    async fn deleted(s: &AppState, _d: &Self) -> ApiResult<()> {
+        s.live.certificates_changed();
+        Ok(())
     }
 
     async fn update(s: &AppState, d: &mut Self, u: Update) -> ApiResult<()> {

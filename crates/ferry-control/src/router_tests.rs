@@ -33,6 +33,7 @@ impl Live for NoEdge {
         0
     }
     fn agent_ingresses_changed(&self, _: Vec<String>) {}
+    fn certificates_changed(&self) {}
 }
 
 struct Api {
@@ -131,6 +132,7 @@ impl Live for OneAgent {
         0
     }
     fn agent_ingresses_changed(&self, _: Vec<String>) {}
+    fn certificates_changed(&self) {}
 }
 
 #[tokio::test]

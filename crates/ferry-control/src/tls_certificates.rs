@@ -112,6 +112,11 @@ impl Resource for TlsCertificate {
         described::patch(c, u.description, u.metadata)
     }
 
+    async fn deleted(s: &AppState, _c: &Self) -> ApiResult<()> {
+        s.live.certificates_changed();
+        Ok(())
+    }
+
     fn schemas() -> Schemas {
         Schemas {
             item: described::schema(&[

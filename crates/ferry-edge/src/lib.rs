@@ -28,12 +28,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use ferry_acme::Certs;
 use ferry_pki::DevCa;
 use ferry_store::Store;
 use ferry_types::{Hostname, ResourceId};
 use rand::RngCore;
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -45,7 +47,6 @@ use crate::bind_token::BindSigner;
 use crate::front::PortRole;
 use crate::pre_auth::PreAuthGate;
 use crate::registry::{AgentSession, Registry};
-use crate::tls::CertResolver;
 
 /// Why the edge did not start. Each is fatal: the binary reports it and exits.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +104,10 @@ pub(crate) struct Shared {
     pub http_port: u16,
     pub agent_tls: Arc<ServerConfig>,
     pub https_tls: Arc<ServerConfig>,
+    /// What both TLS configurations present, reloaded when the store's certificates change.
+    pub certs: Arc<Certs>,
+    /// Wakes the certificate reloader ([`EdgeView::certificates_changed`]).
+    pub certs_changed: Notify,
     /// Fires when the edge starts draining: listeners stop, HTTP connections finish.
     pub shutdown: CancellationToken,
     /// Public connections in flight, which a drain waits for.
@@ -149,6 +154,24 @@ impl Shared {
     }
 }
 
+/// How often the certificates are read again without being told: the safety net for a
+/// change notice that never came (another node's write, a missed call).
+const CERT_RELOAD_EVERY: Duration = Duration::from_secs(30);
+
+/// Reloads the served certificates when told they changed, and every [`CERT_RELOAD_EVERY`].
+async fn reload_certificates(shared: Arc<Shared>) {
+    loop {
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => break,
+            _ = shared.certs_changed.notified() => {}
+            _ = tokio::time::sleep(CERT_RELOAD_EVERY) => {}
+        }
+        if let Err(e) = shared.certs.reload(&shared.store).await {
+            tracing::warn!(error = %e, "cannot reload certificates; serving the ones loaded before");
+        }
+    }
+}
+
 const BIND_KEY_SETTING: &str = "bind_token_key";
 
 impl EdgeHandle {
@@ -181,9 +204,14 @@ impl EdgeHandle {
         ];
         default_names.extend(config.ingress_domains.iter().map(|d| d.to_string()));
         default_names.dedup();
-        let resolver = Arc::new(CertResolver::new(ca, provider.clone(), default_names));
-        let agent_tls = tls::server_config(provider.clone(), resolver.clone(), &[])?;
-        let https_tls = tls::server_config(provider, resolver, &[b"h2", b"http/1.1"])?;
+        let certs = Certs::new(provider.clone(), ca, default_names, config.dev);
+        certs.reload(&store).await?;
+        let agent_tls = tls::server_config(provider.clone(), certs.agent_resolver(), &[])?;
+        let https_tls = tls::server_config(
+            provider,
+            certs.public_resolver(),
+            &[b"h2", b"http/1.1", ferry_acme::ACME_TLS_ALPN],
+        )?;
 
         let shared = Arc::new(Shared {
             auth_limiter: AuthLimiter::new(config.auth_failures_per_minute),
@@ -198,6 +226,8 @@ impl EdgeHandle {
             store,
             agent_tls,
             https_tls,
+            certs,
+            certs_changed: Notify::new(),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             sessions: Mutex::new(HashMap::new()),
@@ -217,6 +247,7 @@ impl EdgeHandle {
                 PortRole::AgentsOnly,
             ));
         }
+        tokio::spawn(reload_certificates(shared.clone()));
         let sweeper = shared.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(15));

@@ -216,6 +216,12 @@ impl EdgeView {
         }
     }
 
+    /// The store's certificates (or their attachments to reserved domains) changed: they are
+    /// read again and served from the next handshake on.
+    pub fn certificates_changed(&self) {
+        self.shared.certs_changed.notify_one();
+    }
+
     /// Replaces the agent ingress domains taken from the store; names that do not parse are
     /// skipped (the control plane validates them on write).
     pub fn set_agent_ingresses(&self, domains: &[String]) {

@@ -1,0 +1,14 @@
+//! Ferry's certificates: which certificate each name is served ([`table`], a pure function),
+//! loading them from the store, and the rustls resolvers the edge's TLS ports use
+//! ([`resolver`]). Uploaded certificates attached to a reserved domain come first, then the
+//! managed ones; the installation's CA covers dev mode and the agent ingress.
+#![warn(missing_docs)]
+
+mod dev;
+pub mod load;
+pub mod resolver;
+pub mod table;
+
+pub use load::{certified_key, UnusableCertificate};
+pub use resolver::{CertResolver, Certs, ACME_TLS_ALPN};
+pub use table::{CertTable, Source};

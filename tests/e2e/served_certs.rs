@@ -1,0 +1,196 @@
+//! Which certificate the public TLS port presents: an uploaded certificate attached to a
+//! reserved domain (its whole chain), picked up without a restart; outside dev mode, nothing
+//! for a name Ferry holds no certificate for.
+
+use std::time::Duration;
+
+use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+use serde_json::{json, Value};
+
+use crate::harness::{curl, eventually, Edge};
+
+/// A private CA with an intermediate, as an operator's own PKI would be.
+pub(crate) struct TestPki {
+    root_pem: String,
+    intermediate: rcgen::Certificate,
+    intermediate_key: KeyPair,
+}
+
+impl TestPki {
+    pub(crate) fn new() -> Self {
+        let root_key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.distinguished_name
+            .push(rcgen::DnType::CommonName, "Ferry Test Root");
+        let root = p.self_signed(&root_key).unwrap();
+        let intermediate_key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        p.distinguished_name
+            .push(rcgen::DnType::CommonName, "Ferry Test Intermediate");
+        let intermediate = p.signed_by(&intermediate_key, &root, &root_key).unwrap();
+        Self {
+            root_pem: root.pem(),
+            intermediate,
+            intermediate_key,
+        }
+    }
+
+    /// A leaf for `names` and its key: the chain (leaf, intermediate) and the key in PEM.
+    pub(crate) fn leaf(&self, names: &[&str]) -> (String, String) {
+        let key = KeyPair::generate().unwrap();
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let leaf = CertificateParams::new(names)
+            .unwrap()
+            .signed_by(&key, &self.intermediate, &self.intermediate_key)
+            .unwrap();
+        (
+            format!("{}{}", leaf.pem(), self.intermediate.pem()),
+            key.serialize_pem(),
+        )
+    }
+
+    pub(crate) fn write_root(&self, dir: &std::path::Path) -> std::path::PathBuf {
+        let path = dir.join("test-root.pem");
+        std::fs::write(&path, &self.root_pem).unwrap();
+        path
+    }
+}
+
+/// Uploads a certificate and attaches it to the reserved domain `rd`; returns its ID.
+pub(crate) async fn upload_and_attach(edge: &Edge, chain: &str, key: &str, rd: &str) -> String {
+    let body = json!({ "certificate_pem": chain, "private_key_pem": key }).to_string();
+    let (status, cert) = edge.api("POST", "/tls_certificates", Some(&body)).await;
+    assert_eq!(status, 201, "{cert}");
+    assert!(cert.get("private_key_pem").is_none(), "{cert}");
+    let id = cert["id"].as_str().unwrap().to_string();
+    let body = json!({ "certificate_id": id }).to_string();
+    let (status, v) = edge
+        .api("PATCH", &format!("/reserved_domains/{rd}"), Some(&body))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["certificate"]["id"], json!(id), "{v}");
+    id
+}
+
+pub(crate) async fn reserve(edge: &Edge, domain: &str) -> Value {
+    let body = json!({ "domain": domain }).to_string();
+    let (status, v) = edge.api("POST", "/reserved_domains", Some(&body)).await;
+    assert_eq!(status, 201, "{v}");
+    v
+}
+
+/// `openssl s_client` towards `sni` on the edge's HTTPS port: the certificates it was sent
+/// (PEM), or None when the handshake failed.
+async fn presented(edge: &Edge, sni: &str) -> Option<Vec<String>> {
+    let out = tokio::process::Command::new("openssl")
+        .args(["s_client", "-showcerts", "-connect"])
+        .arg(format!("127.0.0.1:{}", edge.https_port()))
+        .args(["-servername", sni])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let certs: Vec<String> = text
+        .split("-----BEGIN CERTIFICATE-----")
+        .skip(1)
+        .filter_map(|c| c.split("-----END CERTIFICATE-----").next())
+        .map(|c| c.to_string())
+        .collect();
+    (!certs.is_empty()).then_some(certs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uploaded_certificate_is_served_with_its_chain_and_unknown_names_get_none() {
+    let edge = Edge::start_production(&[]).await;
+    let rd = reserve(&edge, "*.customer1.example.test").await;
+    let rd = rd["id"].as_str().unwrap();
+    assert_eq!(
+        presented(&edge, "api.customer1.example.test").await,
+        None,
+        "outside dev mode a name without a certificate gets none, not a dev-CA one"
+    );
+
+    let pki = TestPki::new();
+    let (chain, key) = pki.leaf(&["*.customer1.example.test"]);
+    upload_and_attach(&edge, &chain, &key, rd).await;
+    eventually(
+        "the uploaded certificate to be served",
+        Duration::from_secs(10),
+        || async {
+            presented(&edge, "api.customer1.example.test")
+                .await
+                .is_some()
+        },
+    )
+    .await;
+    let sent = presented(&edge, "api.customer1.example.test")
+        .await
+        .unwrap();
+    assert_eq!(sent.len(), 2, "leaf and intermediate: {sent:?}");
+
+    // curl trusts only the operator's root: the intermediate must come from the edge.
+    let root = pki.write_root(edge.dir.path());
+    let port = edge.https_port();
+    let host = "api.customer1.example.test";
+    let (code, _, err) = curl(&[
+        "-sS".into(),
+        "--cacert".into(),
+        root.display().to_string(),
+        "--connect-to".into(),
+        format!("{host}:{port}:127.0.0.1:{port}"),
+        format!("https://{host}:{port}/"),
+    ])
+    .await;
+    assert_eq!(code, 0, "the handshake verifies against the root: {err}");
+
+    assert_eq!(presented(&edge, "a.b.customer1.example.test").await, None);
+    assert_eq!(presented(&edge, "other.example.test").await, None);
+
+    // Detached, it is no longer served.
+    let (status, v) = edge
+        .api(
+            "PATCH",
+            &format!("/reserved_domains/{rd}"),
+            Some(r#"{"certificate_id":""}"#),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    eventually(
+        "the detached certificate to be withdrawn",
+        Duration::from_secs(10),
+        || async {
+            presented(&edge, "api.customer1.example.test")
+                .await
+                .is_none()
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_keys_are_sealed_in_the_database() {
+    let edge = Edge::start_production(&[]).await;
+    let rd = reserve(&edge, "sealed.example.test").await;
+    let pki = TestPki::new();
+    let (chain, key) = pki.leaf(&["sealed.example.test"]);
+    upload_and_attach(&edge, &chain, &key, rd["id"].as_str().unwrap()).await;
+    let db = std::fs::read(edge.dir.path().join("data/ferry.db")).unwrap();
+    let wal = std::fs::read(edge.dir.path().join("data/ferry.db-wal")).unwrap_or_default();
+    let body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
+    let needle = &body.as_bytes()[..40];
+    for bytes in [&db, &wal] {
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "the private key is stored in plaintext"
+        );
+    }
+    let key_file = edge.dir.path().join("data/secret.key");
+    let mode = std::fs::metadata(&key_file).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+}
