@@ -119,6 +119,7 @@ impl Resource for AgentIngress {
             metadata,
             domain,
             cert_policy,
+            ..Default::default()
         };
         let a = s
             .store

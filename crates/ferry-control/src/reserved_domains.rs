@@ -197,6 +197,7 @@ impl Resource for ReservedDomain {
                 String::new()
             },
             resolves_to: resolves_to(c.resolves_to.unwrap_or_default()),
+            ..Default::default()
         };
         validate::description(&new.description)?;
         validate::metadata(&new.metadata)?;

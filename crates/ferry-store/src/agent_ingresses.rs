@@ -26,6 +26,12 @@ record! {
         pub domain: String,
         /// `certificate_management_policy` as the API shows it (`null` or an object).
         pub cert_policy: Value,
+        /// The managed certificate being served (`cert_`), or empty; written by the
+        /// certificate job, never by an API update.
+        pub managed_cert_id: String,
+        /// ngrok's `certificate_management_status` as the API shows it, written with the
+        /// certificate job ([`crate::CertJob::status`]); `null` when unmanaged.
+        pub cert_status: Value,
     }
 }
 

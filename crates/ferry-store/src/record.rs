@@ -481,6 +481,7 @@ mod tests {
                     cname_target: "x.cname.example.test".into(),
                     acme_target: String::new(),
                     resolves_to: json!([{ "value": "eu" }]),
+                    ..Default::default()
                 })
                 .await
                 .unwrap();

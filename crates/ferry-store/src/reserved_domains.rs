@@ -39,6 +39,12 @@ record! {
         /// ngrok's `resolves_to` as the API shows it: a JSON list of `{"value": ...}`;
         /// Ferry keeps it for clients and routes without it.
         pub resolves_to: Value,
+        /// The managed certificate being served (`cert_`), or empty; written by the
+        /// certificate job, never by an API update.
+        pub managed_cert_id: String,
+        /// ngrok's `certificate_management_status` as the API shows it, written with the
+        /// certificate job ([`crate::CertJob::status`]); `null` when unmanaged.
+        pub cert_status: Value,
     }
 }
 

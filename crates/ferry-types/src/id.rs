@@ -6,7 +6,7 @@ use rand::Rng;
 /// The resource prefixes ngrok uses; Ferry's IDs carry the same ones so that ngrok's API
 /// clients and users' scripts that switch on the prefix keep working.
 pub const ID_PREFIXES: &[&str] = &[
-    "ak", "agin", "rd", "ra", "bot", "cr", "ca", "cert", "ts", "tn", "ep", "usr", "op",
+    "ak", "agin", "rd", "ra", "bot", "cr", "ca", "cert", "ts", "tn", "ep", "usr", "op", "cj",
 ];
 
 const BODY_LEN: usize = 27;

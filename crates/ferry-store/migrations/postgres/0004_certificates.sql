@@ -4,6 +4,12 @@
 -- build wrote in plaintext are sealed at start-up.
 ALTER TABLE tls_certificates ADD COLUMN managed_by TEXT NOT NULL DEFAULT '';
 CREATE INDEX tls_certificates_managed_by ON tls_certificates (managed_by);
+-- What the API shows of an owner's managed certificate, written with its job: the served
+-- certificate's ID and ngrok's certificate_management_status.
+ALTER TABLE reserved_domains ADD COLUMN managed_cert_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE reserved_domains ADD COLUMN cert_status TEXT NOT NULL DEFAULT 'null';
+ALTER TABLE agent_ingresses ADD COLUMN managed_cert_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE agent_ingresses ADD COLUMN cert_status TEXT NOT NULL DEFAULT 'null';
 
 CREATE TABLE cert_jobs (
     id          TEXT COLLATE "C" PRIMARY KEY,
