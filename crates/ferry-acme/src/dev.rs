@@ -66,3 +66,25 @@ impl OnTheFly {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+/// The dev-mode issuer of managed certificates: the installation's CA, through the same job
+/// and status as ACME, so the guides' certificate steps complete offline.
+pub struct DevIssuer(pub DevCa);
+
+impl crate::runner::Issuer for DevIssuer {
+    async fn issue(
+        &self,
+        job: &mut ferry_store::CertJob,
+    ) -> Result<crate::runner::Issued, crate::schedule::Attempt> {
+        self.0
+            .issue_server(&job.names)
+            .map(|i| crate::runner::Issued {
+                chain_pem: i.cert_pem,
+                key_pem: i.key_pem,
+            })
+            .map_err(|e| crate::schedule::Attempt::CaFailed {
+                msg: format!("the development CA cannot issue: {e}"),
+                retry_after: None,
+            })
+    }
+}

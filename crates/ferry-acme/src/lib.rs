@@ -7,8 +7,12 @@
 mod dev;
 pub mod load;
 pub mod resolver;
+pub mod runner;
+pub mod schedule;
 pub mod table;
 
+pub use dev::DevIssuer;
 pub use load::{certified_key, UnusableCertificate};
 pub use resolver::{CertResolver, Certs, ACME_TLS_ALPN};
+pub use runner::{Issued, Issuer, Runner};
 pub use table::{CertTable, Source};

@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 mod ca;
+mod describe;
 mod dev_ca;
 mod diagnose;
 mod error;
@@ -26,6 +27,7 @@ mod test_support;
 mod write;
 
 pub use ca::IssuedCert;
+pub use describe::{describe_chain, describe_der, DescribeError};
 pub use dev_ca::DevCa;
 pub use diagnose::{check_certificate, diagnose_certificate, diagnose_for, CertRole, Defect};
 pub use error::{Expected, LoadError, PkiError};
