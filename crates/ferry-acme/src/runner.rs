@@ -92,7 +92,7 @@ impl<I: Issuer> Runner<I> {
         for mut job in self.store.all::<CertJob>().await? {
             let now = OffsetDateTime::now_utc();
             let due = due_at(&job);
-            if !due.is_some_and(|at| at > now) {
+            if due.is_none_or(|at| at <= now) {
                 self.attempt(&mut job).await?;
             }
             if let Some(at) = due_at(&job) {
