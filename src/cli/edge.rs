@@ -134,8 +134,25 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
     let tcp_host = config.tcp_public_host.clone();
     let tcp_ports = config.tcp_ports;
     let base_domain = config.base_domain.to_string();
+    let dev = config.dev;
     let edge = EdgeHandle::start(config, store.clone(), ca).await?;
     let view = edge.view();
+    let jobs = if dev {
+        // Dev mode issues managed certificates from the installation's CA, through the same
+        // jobs and status as ACME.
+        let issuer = ferry_acme::DevIssuer(
+            DevCa::load_or_create(&data_dir).context("loading the development CA")?,
+        );
+        let installed = view.clone();
+        let runner = ferry_acme::Runner::new(store.clone(), issuer, move || {
+            installed.certificates_changed()
+        });
+        let waker = runner.waker();
+        tokio::spawn(runner.run());
+        Some(waker)
+    } else {
+        None
+    };
     view.set_agent_ingresses(&store.agent_ingress_domains().await?);
     let control = ferry_control::ControlConfig {
         public_base: a
@@ -154,7 +171,7 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
         tcp_public_host: tcp_host,
         tcp_ports,
     };
-    let state = ferry_control::AppState::new(store, control, std::sync::Arc::new(EdgeLive(view)));
+    let state = ferry_control::AppState::new(store, control, std::sync::Arc::new(EdgeLive { view, jobs }));
     tokio::spawn(async move {
         if let Err(e) = ferry_control::serve(api, state).await {
             tracing::error!(error = %e, "the REST API stopped");

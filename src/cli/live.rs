@@ -2,13 +2,20 @@
 //! implemented with the edge's [`EdgeView`]. Neither crate imports the other.
 
 use ferry_control::{CommandFailure, CommandFuture, Live, LiveSession, LiveTunnel, SessionCommand};
-use ferry_edge::{AgentCommand, CommandError, EdgeView};
+use std::sync::Arc;
 
-pub struct EdgeLive(pub EdgeView);
+use ferry_edge::{AgentCommand, CommandError, EdgeView};
+use tokio::sync::Notify;
+
+pub struct EdgeLive {
+    pub view: EdgeView,
+    /// Wakes the certificate jobs' runner, where one runs.
+    pub jobs: Option<Arc<Notify>>,
+}
 
 impl Live for EdgeLive {
     fn sessions(&self) -> Vec<LiveSession> {
-        self.0
+        self.view
             .sessions()
             .into_iter()
             .map(|s| LiveSession {
@@ -24,7 +31,7 @@ impl Live for EdgeLive {
     }
 
     fn tunnels(&self) -> Vec<LiveTunnel> {
-        self.0
+        self.view
             .tunnels()
             .into_iter()
             .map(|t| LiveTunnel {
@@ -46,7 +53,7 @@ impl Live for EdgeLive {
             SessionCommand::Update => AgentCommand::Update,
         };
         Box::pin(async move {
-            self.0
+            self.view
                 .command(session_id, command)
                 .await
                 .map_err(|e| match e {
@@ -59,14 +66,17 @@ impl Live for EdgeLive {
     }
 
     fn close_sessions_of(&self, credential_ids: &[String]) -> usize {
-        self.0.close_sessions_of(credential_ids)
+        self.view.close_sessions_of(credential_ids)
     }
 
     fn agent_ingresses_changed(&self, domains: Vec<String>) {
-        self.0.set_agent_ingresses(&domains);
+        self.view.set_agent_ingresses(&domains);
     }
 
     fn certificates_changed(&self) {
-        self.0.certificates_changed();
+        self.view.certificates_changed();
+        if let Some(jobs) = &self.jobs {
+            jobs.notify_one();
+        }
     }
 }
