@@ -41,12 +41,11 @@ impl Store {
 
     /// The IDs of the authtokens `owner_id` owns (a bot's, when it is deactivated).
     pub async fn credentials_owned_by(&self, owner_id: &str) -> Result<Vec<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT id FROM credentials WHERE owner_id = $1")
-                .bind(owner_id.to_string())
-                .fetch_all(&self.pool)
-                .await?,
+        self.column(
+            "SELECT id FROM credentials WHERE owner_id = $1",
+            &[owner_id],
         )
+        .await
     }
 
     /// Finds the credential an authtoken belongs to. `Ok(Err(_))` when the token is not even
