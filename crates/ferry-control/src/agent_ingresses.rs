@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use crate::described;
 use crate::openapi::{null_obj, policy, policy_input, s, strings};
 use crate::resource::{ApiResult, Resource, Rest, Schemas};
+use crate::validate;
 use crate::{ApiError, AppState};
 
 #[derive(Deserialize)]
@@ -99,13 +100,11 @@ impl Resource for AgentIngress {
     }
 
     async fn create(s: &AppState, c: Create) -> ApiResult<Value> {
-        let domain = c.domain.unwrap_or_default();
-        if domain.trim().is_empty() {
-            return Err(ApiError::field(
-                "domain",
-                "is required, such as \"connect.example.com\"",
-            ));
-        }
+        let domain = validate::required(
+            "domain",
+            c.domain,
+            "is required, such as \"connect.example.com\"",
+        )?;
         let domain = Hostname::parse(domain.trim())
             .map_err(|e| ApiError::field("domain", e))?
             .to_string();

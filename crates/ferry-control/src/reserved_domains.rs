@@ -58,14 +58,13 @@ fn random_label(n: usize) -> String {
 }
 
 /// Parses `domain`: a host name, or `*.` and a host name (`*` only as the first label).
-fn parse_domain(raw: &str) -> Result<HostPattern, ApiError> {
+fn parse_domain(raw: Option<String>) -> Result<HostPattern, ApiError> {
+    let raw = validate::required(
+        "domain",
+        raw,
+        "is required, such as \"app.example.com\" or \"*.customer1.example.com\"",
+    )?;
     let raw = raw.trim();
-    if raw.is_empty() {
-        return Err(ApiError::field(
-            "domain",
-            "is required, such as \"app.example.com\" or \"*.customer1.example.com\"",
-        ));
-    }
     if raw.contains('*') && !(raw.starts_with("*.") && raw[2..].find('*').is_none()) {
         return Err(ApiError::new(
             ErrorCode::WildcardPosition,
@@ -146,7 +145,7 @@ impl Resource for ReservedDomain {
     }
 
     async fn create(s: &AppState, c: Create) -> ApiResult<Value> {
-        let pattern = parse_domain(&c.domain.unwrap_or_default())?;
+        let pattern = parse_domain(c.domain)?;
         let certificate_id = c.certificate_id.unwrap_or_default();
         check_certificate(s, &certificate_id).await?;
         let base = Hostname::parse(&s.config.base_domain).ok();
@@ -170,9 +169,10 @@ impl Resource for ReservedDomain {
             }
             (None, _) => Value::Null,
         };
+        let (description, metadata) = described::created(c.description, c.metadata)?;
         let new = NewReservedDomain {
-            description: c.description.unwrap_or_default(),
-            metadata: c.metadata.unwrap_or_default(),
+            description,
+            metadata,
             domain: pattern.to_string(),
             region: deprecated_region(c.region),
             certificate_id,
@@ -198,8 +198,6 @@ impl Resource for ReservedDomain {
             },
             resolves_to: resolves_to(c.resolves_to.unwrap_or_default()),
         };
-        validate::description(&new.description)?;
-        validate::metadata(&new.metadata)?;
         let d = s
             .store
             .create::<ReservedDomain>(new)
