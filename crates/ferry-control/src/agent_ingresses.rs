@@ -2,8 +2,8 @@
 //! edge's own name servers (`ns_targets`) and one `tunnel.<region>.<domain>` per region; an
 //! agent that dials one of those names (SNI) is taken by the agent ingress.
 
-use ferry_store::{AgentIngress, NewAgentIngress, StoreError};
-use ferry_types::{ErrorCode, Hostname};
+use ferry_store::{AgentIngress, NewAgentIngress};
+use ferry_types::Hostname;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -59,6 +59,18 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// ngrok's `certificate_management_status` for the stored `policy`: `null` without one;
+    /// with one, no renewal date (none is issued yet) and the `provisioning_job` given, as
+    /// agent ingresses and reserved domains both answer it.
+    pub(crate) fn status(policy: &Value, provisioning_job: Value) -> Value {
+        if policy.is_null() {
+            return Value::Null;
+        }
+        json!({ "renews_at": null, "provisioning_job": provisioning_job })
+    }
+}
+
 /// Tells the edge every agent ingress domain after a change.
 async fn publish(s: &AppState) -> Result<(), ApiError> {
     let domains = s.store.agent_ingress_domains().await?;
@@ -77,11 +89,6 @@ impl Resource for AgentIngress {
     type Update = Update;
 
     fn render(s: &AppState, a: &Self) -> Value {
-        let status = if a.cert_policy.is_null() {
-            Value::Null
-        } else {
-            json!({ "renews_at": null, "provisioning_job": null })
-        };
         let fields = json!({
             // Relative, as in ngrok's API and the guides.
             "uri": format!("/agent_ingresses/{}", a.id),
@@ -94,7 +101,7 @@ impl Resource for AgentIngress {
                 .map(|r| format!("tunnel.{r}.{}", a.domain))
                 .collect::<Vec<_>>(),
             "certificate_management_policy": a.cert_policy,
-            "certificate_management_status": status,
+            "certificate_management_status": Policy::status(&a.cert_policy, Value::Null),
         });
         described::item(s, a, fields)
     }
@@ -123,13 +130,7 @@ impl Resource for AgentIngress {
             .store
             .create::<AgentIngress>(new)
             .await
-            .map_err(|e| match e {
-                StoreError::Duplicate { value, .. } => ApiError::new(
-                    ErrorCode::AlreadyExists,
-                    format!("field \"domain\": {value} is already an agent ingress"),
-                ),
-                e => e.into(),
-            })?;
+            .map_err(ApiError::unique("domain", "is already an agent ingress"))?;
         publish(s).await?;
         Ok(Self::render(s, &a))
     }

@@ -39,6 +39,22 @@ impl ApiError {
     pub fn field(field: &str, why: impl std::fmt::Display) -> Self {
         Self::new(ErrorCode::FieldInvalid, format!("field {field:?}: {why}"))
     }
+
+    /// Converts a store error from creating a resource whose `field` must be unique: a
+    /// duplicate is named as the request's field, `field "domain": x is already reserved`
+    /// (with `taken` the words after the value), instead of the store's table words.
+    pub(crate) fn unique(
+        field: &'static str,
+        taken: &'static str,
+    ) -> impl FnOnce(ferry_store::StoreError) -> Self {
+        move |e| match e {
+            ferry_store::StoreError::Duplicate { value, .. } => Self::new(
+                ErrorCode::AlreadyExists,
+                format!("field {field:?}: {value} {taken}"),
+            ),
+            e => e.into(),
+        }
+    }
 }
 
 impl From<ferry_store::StoreError> for ApiError {

@@ -5,7 +5,7 @@
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::routing::delete;
-use ferry_store::{NewReservedDomain, ReservedDomain, StoreError, TlsCertificate};
+use ferry_store::{NewReservedDomain, ReservedDomain, TlsCertificate};
 use ferry_types::{ErrorCode, HostPattern, Hostname};
 use rand::Rng;
 use serde::Deserialize;
@@ -105,19 +105,12 @@ impl Resource for ReservedDomain {
     type Update = Update;
 
     fn render(s: &AppState, d: &Self) -> Value {
-        let status = if d.cert_policy.is_null() {
-            Value::Null
-        } else {
-            json!({
-                "renews_at": null,
-                "provisioning_job": {
-                    "error_code": null,
-                    "msg": "Managed certificate provisioning in progress.",
-                    "started_at": d.created_at,
-                    "retries_at": null,
-                }
-            })
-        };
+        let job = json!({
+            "error_code": null,
+            "msg": "Managed certificate provisioning in progress.",
+            "started_at": d.created_at,
+            "retries_at": null,
+        });
         let certificate = if d.certificate_id.is_empty() {
             Value::Null
         } else {
@@ -135,7 +128,7 @@ impl Resource for ReservedDomain {
             "https_endpoint_configuration": null,
             "certificate": certificate,
             "certificate_management_policy": d.cert_policy,
-            "certificate_management_status": status,
+            "certificate_management_status": Policy::status(&d.cert_policy, job),
             "acme_challenge_cname_target": opt(&d.acme_target),
             "resolves_to": d.resolves_to,
             "error_redirect_url": null,
@@ -202,13 +195,7 @@ impl Resource for ReservedDomain {
             .store
             .create::<ReservedDomain>(new)
             .await
-            .map_err(|e| match e {
-                StoreError::Duplicate { value, .. } => ApiError::new(
-                    ErrorCode::AlreadyExists,
-                    format!("field \"domain\": {value} is already reserved"),
-                ),
-                e => e.into(),
-            })?;
+            .map_err(ApiError::unique("domain", "is already reserved"))?;
         Ok(Self::render(s, &d))
     }
 
