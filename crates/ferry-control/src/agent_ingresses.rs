@@ -2,14 +2,15 @@
 //! edge's own name servers (`ns_targets`) and one `tunnel.<region>.<domain>` per region; an
 //! agent that dials one of those names (SNI) is taken by the agent ingress.
 
-use ferry_store::{AgentIngress, NewAgentIngress, StoreError};
-use ferry_types::{ErrorCode, Hostname};
+use ferry_store::{AgentIngress, NewAgentIngress};
+use ferry_types::Hostname;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::described;
 use crate::openapi::{null_obj, policy, policy_input, s, strings};
 use crate::resource::{ApiResult, Resource, Rest, Schemas};
+use crate::validate;
 use crate::{ApiError, AppState};
 
 #[derive(Deserialize)]
@@ -58,6 +59,18 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// ngrok's `certificate_management_status` for the stored `policy`: `null` without one;
+    /// with one, no renewal date (none is issued yet) and the `provisioning_job` given, as
+    /// agent ingresses and reserved domains both answer it.
+    pub(crate) fn status(policy: &Value, provisioning_job: Value) -> Value {
+        if policy.is_null() {
+            return Value::Null;
+        }
+        json!({ "renews_at": null, "provisioning_job": provisioning_job })
+    }
+}
+
 /// Tells the edge every agent ingress domain after a change.
 async fn publish(s: &AppState) -> Result<(), ApiError> {
     let domains = s.store.agent_ingress_domains().await?;
@@ -76,11 +89,6 @@ impl Resource for AgentIngress {
     type Update = Update;
 
     fn render(s: &AppState, a: &Self) -> Value {
-        let status = if a.cert_policy.is_null() {
-            Value::Null
-        } else {
-            json!({ "renews_at": null, "provisioning_job": null })
-        };
         let fields = json!({
             // Relative, as in ngrok's API and the guides.
             "uri": format!("/agent_ingresses/{}", a.id),
@@ -93,19 +101,17 @@ impl Resource for AgentIngress {
                 .map(|r| format!("tunnel.{r}.{}", a.domain))
                 .collect::<Vec<_>>(),
             "certificate_management_policy": a.cert_policy,
-            "certificate_management_status": status,
+            "certificate_management_status": Policy::status(&a.cert_policy, Value::Null),
         });
         described::item(s, a, fields)
     }
 
     async fn create(s: &AppState, c: Create) -> ApiResult<Value> {
-        let domain = c.domain.unwrap_or_default();
-        if domain.trim().is_empty() {
-            return Err(ApiError::field(
-                "domain",
-                "is required, such as \"connect.example.com\"",
-            ));
-        }
+        let domain = validate::required(
+            "domain",
+            c.domain,
+            "is required, such as \"connect.example.com\"",
+        )?;
         let domain = Hostname::parse(domain.trim())
             .map_err(|e| ApiError::field("domain", e))?
             .to_string();
@@ -125,13 +131,7 @@ impl Resource for AgentIngress {
             .store
             .create::<AgentIngress>(new)
             .await
-            .map_err(|e| match e {
-                StoreError::Duplicate { value, .. } => ApiError::new(
-                    ErrorCode::AlreadyExists,
-                    format!("field \"domain\": {value} is already an agent ingress"),
-                ),
-                e => e.into(),
-            })?;
+            .map_err(ApiError::unique("domain", "is already an agent ingress"))?;
         publish(s).await?;
         Ok(Self::render(s, &a))
     }

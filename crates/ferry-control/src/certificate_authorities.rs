@@ -6,9 +6,19 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::described;
-use crate::openapi::{s, strings};
+use crate::openapi::s;
 use crate::resource::{ApiResult, Resource, Rest, Schemas};
-use crate::{pem, ApiError, AppState};
+use crate::validate;
+use crate::{pem, AppState};
+
+/// The certificate's own fields an answer shows, as ngrok does.
+const SHOWN: &[&str] = &[
+    "subject_common_name",
+    "not_before",
+    "not_after",
+    "key_usages",
+    "extended_key_usages",
+];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,28 +39,15 @@ impl Resource for CertificateAuthority {
     type Update = described::Update;
 
     fn render(s: &AppState, c: &Self) -> Value {
-        let p = &c.parsed;
-        let fields = json!({
-            "ca_pem": c.ca_pem,
-            "subject_common_name": p["subject_common_name"],
-            "not_before": p["not_before"],
-            "not_after": p["not_after"],
-            "key_usages": p["key_usages"],
-            "extended_key_usages": p["extended_key_usages"],
-        });
-        described::item(s, c, fields)
+        let mut fields = pem::shown(&c.parsed, SHOWN);
+        fields.insert("ca_pem".into(), json!(c.ca_pem));
+        described::item(s, c, Value::Object(fields))
     }
 
     async fn create(s: &AppState, c: Create) -> ApiResult<Value> {
-        let ca_pem = c.ca_pem.unwrap_or_default();
-        if ca_pem.trim().is_empty() {
-            return Err(ApiError::field(
-                "ca_pem",
-                "is required: the CA certificate in PEM",
-            ));
-        }
-        let ders = pem::certificates("ca_pem", &ca_pem)?;
-        let parsed = pem::describe(&pem::parse("ca_pem", &ders[0])?);
+        let ca_pem =
+            validate::required("ca_pem", c.ca_pem, "is required: the CA certificate in PEM")?;
+        let parsed = pem::first_certificate("ca_pem", &ca_pem)?;
         let (description, metadata) = described::created(c.description, c.metadata)?;
         let new = NewCertificateAuthority {
             description,
@@ -70,14 +67,7 @@ impl Resource for CertificateAuthority {
 
     fn schemas() -> Schemas {
         Schemas {
-            item: described::schema(&[
-                ("ca_pem", s()),
-                ("subject_common_name", s()),
-                ("not_before", s()),
-                ("not_after", s()),
-                ("key_usages", strings()),
-                ("extended_key_usages", strings()),
-            ]),
+            item: described::schema(&[vec![("ca_pem", s())], pem::shown_schema(SHOWN)].concat()),
             create: described::input(&[("ca_pem", s())], &["ca_pem"]),
             update: described::input(&[], &[]),
         }

@@ -39,6 +39,22 @@ impl ApiError {
     pub fn field(field: &str, why: impl std::fmt::Display) -> Self {
         Self::new(ErrorCode::FieldInvalid, format!("field {field:?}: {why}"))
     }
+
+    /// Converts a store error from creating a resource whose `field` must be unique: a
+    /// duplicate is named as the request's field, `field "domain": x is already reserved`
+    /// (with `taken` the words after the value), instead of the store's table words.
+    pub(crate) fn unique(
+        field: &'static str,
+        taken: &'static str,
+    ) -> impl FnOnce(ferry_store::StoreError) -> Self {
+        move |e| match e {
+            ferry_store::StoreError::Duplicate { value, .. } => Self::new(
+                ErrorCode::AlreadyExists,
+                format!("field {field:?}: {value} {taken}"),
+            ),
+            e => e.into(),
+        }
+    }
 }
 
 impl From<ferry_store::StoreError> for ApiError {
@@ -64,40 +80,40 @@ impl From<ferry_store::StoreError> for ApiError {
             );
         }
         // The cause and the database's own words say what happened, the advice what to do;
-        // both are about the operator's infrastructure, which an API key's holder runs. A
-        // failure before the database answered (a pool timeout) does not say which one it is.
-        use ferry_store::Backend::{Postgres, Sqlite};
-        let advice = match (cause, db.and_then(|d| d.backend())) {
-            (DbCause::DiskFull, Some(Sqlite)) => {
-                "free space on the volume holding the edge's data directory, then retry"
-            }
-            (DbCause::DiskFull, Some(Postgres)) => {
-                "free space on the PostgreSQL server's data volume, then retry"
-            }
-            (DbCause::DiskFull, None) => {
-                "free space on the volume holding the database, then retry"
-            }
-            (DbCause::ReadOnly, Some(Sqlite)) => {
-                "give the edge write access to its data directory and ferry.db (a read-only mount or file permissions), then retry"
-            }
-            (DbCause::ReadOnly, Some(Postgres)) => {
-                "point --database-url at a PostgreSQL primary that takes writes (not a standby or a read-only database), then retry"
-            }
-            (DbCause::ReadOnly, None) => {
-                "give the edge write access to its database, then retry"
-            }
-            (_, Some(Sqlite)) => {
-                "check the volume holding the edge's data directory, then retry"
-            }
-            (_, Some(Postgres)) => {
-                "check that the PostgreSQL server is up and reachable, then retry"
-            }
-            (_, None) => {
-                "check that the database is up and reachable, then retry"
-            }
-        };
+        // both are about the operator's infrastructure, which an API key's holder runs.
+        let advice = advice(cause, db.and_then(|d| d.backend()));
         let words = db.map(|d| format!(" ({d})")).unwrap_or_default();
         Self::new(cause.code(), format!("{cause}{words}; {advice}"))
+    }
+}
+
+/// What the operator should do about a store failure of `cause`. Each cause has three pieces
+/// of advice, side by side: for SQLite, for PostgreSQL, and for a failure before the database
+/// answered (a pool timeout), which does not say which database it is.
+fn advice(cause: ferry_store::DbCause, backend: Option<ferry_store::Backend>) -> &'static str {
+    use ferry_store::Backend::{Postgres, Sqlite};
+    use ferry_store::DbCause::{DiskFull, ReadOnly};
+    let (sqlite, postgres, unknown) = match cause {
+        DiskFull => (
+            "free space on the volume holding the edge's data directory, then retry",
+            "free space on the PostgreSQL server's data volume, then retry",
+            "free space on the volume holding the database, then retry",
+        ),
+        ReadOnly => (
+            "give the edge write access to its data directory and ferry.db (a read-only mount or file permissions), then retry",
+            "point --database-url at a PostgreSQL primary that takes writes (not a standby or a read-only database), then retry",
+            "give the edge write access to its database, then retry",
+        ),
+        _ => (
+            "check the volume holding the edge's data directory, then retry",
+            "check that the PostgreSQL server is up and reachable, then retry",
+            "check that the database is up and reachable, then retry",
+        ),
+    };
+    match backend {
+        Some(Sqlite) => sqlite,
+        Some(Postgres) => postgres,
+        None => unknown,
     }
 }
 

@@ -213,40 +213,37 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The resources kept in the store, each with its five operations and its schema: one list,
+/// so the router, the document's paths and its schemas cannot name different resources.
+const STORED: [resource::Api; 8] = [
+    resource::Api::of::<ApiKey>(),
+    resource::Api::of::<AgentIngress>(),
+    resource::Api::of::<BotUser>(),
+    resource::Api::of::<CertificateAuthority>(),
+    resource::Api::of::<Credential>(),
+    resource::Api::of::<ReservedAddr>(),
+    resource::Api::of::<ReservedDomain>(),
+    resource::Api::of::<TlsCertificate>(),
+];
+
 /// Every operation of the API: the router is assembled from this table and the OpenAPI
 /// document describes it.
 pub(crate) fn operations() -> Vec<Operation> {
-    [
-        resource::operations::<ApiKey>(),
-        resource::operations::<AgentIngress>(),
-        resource::operations::<BotUser>(),
-        resource::operations::<CertificateAuthority>(),
-        resource::operations::<Credential>(),
-        resource::operations::<ReservedAddr>(),
-        resource::operations::<ReservedDomain>(),
-        reserved_domains::detach_operations(),
-        resource::operations::<TlsCertificate>(),
-        live::operations(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect()
+    STORED
+        .iter()
+        .flat_map(|r| (r.operations)())
+        .chain(reserved_domains::detach_operations())
+        .chain(live::operations())
+        .collect()
 }
 
 /// The schemas the operations refer to by name.
 pub(crate) fn components() -> Vec<(&'static str, serde_json::Value)> {
-    let mut all = vec![
-        resource::component::<ApiKey>(),
-        resource::component::<AgentIngress>(),
-        resource::component::<BotUser>(),
-        resource::component::<CertificateAuthority>(),
-        resource::component::<Credential>(),
-        resource::component::<ReservedAddr>(),
-        resource::component::<ReservedDomain>(),
-        resource::component::<TlsCertificate>(),
-    ];
-    all.extend(live::components());
-    all
+    STORED
+        .iter()
+        .map(|r| (r.component)())
+        .chain(live::components())
+        .collect()
 }
 
 async fn fallback(method: Method, uri: Uri) -> ApiError {

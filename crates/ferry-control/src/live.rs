@@ -4,67 +4,65 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{Method, StatusCode};
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{get, post};
 use axum::Json;
 use ferry_types::ErrorCode;
 use serde_json::{json, Value};
 
 use crate::openapi::{any_obj, b, int, null_obj, obj, reference, s, strings, Operation};
 use crate::page::{list_body, list_query, page_in_memory, path_id, ListQuery};
-use crate::resource::ApiResult;
+use crate::resource::{ApiResult, Rest};
 use crate::{rfc3339, ApiError, AppState, LiveSession, LiveTunnel, SessionCommand};
 
-/// One of the live views: where it is, what its items are called, and how one is named and
-/// answered; its list and read are the same for each.
-struct View<T> {
-    path: &'static str,
-    key: &'static str,
+/// One of the live views: where it is and what its items are called, how one is named and
+/// answered, and where the edge's list of them comes from; its list and read are the same for
+/// each.
+struct View<T: 'static> {
+    rest: Rest,
     prefix: &'static str,
-    noun: &'static str,
-    schema: &'static str,
     id: fn(&T) -> String,
     render: fn(&AppState, &T) -> Value,
+    all: fn(&AppState) -> Vec<T>,
 }
 
-const SESSIONS: View<LiveSession> = View {
-    path: "/tunnel_sessions",
-    key: "tunnel_sessions",
+static SESSIONS: View<LiveSession> = View {
+    rest: Rest::new(
+        "/tunnel_sessions",
+        "tunnel_sessions",
+        "tunnel session",
+        "TunnelSession",
+    ),
     prefix: "ts",
-    noun: "tunnel session",
-    schema: "TunnelSession",
     id: |t| t.id.clone(),
     render: render_session,
+    all: |s| s.live.sessions(),
 };
 
-const TUNNELS: View<LiveTunnel> = View {
-    path: "/tunnels",
-    key: "tunnels",
+static TUNNELS: View<LiveTunnel> = View {
+    rest: Rest::new("/tunnels", "tunnels", "tunnel", "Tunnel"),
     prefix: "tn",
-    noun: "tunnel",
-    schema: "Tunnel",
     id: |t| t.id.clone(),
     render: render_tunnel,
+    all: |s| s.live.tunnels(),
 };
 
 /// An agent endpoint is its tunnel seen under another ID.
-const ENDPOINTS: View<LiveTunnel> = View {
-    path: "/endpoints",
-    key: "endpoints",
+static ENDPOINTS: View<LiveTunnel> = View {
+    rest: Rest::new("/endpoints", "endpoints", "endpoint", "Endpoint"),
     prefix: "ep",
-    noun: "endpoint",
-    schema: "Endpoint",
     id: endpoint_id,
     render: render_endpoint,
+    all: |s| s.live.tunnels(),
 };
 
-impl<T> View<T> {
+impl<T: Send + 'static> View<T> {
     /// One page of `all`, newest first.
     fn list(&self, s: &AppState, q: &ListQuery, all: Vec<T>) -> Json<Value> {
         let listed = page_in_memory(all, &q.page, self.id);
         Json(list_body(
             s,
-            self.path,
-            self.key,
+            self.rest.path,
+            self.rest.list_key,
             &q.page,
             listed,
             self.id,
@@ -72,29 +70,31 @@ impl<T> View<T> {
         ))
     }
 
-    /// The one of `all` with the ID in a request path.
-    fn read(&self, s: &AppState, id: &str, all: Vec<T>) -> ApiResult<Json<Value>> {
-        let id = path_id(id, self.prefix)?;
-        let t = all
-            .into_iter()
-            .find(|t| (self.id)(t) == id)
-            .ok_or_else(|| ApiError::not_found(self.noun, &id))?;
-        Ok(Json((self.render)(s, &t)))
+    /// The `GET` of the collection, every item listed.
+    fn list_operation(&'static self) -> Operation {
+        self.rest.list_operation(get(
+            move |State(s): State<AppState>, q: RawQuery| async move {
+                let q = list_query(&q, self.prefix, &[])?;
+                Ok::<_, ApiError>(self.list(&s, &q, (self.all)(&s)))
+            },
+        ))
     }
 
-    /// The `GET` of the collection.
-    fn list_operation(&self, handler: MethodRouter<AppState>) -> Operation {
-        Operation::new(Method::GET, self.path, handler)
-            .summary(format!("List {}", self.path))
-            .paged(self.key, self.schema)
-    }
-
-    /// The `GET` of one.
-    fn read_operation(&self, handler: MethodRouter<AppState>) -> Operation {
-        Operation::new(Method::GET, &format!("{}/{{id}}", self.path), handler)
-            .summary(format!("Get one of {}", self.path))
-            .id(self.prefix)
-            .answer(200, Some(Operation::schema_ref(self.schema)))
+    /// The `GET` of the one with the ID in the request path.
+    fn read_operation(&'static self) -> Operation {
+        self.rest.read_operation(
+            self.prefix,
+            get(
+                move |State(s): State<AppState>, Path(id): Path<String>| async move {
+                    let id = path_id(&id, self.prefix)?;
+                    let t = (self.all)(&s)
+                        .into_iter()
+                        .find(|t| (self.id)(t) == id)
+                        .ok_or_else(|| ApiError::not_found(self.rest.noun, &id))?;
+                    Ok::<_, ApiError>(Json((self.render)(&s, &t)))
+                },
+            ),
+        )
     }
 }
 
@@ -102,15 +102,15 @@ impl<T> View<T> {
 /// cloud endpoints.
 pub(crate) fn operations() -> Vec<Operation> {
     let mut all = vec![
-        SESSIONS.list_operation(get(list_sessions)),
-        SESSIONS.read_operation(get(read_session)),
-        TUNNELS.list_operation(get(list_tunnels)),
-        TUNNELS.read_operation(get(read_tunnel)),
-        ENDPOINTS.list_operation(get(list_endpoints)),
-        Operation::new(Method::POST, ENDPOINTS.path, post(create_endpoint))
+        SESSIONS.list_operation(),
+        SESSIONS.read_operation(),
+        TUNNELS.list_operation(),
+        TUNNELS.read_operation(),
+        ENDPOINTS.rest.list_operation(get(list_endpoints)),
+        Operation::new(Method::POST, ENDPOINTS.rest.path, post(create_endpoint))
             .summary("Cloud endpoints: not supported, agents create endpoints when they bind")
-            .answer(201, Some(Operation::schema_ref(ENDPOINTS.schema))),
-        ENDPOINTS.read_operation(get(read_endpoint)),
+            .answer(201, Some(Operation::schema_ref(ENDPOINTS.rest.schema))),
+        ENDPOINTS.read_operation(),
     ];
     for (action, command) in [
         ("restart", SessionCommand::Restart),
@@ -298,15 +298,6 @@ fn render_endpoint(s: &AppState, t: &LiveTunnel) -> Value {
     })
 }
 
-async fn list_sessions(State(s): State<AppState>, q: RawQuery) -> ApiResult<Json<Value>> {
-    let q = list_query(&q, SESSIONS.prefix, &[])?;
-    Ok(SESSIONS.list(&s, &q, s.live.sessions()))
-}
-
-async fn read_session(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    SESSIONS.read(&s, &id, s.live.sessions())
-}
-
 /// `restart`, `stop` and `update` go to the agent as ngrok's server-to-agent commands; 204
 /// once the agent has carried it out (ngrok's Python client raises on that 204, as it does
 /// against ngrok itself).
@@ -329,19 +320,10 @@ async fn session_action(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_tunnels(State(s): State<AppState>, q: RawQuery) -> ApiResult<Json<Value>> {
-    let q = list_query(&q, TUNNELS.prefix, &[])?;
-    Ok(TUNNELS.list(&s, &q, s.live.tunnels()))
-}
-
-async fn read_tunnel(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    TUNNELS.read(&s, &id, s.live.tunnels())
-}
-
 /// Endpoints also take ngrok's deprecated `id` and `url` filters.
 async fn list_endpoints(State(s): State<AppState>, q: RawQuery) -> ApiResult<Json<Value>> {
     let q = list_query(&q, ENDPOINTS.prefix, &["id", "url"])?;
-    let mut all = s.live.tunnels();
+    let mut all = (ENDPOINTS.all)(&s);
     if !q.ids.is_empty() {
         all.retain(|t| q.ids.contains(&endpoint_id(t)));
     }
@@ -349,13 +331,6 @@ async fn list_endpoints(State(s): State<AppState>, q: RawQuery) -> ApiResult<Jso
         all.retain(|t| q.urls.contains(&t.public_url));
     }
     Ok(ENDPOINTS.list(&s, &q, all))
-}
-
-async fn read_endpoint(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
-    ENDPOINTS.read(&s, &id, s.live.tunnels())
 }
 
 async fn create_endpoint() -> ApiError {

@@ -3,24 +3,33 @@
 //! `mutual_tls_cas`).
 
 use ferry_types::ErrorCode;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::ParsedExtension;
 use x509_parser::pem::Pem;
 use x509_parser::public_key::PublicKey;
 
+use crate::openapi::{obj, s, strings};
 use crate::ApiError;
 
-/// The DER of every `CERTIFICATE` block in `pem`, refusing private keys and empty input.
-pub fn certificates(field: &str, pem: &str) -> Result<Vec<Vec<u8>>, ApiError> {
-    let mut ders = Vec::new();
-    for block in Pem::iter_from_buffer(pem.as_bytes()) {
-        let block = block.map_err(|e| {
+/// The blocks of the PEM text in `field`, each refused with the same words when it is not
+/// readable: certificates and private keys are read alike.
+fn blocks<'a>(field: &'a str, pem: &'a str) -> impl Iterator<Item = Result<Pem, ApiError>> + 'a {
+    Pem::iter_from_buffer(pem.as_bytes()).map(move |block| {
+        block.map_err(|e| {
             ApiError::new(
                 ErrorCode::PemInvalid,
                 format!("field {field:?}: not readable PEM: {e}"),
             )
-        })?;
+        })
+    })
+}
+
+/// The DER of every `CERTIFICATE` block in `pem`, refusing private keys and empty input.
+fn certificates(field: &str, pem: &str) -> Result<Vec<Vec<u8>>, ApiError> {
+    let mut ders = Vec::new();
+    for block in blocks(field, pem) {
+        let block = block?;
         if block.label.contains("PRIVATE KEY") {
             return Err(ApiError::new(
                 ErrorCode::PemInvalid,
@@ -40,8 +49,37 @@ pub fn certificates(field: &str, pem: &str) -> Result<Vec<Vec<u8>>, ApiError> {
     Ok(ders)
 }
 
+/// The fields of the first certificate in `pem` (a chain is leaf first), as [`describe`] makes
+/// them, once every block is read and no private key is among them.
+pub fn first_certificate(field: &str, pem: &str) -> Result<Value, ApiError> {
+    let ders = certificates(field, pem)?;
+    Ok(describe(&parse(field, &ders[0])?))
+}
+
+/// Checks that `pem` holds a private key block and no certificate.
+pub fn private_key(field: &str, pem: &str) -> Result<(), ApiError> {
+    let mut found = false;
+    for block in blocks(field, pem) {
+        let block = block?;
+        if block.label == "CERTIFICATE" {
+            return Err(ApiError::new(
+                ErrorCode::PemInvalid,
+                format!("field {field:?}: this is a certificate, not a private key"),
+            ));
+        }
+        found |= block.label.ends_with("PRIVATE KEY");
+    }
+    if !found {
+        return Err(ApiError::new(
+            ErrorCode::PemInvalid,
+            format!("field {field:?}: no -----BEGIN ... PRIVATE KEY----- block found"),
+        ));
+    }
+    Ok(())
+}
+
 /// Parses one certificate's DER.
-pub fn parse<'a>(field: &str, der: &'a [u8]) -> Result<X509Certificate<'a>, ApiError> {
+fn parse<'a>(field: &str, der: &'a [u8]) -> Result<X509Certificate<'a>, ApiError> {
     x509_parser::parse_x509_certificate(der)
         .map(|(_, c)| c)
         .map_err(|e| {
@@ -69,8 +107,8 @@ fn first(
         .to_string()
 }
 
-/// The fields ngrok shows for a certificate authority or a TLS certificate.
-pub fn describe(c: &X509Certificate<'_>) -> Value {
+/// The fields ngrok shows for a certificate authority or a TLS certificate, as stored.
+fn describe(c: &X509Certificate<'_>) -> Value {
     use x509_parser::oid_registry as oids;
     let mut key_usages = Vec::new();
     let mut extended = Vec::new();
@@ -152,4 +190,30 @@ pub fn describe(c: &X509Certificate<'_>) -> Value {
         "subject_alternative_names": { "dns_names": dns_names, "ips": ips },
         "private_key_type": key_type,
     })
+}
+
+/// What an answer shows of the fields [`describe`] stored: a certificate authority shows a few,
+/// a TLS certificate all of them. The answer ([`shown`]) and its schema ([`shown_schema`]) are
+/// both made from the resource's one list of `names`, so they cannot disagree. A field an
+/// older record lacks is `null`.
+pub fn shown(parsed: &Value, names: &[&str]) -> Map<String, Value> {
+    names
+        .iter()
+        .map(|name| ((*name).to_string(), parsed[*name].clone()))
+        .collect()
+}
+
+/// The schemas of the fields [`shown`] answers.
+pub fn shown_schema(names: &[&'static str]) -> Vec<(&'static str, Value)> {
+    names
+        .iter()
+        .map(|name| {
+            let schema = match *name {
+                "key_usages" | "extended_key_usages" => strings(),
+                "subject_alternative_names" => obj(&[("dns_names", strings()), ("ips", strings())]),
+                _ => s(),
+            };
+            (*name, schema)
+        })
+        .collect()
 }

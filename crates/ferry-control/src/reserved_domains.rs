@@ -5,7 +5,7 @@
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::routing::delete;
-use ferry_store::{NewReservedDomain, ReservedDomain, StoreError, TlsCertificate};
+use ferry_store::{NewReservedDomain, ReservedDomain, TlsCertificate};
 use ferry_types::{ErrorCode, HostPattern, Hostname};
 use rand::Rng;
 use serde::Deserialize;
@@ -58,14 +58,13 @@ fn random_label(n: usize) -> String {
 }
 
 /// Parses `domain`: a host name, or `*.` and a host name (`*` only as the first label).
-fn parse_domain(raw: &str) -> Result<HostPattern, ApiError> {
+fn parse_domain(raw: Option<String>) -> Result<HostPattern, ApiError> {
+    let raw = validate::required(
+        "domain",
+        raw,
+        "is required, such as \"app.example.com\" or \"*.customer1.example.com\"",
+    )?;
     let raw = raw.trim();
-    if raw.is_empty() {
-        return Err(ApiError::field(
-            "domain",
-            "is required, such as \"app.example.com\" or \"*.customer1.example.com\"",
-        ));
-    }
     if raw.contains('*') && !(raw.starts_with("*.") && raw[2..].find('*').is_none()) {
         return Err(ApiError::new(
             ErrorCode::WildcardPosition,
@@ -106,19 +105,12 @@ impl Resource for ReservedDomain {
     type Update = Update;
 
     fn render(s: &AppState, d: &Self) -> Value {
-        let status = if d.cert_policy.is_null() {
-            Value::Null
-        } else {
-            json!({
-                "renews_at": null,
-                "provisioning_job": {
-                    "error_code": null,
-                    "msg": "Managed certificate provisioning in progress.",
-                    "started_at": d.created_at,
-                    "retries_at": null,
-                }
-            })
-        };
+        let job = json!({
+            "error_code": null,
+            "msg": "Managed certificate provisioning in progress.",
+            "started_at": d.created_at,
+            "retries_at": null,
+        });
         let certificate = if d.certificate_id.is_empty() {
             Value::Null
         } else {
@@ -136,7 +128,7 @@ impl Resource for ReservedDomain {
             "https_endpoint_configuration": null,
             "certificate": certificate,
             "certificate_management_policy": d.cert_policy,
-            "certificate_management_status": status,
+            "certificate_management_status": Policy::status(&d.cert_policy, job),
             "acme_challenge_cname_target": opt(&d.acme_target),
             "resolves_to": d.resolves_to,
             "error_redirect_url": null,
@@ -146,7 +138,7 @@ impl Resource for ReservedDomain {
     }
 
     async fn create(s: &AppState, c: Create) -> ApiResult<Value> {
-        let pattern = parse_domain(&c.domain.unwrap_or_default())?;
+        let pattern = parse_domain(c.domain)?;
         let certificate_id = c.certificate_id.unwrap_or_default();
         check_certificate(s, &certificate_id).await?;
         let base = Hostname::parse(&s.config.base_domain).ok();
@@ -170,9 +162,10 @@ impl Resource for ReservedDomain {
             }
             (None, _) => Value::Null,
         };
+        let (description, metadata) = described::created(c.description, c.metadata)?;
         let new = NewReservedDomain {
-            description: c.description.unwrap_or_default(),
-            metadata: c.metadata.unwrap_or_default(),
+            description,
+            metadata,
             domain: pattern.to_string(),
             region: deprecated_region(c.region),
             certificate_id,
@@ -199,19 +192,11 @@ impl Resource for ReservedDomain {
             resolves_to: resolves_to(c.resolves_to.unwrap_or_default()),
             ..Default::default()
         };
-        validate::description(&new.description)?;
-        validate::metadata(&new.metadata)?;
         let d = s
             .store
             .create::<ReservedDomain>(new)
             .await
-            .map_err(|e| match e {
-                StoreError::Duplicate { value, .. } => ApiError::new(
-                    ErrorCode::AlreadyExists,
-                    format!("field \"domain\": {value} is already reserved"),
-                ),
-                e => e.into(),
-            })?;
+            .map_err(ApiError::unique("domain", "is already reserved"))?;
         if !d.certificate_id.is_empty() {
             s.live.certificates_changed();
         }

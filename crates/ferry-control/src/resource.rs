@@ -7,7 +7,7 @@ use std::future::Future;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{Method, StatusCode};
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, MethodRouter};
 use axum::Json;
 use ferry_store::Record;
 use serde::de::DeserializeOwned;
@@ -31,6 +31,21 @@ pub(crate) struct Rest {
 }
 
 impl Rest {
+    /// The `GET` of the collection, answered a page at a time.
+    pub fn list_operation(&self, handler: MethodRouter<AppState>) -> Operation {
+        Operation::new(Method::GET, self.path, handler)
+            .summary(format!("List {}", self.path))
+            .paged(self.list_key, self.schema)
+    }
+
+    /// The `GET` of one, by its ID with `prefix`.
+    pub fn read_operation(&self, prefix: &str, handler: MethodRouter<AppState>) -> Operation {
+        Operation::new(Method::GET, &format!("{}/{{id}}", self.path), handler)
+            .summary(format!("Get one of {}", self.path))
+            .id(prefix)
+            .answer(200, Some(Operation::schema_ref(self.schema)))
+    }
+
     pub const fn new(
         path: &'static str,
         list_key: &'static str,
@@ -154,7 +169,7 @@ async fn remove<R: Resource>(
 }
 
 /// The five operations of a resource, for the router and the document alike.
-pub(crate) fn operations<R: Resource + Clone>() -> Vec<Operation> {
+fn operations<R: Resource + Clone>() -> Vec<Operation> {
     let one = format!("{}/{{id}}", R::REST.path);
     let schemas = R::schemas();
     let prefix = R::TABLE.prefix;
@@ -163,13 +178,8 @@ pub(crate) fn operations<R: Resource + Clone>() -> Vec<Operation> {
             .summary(format!("Create in {}", R::REST.path))
             .request(schemas.create)
             .answer(201, Some(Operation::schema_ref(R::REST.schema))),
-        Operation::new(Method::GET, R::REST.path, get(list::<R>))
-            .summary(format!("List {}", R::REST.path))
-            .paged(R::REST.list_key, R::REST.schema),
-        Operation::new(Method::GET, &one, get(read::<R>))
-            .summary(format!("Get one of {}", R::REST.path))
-            .id(prefix)
-            .answer(200, Some(Operation::schema_ref(R::REST.schema))),
+        R::REST.list_operation(get(list::<R>)),
+        R::REST.read_operation(prefix, get(read::<R>)),
         Operation::new(Method::PATCH, &one, patch(update::<R>))
             .summary(format!("Update one of {}", R::REST.path))
             .id(prefix)
@@ -183,6 +193,22 @@ pub(crate) fn operations<R: Resource + Clone>() -> Vec<Operation> {
 }
 
 /// A resource's schema, for the document's components.
-pub(crate) fn component<R: Resource>() -> (&'static str, Value) {
+fn component<R: Resource>() -> (&'static str, Value) {
     (R::REST.schema, R::schemas().item)
+}
+
+/// A resource's part of the API, whichever resource it is: its [`operations`] and its schema,
+/// so that the crate's one list of resources can hold them all.
+pub(crate) struct Api {
+    pub operations: fn() -> Vec<Operation>,
+    pub component: fn() -> (&'static str, Value),
+}
+
+impl Api {
+    pub const fn of<R: Resource + Clone>() -> Self {
+        Self {
+            operations: operations::<R>,
+            component: component::<R>,
+        }
+    }
 }

@@ -233,6 +233,29 @@ async fn bad_ids_and_bad_fields_are_400s_that_name_them() {
 }
 
 #[tokio::test]
+async fn a_taken_domain_is_a_409_that_names_the_field() {
+    let api = Api::new().await;
+    for (path, body, taken) in [
+        (
+            "/reserved_domains",
+            json!({ "domain": "app.example.test" }),
+            "field \"domain\": app.example.test is already reserved",
+        ),
+        (
+            "/agent_ingresses",
+            json!({ "domain": "connect.example.test" }),
+            "field \"domain\": connect.example.test is already an agent ingress",
+        ),
+    ] {
+        let (status, v) = api.call(Method::POST, path, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        let (status, v) = api.call(Method::POST, path, Some(body)).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{v}");
+        assert!(v["msg"].as_str().unwrap_or("").starts_with(taken), "{v}");
+    }
+}
+
+#[tokio::test]
 async fn lists_page_newest_first_with_an_absolute_next_page_uri() {
     let api = Api::new().await;
     let mut made = Vec::new();

@@ -6,29 +6,33 @@ const DESCRIPTION_MAX: usize = 255;
 const METADATA_MAX: usize = 4096;
 
 pub fn description(v: &str) -> Result<(), ApiError> {
-    if v.len() > DESCRIPTION_MAX {
+    at_most("description", v, DESCRIPTION_MAX)
+}
+
+pub fn metadata(v: &str) -> Result<(), ApiError> {
+    at_most("metadata", v, METADATA_MAX)
+}
+
+/// Refuses a `field` longer than `max` bytes, naming both lengths: ngrok's limits are in
+/// bytes, the same rule for every text field that has one.
+fn at_most(field: &str, v: &str, max: usize) -> Result<(), ApiError> {
+    if v.len() > max {
         return Err(ApiError::field(
-            "description",
-            format!(
-                "{} bytes is longer than the {DESCRIPTION_MAX} allowed",
-                v.len()
-            ),
+            field,
+            format!("{} bytes is longer than the {max} allowed", v.len()),
         ));
     }
     Ok(())
 }
 
-pub fn metadata(v: &str) -> Result<(), ApiError> {
-    if v.len() > METADATA_MAX {
-        return Err(ApiError::field(
-            "metadata",
-            format!(
-                "{} bytes is longer than the {METADATA_MAX} allowed",
-                v.len()
-            ),
-        ));
+/// A required text field: absent, empty or blank is refused with `why` (`"is required"` and
+/// perhaps an example); otherwise the value as given.
+pub fn required(field: &str, v: Option<String>, why: &str) -> Result<String, ApiError> {
+    let v = v.unwrap_or_default();
+    if v.trim().is_empty() {
+        return Err(ApiError::field(field, why));
     }
-    Ok(())
+    Ok(v)
 }
 
 /// Applies an optional PATCH value: absent (or `null`) keeps the old one.

@@ -38,8 +38,6 @@ record! {
 impl Store {
     /// Every agent ingress domain, for the edge to decide whether an SNI name is an agent's.
     pub async fn agent_ingress_domains(&self) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT domain FROM agent_ingresses")
-            .fetch_all(&self.pool)
-            .await?)
+        self.column("SELECT domain FROM agent_ingresses", &[]).await
     }
 }

@@ -41,12 +41,11 @@ impl Store {
 
     /// The IDs of the authtokens `owner_id` owns (a bot's, when it is deactivated).
     pub async fn credentials_owned_by(&self, owner_id: &str) -> Result<Vec<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT id FROM credentials WHERE owner_id = $1")
-                .bind(owner_id.to_string())
-                .fetch_all(&self.pool)
-                .await?,
+        self.column(
+            "SELECT id FROM credentials WHERE owner_id = $1",
+            &[owner_id],
         )
+        .await
     }
 
     /// Finds the credential an authtoken belongs to. `Ok(Err(_))` when the token is not even
@@ -75,6 +74,11 @@ mod tests {
     use super::*;
     use crate::testing;
 
+    /// The credential `token` verifies as, for a token shaped like one.
+    async fn verified(store: &Store, token: &str) -> Option<Credential> {
+        store.verify_authtoken(token).await.unwrap().unwrap()
+    }
+
     #[tokio::test]
     async fn tokens_verify_across_reopen_and_wrong_ones_do_not() {
         let dir = tempfile::tempdir().unwrap();
@@ -89,21 +93,11 @@ mod tests {
             .unwrap();
         drop(store);
         let store = Store::open_sqlite(&path).await.unwrap();
-        let found = store
-            .verify_authtoken(token.expose())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+        let found = verified(&store, token.expose()).await.unwrap();
         assert_eq!(found.id, cred.id);
         assert_eq!(found.acl, vec!["bind:*.example.test".to_string()]);
         let wrong = format!("{}_nope", cred.id.body());
-        assert!(store
-            .verify_authtoken(&wrong)
-            .await
-            .unwrap()
-            .unwrap()
-            .is_none());
+        assert!(verified(&store, &wrong).await.is_none());
         assert!(store.verify_authtoken("garbage").await.unwrap().is_err());
     }
 
@@ -125,20 +119,12 @@ mod tests {
                 })
                 .await
                 .unwrap();
-            let ok = store
-                .verify_authtoken(token.expose())
-                .await
-                .unwrap()
-                .unwrap();
+            let ok = verified(&store, token.expose()).await;
             assert!(ok.is_some(), "{:?}", store.backend());
             let mut off = bot.clone();
             off.active = false;
             store.update(&off).await.unwrap();
-            let gone = store
-                .verify_authtoken(token.expose())
-                .await
-                .unwrap()
-                .unwrap();
+            let gone = verified(&store, token.expose()).await;
             assert!(gone.is_none(), "{:?}", store.backend());
             assert_eq!(
                 store.credentials_owned_by(bot.id.as_str()).await.unwrap(),

@@ -293,13 +293,18 @@ mod tests {
         assert_eq!(text.matches(words).count(), 1, "{text}");
     }
 
+    /// A migrated SQLite file in `dir`, opened again with `options` after its URL and `setup`
+    /// run on its connection: how a test puts a real file into a failing state.
+    async fn reopened_sqlite(dir: &std::path::Path, options: &str, setup: &'static str) -> Store {
+        let path = dir.join("ferry.db");
+        drop(Store::open_sqlite(&path).await.unwrap());
+        store_with(&format!("sqlite://{}{options}", path.display()), setup).await
+    }
+
     #[tokio::test]
     async fn sqlite_opened_read_only_refuses_writes_as_read_only() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ferry.db");
-        drop(Store::open_sqlite(&path).await.unwrap());
-        let url = format!("sqlite://{}?mode=ro", path.display());
-        let store = store_with(&url, "PRAGMA busy_timeout=5000").await;
+        let store = reopened_sqlite(dir.path(), "?mode=ro", "PRAGMA busy_timeout=5000").await;
         let e = store.create_api_key("x", "", "").await.unwrap_err();
         assert_says_once(
             &e,
@@ -316,12 +321,9 @@ mod tests {
     #[tokio::test]
     async fn sqlite_out_of_pages_is_disk_full() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ferry.db");
-        drop(Store::open_sqlite(&path).await.unwrap());
         // max_page_count cannot go below the file's size, so this caps it where it is: the
         // first write that needs a new page meets SQLITE_FULL, as on a full volume.
-        let url = format!("sqlite://{}", path.display());
-        let store = store_with(&url, "PRAGMA max_page_count=1").await;
+        let store = reopened_sqlite(dir.path(), "", "PRAGMA max_page_count=1").await;
         let e = testing::fill_until_full(&store).await;
         assert_says_once(&e, DbCause::DiskFull, "database or disk is full");
         assert_eq!(e.db_error().and_then(DbError::code).as_deref(), Some("13"));

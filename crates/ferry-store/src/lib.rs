@@ -132,6 +132,22 @@ impl Store {
     pub fn backend(&self) -> Backend {
         self.backend
     }
+
+    /// Every value of the one text column `sql` selects, with `args` bound to `$1`, `$2`…:
+    /// the lists and look-ups outside the generic records (agent ingress domains, reserved
+    /// addresses, an authtoken's owner, a setting) are all such reads, so they are written
+    /// once here. A look-up by a unique column answers at most one value.
+    pub(crate) async fn column(
+        &self,
+        sql: &'static str,
+        args: &[&str],
+    ) -> Result<Vec<String>, StoreError> {
+        let mut query = sqlx::query_scalar(sql);
+        for arg in args {
+            query = query.bind(arg.to_string());
+        }
+        Ok(query.fetch_all(&self.pool).await?)
+    }
 }
 
 /// How long start-up waits for the database, and a request for a connection.

@@ -442,6 +442,12 @@ mod tests {
         testing, BotUser, Credential, NewBotUser, NewCredential, NewReservedDomain, ReservedDomain,
     };
 
+    /// Updates `record`, then reads it back as the store now has it.
+    async fn write_and_read<R: Record>(store: &Store, record: &R) -> R {
+        store.update(record).await.unwrap();
+        store.get::<R>(record.id().as_str()).await.unwrap().unwrap()
+    }
+
     /// What an update writes comes back, what it does not stays, and a row whose JSON column
     /// is not JSON names itself; on both databases.
     #[tokio::test]
@@ -458,12 +464,7 @@ mod tests {
                 .unwrap();
             bot.name = "renamed".into();
             bot.active = false;
-            store.update(&bot).await.unwrap();
-            let read = store
-                .get::<BotUser>(bot.id.as_str())
-                .await
-                .unwrap()
-                .unwrap();
+            let read = write_and_read(&store, &bot).await;
             assert_eq!(
                 (read.name.as_str(), read.active),
                 ("renamed", false),
@@ -487,12 +488,7 @@ mod tests {
                 .unwrap();
             domain.resolves_to = json!([]);
             domain.domain = "not.written.test".into();
-            store.update(&domain).await.unwrap();
-            let read = store
-                .get::<ReservedDomain>(domain.id.as_str())
-                .await
-                .unwrap()
-                .unwrap();
+            let read = write_and_read(&store, &domain).await;
             assert_eq!(read.resolves_to, json!([]), "{backend:?}");
             assert_eq!(read.domain, "app.example.test", "{backend:?}");
             assert_eq!(read.cert_policy, json!({ "authority": "letsencrypt" }));

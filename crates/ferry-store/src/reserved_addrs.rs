@@ -30,19 +30,15 @@ record! {
 impl Store {
     /// Every reserved address, to pick a free port for a new reservation.
     pub async fn reserved_addr_list(&self) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT addr FROM reserved_addrs")
-            .fetch_all(&self.pool)
-            .await?)
+        self.column("SELECT addr FROM reserved_addrs", &[]).await
     }
 
     /// True when `addr` (`host:port`, as the bind asks for it) is reserved; outside dev mode
     /// the edge lets a TCP endpoint have a port only then.
     pub async fn addr_is_reserved(&self, addr: &str) -> Result<bool, StoreError> {
-        let found: Option<String> =
-            sqlx::query_scalar("SELECT id FROM reserved_addrs WHERE addr = $1")
-                .bind(addr.to_string())
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(found.is_some())
+        let found = self
+            .column("SELECT id FROM reserved_addrs WHERE addr = $1", &[addr])
+            .await?;
+        Ok(!found.is_empty())
     }
 }

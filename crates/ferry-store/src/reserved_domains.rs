@@ -53,12 +53,13 @@ impl Store {
     /// candidate (`a.b.c`, `*.b.c`, `*.c`) for "exactly or under a reserved wildcard".
     pub async fn domain_is_reserved(&self, domains: &[String]) -> Result<bool, StoreError> {
         for d in domains {
-            let found: Option<String> =
-                sqlx::query_scalar("SELECT id FROM reserved_domains WHERE domain = $1")
-                    .bind(d.clone())
-                    .fetch_optional(&self.pool)
-                    .await?;
-            if found.is_some() {
+            let found = self
+                .column(
+                    "SELECT id FROM reserved_domains WHERE domain = $1",
+                    &[d.as_str()],
+                )
+                .await?;
+            if !found.is_empty() {
                 return Ok(true);
             }
         }

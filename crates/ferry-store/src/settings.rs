@@ -4,12 +4,10 @@ impl Store {
     /// The value stored under `key` in the `settings` table, shared by every node on the same
     /// database (the bind-token key), or `None` when no node has set it.
     pub async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
-                .bind(key.to_string())
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        let mut found = self
+            .column("SELECT value FROM settings WHERE key = $1", &[key])
+            .await?;
+        Ok(found.pop())
     }
 
     /// Stores `value` unless the key already has one, and returns whichever value is kept, so
