@@ -171,7 +171,8 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
         tcp_public_host: tcp_host,
         tcp_ports,
     };
-    let state = ferry_control::AppState::new(store, control, std::sync::Arc::new(EdgeLive { view, jobs }));
+    let state =
+        ferry_control::AppState::new(store, control, std::sync::Arc::new(EdgeLive { view, jobs }));
     tokio::spawn(async move {
         if let Err(e) = ferry_control::serve(api, state).await {
             tracing::error!(error = %e, "the REST API stopped");

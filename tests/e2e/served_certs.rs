@@ -194,3 +194,104 @@ async fn private_keys_are_sealed_in_the_database() {
         0o600
     );
 }
+
+/// The serial number (hex, upper case, no colons) of the certificate served for `sni`.
+async fn served_serial(edge: &Edge, sni: &str) -> Option<String> {
+    let pem = presented(edge, sni).await?.into_iter().next()?;
+    let pem = format!("-----BEGIN CERTIFICATE-----{pem}-----END CERTIFICATE-----\n");
+    let mut child = tokio::process::Command::new("openssl")
+        .args(["x509", "-noout", "-serial"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use tokio::io::AsyncWriteExt;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(pem.as_bytes())
+        .await
+        .unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    Some(text.trim().trim_start_matches("serial=").to_uppercase())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_mode_issues_managed_certificates_through_the_job_and_serves_them() {
+    let edge = Edge::start().await;
+    let rd = reserve(&edge, "*.managed.example.test").await;
+    let id = rd["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        rd["certificate_management_policy"]["private_key_type"], "ecdsa",
+        "{rd}"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let v = loop {
+        let (_, v) = edge
+            .api("GET", &format!("/reserved_domains/{id}"), None)
+            .await;
+        if v["certificate_management_status"]["renews_at"].is_string() {
+            break v;
+        }
+        assert!(std::time::Instant::now() < deadline, "never issued: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        v["certificate_management_status"]["provisioning_job"],
+        Value::Null,
+        "{v}"
+    );
+    let cert_id = v["certificate"]["id"].as_str().unwrap().to_string();
+    assert!(cert_id.starts_with("cert_"), "{v}");
+    let (status, cert) = edge
+        .api("GET", &format!("/tls_certificates/{cert_id}"), None)
+        .await;
+    assert_eq!(status, 200, "{cert}");
+    assert_eq!(
+        cert["subject_alternative_names"]["dns_names"],
+        json!(["*.managed.example.test"])
+    );
+    let serial = cert["serial_number"].as_str().unwrap().to_uppercase();
+    eventually(
+        "the managed certificate to be served",
+        Duration::from_secs(10),
+        || async {
+            served_serial(&edge, "app.managed.example.test")
+                .await
+                .as_deref()
+                == Some(serial.as_str())
+        },
+    )
+    .await;
+
+    // Management stopped: no status, no certificate, and the name falls back to the dev CA.
+    let (status, _) = edge
+        .api(
+            "DELETE",
+            &format!("/reserved_domains/{id}/certificate_management_policy"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (_, v) = edge
+        .api("GET", &format!("/reserved_domains/{id}"), None)
+        .await;
+    assert_eq!(v["certificate_management_status"], Value::Null, "{v}");
+    assert_eq!(v["certificate"], Value::Null, "{v}");
+    let (status, _) = edge
+        .api("GET", &format!("/tls_certificates/{cert_id}"), None)
+        .await;
+    assert_eq!(status, 404);
+    eventually(
+        "the managed certificate to be withdrawn",
+        Duration::from_secs(10),
+        || async {
+            served_serial(&edge, "app.managed.example.test")
+                .await
+                .is_some_and(|s| s != serial)
+        },
+    )
+    .await;
+}

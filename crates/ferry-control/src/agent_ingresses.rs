@@ -7,10 +7,10 @@ use ferry_types::Hostname;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::described;
 use crate::openapi::{null_obj, policy, policy_input, s, strings};
 use crate::resource::{ApiResult, Resource, Rest, Schemas};
 use crate::validate;
+use crate::{described, managed};
 use crate::{ApiError, AppState};
 
 #[derive(Deserialize)]
@@ -59,16 +59,20 @@ impl Policy {
     }
 }
 
-impl Policy {
-    /// ngrok's `certificate_management_status` for the stored `policy`: `null` without one;
-    /// with one, no renewal date (none is issued yet) and the `provisioning_job` given, as
-    /// agent ingresses and reserved domains both answer it.
-    pub(crate) fn status(policy: &Value, provisioning_job: Value) -> Value {
-        if policy.is_null() {
-            return Value::Null;
-        }
-        json!({ "renews_at": null, "provisioning_job": provisioning_job })
-    }
+/// `tunnel.<region>.<domain>` for each region: what agents dial.
+fn region_domains(s: &AppState, a: &AgentIngress) -> Vec<String> {
+    s.config
+        .regions
+        .iter()
+        .map(|r| format!("tunnel.{r}.{}", a.domain))
+        .collect()
+}
+
+/// What an agent ingress's managed certificate covers: its domain and every region name.
+fn names(s: &AppState, a: &AgentIngress) -> Vec<String> {
+    std::iter::once(a.domain.clone())
+        .chain(region_domains(s, a))
+        .collect()
 }
 
 /// Tells the edge every agent ingress domain after a change.
@@ -94,14 +98,9 @@ impl Resource for AgentIngress {
             "uri": format!("/agent_ingresses/{}", a.id),
             "domain": a.domain,
             "ns_targets": s.config.ns_targets,
-            "region_domains": s
-                .config
-                .regions
-                .iter()
-                .map(|r| format!("tunnel.{r}.{}", a.domain))
-                .collect::<Vec<_>>(),
+            "region_domains": region_domains(s, a),
             "certificate_management_policy": a.cert_policy,
-            "certificate_management_status": Policy::status(&a.cert_policy, Value::Null),
+            "certificate_management_status": managed::status(&a.cert_policy, &a.cert_status, &a.created_at),
         });
         described::item(s, a, fields)
     }
@@ -132,18 +131,26 @@ impl Resource for AgentIngress {
             .create::<AgentIngress>(new)
             .await
             .map_err(ApiError::unique("domain", "is already an agent ingress"))?;
+        let mut a = a;
+        if !a.cert_policy.is_null() {
+            let id = a.id.to_string();
+            a.cert_status = managed::apply(s, &id, &a.cert_policy, names(s, &a)).await?;
+        }
         publish(s).await?;
         Ok(Self::render(s, &a))
     }
 
-    async fn update(_s: &AppState, a: &mut Self, u: Update) -> ApiResult<()> {
+    async fn update(s: &AppState, a: &mut Self, u: Update) -> ApiResult<()> {
         if let Some(p) = u.certificate_management_policy {
             a.cert_policy = p.resolve("rsa")?;
+            let id = a.id.to_string();
+            a.cert_status = managed::apply(s, &id, &a.cert_policy, names(s, a)).await?;
         }
         described::patch(a, u.description, u.metadata)
     }
 
-    async fn deleted(s: &AppState, _a: &Self) -> ApiResult<()> {
+    async fn deleted(s: &AppState, a: &Self) -> ApiResult<()> {
+        managed::apply(s, a.id.as_str(), &Value::Null, Vec::new()).await?;
         publish(s).await
     }
 

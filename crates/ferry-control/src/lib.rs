@@ -14,6 +14,7 @@ mod credentials;
 mod described;
 mod error;
 mod live;
+mod managed;
 mod openapi;
 mod page;
 mod pem;

@@ -12,10 +12,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::agent_ingresses::Policy;
-use crate::described;
 use crate::openapi::{b, input, ns, null_obj, obj, policy, policy_input, reference, s, Operation};
 use crate::resource::{find, ApiResult, Resource, Rest, Schemas};
 use crate::validate;
+use crate::{described, managed};
 use crate::{ApiError, AppState};
 
 #[derive(Deserialize)]
@@ -105,20 +105,6 @@ impl Resource for ReservedDomain {
     type Update = Update;
 
     fn render(s: &AppState, d: &Self) -> Value {
-        let job = json!({
-            "error_code": null,
-            "msg": "Managed certificate provisioning in progress.",
-            "started_at": d.created_at,
-            "retries_at": null,
-        });
-        let certificate = if d.certificate_id.is_empty() {
-            Value::Null
-        } else {
-            json!({
-                "id": d.certificate_id,
-                "uri": s.url(&format!("/tls_certificates/{}", d.certificate_id)),
-            })
-        };
         let opt = |v: &str| if v.is_empty() { Value::Null } else { json!(v) };
         let fields = json!({
             "domain": d.domain,
@@ -126,9 +112,9 @@ impl Resource for ReservedDomain {
             "cname_target": opt(&d.cname_target),
             "http_endpoint_configuration": null,
             "https_endpoint_configuration": null,
-            "certificate": certificate,
+            "certificate": managed::certificate(s, &d.certificate_id, &d.managed_cert_id),
             "certificate_management_policy": d.cert_policy,
-            "certificate_management_status": Policy::status(&d.cert_policy, job),
+            "certificate_management_status": managed::status(&d.cert_policy, &d.cert_status, &d.created_at),
             "acme_challenge_cname_target": opt(&d.acme_target),
             "resolves_to": d.resolves_to,
             "error_redirect_url": null,
@@ -197,8 +183,14 @@ impl Resource for ReservedDomain {
             .create::<ReservedDomain>(new)
             .await
             .map_err(ApiError::unique("domain", "is already reserved"))?;
-        if !d.certificate_id.is_empty() {
-            s.live.certificates_changed();
+        let mut d = d;
+        if d.cert_policy.is_null() {
+            if !d.certificate_id.is_empty() {
+                s.live.certificates_changed();
+            }
+        } else {
+            let id = d.id.to_string();
+            d.cert_status = managed::apply(s, &id, &d.cert_policy, vec![d.domain.clone()]).await?;
         }
         Ok(Self::render(s, &d))
     }
@@ -208,8 +200,8 @@ impl Resource for ReservedDomain {
         Ok(())
     }
 
-    async fn deleted(s: &AppState, _d: &Self) -> ApiResult<()> {
-        s.live.certificates_changed();
+    async fn deleted(s: &AppState, d: &Self) -> ApiResult<()> {
+        managed::apply(s, d.id.as_str(), &Value::Null, Vec::new()).await?;
         Ok(())
     }
 
@@ -225,6 +217,7 @@ impl Resource for ReservedDomain {
                 "the update names no field to change",
             ));
         }
+        let before_policy = d.cert_policy.clone();
         if let Some(cert) = u.certificate_id {
             check_certificate(s, &cert).await?;
             if !cert.is_empty() {
@@ -235,6 +228,10 @@ impl Resource for ReservedDomain {
         if let Some(p) = u.certificate_management_policy {
             d.cert_policy = p.resolve("ecdsa")?;
             d.certificate_id.clear();
+        }
+        if d.cert_policy != before_policy {
+            let id = d.id.to_string();
+            d.cert_status = managed::apply(s, &id, &d.cert_policy, vec![d.domain.clone()]).await?;
         }
         if let Some(r) = u.resolves_to {
             d.resolves_to = resolves_to(r);
@@ -322,6 +319,7 @@ async fn detach_certificate(
     }
     d.certificate_id.clear();
     s.store.update(&d).await?;
+    s.live.certificates_changed();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -332,5 +330,6 @@ async fn detach_policy(
     let mut d = find::<ReservedDomain>(&s, &id).await?;
     d.cert_policy = Value::Null;
     s.store.update(&d).await?;
+    managed::apply(&s, d.id.as_str(), &d.cert_policy, Vec::new()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
