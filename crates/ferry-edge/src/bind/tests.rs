@@ -403,23 +403,15 @@ fn only_ferry_agents_skip_the_sdk_settle_delay() {
 
 mod property {
     use super::*;
+    use ferry_types::acl::strategies::{host_rule, label, name, oracle_allows};
     use proptest::prelude::*;
 
-    fn label() -> impl Strategy<Value = String> {
-        prop_oneof![Just("a"), Just("b"), Just("api"), Just("c1")].prop_map(String::from)
-    }
-
-    fn name() -> impl Strategy<Value = String> {
-        prop::collection::vec(label(), 1..4).prop_map(|l| l.join("."))
-    }
-
+    /// The host rules ferry-types' own property test uses, and rules for this edge's TCP
+    /// addresses.
     fn rule() -> impl Strategy<Value = String> {
         prop_oneof![
-            name().prop_map(|n| format!("bind:{n}")),
-            name().prop_map(|n| format!("bind:*.{n}")),
-            (20000u16..20003).prop_map(|p| format!("bind:{TCP_HOST}:{p}")),
-            Just("*".to_string()),
-            Just("bind:*".to_string()),
+            4 => host_rule(),
+            1 => (20000u16..20003).prop_map(|p| format!("bind:{TCP_HOST}:{p}")),
         ]
     }
 
@@ -475,22 +467,6 @@ mod property {
         }
     }
 
-    /// ngrok's ACL written as plainly as possible, on strings.
-    fn acl_allows(rules: &[String], target: Option<&str>) -> bool {
-        rules.is_empty()
-            || rules.iter().any(|rule| {
-                let Some(v) = rule.strip_prefix("bind:") else {
-                    return rule == "*";
-                };
-                let v = v.to_ascii_lowercase();
-                let Some(t) = target else { return v == "*" };
-                v == "*"
-                    || v == t
-                    || v.strip_prefix("*.")
-                        .is_some_and(|base| !t.contains(':') && t.ends_with(&format!(".{base}")))
-            })
-    }
-
     /// The reservation rules, plainly: an address or a wildcard is reserved as itself; an
     /// exact name as itself or under a reserved wildcard.
     fn is_reserved(reserved: &HashSet<String>, target: &str) -> bool {
@@ -542,7 +518,7 @@ mod property {
             }
             let case = Case { dev, acl: acl.clone(), reservation, client: client.clone(), registry, ..Case::default() };
             let is_host = !matches!(ask, Ask::Port(_) | Ask::AnyPort);
-            let acl_ok = acl_allows(&acl, target.as_deref());
+            let acl_ok = oracle_allows(&acl, target.as_deref());
             let reservation_ok = dev || target.as_deref().is_none_or(|t| is_reserved(&reserved, t));
             let free = !(taken && is_host);
 
