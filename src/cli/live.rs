@@ -35,10 +35,10 @@ impl Live for EdgeLive {
             .tunnels()
             .into_iter()
             .map(|t| LiveTunnel {
-                id: t.id,
+                id: t.id.to_string(),
                 session_id: t.session_id,
                 public_url: t.public_url,
-                proto: t.proto,
+                proto: t.proto.to_string(),
                 metadata: t.metadata,
                 forwards_to: t.forwards_to,
                 started_at: t.started_at,

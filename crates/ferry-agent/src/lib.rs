@@ -18,8 +18,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ferry_proto::BindProto;
 use ferry_transport::{BeatClock, MuxadoOpen};
-use ferry_types::Secret;
+use ferry_types::{Secret, TunnelId};
 use rustls::ClientConfig;
 use serde_json::Value;
 use tokio::sync::{broadcast, Mutex};
@@ -92,8 +93,8 @@ pub enum AgentEvent {
     TunnelStarted {
         /// As configured: the file's key, the API body's `name`, or `command_line`.
         name: String,
-        /// What was bound: `https`, `http`, `tcp` or `tls`.
-        proto: String,
+        /// What was bound.
+        proto: BindProto,
         /// The edge's answer, such as `https://app.example.com` or `tcp://edge:20001`.
         public_url: String,
     },
@@ -137,8 +138,8 @@ pub enum AgentError {
 
 struct TunnelState {
     fwd: Arc<Forwarder>,
-    /// Empty until the first bind; kept across reconnects so the edge keeps the ID.
-    id: String,
+    /// `None` until the first bind; kept across reconnects so the edge keeps the ID.
+    id: Option<TunnelId>,
     /// The `Opts` and bind token the edge returned, sent back unchanged on re-bind.
     opts: Option<Value>,
     token: String,
@@ -164,29 +165,29 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    async fn forwarder_by_id(&self, id: &str) -> Option<Arc<Forwarder>> {
+    async fn forwarder_by_id(&self, id: &TunnelId) -> Option<Arc<Forwarder>> {
         self.tunnels
             .lock()
             .await
             .values()
-            .find(|t| t.id == id)
+            .find(|t| t.id.as_ref() == Some(id))
             .map(|t| t.fwd.clone())
     }
 
     /// Drops what the edge said about a tunnel so that the next bind starts it anew.
     async fn forget_binding(&self, name: &str) {
         if let Some(t) = self.tunnels.lock().await.get_mut(name) {
-            t.id.clear();
+            t.id = None;
             t.opts = None;
             t.token.clear();
         }
     }
 
-    async fn remove_by_id(&self, id: &str) -> Option<String> {
+    async fn remove_by_id(&self, id: &TunnelId) -> Option<String> {
         let mut tunnels = self.tunnels.lock().await;
         let name = tunnels
             .iter()
-            .find(|(_, t)| t.id == id)
+            .find(|(_, t)| t.id.as_ref() == Some(id))
             .map(|(n, _)| n.clone())?;
         tunnels.remove(&name);
         Some(name)
@@ -204,11 +205,11 @@ pub struct Agent {
 pub struct TunnelStatus {
     /// As configured; the agent API's path segment and the `tunnel_name` of its captures.
     pub name: String,
-    /// The edge's tunnel ID (`tn_...`), empty until the first bind. Kept across reconnects;
-    /// replaced only when the edge no longer recognises the old one's bind token.
-    pub id: String,
-    /// What was bound: `https`, `http`, `tcp` or `tls`.
-    pub proto: &'static str,
+    /// The edge's tunnel ID (`tn_...`), `None` until the first bind. Kept across
+    /// reconnects; replaced only when the edge no longer recognises the old one's bind token.
+    pub id: Option<TunnelId>,
+    /// What was bound.
+    pub proto: BindProto,
     /// `None` until the edge has answered the first bind.
     pub public_url: Option<String>,
     /// The upstream as the agent API's `config.addr` shows it: a URL for HTTP tunnels
@@ -299,7 +300,7 @@ impl Inner {
                 metrics: Arc::new(metrics::TunnelMetrics::default()),
                 captures: self.captures.clone(),
             }),
-            id: String::new(),
+            id: None,
             opts: None,
             token: String::new(),
             public_url: None,
@@ -392,10 +393,8 @@ impl Agent {
             .await
             .as_ref()
             .map(|(o, _)| o.clone());
-        if let (Some(open), false) = (open, state.id.is_empty()) {
-            let unbind = ferry_proto::msg::Unbind {
-                id: state.id.clone(),
-            };
+        if let (Some(open), Some(id)) = (open, &state.id) {
+            let unbind = ferry_proto::msg::Unbind { id: id.to_string() };
             let _ = ferry_transport::call(
                 &open,
                 ferry_proto::StreamType::UNBIND,

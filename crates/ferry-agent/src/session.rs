@@ -14,7 +14,7 @@ use ferry_transport::{
     beat_until_dead, call, echo_beats, read_json, read_type, write_and_finish, Accept, BeatClock,
     KillSwitch, MuxadoOpen, Session, SessionBuilder, Stream,
 };
-use ferry_types::ErrorCode;
+use ferry_types::{ErrorCode, TunnelId};
 use rand::Rng;
 use rustls::pki_types::ServerName;
 use tokio::io::AsyncReadExt;
@@ -188,8 +188,8 @@ pub async fn bind_one(
             return Err(SessionError::NoSuchTunnel(name.to_string()));
         };
         Bind {
-            id: t.id.clone(),
-            proto: t.fwd.spec.bind_proto().into(),
+            id: t.id.as_ref().map(TunnelId::to_string).unwrap_or_default(),
+            proto: t.fwd.spec.bind_proto().to_string(),
             forwards_to: t.fwd.spec.addr.to_string(),
             forwards_proto: String::new(),
             opts: t.opts.clone().unwrap_or_else(|| t.fwd.spec.bind_opts()),
@@ -212,12 +212,13 @@ pub async fn bind_one(
             other => other,
         })?;
     let resp = BindResp::from_wire(&reply).map_err(SessionError::BindReply)?;
+    let id = TunnelId::parse(&resp.id).map_err(SessionError::BindReplyId)?;
     let proto = {
         let mut tunnels = inner.tunnels.lock().await;
         let Some(t) = tunnels.get_mut(name) else {
             return Err(SessionError::RemovedWhileBinding(name.to_string()));
         };
-        t.id = resp.id.clone();
+        t.id = Some(id);
         t.opts = Some(resp.opts.clone());
         t.token = resp.extra.token.clone();
         t.public_url = Some(resp.url.clone());
@@ -226,7 +227,7 @@ pub async fn bind_one(
     inner.bound.notify_waiters();
     let _ = inner.events.send(AgentEvent::TunnelStarted {
         name: name.to_string(),
-        proto: proto.to_string(),
+        proto,
         public_url: resp.url.clone(),
     });
     Ok(resp.url)
@@ -261,7 +262,13 @@ async fn dispatch(inner: Arc<Inner>, mut stream: Stream, clock: BeatClock) {
                     return;
                 }
             };
-            let Some(fwd) = forwarder_when_bound(&inner, &header.id).await else {
+            // An ID no tunnel can have waits for no bind.
+            let id = TunnelId::parse(&header.id).ok();
+            let fwd = match &id {
+                Some(id) => forwarder_when_bound(&inner, id).await,
+                None => None,
+            };
+            let Some(fwd) = fwd else {
                 tracing::warn!(tunnel = %header.id, "proxy stream for a tunnel this agent does not hold");
                 return;
             };
@@ -275,7 +282,10 @@ async fn dispatch(inner: Arc<Inner>, mut stream: Stream, clock: BeatClock) {
         StreamType::STOP_TUNNEL => {
             if let Ok(v) = read_json(&mut stream, RPC_TIMEOUT).await {
                 if let Ok(stop) = from_value_folded::<StopTunnel>(&v) {
-                    let name = inner.remove_by_id(&stop.id).await;
+                    let name = match TunnelId::parse(&stop.id) {
+                        Ok(id) => inner.remove_by_id(&id).await,
+                        Err(_) => None,
+                    };
                     tracing::warn!(tunnel = ?name, "the edge stopped a tunnel: {}", stop.message);
                 }
             }
@@ -296,7 +306,7 @@ const BIND_WAIT: Duration = Duration::from_secs(2);
 /// The edge may open a proxy stream the moment it has sent a bind reply, before this agent
 /// has recorded the new tunnel's ID; such a stream waits for the next bind reply, up to
 /// `BIND_WAIT`, instead of being dropped.
-async fn forwarder_when_bound(inner: &Inner, id: &str) -> Option<Arc<forward::Forwarder>> {
+async fn forwarder_when_bound(inner: &Inner, id: &TunnelId) -> Option<Arc<forward::Forwarder>> {
     let deadline = tokio::time::Instant::now() + BIND_WAIT;
     loop {
         // Registered before the lookup, so a bind recorded in between still wakes this.

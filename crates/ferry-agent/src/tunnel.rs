@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use ferry_proto::BindProto;
 use ferry_types::ErrorCode;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
@@ -145,13 +146,13 @@ pub enum TunnelError {
 }
 
 impl TunnelSpec {
-    /// The protocol string of the bind. ngrok's agents bind `https` for an HTTPS endpoint.
-    pub fn bind_proto(&self) -> &'static str {
+    /// The protocol of the bind. ngrok's agents bind `https` for an HTTPS endpoint.
+    pub fn bind_proto(&self) -> BindProto {
         match (self.proto, self.http_scheme) {
-            (TunnelProto::Http, true) => "http",
-            (TunnelProto::Http, false) => "https",
-            (TunnelProto::Tls, _) => "tls",
-            (TunnelProto::Tcp, _) => "tcp",
+            (TunnelProto::Http, true) => BindProto::Http,
+            (TunnelProto::Http, false) => BindProto::Https,
+            (TunnelProto::Tls, _) => BindProto::Tls,
+            (TunnelProto::Tcp, _) => BindProto::Tcp,
         }
     }
 

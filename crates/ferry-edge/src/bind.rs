@@ -13,13 +13,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ferry_proto::msg::{Bind, BindResp, BindRespExtra};
-use ferry_types::{HostPattern, ResourceId};
+use ferry_proto::BindProto;
+use ferry_types::{HostPattern, ResourceId, TunnelId};
 use rand::Rng;
 
 use self::decide::{decide, Endpoint, IdCheck, Policy, RegistryView, Reservation};
 pub use self::refusal::BindRefusal;
 use self::request::{BindRequest, Site, Wanted};
-use crate::registry::{AgentSession, Proto, Registry, Tunnel};
+use crate::registry::{AgentSession, Registry, Tunnel};
 use crate::{client_auth, tcp, Shared};
 
 pub async fn bind(
@@ -56,7 +57,7 @@ pub async fn bind(
     };
     let (host, port, url) = match &decision.endpoint {
         Endpoint::Host(pattern) => {
-            let url = host_url(shared, decision.proto, &decision.bind_proto, pattern);
+            let url = host_url(shared, decision.proto, pattern);
             (Some(pattern.clone()), None, url)
         }
         Endpoint::Port(wanted) => {
@@ -71,7 +72,6 @@ pub async fn bind(
     let tunnel = Arc::new(Tunnel {
         id: id.clone(),
         proto: decision.proto,
-        bind_proto: decision.bind_proto.clone(),
         host,
         port,
         public_url: url.clone(),
@@ -89,12 +89,12 @@ pub async fn bind(
     tracing::info!(session = %session.id, tunnel = %id, url = %url, "tunnel bound");
     Ok(BindResp {
         url,
-        proto: decision.bind_proto,
+        proto: decision.proto.to_string(),
         opts: decision.opts,
         extra: BindRespExtra {
             token: shared.signer.sign(&id),
         },
-        id,
+        id: id.to_string(),
     })
 }
 
@@ -109,11 +109,11 @@ impl RegistryView for LiveView<'_> {
         self.registry.session_tunnel_count(self.session)
     }
 
-    fn is_live(&self, id: &str) -> bool {
+    fn is_live(&self, id: &TunnelId) -> bool {
         self.registry.tunnel(id).is_some()
     }
 
-    fn host_holder(&self, host: &HostPattern) -> Option<String> {
+    fn host_holder(&self, host: &HostPattern) -> Option<TunnelId> {
         self.registry.host_holder(host)
     }
 }
@@ -144,13 +144,13 @@ async fn reservation(shared: &Shared, req: &BindRequest) -> Reservation {
 /// The tunnel's ID: a fresh one, or the one the agent held before a reconnect, if its bind
 /// token proves it was issued to this agent.
 fn id_check(shared: &Shared, req: &BindRequest) -> IdCheck {
-    if req.id.is_empty() {
-        return IdCheck::Fresh(ResourceId::generate("tn").to_string());
-    }
-    if ResourceId::parse(&req.id, "tn").is_ok() && shared.signer.verify(&req.id, &req.token) {
-        IdCheck::Proven(req.id.clone())
+    let Some(id) = &req.id else {
+        return IdCheck::Fresh(TunnelId::generate());
+    };
+    if ResourceId::parse(id.as_str(), "tn").is_ok() && shared.signer.verify(id, &req.token) {
+        IdCheck::Proven(id.clone())
     } else {
-        IdCheck::Unproven(req.id.clone())
+        IdCheck::Unproven(id.clone())
     }
 }
 
@@ -162,11 +162,13 @@ fn random_label() -> String {
         .collect()
 }
 
-fn host_url(shared: &Shared, proto: Proto, bind_proto: &str, pattern: &HostPattern) -> String {
-    match (proto, bind_proto) {
-        (Proto::Tls, _) => format!("tls://{pattern}{}", port_suffix(shared.https_port, 443)),
-        (_, "http") => format!("http://{pattern}{}", port_suffix(shared.http_port, 80)),
-        _ => format!("https://{pattern}{}", port_suffix(shared.https_port, 443)),
+fn host_url(shared: &Shared, proto: BindProto, pattern: &HostPattern) -> String {
+    match proto {
+        BindProto::Tls => format!("tls://{pattern}{}", port_suffix(shared.https_port, 443)),
+        BindProto::Http => format!("http://{pattern}{}", port_suffix(shared.http_port, 80)),
+        BindProto::Https | BindProto::Tcp => {
+            format!("https://{pattern}{}", port_suffix(shared.https_port, 443))
+        }
     }
 }
 

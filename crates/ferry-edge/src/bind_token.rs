@@ -4,6 +4,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use ferry_types::TunnelId;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -22,19 +23,19 @@ impl BindSigner {
         Hmac::<Sha256>::new_from_slice(&self.key).expect("hmac takes any key length")
     }
 
-    pub fn sign(&self, tunnel_id: &str) -> String {
+    pub fn sign(&self, tunnel_id: &TunnelId) -> String {
         let mut mac = self.mac();
-        mac.update(tunnel_id.as_bytes());
+        mac.update(tunnel_id.as_str().as_bytes());
         STANDARD.encode(mac.finalize().into_bytes())
     }
 
     /// Constant-time check of a token the agent sent back.
-    pub fn verify(&self, tunnel_id: &str, token: &str) -> bool {
+    pub fn verify(&self, tunnel_id: &TunnelId, token: &str) -> bool {
         let Ok(raw) = STANDARD.decode(token.trim()) else {
             return false;
         };
         let mut mac = self.mac();
-        mac.update(tunnel_id.as_bytes());
+        mac.update(tunnel_id.as_str().as_bytes());
         mac.verify_slice(&raw).is_ok()
     }
 }
@@ -45,11 +46,15 @@ mod tests {
 
     #[test]
     fn tokens_verify_only_for_their_id_and_key() {
+        let (a, b) = (
+            TunnelId::parse("tn_a").unwrap(),
+            TunnelId::parse("tn_b").unwrap(),
+        );
         let s = BindSigner::new(b"node secret".to_vec());
-        let t = s.sign("tn_a");
-        assert!(s.verify("tn_a", &t));
-        assert!(!s.verify("tn_b", &t));
-        assert!(!BindSigner::new(b"other".to_vec()).verify("tn_a", &t));
-        assert!(!s.verify("tn_a", "not base64!"));
+        let t = s.sign(&a);
+        assert!(s.verify(&a, &t));
+        assert!(!s.verify(&b, &t));
+        assert!(!BindSigner::new(b"other".to_vec()).verify(&a, &t));
+        assert!(!s.verify(&a, "not base64!"));
     }
 }

@@ -7,13 +7,14 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use ferry_proto::sni::{parse_client_hello_sni, ClientHelloSni};
+use ferry_proto::BindProto;
 use ferry_transport::splice;
-use ferry_types::{ErrorCode, Hostname};
+use ferry_types::{ErrorCode, Hostname, TunnelId};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
-use crate::registry::{Proto, Route};
+use crate::registry::Route;
 use crate::rewind::Rewind;
 use crate::{http_proxy, ingress, proxy_stream, Shared};
 
@@ -63,7 +64,7 @@ enum Target {
     Passthrough(Arc<crate::registry::Tunnel>),
     /// Terminated here; with the endpoint's own configuration (and its ID) when it requires
     /// client certificates.
-    Https(Option<(Arc<rustls::ServerConfig>, String)>),
+    Https(Option<(Arc<rustls::ServerConfig>, TunnelId)>),
 }
 
 async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, role: PortRole) {
@@ -100,7 +101,7 @@ async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, r
     } else {
         match sni.as_deref().and_then(|n| Hostname::parse(n).ok()) {
             Some(h) => match shared.registry.route_host(&h) {
-                Route::Live(t) if t.proto == Proto::Tls => Target::Passthrough(t),
+                Route::Live(t) if t.proto == BindProto::Tls => Target::Passthrough(t),
                 Route::Live(t) => Target::Https(t.client_tls.clone().map(|c| (c, t.id.clone()))),
                 _ => Target::Https(None),
             },

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferry_transport::splice;
-use ferry_types::{ErrorCode, Hostname};
+use ferry_types::{ErrorCode, Hostname, TunnelId};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri, Version};
 use http_body_util::combinators::BoxBody;
@@ -21,7 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::error_page::{error_response, wants_json};
 use crate::proxy_stream::OpenError;
-use crate::registry::{Proto, Route, Tunnel};
+use crate::registry::{Route, Tunnel};
 use crate::stream_reuse::{self, StreamCache};
 use crate::{proxy_stream, Shared};
 
@@ -36,12 +36,12 @@ pub async fn serve_conn<IO>(
     io: IO,
     peer: SocketAddr,
     https: bool,
-    verified_for: Option<String>,
+    verified_for: Option<TunnelId>,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let svc_shared = shared.clone();
-    let verified_for: Arc<Option<String>> = Arc::new(verified_for);
+    let verified_for: Arc<Option<TunnelId>> = Arc::new(verified_for);
     let cache = Arc::new(StreamCache::default());
     let svc_cache = cache.clone();
     let svc = service_fn(move |req| {
@@ -96,7 +96,7 @@ struct Conn {
     peer: SocketAddr,
     https: bool,
     /// The endpoint whose client certificate the handshake verified, if any.
-    verified_for: Arc<Option<String>>,
+    verified_for: Arc<Option<TunnelId>>,
     streams: Arc<StreamCache>,
 }
 
@@ -128,7 +128,7 @@ async fn forward(
     mut req: Request<Incoming>,
     conn: &Conn,
 ) -> Result<Response<Body>, Failure> {
-    let (peer, https, verified_for) = (conn.peer, conn.https, conn.verified_for.as_deref());
+    let (peer, https, verified_for) = (conn.peer, conn.https, (*conn.verified_for).as_ref());
     let fail =
         |code, detail: String, req: &Request<Incoming>| (code, detail, wants_json(req.headers()));
     let host_text = request_host(&req).unwrap_or_default();
@@ -140,7 +140,7 @@ async fn forward(
         }
     };
     let tunnel = match shared.registry.route_host(&host) {
-        Route::Live(t) if t.proto == Proto::Http => t,
+        Route::Live(t) if t.proto.is_http() => t,
         Route::Live(_) | Route::Unknown => {
             let detail = format!("no HTTP endpoint is online for {host} on this edge");
             return Err(fail(ErrorCode::EndpointNotFound, detail, &req));
@@ -151,7 +151,7 @@ async fn forward(
         }
     };
 
-    if tunnel.client_tls.is_some() && verified_for != Some(tunnel.id.as_str()) {
+    if tunnel.client_tls.is_some() && verified_for != Some(&tunnel.id) {
         let detail = format!(
             "{host} requires a client certificate; connect to it by name (SNI {host}) over HTTPS and present one"
         );

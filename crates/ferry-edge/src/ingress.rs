@@ -14,7 +14,7 @@ use ferry_transport::{
     beat_until_dead, echo_beats, read_json, read_json_limited, read_type, write_and_finish, Accept,
     BeatClock, KillSwitch, SessionBuilder, Stream,
 };
-use ferry_types::{ErrorCode, ResourceId};
+use ferry_types::{ErrorCode, ResourceId, TunnelId};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -399,12 +399,12 @@ impl StreamCtx {
             return;
         };
         if let Ok(v) = read_json(&mut stream, RPC_TIMEOUT).await {
-            if let Ok(req) = from_value_folded::<Unbind>(&v) {
-                if let Some(t) = self
-                    .shared
-                    .registry
-                    .remove_tunnel(&req.id, &authed.session.id)
-                {
+            // An ID no tunnel can have names none of this session's.
+            let id = from_value_folded::<Unbind>(&v)
+                .ok()
+                .and_then(|req| TunnelId::parse(&req.id).ok());
+            if let Some(id) = id {
+                if let Some(t) = self.shared.registry.remove_tunnel(&id, &authed.session.id) {
                     tracing::info!(session = %authed.session.id, tunnel = %t.id, url = %t.public_url, "tunnel unbound");
                 }
             }

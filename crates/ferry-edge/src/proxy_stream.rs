@@ -7,13 +7,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use ferry_proto::{ProxyHeader, StreamType};
+use ferry_proto::{BindProto, ProxyHeader, StreamType};
 use ferry_transport::{open_typed, RpcError, Stream};
 use ferry_types::ErrorCode;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::registry::{Proto, Tunnel};
+use crate::registry::Tunnel;
 
 /// A stream to an agent that holds one of its session's stream slots until dropped.
 pub struct ProxyStream {
@@ -64,11 +64,11 @@ pub async fn open(
         .map_err(|_| OpenError::StreamLimit { waited: wait })?
         .map_err(|_| OpenError::SessionGone)?;
     let header = ProxyHeader {
-        id: tunnel.id.clone(),
+        id: tunnel.id.to_string(),
         client_addr: client.to_string(),
-        proto: tunnel.bind_proto.clone(),
+        proto: tunnel.proto.to_string(),
         edge_type: String::new(),
-        passthrough_tls: tunnel.proto == Proto::Tls,
+        passthrough_tls: tunnel.proto == BindProto::Tls,
     };
     let stream = open_typed(&tunnel.session.open, StreamType::PROXY, &header.encode())
         .await

@@ -6,18 +6,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use ferry_proto::ClientKind;
+use ferry_proto::{BindProto, ClientKind};
 use ferry_transport::{KillSwitch, MuxadoOpen};
-use ferry_types::{HostPattern, Hostname, ResourceId};
+use ferry_types::{HostPattern, Hostname, ResourceId, TunnelId};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Proto {
-    Http,
-    Tls,
-    Tcp,
-}
 
 /// One authenticated agent connection.
 pub struct AgentSession {
@@ -44,10 +37,9 @@ pub struct AgentSession {
 
 /// One bound endpoint.
 pub struct Tunnel {
-    pub id: String,
-    pub proto: Proto,
-    /// The protocol string the agent bound with, echoed in proxy headers.
-    pub bind_proto: String,
+    pub id: TunnelId,
+    /// The protocol the agent bound with, echoed in proxy headers.
+    pub proto: BindProto,
     pub host: Option<HostPattern>,
     pub port: Option<u16>,
     pub public_url: String,
@@ -89,14 +81,14 @@ pub struct Registry {
 
 #[derive(Default)]
 struct Inner {
-    tunnels: HashMap<String, Arc<Tunnel>>,
-    hosts: HashMap<HostPattern, String>,
+    tunnels: HashMap<TunnelId, Arc<Tunnel>>,
+    hosts: HashMap<HostPattern, TunnelId>,
     offline_hosts: HashMap<HostPattern, Instant>,
     ports: HashMap<u16, PortEntry>,
 }
 
 struct PortEntry {
-    tunnel: Option<String>,
+    tunnel: Option<TunnelId>,
     offline_until: Option<Instant>,
     /// Stops the port's listener.
     closer: CancellationToken,
@@ -149,12 +141,12 @@ impl Registry {
         }
     }
 
-    pub fn tunnel(&self, id: &str) -> Option<Arc<Tunnel>> {
+    pub fn tunnel(&self, id: &TunnelId) -> Option<Arc<Tunnel>> {
         self.lock().tunnels.get(id).cloned()
     }
 
     /// The ID of the tunnel that serves `host` now.
-    pub fn host_holder(&self, host: &HostPattern) -> Option<String> {
+    pub fn host_holder(&self, host: &HostPattern) -> Option<TunnelId> {
         self.lock().hosts.get(host).cloned()
     }
 
@@ -164,17 +156,17 @@ impl Registry {
         &self,
         wanted: Option<u16>,
         range: (u16, u16),
-        id: &str,
+        id: &TunnelId,
         mut try_bind: impl FnMut(u16) -> Option<L>,
     ) -> Result<(u16, Option<(CancellationToken, L)>), ClaimError> {
         let mut inner = self.lock();
         if let Some(port) = wanted {
             match inner.ports.get_mut(&port) {
-                Some(e) if e.tunnel.as_deref().is_some_and(|t| t != id) => {
+                Some(e) if e.tunnel.as_ref().is_some_and(|t| t != id) => {
                     Err(ClaimError::PortInUse(port))
                 }
                 Some(e) => {
-                    e.tunnel = Some(id.to_string());
+                    e.tunnel = Some(id.clone());
                     e.offline_until = None;
                     Ok((port, None))
                 }
@@ -186,7 +178,7 @@ impl Registry {
                     inner.ports.insert(
                         port,
                         PortEntry {
-                            tunnel: Some(id.to_string()),
+                            tunnel: Some(id.clone()),
                             offline_until: None,
                             closer: closer.clone(),
                         },
@@ -210,7 +202,7 @@ impl Registry {
                 inner.ports.insert(
                     port,
                     PortEntry {
-                        tunnel: Some(id.to_string()),
+                        tunnel: Some(id.clone()),
                         offline_until: None,
                         closer: closer.clone(),
                     },
@@ -262,7 +254,7 @@ impl Registry {
     }
 
     /// An explicit unbind: the name and port are free at once.
-    pub fn remove_tunnel(&self, id: &str, session: &ResourceId) -> Option<Arc<Tunnel>> {
+    pub fn remove_tunnel(&self, id: &TunnelId, session: &ResourceId) -> Option<Arc<Tunnel>> {
         let mut inner = self.lock();
         let owned = inner
             .tunnels
@@ -304,7 +296,7 @@ impl Registry {
             }
             if let Some(p) = t.port {
                 if let Some(e) = inner.ports.get_mut(&p) {
-                    if e.tunnel.as_deref() == Some(t.id.as_str()) {
+                    if e.tunnel.as_ref() == Some(&t.id) {
                         e.tunnel = None;
                         e.offline_until = Some(until);
                     }
@@ -375,9 +367,8 @@ mod tests {
 
     fn tunnel(id: &str, host: &str, s: &Arc<AgentSession>) -> Arc<Tunnel> {
         Arc::new(Tunnel {
-            id: id.into(),
-            proto: Proto::Http,
-            bind_proto: "https".into(),
+            id: TunnelId::parse(id).unwrap(),
+            proto: BindProto::Https,
             host: Some(HostPattern::parse(host).unwrap()),
             port: None,
             public_url: String::new(),

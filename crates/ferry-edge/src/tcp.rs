@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use ferry_transport::splice;
+use ferry_types::TunnelId;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
@@ -12,7 +13,7 @@ use crate::registry::{ClaimError, Route};
 use crate::{proxy_stream, Shared};
 
 /// Claims a port for tunnel `id` and starts its listener if it has none yet.
-pub fn claim(shared: &Arc<Shared>, wanted: Option<u16>, id: &str) -> Result<u16, ClaimError> {
+pub fn claim(shared: &Arc<Shared>, wanted: Option<u16>, id: &TunnelId) -> Result<u16, ClaimError> {
     let ip = shared.config.tcp_ip;
     let (port, fresh) = shared
         .registry

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use ferry_proto::StreamType;
-use ferry_types::Hostname;
+use ferry_proto::{BindProto, StreamType};
+use ferry_types::{Hostname, TunnelId};
 
 use crate::Shared;
 
@@ -81,13 +81,13 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, Debug)]
 pub struct LiveTunnel {
     /// A `tn_` ID, kept across reconnects when the agent re-binds with its bind token.
-    pub id: String,
+    pub id: TunnelId,
     /// The `ts_` ID of the session serving the tunnel now.
     pub session_id: String,
     /// `https://app.example.com`, `tcp://host:port`: what a public client dials.
     pub public_url: String,
-    /// The protocol the agent bound with: `http`, `https`, `tls` or `tcp`.
-    pub proto: String,
+    /// The protocol the agent bound with.
+    pub proto: BindProto,
     /// The bind's `Extra.Metadata`, unchecked; not the session's.
     pub metadata: String,
     /// The bind's `ForwardsTo`: the agent's word for its upstream, unchecked.
@@ -131,7 +131,7 @@ impl EdgeView {
                 id: t.id.clone(),
                 session_id: t.session.id.to_string(),
                 public_url: t.public_url.clone(),
-                proto: t.bind_proto.clone(),
+                proto: t.proto,
                 metadata: t.metadata.clone(),
                 forwards_to: t.forwards_to.clone(),
                 started_at: t.started_at,

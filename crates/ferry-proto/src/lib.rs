@@ -4,6 +4,7 @@
 //! fuzzed alone.
 #![warn(missing_docs)]
 
+mod bind_proto;
 pub mod client;
 pub mod msg;
 pub mod proxy_header;
@@ -11,6 +12,7 @@ pub mod rpc;
 pub mod sni;
 mod stream_type;
 
+pub use bind_proto::{BindProto, UnknownProto};
 pub use client::ClientKind;
 pub use proxy_header::{ProxyHeader, ProxyHeaderError};
 pub use rpc::{decode_json_prefix, DecodeError, Decoded};

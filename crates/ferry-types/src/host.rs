@@ -26,7 +26,7 @@ pub enum HostError {
     TooLong(String),
     /// An empty label (`a..b`), one over 63 characters, one starting or ending with `-`, or
     /// a character other than a letter, digit, `-` or `_`.
-    #[error("host name {name:?} has an invalid label {label:?} (letters, digits and '-', 1 to 63 characters, not starting or ending with '-')")]
+    #[error("host name {name:?} has an invalid label {label:?} (1 to 63 letters, digits, '-' and '_', not starting or ending with '-')")]
     BadLabel {
         /// The whole name, lower-cased.
         name: String,
@@ -183,6 +183,12 @@ mod tests {
             Hostname::parse("-a.b"),
             Err(HostError::BadLabel { .. })
         ));
+        assert_eq!(
+            h("_acme-challenge.a_b.test").as_str(),
+            "_acme-challenge.a_b.test"
+        );
+        let bad = Hostname::parse("a b.test").unwrap_err().to_string();
+        assert!(bad.contains("'-' and '_'"), "{bad}");
         assert!(matches!(
             HostPattern::parse("a.*.b"),
             Err(HostError::MisplacedWildcard(_))

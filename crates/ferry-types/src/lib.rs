@@ -9,9 +9,11 @@ mod host;
 mod id;
 mod json_mistake;
 mod secret;
+mod tunnel_id;
 
 pub use error_code::ErrorCode;
 pub use host::{HostError, HostPattern, Hostname};
 pub use id::{IdError, ResourceId, ID_PREFIXES};
 pub use json_mistake::JsonMistake;
 pub use secret::Secret;
+pub use tunnel_id::{TunnelId, TunnelIdError, MAX_TUNNEL_ID_LEN};

@@ -15,6 +15,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use ferry_types::TunnelId;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
@@ -119,7 +120,7 @@ async fn status(State(s): State<ApiState>) -> Json<Value> {
 
 pub(crate) fn tunnel_json(t: &TunnelStatus) -> Value {
     json!({
-        "ID": t.id,
+        "ID": t.id.as_ref().map_or("", TunnelId::as_str),
         "name": t.name,
         "uri": format!("/api/tunnels/{}", t.name),
         "public_url": t.public_url.clone().unwrap_or_default(),

@@ -99,16 +99,6 @@ pub enum ConfigError {
         /// Starts with the key.
         msg: String,
     },
-    /// A tunnel definition that cannot be run, placed at its definition.
-    #[error("{origin}: tunnel {name:?}: {msg}")]
-    Tunnel {
-        /// `file:line:column`, from [`Origin`].
-        origin: String,
-        /// The tunnel's name in the file.
-        name: String,
-        /// What is wrong, naming the key (from [`tunnel_spec`]).
-        msg: String,
-    },
     /// `ferry start NAME` names a tunnel no file defines: often a typo, or a file left
     /// out of `--config`, so the message lists both the files read and the names found.
     #[error("no tunnel named {name:?} is defined in {files}; defined tunnels: {defined}")]

@@ -3,7 +3,7 @@
 
 use ferry_proto::DecodeError;
 use ferry_transport::RpcError;
-use ferry_types::ErrorCode;
+use ferry_types::{ErrorCode, TunnelIdError};
 use rustls::pki_types::InvalidDnsNameError;
 
 /// Why one session attempt ended or one bind failed. Before the agent has been online a
@@ -31,6 +31,10 @@ pub enum SessionError {
     /// The edge answered a bind with something that is not a bind reply.
     #[error("bind reply: {0}")]
     BindReply(#[source] DecodeError),
+    /// The edge's bind reply gave the tunnel an ID no agent can keep: empty, too long, or
+    /// with a control character. Not Ferry's edge, or a broken one.
+    #[error("bind reply: {0}")]
+    BindReplyId(#[source] TunnelIdError),
     /// No TCP connection to `server_addr`: the name does not resolve, nothing listens there,
     /// or a firewall refuses.
     #[error("cannot connect to {addr}: {source}")]

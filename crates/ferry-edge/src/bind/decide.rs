@@ -6,17 +6,17 @@
 
 use std::time::Duration;
 
-use ferry_proto::ClientKind;
+use ferry_proto::{BindProto, ClientKind};
 use ferry_store::StoreError;
 use ferry_types::acl::{self, BindTarget};
-use ferry_types::HostPattern;
+use ferry_types::{HostPattern, TunnelId};
 use serde_json::Value;
 
 use super::echo;
 use super::refusal::BindRefusal;
 use super::request::{BindRequest, Wanted};
 use crate::protect::Protection;
-use crate::registry::{ClaimError, Proto};
+use crate::registry::ClaimError;
 
 /// What the edge knows about the agent that binds and the name it asks for.
 pub struct Policy<'a> {
@@ -55,11 +55,11 @@ pub enum Reservation {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IdCheck {
     /// A new tunnel, with the ID the edge generated for it.
-    Fresh(String),
+    Fresh(TunnelId),
     /// A re-bind whose bind token proves the ID was issued to this agent.
-    Proven(String),
+    Proven(TunnelId),
     /// A re-bind whose ID or token does not check out.
-    Unproven(String),
+    Unproven(TunnelId),
 }
 
 /// What the registry holds, as a bind needs to see it.
@@ -67,18 +67,17 @@ pub trait RegistryView {
     /// Tunnels the binding session holds now.
     fn session_tunnels(&self) -> usize;
     /// True when tunnel `id` is live, so a bind of it replaces it rather than adding one.
-    fn is_live(&self, id: &str) -> bool;
+    fn is_live(&self, id: &TunnelId) -> bool;
     /// The ID of the tunnel that serves `host` now.
-    fn host_holder(&self, host: &HostPattern) -> Option<String>;
+    fn host_holder(&self, host: &HostPattern) -> Option<TunnelId>;
 }
 
 /// A bind the edge accepts: what to claim and what to tell the agent.
 #[derive(Debug)]
 pub struct Decision {
-    pub id: String,
-    pub proto: Proto,
-    /// The protocol as the agent spelt it, echoed in the reply and in proxy headers.
-    pub bind_proto: String,
+    pub id: TunnelId,
+    /// Echoed in the reply and in proxy headers.
+    pub proto: BindProto,
     pub endpoint: Endpoint,
     /// The agent's options with the chosen name and the keys ngrok's SDKs require. A TCP
     /// endpoint's address is added once its port is claimed (`echo::tcp`).
@@ -111,7 +110,7 @@ pub fn decide(
 ) -> Result<Decision, BindRefusal> {
     let id = match policy.id {
         IdCheck::Fresh(id) | IdCheck::Proven(id) => id,
-        IdCheck::Unproven(id) => return Err(BindRefusal::BindToken(id)),
+        IdCheck::Unproven(id) => return Err(BindRefusal::BindToken(id.to_string())),
     };
     if registry.session_tunnels() >= policy.max_tunnels && !registry.is_live(&id) {
         return Err(BindRefusal::TunnelLimit(policy.max_tunnels));
@@ -159,7 +158,6 @@ pub fn decide(
     Ok(Decision {
         id,
         proto: req.proto,
-        bind_proto: req.bind_proto,
         endpoint,
         opts,
         protection: req.protection,
@@ -217,10 +215,10 @@ fn check_acl(rules: &[String], target: &BindTarget<'_>, what: &str) -> Result<()
 fn claimable(
     registry: &impl RegistryView,
     pattern: &HostPattern,
-    id: &str,
+    id: &TunnelId,
 ) -> Result<(), BindRefusal> {
     match registry.host_holder(pattern) {
-        Some(holder) if holder != id => {
+        Some(holder) if holder != *id => {
             Err(BindRefusal::Taken(ClaimError::Taken(pattern.to_string())))
         }
         _ => Ok(()),

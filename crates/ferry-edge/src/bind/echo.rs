@@ -2,22 +2,21 @@
 //! every re-bind, so they carry the name or address the edge chose, and ngrok's SDKs fail to
 //! decode a reply whose options lack a key they require.
 
+use ferry_proto::BindProto;
 use ferry_types::HostPattern;
 use serde_json::Value;
 
-use crate::registry::Proto;
-
 /// Sets the chosen host and the keys an HTTP or TLS reply must have.
-pub fn host(opts: &mut Value, proto: Proto, pattern: &HostPattern) {
+pub fn host(opts: &mut Value, proto: BindProto, pattern: &HostPattern) {
     set(opts, "Hostname", &pattern.to_string());
     let required: &[(&str, Value)] = match proto {
-        Proto::Http => &[
+        BindProto::Http | BindProto::Https => &[
             ("Auth", Value::String(String::new())),
             ("Subdomain", Value::String(String::new())),
             ("HostHeaderRewrite", Value::Bool(false)),
             ("ProxyProto", Value::from(0)),
         ],
-        Proto::Tls | Proto::Tcp => &[
+        BindProto::Tls | BindProto::Tcp => &[
             ("Subdomain", Value::String(String::new())),
             ("ProxyProto", Value::from(0)),
             ("MutualTLSAtAgent", Value::Bool(false)),

@@ -3,7 +3,7 @@
 
 use std::num::ParseIntError;
 
-use ferry_proto::DecodeError;
+use ferry_proto::{DecodeError, UnknownProto};
 use ferry_store::StoreError;
 use ferry_types::{ErrorCode, HostError, HostPattern};
 
@@ -42,8 +42,8 @@ pub enum BindRefusal {
     PortUnavailable(ClaimError),
     #[error(transparent)]
     Protection(#[from] ProtectionError),
-    #[error("unknown protocol {0:?}; expected http, https, tls or tcp")]
-    Proto(String),
+    #[error(transparent)]
+    Proto(#[from] UnknownProto),
     #[error("proxy_proto {0}: this Ferry edge does not send PROXY protocol headers yet")]
     ProxyProto(u64),
     #[error("cannot check reserved {what} right now ({source}); retry")]

@@ -1,15 +1,16 @@
 //! A bind request read and checked for everything it can be refused for on its own, before
 //! the edge looks at who asks and what is taken: the protocol, the options, features Ferry does
-//! not enforce, the name or port asked for, and the protections the endpoint wants.
+//! not enforce, the name or port asked for, the protections the endpoint wants, and whether
+//! the tunnel ID a re-bind names could be one at all.
 
 use ferry_proto::msg::{Bind, BindOptsView};
-use ferry_types::{HostPattern, Hostname};
+use ferry_proto::BindProto;
+use ferry_types::{HostPattern, Hostname, TunnelId};
 use serde_json::Value;
 
 use super::refusal::BindRefusal;
 use crate::client_auth;
 use crate::protect::Protection;
-use crate::registry::Proto;
 
 /// Features ngrok enforces at its edge that Ferry does not enforce yet. Accepting a bind that
 /// asks for one and ignoring it would expose what the user meant to protect, so such a bind is
@@ -48,13 +49,11 @@ pub struct Site<'a> {
 /// A bind request that is well formed.
 #[derive(Debug)]
 pub struct BindRequest {
-    /// The tunnel's ID on a re-bind, empty for a new tunnel.
-    pub id: String,
+    /// The tunnel's ID on a re-bind, `None` for a new tunnel.
+    pub id: Option<TunnelId>,
     /// The bind token the agent was given with `id`.
     pub token: String,
-    pub proto: Proto,
-    /// The protocol as the agent spelt it (`http` and `https` are both `Proto::Http`).
-    pub bind_proto: String,
+    pub proto: BindProto,
     pub wanted: Wanted,
     /// The agent's options as sent (an object), to be echoed back with the chosen name.
     pub opts: Value,
@@ -83,12 +82,7 @@ pub enum Wanted {
 impl BindRequest {
     /// Reads `req`. `random_label` names the endpoint when the agent asks for no name.
     pub fn parse(req: Bind, site: &Site<'_>, random_label: &str) -> Result<Self, BindRefusal> {
-        let proto = match req.proto.as_str() {
-            "http" | "https" => Proto::Http,
-            "tls" => Proto::Tls,
-            "tcp" => Proto::Tcp,
-            other => return Err(BindRefusal::Proto(other.to_string())),
-        };
+        let proto: BindProto = req.proto.parse()?;
         let view = BindOptsView::from_opts(&req.opts).map_err(BindRefusal::Options)?;
         check_unenforced(&req.opts)?;
         // Like the options above: an IP policy the edge would not enforce must not leave the
@@ -99,29 +93,32 @@ impl BindRequest {
             ));
         }
         let wanted = match proto {
-            Proto::Http | Proto::Tls => choose_host(site.base_domain, &view, random_label)?,
-            Proto::Tcp => tcp_addr(site, &view.addr)?,
+            BindProto::Http | BindProto::Https | BindProto::Tls => {
+                choose_host(site.base_domain, &view, random_label)?
+            }
+            BindProto::Tcp => tcp_addr(site, &view.addr)?,
         };
         let (protection, client_ca) = match proto {
-            Proto::Http => (
+            BindProto::Http | BindProto::Https => (
                 Protection::from_opts(&view)?,
                 client_auth::requested(view.mutualtlsca.as_ref()),
             ),
-            Proto::Tls | Proto::Tcp => (Protection::default(), None),
+            BindProto::Tls | BindProto::Tcp => (Protection::default(), None),
         };
-        if client_ca.is_some() && req.proto == "http" {
+        if client_ca.is_some() && proto == BindProto::Http {
             return Err(BindRefusal::MutualTlsOnHttp);
         }
+        // Last, as the tunnel ID is the first thing `decide` checks.
+        let id = rebind_id(req.id)?;
         let opts = if req.opts.is_object() {
             req.opts
         } else {
             Value::Object(Default::default())
         };
         Ok(Self {
-            id: req.id,
+            id,
             token: req.extra.token,
             proto,
-            bind_proto: req.proto,
             wanted,
             opts,
             protection,
@@ -152,6 +149,17 @@ impl BindRequest {
             Wanted::RandomHost(_) | Wanted::AnyPort => Vec::new(),
         }
     }
+}
+
+/// The ID a re-bind asks to keep, `None` for a new tunnel. Text no tunnel ID can be (see
+/// [`TunnelId`]) was never given out, so it is refused as an ID without its bind token is.
+fn rebind_id(text: String) -> Result<Option<TunnelId>, BindRefusal> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    TunnelId::parse(&text)
+        .map(Some)
+        .map_err(|_| BindRefusal::BindToken(text))
 }
 
 fn check_unenforced(opts: &Value) -> Result<(), BindRefusal> {

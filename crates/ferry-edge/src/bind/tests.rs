@@ -2,8 +2,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use ferry_proto::msg::{Bind, BindExtra};
-use ferry_proto::ClientKind;
-use ferry_types::{ErrorCode, HostPattern, Hostname};
+use ferry_proto::{BindProto, ClientKind};
+use ferry_types::{ErrorCode, HostPattern, Hostname, TunnelId};
 use serde_json::{json, Value};
 
 use super::decide::{decide, Decision, Endpoint, IdCheck, Policy, RegistryView, Reservation};
@@ -14,8 +14,8 @@ use super::request::{BindRequest, Site, Wanted};
 #[derive(Default)]
 struct Held {
     session_tunnels: usize,
-    live: HashSet<String>,
-    hosts: HashMap<HostPattern, String>,
+    live: HashSet<TunnelId>,
+    hosts: HashMap<HostPattern, TunnelId>,
 }
 
 impl RegistryView for Held {
@@ -23,11 +23,11 @@ impl RegistryView for Held {
         self.session_tunnels
     }
 
-    fn is_live(&self, id: &str) -> bool {
+    fn is_live(&self, id: &TunnelId) -> bool {
         self.live.contains(id)
     }
 
-    fn host_holder(&self, host: &HostPattern) -> Option<String> {
+    fn host_holder(&self, host: &HostPattern) -> Option<TunnelId> {
         self.hosts.get(host).cloned()
     }
 }
@@ -37,22 +37,34 @@ const TCP_HOST: &str = "edge.test";
 const MAX_TUNNELS: usize = 3;
 const SETTLE: Duration = Duration::from_millis(250);
 
-fn request(proto: &str, opts: Value) -> Result<BindRequest, BindRefusal> {
-    let base = Hostname::parse(BASE).unwrap();
-    let site = Site {
-        base_domain: &base,
-        tcp_ports: (20000, 20099),
-        tcp_public_host: TCP_HOST,
-    };
-    let bind = Bind {
+fn tid(id: &str) -> TunnelId {
+    TunnelId::parse(id).unwrap()
+}
+
+/// A first bind of `proto` with `opts`, as an agent sends it.
+fn bind(proto: &str, opts: Value) -> Bind {
+    Bind {
         id: String::new(),
         proto: proto.into(),
         forwards_to: "localhost:3000".into(),
         forwards_proto: String::new(),
         opts,
         extra: BindExtra::default(),
+    }
+}
+
+fn parse(bind: Bind) -> Result<BindRequest, BindRefusal> {
+    let base = Hostname::parse(BASE).unwrap();
+    let site = Site {
+        base_domain: &base,
+        tcp_ports: (20000, 20099),
+        tcp_public_host: TCP_HOST,
     };
     BindRequest::parse(bind, &site, "0a1b2c3d")
+}
+
+fn request(proto: &str, opts: Value) -> Result<BindRequest, BindRefusal> {
+    parse(bind(proto, opts))
 }
 
 /// One bind's circumstances; the defaults are a new tunnel of Ferry's agent in dev mode with
@@ -72,7 +84,7 @@ impl Default for Case {
             dev: true,
             acl: Vec::new(),
             reservation: Reservation::Unchecked,
-            id: IdCheck::Fresh("tn_new".into()),
+            id: IdCheck::Fresh(tid("tn_new")),
             client: ClientKind::Ferry,
             registry: Held::default(),
         }
@@ -145,23 +157,49 @@ fn malformed_requests_are_refused_before_anything_is_looked_up() {
 }
 
 #[test]
+fn the_protocol_is_read_as_ngrok_spells_it() {
+    let unknown = request("HTTPS", json!({})).unwrap_err();
+    assert_eq!(unknown.code(), ErrorCode::ProtoUnknown);
+    assert_eq!(
+        unknown.to_string(),
+        "unknown protocol \"HTTPS\"; expected http, https, tls or tcp"
+    );
+    for proto in [BindProto::Http, BindProto::Https, BindProto::Tls] {
+        let d = Case::default()
+            .decide(request(proto.as_str(), json!({})).unwrap())
+            .unwrap();
+        assert_eq!(d.proto, proto);
+    }
+}
+
+#[test]
+fn a_rebind_id_no_tunnel_can_have_is_refused_like_one_without_its_token() {
+    let rebind = |id: &str, proto: &str| {
+        let mut b = bind(proto, json!({}));
+        b.id = id.into();
+        parse(b)
+    };
+    assert_eq!(rebind("tn_mine", "https").unwrap().id, Some(tid("tn_mine")));
+    assert_eq!(rebind("", "https").unwrap().id, None);
+    let forged = rebind("tn_a\nforged log line", "https").unwrap_err();
+    assert_eq!(forged.code(), ErrorCode::BindTokenInvalid);
+    assert!(
+        forged.to_string().contains(r#""tn_a\nforged log line""#),
+        "{forged}"
+    );
+    assert_eq!(
+        code(rebind(&"x".repeat(257), "https")),
+        ErrorCode::BindTokenInvalid
+    );
+    // The rest of the request is read first, as `decide` checks the ID after it.
+    assert_eq!(code(rebind("tn_a\n", "udp")), ErrorCode::ProtoUnknown);
+}
+
+#[test]
 fn an_ip_policy_the_edge_does_not_enforce_is_refused() {
-    let base = Hostname::parse(BASE).unwrap();
-    let site = Site {
-        base_domain: &base,
-        tcp_ports: (20000, 20099),
-        tcp_public_host: TCP_HOST,
-    };
-    let mut bind = Bind {
-        id: String::new(),
-        proto: "http".into(),
-        forwards_to: "localhost:3000".into(),
-        forwards_proto: String::new(),
-        opts: json!({"Hostname": "app.example.test"}),
-        extra: BindExtra::default(),
-    };
+    let mut bind = bind("http", json!({"Hostname": "app.example.test"}));
     bind.extra.ip_policy_ref = "ipp_1".into();
-    let refusal = BindRequest::parse(bind, &site, "0a1b2c3d").unwrap_err();
+    let refusal = parse(bind).unwrap_err();
     assert_eq!(refusal.code(), ErrorCode::BindPayloadInvalid, "{refusal}");
     assert!(refusal.to_string().contains("IPPolicyRef"), "{refusal}");
 }
@@ -319,8 +357,8 @@ fn a_tcp_address_is_checked_against_the_acl_then_its_reservation() {
 fn a_name_held_by_another_tunnel_is_taken_but_a_rebind_takes_its_own_back() {
     let name = HostPattern::parse("api.example.test").unwrap();
     let held_by = |id: &str| Held {
-        hosts: HashMap::from([(name.clone(), id.to_string())]),
-        live: HashSet::from([id.to_string()]),
+        hosts: HashMap::from([(name.clone(), tid(id))]),
+        live: HashSet::from([tid(id)]),
         ..Held::default()
     };
     let other = Case {
@@ -333,13 +371,16 @@ fn a_name_held_by_another_tunnel_is_taken_but_a_rebind_takes_its_own_back() {
         .to_string()
         .contains("already served by another agent session"));
     let own = Case {
-        id: IdCheck::Proven("tn_mine".into()),
+        id: IdCheck::Proven(tid("tn_mine")),
         registry: held_by("tn_mine"),
         ..Case::default()
     };
-    assert_eq!(own.decide(http("api.example.test")).unwrap().id, "tn_mine");
+    assert_eq!(
+        own.decide(http("api.example.test")).unwrap().id,
+        tid("tn_mine")
+    );
     let forged = Case {
-        id: IdCheck::Unproven("tn_mine".into()),
+        id: IdCheck::Unproven(tid("tn_mine")),
         registry: held_by("tn_mine"),
         ..Case::default()
     };
@@ -355,16 +396,16 @@ fn the_tunnel_limit_counts_new_tunnels_only() {
         id,
         registry: Held {
             session_tunnels: MAX_TUNNELS,
-            live: HashSet::from(["tn_live".to_string()]),
+            live: HashSet::from([tid("tn_live")]),
             ..Held::default()
         },
         ..Case::default()
     };
     assert_eq!(
-        code(full(IdCheck::Fresh("tn_new".into())).decide(http("a.example.test"))),
+        code(full(IdCheck::Fresh(tid("tn_new"))).decide(http("a.example.test"))),
         ErrorCode::TunnelLimit
     );
-    assert!(full(IdCheck::Proven("tn_live".into()))
+    assert!(full(IdCheck::Proven(tid("tn_live")))
         .decide(http("a.example.test"))
         .is_ok());
 }
@@ -403,23 +444,15 @@ fn only_ferry_agents_skip_the_sdk_settle_delay() {
 
 mod property {
     use super::*;
+    use ferry_types::acl::strategies::{host_rule, label, name, oracle_allows};
     use proptest::prelude::*;
 
-    fn label() -> impl Strategy<Value = String> {
-        prop_oneof![Just("a"), Just("b"), Just("api"), Just("c1")].prop_map(String::from)
-    }
-
-    fn name() -> impl Strategy<Value = String> {
-        prop::collection::vec(label(), 1..4).prop_map(|l| l.join("."))
-    }
-
+    /// The host rules ferry-types' own property test uses, and rules for this edge's TCP
+    /// addresses.
     fn rule() -> impl Strategy<Value = String> {
         prop_oneof![
-            name().prop_map(|n| format!("bind:{n}")),
-            name().prop_map(|n| format!("bind:*.{n}")),
-            (20000u16..20003).prop_map(|p| format!("bind:{TCP_HOST}:{p}")),
-            Just("*".to_string()),
-            Just("bind:*".to_string()),
+            4 => host_rule(),
+            1 => (20000u16..20003).prop_map(|p| format!("bind:{TCP_HOST}:{p}")),
         ]
     }
 
@@ -475,22 +508,6 @@ mod property {
         }
     }
 
-    /// ngrok's ACL written as plainly as possible, on strings.
-    fn acl_allows(rules: &[String], target: Option<&str>) -> bool {
-        rules.is_empty()
-            || rules.iter().any(|rule| {
-                let Some(v) = rule.strip_prefix("bind:") else {
-                    return rule == "*";
-                };
-                let v = v.to_ascii_lowercase();
-                let Some(t) = target else { return v == "*" };
-                v == "*"
-                    || v == t
-                    || v.strip_prefix("*.")
-                        .is_some_and(|base| !t.contains(':') && t.ends_with(&format!(".{base}")))
-            })
-    }
-
     /// The reservation rules, plainly: an address or a wildcard is reserved as itself; an
     /// exact name as itself or under a reserved wildcard.
     fn is_reserved(reserved: &HashSet<String>, target: &str) -> bool {
@@ -538,11 +555,11 @@ mod property {
             let target = target(&ask);
             let mut registry = Held::default();
             if let (true, Wanted::Host(h) | Wanted::RandomHost(h)) = (taken, &req.wanted) {
-                registry.hosts.insert(h.clone(), "tn_other".into());
+                registry.hosts.insert(h.clone(), tid("tn_other"));
             }
             let case = Case { dev, acl: acl.clone(), reservation, client: client.clone(), registry, ..Case::default() };
             let is_host = !matches!(ask, Ask::Port(_) | Ask::AnyPort);
-            let acl_ok = acl_allows(&acl, target.as_deref());
+            let acl_ok = oracle_allows(&acl, target.as_deref());
             let reservation_ok = dev || target.as_deref().is_none_or(|t| is_reserved(&reserved, t));
             let free = !(taken && is_host);
 
