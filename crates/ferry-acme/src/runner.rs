@@ -237,8 +237,9 @@ mod tests {
         }
     }
 
+    /// A reserved domain whose certificate job has just started.
     async fn owner(store: &Store) -> String {
-        store
+        let owner = store
             .create::<ReservedDomain>(NewReservedDomain {
                 domain: "*.c1.example.com".into(),
                 ..Default::default()
@@ -246,7 +247,12 @@ mod tests {
             .await
             .unwrap()
             .id
-            .to_string()
+            .to_string();
+        store
+            .start_cert_job(&owner, vec!["*.c1.example.com".into()], "ecdsa")
+            .await
+            .unwrap();
+        owner
     }
 
     #[tokio::test]
@@ -254,10 +260,6 @@ mod tests {
         let (dir, stores) = ferry_store::testing::both().await;
         for store in stores {
             let owner = owner(&store).await;
-            store
-                .start_cert_job(&owner, vec!["*.c1.example.com".into()], "ecdsa")
-                .await
-                .unwrap();
             let installed = Arc::new(AtomicUsize::new(0));
             let seen = installed.clone();
             let ca = ferry_pki::DevCa::load_or_create(&dir.path).unwrap();
@@ -295,10 +297,6 @@ mod tests {
         let (_dir, stores) = ferry_store::testing::both().await;
         for store in stores {
             let owner = owner(&store).await;
-            store
-                .start_cert_job(&owner, vec!["*.c1.example.com".into()], "ecdsa")
-                .await
-                .unwrap();
             let runner = Runner::new(store.clone(), NoDns, || {});
             let next = runner.run_due().await.unwrap().unwrap();
             assert!(next <= OffsetDateTime::now_utc() + Duration::from_secs(11));

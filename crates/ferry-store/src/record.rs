@@ -207,6 +207,15 @@ fn bind(query: AnyQuery<'_>, cell: Cell) -> AnyQuery<'_> {
     }
 }
 
+/// `SELECT <every column> FROM <table>`: what each read of whole records starts with.
+fn select<R: Record>() -> String {
+    format!(
+        "SELECT {} FROM {}",
+        R::TABLE.columns.join(", "),
+        R::TABLE.name
+    )
+}
+
 /// `$1, $2, ... $n`.
 fn placeholders(n: usize) -> String {
     (1..=n)
@@ -257,11 +266,7 @@ impl Store {
 
     /// The record with this ID, if any.
     pub async fn get<R: Record>(&self, id: &str) -> Result<Option<R>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM {} WHERE id = $1",
-            R::TABLE.columns.join(", "),
-            R::TABLE.name
-        );
+        let sql = format!("{} WHERE id = $1", select::<R>());
         let row = sqlx::query(&sql)
             .bind(id.to_string())
             .fetch_optional(&self.pool)
@@ -271,12 +276,7 @@ impl Store {
 
     /// One page of records, newest first.
     pub async fn list<R: Record>(&self, page: &Page) -> Result<Listed<R>, StoreError> {
-        let select = format!(
-            "SELECT {} FROM {}",
-            R::TABLE.columns.join(", "),
-            R::TABLE.name
-        );
-        let rows = self.page_rows(&select, page).await?;
+        let rows = self.page_rows(&select::<R>(), page).await?;
         let more = rows.len() > page.limit as usize;
         let items = rows
             .iter()
@@ -289,11 +289,7 @@ impl Store {
     /// Every record of the table, oldest first: for the few tables a background task walks
     /// whole (certificate jobs), never for one an API pages through.
     pub async fn all<R: Record>(&self) -> Result<Vec<R>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM {} ORDER BY id",
-            R::TABLE.columns.join(", "),
-            R::TABLE.name
-        );
+        let sql = format!("{} ORDER BY id", select::<R>());
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
         rows.iter().map(decode).collect()
     }
@@ -305,11 +301,7 @@ impl Store {
         value: &str,
     ) -> Result<Vec<R>, StoreError> {
         debug_assert!(R::TABLE.columns.contains(&column));
-        let sql = format!(
-            "SELECT {} FROM {} WHERE {column} = $1 ORDER BY id",
-            R::TABLE.columns.join(", "),
-            R::TABLE.name
-        );
+        let sql = format!("{} WHERE {column} = $1 ORDER BY id", select::<R>());
         let rows = sqlx::query(&sql)
             .bind(value.to_string())
             .fetch_all(&self.pool)
