@@ -1,7 +1,9 @@
 //! The meeting point of the edge and the control plane: the control plane's [`Live`] trait,
 //! implemented with the edge's [`EdgeView`]. Neither crate imports the other.
 
-use ferry_control::{CommandFailure, CommandFuture, Live, LiveSession, LiveTunnel, SessionCommand};
+use ferry_control::{
+    CommandFailure, CommandFuture, DnsFuture, Live, LiveSession, LiveTunnel, SessionCommand,
+};
 use ferry_edge::{AgentCommand, CommandError, EdgeView};
 
 pub struct EdgeLive(pub EdgeView);
@@ -64,5 +66,14 @@ impl Live for EdgeLive {
 
     fn agent_ingresses_changed(&self, domains: Vec<String>) {
         self.0.set_agent_ingresses(&domains);
+    }
+
+    fn dns_changed(&self) -> DnsFuture<'_> {
+        Box::pin(async move {
+            if let Err(error) = self.0.refresh_dns().await {
+                // The 10 s safety net tries again; the zones in service stay as they were.
+                tracing::warn!(%error, "could not rebuild the DNS zones after a change");
+            }
+        })
     }
 }

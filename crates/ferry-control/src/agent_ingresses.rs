@@ -58,10 +58,11 @@ impl Policy {
     }
 }
 
-/// Tells the edge every agent ingress domain after a change.
+/// Tells the edge every agent ingress domain after a change, and has its DNS zones rebuilt.
 async fn publish(s: &AppState) -> Result<(), ApiError> {
     let domains = s.store.agent_ingress_domains().await?;
     s.live.agent_ingresses_changed(domains);
+    s.live.dns_changed().await;
     Ok(())
 }
 
@@ -140,6 +141,11 @@ impl Resource for AgentIngress {
             a.cert_policy = p.resolve("rsa")?;
         }
         described::patch(a, u.description, u.metadata)
+    }
+
+    async fn updated(s: &AppState, _before: &Self, _after: &Self) -> ApiResult<()> {
+        s.live.dns_changed().await;
+        Ok(())
     }
 
     async fn deleted(s: &AppState, _a: &Self) -> ApiResult<()> {

@@ -211,6 +211,8 @@ impl Resource for ReservedDomain {
                 ),
                 e => e.into(),
             })?;
+        // Its CNAME and ACME challenge targets are answered from now on.
+        s.live.dns_changed().await;
         Ok(Self::render(s, &d))
     }
 
@@ -241,6 +243,18 @@ impl Resource for ReservedDomain {
             d.resolves_to = resolves_to(r);
         }
         described::patch(d, u.description, u.metadata)
+    }
+
+    async fn updated(s: &AppState, _before: &Self, _after: &Self) -> ApiResult<()> {
+        s.live.dns_changed().await;
+        Ok(())
+    }
+
+    /// Its targets leave DNS at once: a name left answering would point a customer's
+    /// CNAME at an edge that no longer serves it.
+    async fn deleted(s: &AppState, _d: &Self) -> ApiResult<()> {
+        s.live.dns_changed().await;
+        Ok(())
     }
 
     fn schemas() -> Schemas {
