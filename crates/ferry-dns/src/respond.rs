@@ -49,7 +49,7 @@ pub fn respond(zones: &ZoneSet, request: &MessageRequest) -> Reply {
         e
     });
     let refuse = |code| Reply {
-        answer: Answer::refused(code),
+        answer: Answer::empty(code),
         edns: edns.clone(),
     };
     if request.edns.as_ref().is_some_and(|e| e.version() > 0) {

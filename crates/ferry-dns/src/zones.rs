@@ -93,8 +93,8 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// An answer with no records and no authority.
-    pub fn refused(code: ResponseCode) -> Self {
+    /// An answer with no records and without the AA flag: a refusal or an error code.
+    pub fn empty(code: ResponseCode) -> Self {
         Self {
             code,
             authoritative: false,
@@ -187,7 +187,7 @@ impl ZoneSet {
     pub fn answer(&self, name: &Name, rtype: RecordType) -> Answer {
         let key = canonical(name);
         let Some(zone) = self.zone_of(&key) else {
-            return Answer::refused(ResponseCode::Refused);
+            return Answer::empty(ResponseCode::Refused);
         };
         let negative = |code| Answer {
             code,

@@ -78,6 +78,7 @@ impl DnsFeed {
         let ingresses = self.store.agent_ingress_domains().await?;
         let targets = self.store.reserved_dns_targets().await?;
         let challenges = self.store.dns_challenges().await?;
+        // Seconds since 1970 fit a u32 until 2106; a wrapped serial would only look older.
         let serial = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_secs() as u32)
