@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Ferry's whole test suite, as CI runs it (.ci/run calls this). On a fresh Debian machine it
-# first installs what the tests drive (curl, openssl, tmux, chromium, node, playwright-core),
+# first installs what the tests drive (curl, openssl, dig, tmux, chromium, node, playwright-core),
 # then runs formatting, lints, the documentation and unused-dependency gates, the
 # crate-boundary check, every unit and end-to-end test,
 # and a bounded fuzz run of each target (FERRY_FUZZ_SECONDS per target, default 15; 0 skips).
@@ -21,6 +21,7 @@ fi
 need=()
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v node >/dev/null 2>&1 || need+=(nodejs)

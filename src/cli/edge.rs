@@ -45,6 +45,19 @@ pub struct EdgeArgs {
     /// (repeatable).
     #[arg(long = "region", default_value = "local")]
     regions: Vec<String>,
+    /// Serve authoritative DNS on this address, UDP and TCP on one port (port 0: one the
+    /// system picks; ready-file key `dns`). Default in --dev: 127.0.0.1:0; otherwise no DNS.
+    #[arg(long)]
+    dns_addr: Option<SocketAddr>,
+    /// The TTL of DNS answers, in seconds (negative answers and DNS-01 challenge records
+    /// get at most 5).
+    #[arg(long, default_value_t = 60)]
+    dns_ttl: u32,
+    /// An address of this edge that DNS answers for the tunnel names, the CNAME targets and
+    /// the name servers (repeatable; default 127.0.0.1 in --dev, else the --https-addr IP
+    /// unless it is a wildcard).
+    #[arg(long = "public-ip")]
+    public_ips: Vec<std::net::IpAddr>,
     /// Write the bound addresses here as JSON once every listener is up.
     #[arg(long)]
     ready_file: Option<PathBuf>,
@@ -118,6 +131,11 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let config = config_from(&a)?;
+    if config.dns_listen.is_some() && config.public_ips.is_empty() {
+        tracing::warn!(
+            "DNS answers no address for the tunnel names and CNAME targets: give --public-ip"
+        );
+    }
     let (data_dir, store) = open_store(&a).await?;
     let ca = DevCa::load_or_create(&data_dir).context("loading the development CA")?;
     let ca_path = ca.cert_path().to_path_buf();
@@ -135,6 +153,7 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
     let tcp_ports = config.tcp_ports;
     let base_domain = config.base_domain.to_string();
     let dev = config.dev;
+    let ns_targets = config.ns_targets.clone();
     let edge = EdgeHandle::start(config, store.clone(), ca).await?;
     let view = edge.view();
     let jobs = if dev {
@@ -161,11 +180,7 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| api_url.clone())
             .trim_end_matches('/')
             .to_string(),
-        ns_targets: if a.ns_targets.is_empty() {
-            vec![format!("ns1.{base_domain}"), format!("ns2.{base_domain}")]
-        } else {
-            a.ns_targets.clone()
-        },
+        ns_targets,
         regions: a.regions.clone(),
         base_domain,
         tcp_public_host: tcp_host,
@@ -180,22 +195,24 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
     });
 
     let addrs = edge.addrs.clone();
+    let dns = addrs.dns.map(|d| format!(" | dns {d}")).unwrap_or_default();
     println!(
-        "ferry edge ready: https {} | http {} | agents {} | tcp ports {}-{} | api {api_url}",
+        "ferry edge ready: https {} | http {} | agents {} | tcp ports {}-{} | api {api_url}{dns}",
         addrs.https, addrs.http, addrs.agent_ingress, addrs.tcp_ports.0, addrs.tcp_ports.1
     );
     if let Some(path) = &a.ready_file {
-        ready::write(
-            path,
-            &serde_json::json!({
-                "agent_ingress": addrs.agent_ingress.to_string(),
-                "https": addrs.https.to_string(),
-                "http": addrs.http.to_string(),
-                "api_url": api_url,
-                "tcp_ports": [addrs.tcp_ports.0, addrs.tcp_ports.1],
-                "ca_cert": ca_path,
-            }),
-        )?;
+        let mut ready = serde_json::json!({
+            "agent_ingress": addrs.agent_ingress.to_string(),
+            "https": addrs.https.to_string(),
+            "http": addrs.http.to_string(),
+            "api_url": api_url,
+            "tcp_ports": [addrs.tcp_ports.0, addrs.tcp_ports.1],
+            "ca_cert": ca_path,
+        });
+        if let Some(dns) = addrs.dns {
+            ready["dns"] = dns.to_string().into();
+        }
+        ready::write(path, &ready)?;
     }
     signal::terminated().await;
     tracing::info!("signal received: draining");
@@ -265,6 +282,26 @@ fn config_from(a: &EdgeArgs) -> anyhow::Result<EdgeConfig> {
         .collect::<anyhow::Result<_>>()?;
     c.base_domain = Hostname::parse(&a.base_domain)
         .map_err(|e| usage(format!("--base-domain {:?}: {e}", a.base_domain)))?;
+    let base = c.base_domain.to_string();
+    c.ns_targets = if a.ns_targets.is_empty() {
+        vec![format!("ns1.{base}"), format!("ns2.{base}")]
+    } else {
+        a.ns_targets.clone()
+    };
+    c.regions = a.regions.clone();
+    c.dns_listen = a
+        .dns_addr
+        .or_else(|| a.dev.then(|| SocketAddr::from(([127, 0, 0, 1], 0))));
+    c.dns_ttl = a.dns_ttl;
+    c.public_ips = if !a.public_ips.is_empty() {
+        a.public_ips.clone()
+    } else if a.dev {
+        vec![std::net::IpAddr::from([127, 0, 0, 1])]
+    } else if a.https_addr.ip().is_unspecified() {
+        Vec::new()
+    } else {
+        vec![a.https_addr.ip()]
+    };
     c.upstream_timeout = Duration::from_secs(a.upstream_timeout.max(1));
     c.handshake_timeout = Duration::from_secs(a.handshake_timeout.max(1));
     c.heartbeat_interval = Duration::from_secs(a.heartbeat_interval.max(1));

@@ -1,9 +1,11 @@
 //! The meeting point of the edge and the control plane: the control plane's [`Live`] trait,
 //! implemented with the edge's [`EdgeView`]. Neither crate imports the other.
 
-use ferry_control::{CommandFailure, CommandFuture, Live, LiveSession, LiveTunnel, SessionCommand};
 use std::sync::Arc;
 
+use ferry_control::{
+    CommandFailure, CommandFuture, DnsFuture, Live, LiveSession, LiveTunnel, SessionCommand,
+};
 use ferry_edge::{AgentCommand, CommandError, EdgeView};
 use tokio::sync::Notify;
 
@@ -78,5 +80,14 @@ impl Live for EdgeLive {
         if let Some(jobs) = &self.jobs {
             jobs.notify_one();
         }
+    }
+
+    fn dns_changed(&self) -> DnsFuture<'_> {
+        Box::pin(async move {
+            if let Err(error) = self.view.refresh_dns().await {
+                // The 10 s safety net tries again; the zones in service stay as they were.
+                tracing::warn!(%error, "could not rebuild the DNS zones after a change");
+            }
+        })
     }
 }

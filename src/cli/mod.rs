@@ -158,8 +158,16 @@ fn level_filter(level: Option<&str>) -> tracing_subscriber::EnvFilter {
         "crit" => "error",
         other => other,
     };
-    tracing_subscriber::EnvFilter::try_new(l)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    // hickory-server logs every DNS query at info; an edge on the internet would log each
+    // query anyone sends. Its lines appear only when asked for by name
+    // (`FERRY_LOG=info,hickory_server=info`).
+    let l = if l.contains("hickory") || matches!(l, "error" | "off") {
+        l.to_string()
+    } else {
+        format!("{l},hickory_server=warn")
+    };
+    tracing_subscriber::EnvFilter::try_new(&l)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hickory_server=warn"))
 }
 
 pub fn init_logging(

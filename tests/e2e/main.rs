@@ -9,6 +9,7 @@ mod certs;
 mod config;
 mod console;
 mod control;
+mod dns;
 mod enforcement;
 mod hardening;
 mod harness;

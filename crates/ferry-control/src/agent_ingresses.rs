@@ -75,10 +75,11 @@ fn names(s: &AppState, a: &AgentIngress) -> Vec<String> {
         .collect()
 }
 
-/// Tells the edge every agent ingress domain after a change.
+/// Tells the edge every agent ingress domain after a change, and has its DNS zones rebuilt.
 async fn publish(s: &AppState) -> Result<(), ApiError> {
     let domains = s.store.agent_ingress_domains().await?;
     s.live.agent_ingresses_changed(domains);
+    s.live.dns_changed().await;
     Ok(())
 }
 
@@ -147,6 +148,11 @@ impl Resource for AgentIngress {
             a.cert_status = managed::apply(s, &id, &a.cert_policy, names(s, a)).await?;
         }
         described::patch(a, u.description, u.metadata)
+    }
+
+    async fn updated(s: &AppState, _before: &Self, _after: &Self) -> ApiResult<()> {
+        s.live.dns_changed().await;
+        Ok(())
     }
 
     async fn deleted(s: &AppState, a: &Self) -> ApiResult<()> {

@@ -121,6 +121,9 @@ pub enum SessionCommand {
 /// The answer to a [`SessionCommand`]: done, or why not.
 pub type CommandFuture<'a> = Pin<Box<dyn Future<Output = Result<(), CommandFailure>> + Send + 'a>>;
 
+/// The end of a DNS rebuild ([`Live::dns_changed`]).
+pub type DnsFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
 /// Why a [`SessionCommand`] was not carried out. Each answers with its own status: the
 /// caller can tell a command the agent does not take (400) from an agent that refused it
 /// (502) or never answered (504), which may still carry it out.
@@ -168,6 +171,11 @@ pub trait Live: Send + Sync + 'static {
     /// The certificates a name is served changed (an upload attached or detached, a
     /// certificate deleted, management started or stopped): the edge reads them again.
     fn certificates_changed(&self);
+    /// What Ferry's DNS answers changed in the store (an agent ingress or a reserved domain
+    /// was created, changed or deleted). The edge rebuilds its zones from the store; the
+    /// future ends once they are served, so that the API answers only when DNS agrees. A
+    /// failed rebuild is the edge's to log and retry: the write itself succeeded.
+    fn dns_changed(&self) -> DnsFuture<'_>;
 }
 
 /// Shared by every handler.

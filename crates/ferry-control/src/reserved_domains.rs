@@ -192,17 +192,9 @@ impl Resource for ReservedDomain {
             let id = d.id.to_string();
             d.cert_status = managed::apply(s, &id, &d.cert_policy, vec![d.domain.clone()]).await?;
         }
+        // Its CNAME and ACME challenge targets are answered from now on.
+        s.live.dns_changed().await;
         Ok(Self::render(s, &d))
-    }
-
-    async fn updated(s: &AppState, _before: &Self, _after: &Self) -> ApiResult<()> {
-        s.live.certificates_changed();
-        Ok(())
-    }
-
-    async fn deleted(s: &AppState, d: &Self) -> ApiResult<()> {
-        managed::apply(s, d.id.as_str(), &Value::Null, Vec::new()).await?;
-        Ok(())
     }
 
     async fn update(s: &AppState, d: &mut Self, u: Update) -> ApiResult<()> {
@@ -237,6 +229,20 @@ impl Resource for ReservedDomain {
             d.resolves_to = resolves_to(r);
         }
         described::patch(d, u.description, u.metadata)
+    }
+
+    async fn updated(s: &AppState, _before: &Self, _after: &Self) -> ApiResult<()> {
+        s.live.certificates_changed();
+        s.live.dns_changed().await;
+        Ok(())
+    }
+
+    /// Its targets leave DNS at once: a name left answering would point a customer's
+    /// CNAME at an edge that no longer serves it. Its managed certificate goes with it.
+    async fn deleted(s: &AppState, d: &Self) -> ApiResult<()> {
+        managed::apply(s, d.id.as_str(), &Value::Null, Vec::new()).await?;
+        s.live.dns_changed().await;
+        Ok(())
     }
 
     fn schemas() -> Schemas {

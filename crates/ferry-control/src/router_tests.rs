@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use crate::{
-    router, AppState, CommandFailure, CommandFuture, ControlConfig, Live, LiveSession, LiveTunnel,
-    SessionCommand,
+    router, AppState, CommandFailure, CommandFuture, ControlConfig, DnsFuture, Live, LiveSession,
+    LiveTunnel, SessionCommand,
 };
 
 /// No agents: the live views are empty.
@@ -34,6 +34,9 @@ impl Live for NoEdge {
     }
     fn agent_ingresses_changed(&self, _: Vec<String>) {}
     fn certificates_changed(&self) {}
+    fn dns_changed(&self) -> DnsFuture<'_> {
+        Box::pin(async {})
+    }
 }
 
 struct Api {
@@ -133,6 +136,9 @@ impl Live for OneAgent {
     }
     fn agent_ingresses_changed(&self, _: Vec<String>) {}
     fn certificates_changed(&self) {}
+    fn dns_changed(&self) -> DnsFuture<'_> {
+        Box::pin(async {})
+    }
 }
 
 #[tokio::test]
@@ -408,4 +414,65 @@ fn self_signed(ca: bool) -> rcgen::CertifiedKey {
     let key_pair = rcgen::KeyPair::generate().expect("key");
     let cert = params.self_signed(&key_pair).expect("sign");
     rcgen::CertifiedKey { cert, key_pair }
+}
+
+/// No agents; counts the DNS rebuilds the API asks for.
+#[derive(Default)]
+struct CountsDns(std::sync::atomic::AtomicUsize);
+
+impl Live for CountsDns {
+    fn sessions(&self) -> Vec<LiveSession> {
+        Vec::new()
+    }
+    fn tunnels(&self) -> Vec<LiveTunnel> {
+        Vec::new()
+    }
+    fn command<'a>(&'a self, _: &'a str, _: SessionCommand) -> CommandFuture<'a> {
+        Box::pin(async { Err(CommandFailure::NoSession) })
+    }
+    fn close_sessions_of(&self, _: &[String]) -> usize {
+        0
+    }
+    fn agent_ingresses_changed(&self, _: Vec<String>) {}
+    fn certificates_changed(&self) {}
+    fn dns_changed(&self) -> DnsFuture<'_> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(async {})
+    }
+}
+
+/// Every write to what DNS answers (agent ingresses, reserved domains) asks the edge for
+/// new zones before the API answers; other writes do not.
+#[tokio::test]
+async fn writes_to_dns_names_rebuild_the_zones_before_answering() {
+    let live = Arc::new(CountsDns::default());
+    let api = Api::with_live(live.clone()).await;
+    let count = || live.0.load(std::sync::atomic::Ordering::SeqCst);
+    for (path, body) in [
+        (
+            "/agent_ingresses",
+            json!({ "domain": "connect.example.test" }),
+        ),
+        ("/reserved_domains", json!({ "domain": "*.c.example.test" })),
+    ] {
+        let before = count();
+        let (status, made) = api.call(Method::POST, path, Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        assert_eq!(count(), before + 1, "create {path}");
+        let item = format!("{path}/{}", made["id"].as_str().expect("id"));
+        let (status, v) = api
+            .call(Method::PATCH, &item, Some(json!({ "description": "d" })))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!(count(), before + 2, "update {path}");
+        let (status, _) = api.call(Method::DELETE, &item, None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        assert_eq!(count(), before + 3, "delete {path}");
+    }
+    let before = count();
+    let (status, _) = api
+        .call(Method::POST, "/bot_users", Some(json!({ "name": "ci" })))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(count(), before);
 }

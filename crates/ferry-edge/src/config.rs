@@ -26,8 +26,23 @@ pub struct EdgeConfig {
     /// Names that belong to the agent ingress: `connect.example.com` owns itself and every
     /// name below it (`tunnel.us.connect.example.com`).
     pub ingress_domains: Vec<Hostname>,
-    /// The base under which agents that ask for no name get a random one.
+    /// The base under which agents that ask for no name get a random one; a DNS zone of
+    /// its own when DNS is served (reserved domains' CNAME and ACME challenge targets).
     pub base_domain: Hostname,
+    /// Where the authoritative DNS server listens, UDP and TCP on one port (port 0: one the
+    /// system picks); `None` serves no DNS.
+    pub dns_listen: Option<SocketAddr>,
+    /// The TTL of the DNS answers, in seconds (negative answers and challenge records get
+    /// at most 5 s).
+    pub dns_ttl: u32,
+    /// This node's public addresses: what DNS answers for `tunnel.<region>.<domain>`, the
+    /// CNAME targets and the name servers inside Ferry's zones.
+    pub public_ips: Vec<IpAddr>,
+    /// The regions agents may dial (`tunnel.<region>.<domain>`); the first is this node's,
+    /// which it reports to agents.
+    pub regions: Vec<String>,
+    /// The name servers of Ferry's zones (an agent ingress's `ns_targets`).
+    pub ns_targets: Vec<String>,
     /// How long a public client may take to send its ClientHello or request head.
     pub handshake_timeout: Duration,
     /// How long the edge waits for an upstream's response head before a 504.
@@ -79,6 +94,11 @@ pub struct EdgeConfig {
 }
 
 impl EdgeConfig {
+    /// This node's region: the first configured, `local` when none is.
+    pub fn region(&self) -> &str {
+        self.regions.first().map_or("local", String::as_str)
+    }
+
     /// Loopback on ports picked at run time, dev mode on.
     #[allow(clippy::expect_used, reason = "the base domain is a valid literal")]
     pub fn dev_defaults() -> Self {
@@ -93,6 +113,11 @@ impl EdgeConfig {
             tcp_public_host: lo.to_string(),
             ingress_domains: Vec::new(),
             base_domain: Hostname::parse("ferry.localhost").expect("valid literal"),
+            dns_listen: None,
+            dns_ttl: 60,
+            public_ips: vec![lo],
+            regions: vec!["local".into()],
+            ns_targets: vec!["ns1.ferry.localhost".into(), "ns2.ferry.localhost".into()],
             handshake_timeout: Duration::from_secs(10),
             upstream_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(300),

@@ -185,8 +185,9 @@ impl StreamCtx {
                 let _ = write_and_finish(&mut stream, &error_reply(&msg)).await;
             }
             StreamType::SRV_INFO => {
+                let region = self.shared.config.region();
                 let _ =
-                    write_and_finish(&mut stream, &serde_json::json!({"Region": "local"})).await;
+                    write_and_finish(&mut stream, &serde_json::json!({ "Region": region })).await;
             }
             other => {
                 tracing::debug!(remote = %self.remote, ?other, "ignoring a stream of unknown type")
@@ -309,7 +310,7 @@ impl StreamCtx {
             client_id: id.to_string(),
             extra: AuthRespExtra {
                 version: Some(env!("CARGO_PKG_VERSION").to_string()),
-                region: Some("local".into()),
+                region: Some(self.shared.config.region().to_string()),
                 cookie: Some(String::new()),
                 account_name: Some(String::new()),
                 session_duration: Some(0),

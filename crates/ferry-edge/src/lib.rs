@@ -9,6 +9,7 @@ mod bind;
 mod bind_token;
 mod client_auth;
 mod config;
+mod dns;
 mod error_page;
 mod front;
 mod http_proxy;
@@ -66,9 +67,12 @@ pub enum EdgeError {
     #[error("TLS configuration: {0}")]
     Tls(#[from] rustls::Error),
     /// Reading or creating the bind-token key, which every node on the database shares,
-    /// failed in the store.
+    /// or reading the DNS zones' data, failed in the store.
     #[error("store: {0}")]
     Store(#[from] ferry_store::StoreError),
+    /// The DNS server's UDP or TCP socket could not be bound.
+    #[error(transparent)]
+    Dns(#[from] ferry_dns::DnsError),
 }
 
 /// The addresses the edge ended up on (ports picked at run time included).
@@ -83,6 +87,8 @@ pub struct EdgeAddrs {
     /// The TCP endpoints' port range as configured, first and last included; ports are
     /// bound only when an endpoint takes one.
     pub tcp_ports: (u16, u16),
+    /// The DNS server's address (UDP and TCP), when DNS is served.
+    pub dns: Option<SocketAddr>,
 }
 
 /// A running edge.
@@ -91,6 +97,7 @@ pub struct EdgeHandle {
     /// port 0.
     pub addrs: EdgeAddrs,
     shared: Arc<Shared>,
+    dns: Option<ferry_dns::DnsServer>,
 }
 
 pub(crate) struct Shared {
@@ -116,6 +123,8 @@ pub(crate) struct Shared {
     /// Domains of the store's agent ingresses (owned like `config.ingress_domains`); the
     /// control plane replaces them through [`EdgeView`] whenever they change.
     agent_ingresses: RwLock<Vec<Hostname>>,
+    /// What the DNS server answers, when it runs.
+    dns: Option<Arc<dns::DnsFeed>>,
 }
 
 impl Shared {
@@ -213,6 +222,23 @@ impl EdgeHandle {
             &[b"h2", b"http/1.1", ferry_acme::ACME_TLS_ALPN],
         )?;
 
+        // The zones are read before any socket answers, so that the first query already
+        // gets the store's names rather than a REFUSED.
+        let dns_feed = match config.dns_listen {
+            Some(_) => {
+                let feed = Arc::new(dns::DnsFeed::new(&config, store.clone()));
+                feed.refresh().await?;
+                Some(feed)
+            }
+            None => None,
+        };
+        let dns_server = match (config.dns_listen, &dns_feed) {
+            (Some(listen), Some(feed)) => {
+                Some(ferry_dns::DnsServer::start(listen, feed.zones()).await?)
+            }
+            _ => None,
+        };
+
         let shared = Arc::new(Shared {
             auth_limiter: AuthLimiter::new(config.auth_failures_per_minute),
             pre_auth: PreAuthGate::new(
@@ -232,8 +258,12 @@ impl EdgeHandle {
             tracker: TaskTracker::new(),
             sessions: Mutex::new(HashMap::new()),
             agent_ingresses: RwLock::new(Vec::new()),
+            dns: dns_feed.clone(),
             config,
         });
+        if let Some(feed) = dns_feed {
+            feed.spawn_safety_net(shared.shutdown.clone());
+        }
         tokio::spawn(front::serve_tls_port(
             shared.clone(),
             https,
@@ -264,14 +294,20 @@ impl EdgeHandle {
                 http: http_addr,
                 agent_ingress: agent_addr,
                 tcp_ports: shared.config.tcp_ports,
+                dns: dns_server.as_ref().map(|d| d.local_addr()),
             },
             shared,
+            dns: dns_server,
         })
     }
 
     /// Stops taking new connections and streams, lets the running ones finish until
     /// `deadline`, then closes every agent session.
     pub async fn drain(self, deadline: Duration) {
+        // A draining node leaves DNS at once, so that resolvers move on to the others.
+        if let Some(dns) = &self.dns {
+            dns.stop();
+        }
         self.shared.shutdown.cancel();
         self.shared.tracker.close();
         let open = self.shared.tracker.len();

@@ -235,4 +235,16 @@ impl EdgeView {
             .write()
             .unwrap_or_else(|p| p.into_inner()) = parsed;
     }
+
+    /// Rebuilds the DNS zones from the store now and returns once they are served: call it
+    /// after writing what DNS answers (an agent ingress, a reserved domain, a DNS-01
+    /// challenge through `Store::add_dns_challenge`), so that the next query sees it. The
+    /// edge also rebuilds every 10 s on its own. Without a DNS server this does nothing; on
+    /// a store failure the zones in service stay as they were.
+    pub async fn refresh_dns(&self) -> Result<(), ferry_store::StoreError> {
+        match &self.shared.dns {
+            Some(feed) => feed.refresh().await,
+            None => Ok(()),
+        }
+    }
 }

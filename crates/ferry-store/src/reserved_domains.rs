@@ -48,7 +48,35 @@ record! {
     }
 }
 
+/// The names of the base domain that reserved domains make Ferry's DNS answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReservedDnsTargets {
+    /// Every non-empty `cname_target`: answered with the edge's public addresses.
+    pub cname_targets: Vec<String>,
+    /// Every non-empty `acme_target`: answered with the TXT values of its pending
+    /// challenges, or NODATA.
+    pub acme_targets: Vec<String>,
+}
+
 impl Store {
+    /// The CNAME and ACME challenge targets of every reserved domain, for the DNS zones.
+    pub async fn reserved_dns_targets(&self) -> Result<ReservedDnsTargets, StoreError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT cname_target, acme_target FROM reserved_domains ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut t = ReservedDnsTargets::default();
+        for (cname, acme) in rows {
+            if !cname.is_empty() {
+                t.cname_targets.push(cname);
+            }
+            if !acme.is_empty() {
+                t.acme_targets.push(acme);
+            }
+        }
+        Ok(t)
+    }
+
     /// True when `domain` (an exact name or `*.x`) is reserved as such. The caller tries each
     /// candidate (`a.b.c`, `*.b.c`, `*.c`) for "exactly or under a reserved wildcard".
     pub async fn domain_is_reserved(&self, domains: &[String]) -> Result<bool, StoreError> {
@@ -64,5 +92,74 @@ impl Store {
             }
         }
         Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing;
+
+    fn domain(name: &str, cname: &str, acme: &str) -> NewReservedDomain {
+        NewReservedDomain {
+            description: String::new(),
+            metadata: String::new(),
+            domain: name.into(),
+            region: String::new(),
+            certificate_id: String::new(),
+            cert_policy: json!(null),
+            cname_target: cname.into(),
+            acme_target: acme.into(),
+            resolves_to: json!([]),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn dns_targets_leave_out_empty_ones_on_both_databases() {
+        let (_dir, stores) = testing::both().await;
+        for store in stores {
+            let backend = store.backend();
+            assert_eq!(
+                store.reserved_dns_targets().await.unwrap(),
+                ReservedDnsTargets::default()
+            );
+            store
+                .create::<ReservedDomain>(domain("app.ferry.example", "", ""))
+                .await
+                .unwrap();
+            store
+                .create::<ReservedDomain>(domain(
+                    "app.customer.test",
+                    "a.b.cname.ferry.example",
+                    "",
+                ))
+                .await
+                .unwrap();
+            let wild = store
+                .create::<ReservedDomain>(domain(
+                    "*.c.customer.test",
+                    "c.d.cname.ferry.example",
+                    "x.acme-challenge.ferry.example",
+                ))
+                .await
+                .unwrap();
+            let t = store.reserved_dns_targets().await.unwrap();
+            assert_eq!(
+                t.cname_targets,
+                ["a.b.cname.ferry.example", "c.d.cname.ferry.example"],
+                "{backend:?}"
+            );
+            assert_eq!(t.acme_targets, ["x.acme-challenge.ferry.example"]);
+            store
+                .delete::<ReservedDomain>(wild.id.as_str())
+                .await
+                .unwrap();
+            let t = store.reserved_dns_targets().await.unwrap();
+            assert_eq!(t.cname_targets, ["a.b.cname.ferry.example"]);
+            assert!(t.acme_targets.is_empty());
+        }
     }
 }
