@@ -9,6 +9,8 @@ mod certs;
 mod config;
 mod console;
 mod control;
+mod customer_dns;
+mod dns_check;
 mod enforcement;
 mod hardening;
 mod harness;
