@@ -32,7 +32,7 @@ pub struct ApiArgs {
     /// tls-certificates, tunnel-sessions, tunnels, endpoints.
     resource: String,
     /// create, list, get, update, delete (and the resource's own actions, such as
-    /// delete-certificate-management-policy).
+    /// delete-certificate-management-policy, or dns-check for Check Status).
     verb: String,
     /// The resource ID (get, update, delete, actions), then `--field value` flags.
     #[arg(allow_hyphen_values = true, trailing_var_arg = true)]

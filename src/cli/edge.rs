@@ -94,6 +94,10 @@ pub struct EdgeArgs {
     /// Seconds without a heartbeat echo before an agent counts as dead.
     #[arg(long, default_value_t = 10)]
     heartbeat_tolerance: u64,
+    /// The DNS resolver Check Status asks (HOST:PORT, UDP with TCP fallback; default: the
+    /// system's, from /etc/resolv.conf).
+    #[arg(long)]
+    dns_check_resolver: Option<SocketAddr>,
     #[command(subcommand)]
     action: Option<EdgeAction>,
 }
@@ -185,6 +189,7 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
         base_domain,
         tcp_public_host: tcp_host,
         tcp_ports,
+        dns_check_resolver: a.dns_check_resolver,
     };
     let state =
         ferry_control::AppState::new(store, control, std::sync::Arc::new(EdgeLive { view, jobs }));

@@ -12,6 +12,7 @@ mod bot_users;
 mod certificate_authorities;
 mod credentials;
 mod described;
+mod dns_check;
 mod error;
 mod live;
 mod managed;
@@ -27,6 +28,7 @@ mod tls_certificates;
 mod validate;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -62,6 +64,9 @@ pub struct ControlConfig {
     /// The first and last port (both included) of the edge's TCP range, from which a new
     /// reserved address takes a free one.
     pub tcp_ports: (u16, u16),
+    /// The one resolver Check Status asks (`--dns-check-resolver`); `None` for the system's,
+    /// from /etc/resolv.conf.
+    pub dns_check_resolver: Option<SocketAddr>,
 }
 
 /// One live agent session, as the edge reports it.
@@ -187,16 +192,29 @@ pub struct AppState {
     pub config: Arc<ControlConfig>,
     /// The edge this API serves, for the live views and for revocations to take effect.
     pub live: Arc<dyn Live>,
+    /// How Check Status looks records up: the configured resolver, or answers a test feeds.
+    pub dns: Arc<dyn ferry_dnscheck::Lookups>,
 }
 
 impl AppState {
     /// The state for [`router`], from the pieces the binary holds.
+    /// Check Status asks `config.dns_check_resolver`.
     pub fn new(store: Store, config: ControlConfig, live: Arc<dyn Live>) -> Self {
+        let dns = Arc::new(ferry_dnscheck::HickoryLookups::new(
+            config.dns_check_resolver,
+        ));
         Self {
             store,
             config: Arc::new(config),
             live,
+            dns,
         }
+    }
+
+    /// The same state with Check Status asking `dns` instead of a resolver.
+    pub fn with_dns_lookups(mut self, dns: Arc<dyn ferry_dnscheck::Lookups>) -> Self {
+        self.dns = dns;
+        self
     }
 
     /// `public_base` + `path`.
@@ -242,6 +260,7 @@ pub(crate) fn operations() -> Vec<Operation> {
         .iter()
         .flat_map(|r| (r.operations)())
         .chain(reserved_domains::detach_operations())
+        .chain(dns_check::operations())
         .chain(live::operations())
         .collect()
 }
@@ -252,6 +271,7 @@ pub(crate) fn components() -> Vec<(&'static str, serde_json::Value)> {
         .iter()
         .map(|r| (r.component)())
         .chain(live::components())
+        .chain(std::iter::once(dns_check::component()))
         .collect()
 }
 

@@ -20,6 +20,8 @@ pub(crate) struct Operation {
     summary: String,
     params: Vec<Value>,
     request: Option<Value>,
+    /// Whether a request body must be sent (an action's `{}` may be left out).
+    request_required: bool,
     status: u16,
     response: Option<Value>,
 }
@@ -33,6 +35,7 @@ impl Operation {
             summary: String::new(),
             params: Vec::new(),
             request: None,
+            request_required: true,
             status: 200,
             response: None,
         }
@@ -53,6 +56,13 @@ impl Operation {
 
     pub fn request(mut self, schema: Value) -> Self {
         self.request = Some(schema);
+        self
+    }
+
+    /// A body that may be left out.
+    pub fn optional_request(mut self, schema: Value) -> Self {
+        self.request = Some(schema);
+        self.request_required = false;
         self
     }
 
@@ -96,7 +106,8 @@ impl Operation {
             "responses": responses(self.status, self.response.clone()),
         });
         if let Some(b) = &self.request {
-            op["requestBody"] = json!({ "required": true, "content": content(b.clone()) });
+            op["requestBody"] =
+                json!({ "required": self.request_required, "content": content(b.clone()) });
         }
         op
     }

@@ -11,6 +11,8 @@ use ferry_store::Store;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+use ferry_dnscheck::{Answer, Kind, LookupFuture, Lookups};
+
 use crate::{
     router, AppState, CommandFailure, CommandFuture, ControlConfig, DnsFuture, Live, LiveSession,
     LiveTunnel, SessionCommand,
@@ -39,9 +41,29 @@ impl Live for NoEdge {
     }
 }
 
+/// Check Status's lookups answered from a table the test fills; a name not in it does not
+/// exist (a wildcard's random label is matched by its parent, as a `*.` record would).
+struct Dns(std::sync::Mutex<std::collections::HashMap<(String, Kind), Answer>>);
+
+impl Lookups for Dns {
+    fn lookup<'a>(&'a self, name: &'a str, kind: Kind) -> LookupFuture<'a> {
+        let table = self.0.lock().expect("table");
+        let wildcard = name
+            .split_once('.')
+            .map(|(_, parent)| format!("*.{parent}"));
+        let answer = table
+            .get(&(name.to_string(), kind))
+            .or_else(|| wildcard.and_then(|w| table.get(&(w, kind))))
+            .cloned()
+            .unwrap_or(Answer::NoName);
+        Box::pin(async move { answer })
+    }
+}
+
 struct Api {
     _dir: ScratchDir,
     state: AppState,
+    dns_table: Arc<Dns>,
     key: String,
 }
 
@@ -57,17 +79,20 @@ impl Api {
             .expect("store")
             .with_sealing_key(ferry_store::SealingKey::generate());
         let (_, key) = store.create_api_key("", "", "").await.expect("key");
+        let dns_table = Arc::new(Dns(std::sync::Mutex::new(std::collections::HashMap::new())));
         let config = ControlConfig {
             public_base: "https://api.test".into(),
-            ns_targets: vec![],
+            ns_targets: vec!["ns1.ferry.test".into(), "ns2.ferry.test".into()],
             regions: vec!["us".into()],
             base_domain: "ferry.test".into(),
             tcp_public_host: "tcp.ferry.test".into(),
             tcp_ports: (20000, 20100),
+            dns_check_resolver: None,
         };
         Self {
             _dir: dir,
-            state: AppState::new(store, config, live),
+            state: AppState::new(store, config, live).with_dns_lookups(dns_table.clone()),
+            dns_table,
             key: key.expose().to_string(),
         }
     }
@@ -475,4 +500,161 @@ async fn writes_to_dns_names_rebuild_the_zones_before_answering() {
         .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(count(), before);
+}
+
+impl Api {
+    /// Check Status's lookup of `name` for `kind` answers `answer` from now on.
+    fn dns(&self, name: &str, kind: Kind, answer: Answer) {
+        self.dns_table
+            .0
+            .lock()
+            .expect("table")
+            .insert((name.to_string(), kind), answer);
+    }
+}
+
+fn found(v: &[&str]) -> Answer {
+    Answer::Found(v.iter().map(|s| s.to_string()).collect())
+}
+
+#[tokio::test]
+async fn check_status_of_a_wildcard_domain_names_each_record_and_its_mistake() {
+    let api = Api::new().await;
+    let (_, d) = api
+        .call(
+            Method::POST,
+            "/reserved_domains",
+            Some(json!({ "domain": "*.customer1.example.com" })),
+        )
+        .await;
+    let id = d["id"].as_str().expect("id");
+    let cname = d["cname_target"].as_str().expect("cname_target");
+    let acme = d["acme_challenge_cname_target"].as_str().expect("acme");
+    let path = format!("/reserved_domains/{id}/dns_check");
+
+    let (status, v) = api.call(Method::POST, &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["ok"], false, "{v}");
+    assert!(
+        v["checked_at"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{v}"
+    );
+    let records = v["records"].as_array().expect("records");
+    assert_eq!(records.len(), 2, "{v}");
+    assert_eq!(records[0]["name"], "*.customer1.example.com");
+    assert_eq!(records[0]["type"], "CNAME");
+    assert_eq!(records[0]["expected"], cname);
+    assert_eq!(records[0]["found"], json!([]));
+    assert_eq!(records[0]["error_code"], "ERR_NGROK_425");
+    assert!(
+        records[0]["msg"]
+            .as_str()
+            .unwrap()
+            .ends_with("[ERR_FERRY_260]"),
+        "{v}"
+    );
+    assert_eq!(records[1]["name"], "_acme-challenge.customer1.example.com");
+    assert_eq!(records[1]["expected"], acme);
+    assert_eq!(records[1]["error_code"], "ERR_NGROK_442");
+
+    api.dns("*.customer1.example.com", Kind::Cname, found(&[cname]));
+    api.dns(
+        "_acme-challenge.customer1.example.com",
+        Kind::Cname,
+        found(&["elsewhere.example.net"]),
+    );
+    let (_, v) = api.call(Method::POST, &path, Some(json!({}))).await;
+    assert_eq!(v["records"][0]["ok"], true, "{v}");
+    assert_eq!(v["records"][0]["error_code"], Value::Null, "{v}");
+    assert_eq!(v["records"][1]["ok"], false, "{v}");
+    assert_eq!(v["records"][1]["found"], json!(["elsewhere.example.net"]));
+    assert_eq!(v["records"][1]["error_code"], "ERR_NGROK_444");
+    assert_eq!(v["ok"], false);
+
+    api.dns(
+        "_acme-challenge.customer1.example.com",
+        Kind::Cname,
+        found(&[acme]),
+    );
+    let (_, v) = api.call(Method::POST, &path, None).await;
+    assert_eq!(v["ok"], true, "{v}");
+
+    api.dns(
+        "*.customer1.example.com",
+        Kind::Cname,
+        Answer::Failed("no answer".into()),
+    );
+    let (status, v) = api.call(Method::POST, &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["records"][0]["error_code"], "ERR_FERRY_270", "{v}");
+    assert_eq!(v["ok"], false);
+
+    let (status, v) = api
+        .call(Method::POST, &path, Some(json!({ "force": true })))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+}
+
+#[tokio::test]
+async fn check_status_of_a_domain_under_the_base_domain_has_nothing_to_check() {
+    let api = Api::new().await;
+    let (_, d) = api
+        .call(
+            Method::POST,
+            "/reserved_domains",
+            Some(json!({ "domain": "app.ferry.test" })),
+        )
+        .await;
+    let path = format!(
+        "/reserved_domains/{}/dns_check",
+        d["id"].as_str().expect("id")
+    );
+    let (status, v) = api.call(Method::POST, &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!((&v["ok"], &v["records"]), (&json!(true), &json!([])), "{v}");
+}
+
+#[tokio::test]
+async fn check_status_of_an_agent_ingress_compares_its_ns_set() {
+    let api = Api::new().await;
+    let (_, a) = api
+        .call(
+            Method::POST,
+            "/agent_ingresses",
+            Some(json!({ "domain": "connect.example.com" })),
+        )
+        .await;
+    let path = format!(
+        "/agent_ingresses/{}/dns_check",
+        a["id"].as_str().expect("id")
+    );
+    let (_, v) = api.call(Method::POST, &path, None).await;
+    assert_eq!(v["records"][0]["type"], "NS", "{v}");
+    assert_eq!(
+        v["records"][0]["expected"],
+        json!(["ns1.ferry.test", "ns2.ferry.test"])
+    );
+    assert_eq!(v["records"][0]["error_code"], "ERR_NGROK_6702", "{v}");
+    api.dns(
+        "connect.example.com",
+        Kind::Ns,
+        found(&["ns1.ferry.test", "ns3.other.test"]),
+    );
+    let (_, v) = api.call(Method::POST, &path, None).await;
+    assert_eq!(v["records"][0]["error_code"], "ERR_NGROK_6703", "{v}");
+    api.dns(
+        "connect.example.com",
+        Kind::Ns,
+        found(&["ns2.ferry.test", "ns1.ferry.test"]),
+    );
+    let (_, v) = api.call(Method::POST, &path, None).await;
+    assert_eq!(v["ok"], true, "{v}");
+    let (status, v) = api
+        .call(
+            Method::POST,
+            "/agent_ingresses/agin_000000000000000000000000000/dns_check",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
 }

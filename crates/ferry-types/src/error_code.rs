@@ -87,6 +87,19 @@ catalogue! {
     NotSupported = 248, None, 400, "operation not supported by Ferry";
     AgentCommandRefused = 249, None, 502, "the agent refused a tunnel-session command";
     AgentCommandTimeout = 250, None, 504, "the agent did not answer a tunnel-session command";
+    // Check Status (`POST .../dns_check`): a record's verdict inside a 200 answer, never an
+    // error status. The record's `error_code` is ngrok's twin where there is one.
+    DnsCnameMissing = 260, Some("ERR_NGROK_425"), 200, "Check Status: the domain's CNAME record is missing";
+    DnsCnameIsAddress = 261, Some("ERR_NGROK_426"), 200, "Check Status: an A or AAAA record where the domain's CNAME belongs";
+    DnsCnameElsewhere = 262, Some("ERR_NGROK_427"), 200, "Check Status: the domain's CNAME record points elsewhere";
+    DnsCnameSuffixDoubled = 263, Some("ERR_NGROK_425"), 200, "Check Status: the domain's CNAME record was created under the zone twice";
+    DnsAcmeCnameMissing = 264, Some("ERR_NGROK_442"), 200, "Check Status: the ACME challenge CNAME record is missing";
+    DnsAcmeCnameIsAddress = 265, Some("ERR_NGROK_443"), 200, "Check Status: an A or AAAA record where the ACME challenge CNAME belongs";
+    DnsAcmeCnameElsewhere = 266, Some("ERR_NGROK_444"), 200, "Check Status: the ACME challenge CNAME record points elsewhere";
+    DnsAcmeCnameSuffixDoubled = 267, Some("ERR_NGROK_442"), 200, "Check Status: the ACME challenge CNAME record was created under the zone twice";
+    DnsNsMissing = 268, Some("ERR_NGROK_6702"), 200, "Check Status: the agent ingress domain has no NS records";
+    DnsNsDiffers = 269, Some("ERR_NGROK_6703"), 200, "Check Status: the agent ingress domain's NS records differ from its ns_targets";
+    DnsResolverFailed = 270, None, 200, "Check Status: the DNS resolver gave no usable answer";
     // The store, named by what an operator can do about it (room, write access, the database
     // back); everything else stays `Internal`.
     StoreDiskFull = 290, None, 507, "the store's disk is full";
