@@ -259,9 +259,16 @@ mod tests {
             Some("-----BEGIN PRIVATE KEY-----\nabc\n")
         );
         assert_eq!(SealingKey::generate().open(&sealed), None);
-        let mut tampered = sealed.clone();
-        tampered.pop();
-        tampered.push('A');
+        // One bit of the ciphertext flipped: the tag no longer matches.
+        let body = sealed.strip_prefix(PREFIX).unwrap();
+        let mut bytes = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap();
+        bytes[NONCE_LEN] ^= 1;
+        let tampered = format!(
+            "{PREFIX}{}",
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        );
         assert_eq!(key.open(&tampered), None);
         assert_eq!(key.open("sealed-v1:"), None);
         assert_eq!(key.open("sealed-v1:!!"), None);
