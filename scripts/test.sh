@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Ferry's whole test suite, as CI runs it (.ci/run calls this). On a fresh Debian machine it
-# first installs what the tests drive (curl, openssl, dig, tmux, chromium, node, playwright-core),
+# first installs what the tests drive (curl, openssl, dig, tmux, chromium, pebble, node, playwright-core),
 # then runs formatting, lints, the documentation and unused-dependency gates, the
 # crate-boundary check, every unit and end-to-end test,
 # and a bounded fuzz run of each target (FERRY_FUZZ_SECONDS per target, default 15; 0 skips).
@@ -24,6 +24,8 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# Let's Encrypt's test CA, which the ACME tests (tests/e2e/acme.rs) issue from.
+[ -x /usr/bin/pebble ] || need+=(pebble)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ "${#need[@]}" -gt 0 ]; then

@@ -98,9 +98,28 @@ pub struct EdgeArgs {
     /// system's, from /etc/resolv.conf).
     #[arg(long)]
     dns_check_resolver: Option<SocketAddr>,
+    /// The ACME directory managed certificates come from (default: Let's Encrypt; in --dev
+    /// without it, the development CA issues them through the same jobs).
+    #[arg(long)]
+    acme_directory: Option<String>,
+    /// PEM roots to trust for the ACME directory's own HTTPS instead of the system's (a
+    /// private CA such as pebble).
+    #[arg(long)]
+    acme_root: Option<PathBuf>,
+    /// The ACME account's contact address.
+    #[arg(long)]
+    acme_email: Option<String>,
+    /// How single names are validated: http-01 on the http port (which must be reachable on
+    /// port 80) or tls-alpn-01 on the https port (443). Wildcards and agent ingress domains
+    /// always use dns-01 through Ferry's DNS.
+    #[arg(long, default_value = "http-01", value_parser = ["http-01", "tls-alpn-01"])]
+    acme_challenge: String,
     #[command(subcommand)]
     action: Option<EdgeAction>,
 }
+
+/// Let's Encrypt's production directory, the default outside --dev.
+const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
 
 #[derive(Subcommand, Debug)]
 enum EdgeAction {
@@ -160,22 +179,7 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
     let ns_targets = config.ns_targets.clone();
     let edge = EdgeHandle::start(config, store.clone(), ca).await?;
     let view = edge.view();
-    let jobs = if dev {
-        // Dev mode issues managed certificates from the installation's CA, through the same
-        // jobs and status as ACME.
-        let issuer = ferry_acme::DevIssuer(
-            DevCa::load_or_create(&data_dir).context("loading the development CA")?,
-        );
-        let installed = view.clone();
-        let runner = ferry_acme::Runner::new(store.clone(), issuer, move || {
-            installed.certificates_changed()
-        });
-        let waker = runner.waker();
-        tokio::spawn(runner.run());
-        Some(waker)
-    } else {
-        None
-    };
+    let jobs = start_certificate_jobs(&a, &store, &view, &data_dir, &ns_targets, dev)?;
     view.set_agent_ingresses(&store.agent_ingress_domains().await?);
     let control = ferry_control::ControlConfig {
         public_base: a
@@ -223,6 +227,62 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
     tracing::info!("signal received: draining");
     edge.drain(Duration::from_secs(a.drain_timeout)).await;
     Ok(())
+}
+
+/// Starts the runner of the certificate jobs: ACME from `--acme-directory` (Let's Encrypt
+/// by default), or in dev mode without one the installation's CA, through the same jobs and
+/// status, so that the guides complete offline. Returns its waker.
+fn start_certificate_jobs(
+    a: &EdgeArgs,
+    store: &Store,
+    view: &ferry_edge::EdgeView,
+    data_dir: &Path,
+    ns_targets: &[String],
+    dev: bool,
+) -> anyhow::Result<std::sync::Arc<tokio::sync::Notify>> {
+    let installed = view.clone();
+    let installed = move || installed.certificates_changed();
+    let directory = match (&a.acme_directory, dev) {
+        (Some(d), _) => d.clone(),
+        (None, false) => LETS_ENCRYPT.to_string(),
+        (None, true) => {
+            let ca = DevCa::load_or_create(data_dir).context("loading the development CA")?;
+            let runner =
+                ferry_acme::Runner::new(store.clone(), ferry_acme::DevIssuer(ca), installed);
+            let waker = runner.waker();
+            tokio::spawn(runner.run());
+            return Ok(waker);
+        }
+    };
+    let publisher = view.clone();
+    let publish: ferry_acme::Publish = std::sync::Arc::new(move || {
+        let view = publisher.clone();
+        Box::pin(async move {
+            if let Err(e) = view.reload_certificates().await {
+                tracing::warn!(error = %e, "cannot serve the ACME challenges");
+            }
+            if let Err(e) = view.refresh_dns().await {
+                tracing::warn!(error = %e, "cannot serve the DNS-01 records");
+            }
+        })
+    });
+    let config = ferry_acme::AcmeConfig {
+        directory,
+        roots: a.acme_root.clone(),
+        email: a.acme_email.clone(),
+        single_names: if a.acme_challenge == "tls-alpn-01" {
+            ferry_acme::SingleNames::TlsAlpn01
+        } else {
+            ferry_acme::SingleNames::Http01
+        },
+        ns_targets: ns_targets.to_vec(),
+        dns_check_resolver: a.dns_check_resolver,
+    };
+    let issuer = ferry_acme::AcmeIssuer::new(store.clone(), config, publish);
+    let runner = ferry_acme::Runner::new(store.clone(), issuer, installed);
+    let waker = runner.waker();
+    tokio::spawn(runner.run());
+    Ok(waker)
 }
 
 /// The data dir (created and made absolute) and the store: PostgreSQL when a URL is given,

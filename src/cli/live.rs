@@ -11,8 +11,8 @@ use tokio::sync::Notify;
 
 pub struct EdgeLive {
     pub view: EdgeView,
-    /// Wakes the certificate jobs' runner, where one runs.
-    pub jobs: Option<Arc<Notify>>,
+    /// Wakes the certificate jobs' runner.
+    pub jobs: Arc<Notify>,
 }
 
 impl Live for EdgeLive {
@@ -77,9 +77,7 @@ impl Live for EdgeLive {
 
     fn certificates_changed(&self) {
         self.view.certificates_changed();
-        if let Some(jobs) = &self.jobs {
-            jobs.notify_one();
-        }
+        self.jobs.notify_one();
     }
 
     fn dns_changed(&self) -> DnsFuture<'_> {

@@ -3,9 +3,9 @@
 //! authoritatively in the answer section over UDP and TCP on one loopback port picked at run
 //! time. Unknown names are NXDOMAIN; a known name without the asked type is NODATA.
 //!
-//! What an answer holds is decided by [`Zone::answer`] alone, so following a CNAME into
-//! another server (pebble's `-dnsserver` needs the TXT of the target in the answer section)
-//! fits there as a forwarding rule per zone.
+//! With [`CustomerDns::follow_into`] it also acts as the resolver a CA would use: a CNAME
+//! whose target it does not hold is followed into that server (Ferry's DNS), and the
+//! target's records are added to the answer section, as pebble's `-dnsserver` needs.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -52,6 +52,7 @@ impl Rec {
 #[derive(Default)]
 pub struct Zone {
     names: HashMap<String, Vec<Rec>>,
+    upstream: Option<SocketAddr>,
 }
 
 impl Zone {
@@ -108,7 +109,7 @@ impl CustomerDns {
         let udp_task = tokio::spawn(async move {
             let mut buf = vec![0u8; 4096];
             while let Ok((n, peer)) = udp.recv_from(&mut buf).await {
-                if let Some(reply) = respond(&z, &buf[..n]) {
+                if let Some(reply) = respond(&z, &buf[..n]).await {
                     let _ = udp.send_to(&reply, peer).await;
                 }
             }
@@ -132,6 +133,11 @@ impl CustomerDns {
         let recs = zone.names.entry(name.to_ascii_lowercase()).or_default();
         recs.retain(|r| r.record_type() != rec.record_type());
         recs.push(rec);
+    }
+
+    /// Follows CNAMEs to names it does not hold into `upstream`, as a recursive resolver.
+    pub fn follow_into(&self, upstream: SocketAddr) {
+        self.zone.lock().unwrap().upstream = Some(upstream);
     }
 
     /// Deletes every record at `name`.
@@ -162,7 +168,7 @@ async fn serve_tcp(mut stream: TcpStream, zone: Arc<Mutex<Zone>>) {
         if stream.read_exact(&mut query).await.is_err() {
             return;
         }
-        let Some(reply) = respond(&zone, &query) else {
+        let Some(reply) = respond(&zone, &query).await else {
             return;
         };
         let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
@@ -174,7 +180,7 @@ async fn serve_tcp(mut stream: TcpStream, zone: Arc<Mutex<Zone>>) {
 }
 
 /// The reply to one query message, or nothing for bytes that are not a query.
-fn respond(zone: &Mutex<Zone>, bytes: &[u8]) -> Option<Vec<u8>> {
+async fn respond(zone: &Mutex<Zone>, bytes: &[u8]) -> Option<Vec<u8>> {
     let query = Message::from_vec(bytes).ok()?;
     if query.metadata.message_type != MessageType::Query {
         return None;
@@ -184,10 +190,50 @@ fn respond(zone: &Mutex<Zone>, bytes: &[u8]) -> Option<Vec<u8>> {
     reply.metadata.recursion_desired = query.metadata.recursion_desired;
     reply.metadata.recursion_available = true;
     if let Some(q) = query.queries.first() {
-        let (code, answers) = zone.lock().unwrap().answer(q.name(), q.query_type());
+        let (code, mut answers, follow) = {
+            let zone = zone.lock().unwrap();
+            let (code, answers) = zone.answer(q.name(), q.query_type());
+            let follow = match (zone.upstream, answers.first().map(|r| &r.data)) {
+                (Some(up), Some(RData::CNAME(target))) if q.query_type() != RecordType::CNAME => {
+                    let t = target
+                        .0
+                        .to_ascii()
+                        .trim_end_matches('.')
+                        .to_ascii_lowercase();
+                    zone.at(&t).is_none().then(|| (up, target.0.clone()))
+                }
+                _ => None,
+            };
+            (code, answers, follow)
+        };
+        if let Some((upstream, target)) = follow {
+            answers.extend(ask(upstream, &target, q.query_type()).await);
+        }
         reply.metadata.response_code = code;
         reply.add_query(q.clone());
         reply.add_answers(answers);
     }
     reply.to_vec().ok()
+}
+
+/// The answer records of `name`/`rtype` at `server`, over UDP; none on any failure.
+async fn ask(server: SocketAddr, name: &Name, rtype: RecordType) -> Vec<Record> {
+    let mut query = Message::query();
+    query.add_query(hickory_proto::op::Query::query(name.clone(), rtype));
+    let Ok(bytes) = query.to_vec() else {
+        return Vec::new();
+    };
+    let Ok(sock) = UdpSocket::bind("127.0.0.1:0").await else {
+        return Vec::new();
+    };
+    let mut buf = vec![0u8; 4096];
+    let exchange = async {
+        sock.send_to(&bytes, server).await.ok()?;
+        let n = sock.recv(&mut buf).await.ok()?;
+        Message::from_vec(&buf[..n]).ok()
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(2), exchange).await {
+        Ok(Some(reply)) => reply.answers.clone(),
+        _ => Vec::new(),
+    }
 }

@@ -21,9 +21,20 @@ pub struct Proc {
 
 impl Proc {
     pub fn spawn(name: &str, args: &[String], dir: &Path, env: &[(&str, &str)]) -> Proc {
+        Self::spawn_program(BIN, name, args, dir, env)
+    }
+
+    /// Another program than `ferry` (pebble), run the same way.
+    pub fn spawn_program(
+        program: &str,
+        name: &str,
+        args: &[String],
+        dir: &Path,
+        env: &[(&str, &str)],
+    ) -> Proc {
         let stdout = dir.join(format!("{name}.stdout"));
         let stderr = dir.join(format!("{name}.stderr"));
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(program);
         cmd.args(args)
             .env_remove("FERRY_AUTHTOKEN")
             .env_remove("FERRY_SERVER_ADDR")
@@ -35,7 +46,9 @@ impl Proc {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let child = cmd.spawn().expect("spawn ferry");
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
         Proc {
             child,
             name: name.to_string(),
@@ -148,8 +161,14 @@ impl Edge {
 
     /// An edge outside dev mode: binds need reservations, and the first start makes only an
     /// API key (admin.json), no authtoken.
+    /// Its ACME directory is an address nothing listens on unless `extra` gives one, so
+    /// that no test asks Let's Encrypt.
     pub async fn start_production(extra: &[&str]) -> Edge {
-        Self::start_mode(false, extra).await
+        let mut extra = extra.to_vec();
+        if !extra.contains(&"--acme-directory") {
+            extra.extend(["--acme-directory", "https://127.0.0.1:9/directory"]);
+        }
+        Self::start_mode(false, &extra).await
     }
 
     async fn start_mode(dev: bool, extra: &[&str]) -> Edge {

@@ -3,6 +3,7 @@
 // A test may unwrap: a panic is the test failing, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod acme;
 mod agent_api;
 mod browser;
 mod certs;

@@ -7,11 +7,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use ferry_pki::DevCa;
-use ferry_store::{Store, StoreError};
+use ferry_store::{CertJob, Store, StoreError};
 use rustls::crypto::CryptoProvider;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
+use crate::challenge::{alpn_certificate, Answers};
 use crate::dev::OnTheFly;
 use crate::load::load_table;
 use crate::table::CertTable;
@@ -24,7 +25,8 @@ pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
 pub struct Certs {
     provider: Arc<CryptoProvider>,
     table: RwLock<Arc<CertTable<Arc<CertifiedKey>>>>,
-    alpn_challenges: RwLock<Arc<HashMap<String, Arc<CertifiedKey>>>>,
+    alpn_challenges: RwLock<Arc<HashMap<String, AlpnAnswer>>>,
+    http_challenges: RwLock<Arc<HashMap<String, String>>>,
     ca: OnTheFly,
     /// Names for clients that send no SNI (an agent dialing an IP address).
     default_names: Vec<String>,
@@ -51,6 +53,7 @@ impl Certs {
             provider,
             table: RwLock::new(Arc::new(CertTable::default())),
             alpn_challenges: RwLock::new(Arc::new(HashMap::new())),
+            http_challenges: RwLock::new(Arc::new(HashMap::new())),
             default_names,
             dev,
         })
@@ -74,21 +77,73 @@ impl Certs {
         })
     }
 
-    /// Reads every certificate from the store and serves them from the next handshake on;
-    /// returns how many names are covered.
+    /// Reads every certificate and pending challenge from the store and serves them from the
+    /// next handshake (or request) on; returns how many names are covered.
     pub async fn reload(&self, store: &Store) -> Result<usize, StoreError> {
         let table = load_table(store, &self.provider).await?;
         let n = table.len();
+        let jobs = store.all::<CertJob>().await?;
+        let answers = Answers::from_rows(jobs.iter().map(|j| &j.challenges));
         *self.table.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(table);
+        self.set_challenges(answers);
         Ok(n)
     }
 
-    /// Sets the TLS-ALPN-01 answers by name, replacing the previous set.
-    pub fn set_alpn_challenges(&self, challenges: HashMap<String, Arc<CertifiedKey>>) {
+    /// Serves `answers` in place of the previous ones; a TLS-ALPN-01 certificate already made
+    /// for the same digest is kept.
+    fn set_challenges(&self, answers: Answers) {
+        let before = self
+            .alpn_challenges
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut alpn = HashMap::new();
+        for (name, digest) in answers.tls_alpn01 {
+            if let Some(kept) = before.get(&name).filter(|a| a.digest == digest) {
+                alpn.insert(name, kept.clone());
+                continue;
+            }
+            match self.alpn_answer(&name, digest) {
+                Ok(answer) => {
+                    alpn.insert(name, answer);
+                }
+                Err(e) => {
+                    tracing::warn!(name = %name, error = %e, "cannot make a TLS-ALPN-01 certificate")
+                }
+            }
+        }
         *self
             .alpn_challenges
             .write()
-            .unwrap_or_else(|p| p.into_inner()) = Arc::new(challenges);
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(alpn);
+        *self
+            .http_challenges
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(answers.http01);
+    }
+
+    fn alpn_answer(&self, name: &str, digest: [u8; 32]) -> Result<AlpnAnswer, String> {
+        let (cert, key) = alpn_certificate(name, &digest).map_err(|e| e.to_string())?;
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.into());
+        let signer = self
+            .provider
+            .key_provider
+            .load_private_key(key)
+            .map_err(|e| e.to_string())?;
+        Ok(AlpnAnswer {
+            digest,
+            key: Arc::new(CertifiedKey::new(vec![cert.into()], signer)),
+        })
+    }
+
+    /// The key authorization to answer at `/.well-known/acme-challenge/{token}`, while an
+    /// HTTP-01 challenge with that token is pending.
+    pub fn http_challenge(&self, token: &str) -> Option<String> {
+        self.http_challenges
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
+            .cloned()
     }
 
     /// The crypto provider the edge's TLS configurations are built on.
@@ -99,6 +154,13 @@ impl Certs {
     fn table(&self) -> Arc<CertTable<Arc<CertifiedKey>>> {
         self.table.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
+}
+
+/// A TLS-ALPN-01 certificate and the digest it was made for.
+#[derive(Clone)]
+struct AlpnAnswer {
+    digest: [u8; 32],
+    key: Arc<CertifiedKey>,
 }
 
 /// A rustls certificate resolver over [`Certs`].
@@ -127,7 +189,7 @@ impl ResolvesServerCert for CertResolver {
                 .read()
                 .unwrap_or_else(|p| p.into_inner())
                 .get(&name)
-                .cloned();
+                .map(|a| a.key.clone());
         }
         if let Some(ck) = certs.table().choose(&name) {
             return Some(ck);

@@ -105,6 +105,9 @@ async fn handle(
     req: Request<Incoming>,
     conn: Conn,
 ) -> Result<Response<Body>, Infallible> {
+    if let Some(answer) = acme_http01(&shared, &req) {
+        return Ok(answer);
+    }
     Ok(match forward(&shared, req, &conn).await {
         Ok(resp) => resp,
         Err((code, detail, json)) => {
@@ -118,6 +121,28 @@ async fn handle(
             resp
         }
     })
+}
+
+/// The answer to an ACME HTTP-01 validation of a challenge Ferry published, whatever the
+/// host: the CA asks for the token at the name being validated, before any tunnel may be
+/// online for it. Other paths under the prefix go to the tunnel as usual, so an agent can
+/// still answer its own upstream's challenges.
+fn acme_http01(shared: &Shared, req: &Request<Incoming>) -> Option<Response<Body>> {
+    let token = req
+        .uri()
+        .path()
+        .strip_prefix("/.well-known/acme-challenge/")?;
+    let answer = shared.certs.http_challenge(token)?;
+    let mut resp = Response::new(
+        http_body_util::Full::new(Bytes::from(answer))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    Some(resp)
 }
 
 /// A refusal: its code, what to tell the client, and whether the client wants JSON.

@@ -222,6 +222,12 @@ impl EdgeView {
         self.shared.certs_changed.notify_one();
     }
 
+    /// Reads the store's certificates and pending ACME challenges now, and returns once they
+    /// are served: an ACME job calls it before telling the CA that a challenge is ready.
+    pub async fn reload_certificates(&self) -> Result<usize, ferry_store::StoreError> {
+        self.shared.certs.reload(&self.shared.store).await
+    }
+
     /// Replaces the agent ingress domains taken from the store; names that do not parse are
     /// skipped (the control plane validates them on write).
     pub fn set_agent_ingresses(&self, domains: &[String]) {

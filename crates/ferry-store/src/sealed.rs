@@ -175,6 +175,14 @@ impl std::fmt::Debug for Sealed {
 }
 
 impl Sealed {
+    pub(crate) fn from_stored(s: String) -> Self {
+        Self(s)
+    }
+
+    pub(crate) fn stored(&self) -> &str {
+        &self.0
+    }
+
     /// True when the stored text is a plaintext PEM from a build that did not seal keys.
     fn is_plaintext(&self) -> bool {
         !self.0.starts_with(PREFIX)

@@ -1,3 +1,4 @@
+use crate::sealed::Sealed;
 use crate::{Store, StoreError};
 
 impl Store {
@@ -24,5 +25,28 @@ impl Store {
             .setting(key)
             .await?
             .unwrap_or_else(|| value.to_string()))
+    }
+}
+
+impl Store {
+    /// A secret kept in the settings table (an ACME account's key), unsealed, or `None` when
+    /// none is stored.
+    pub async fn secret_setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        match self.setting(key).await? {
+            Some(sealed) => self.unseal(key, &Sealed::from_stored(sealed)).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Seals and stores `plain` under `key` unless a value is stored already, and returns the
+    /// value kept, unsealed: two nodes racing agree on the first.
+    pub async fn secret_setting_or_insert(
+        &self,
+        key: &str,
+        plain: &str,
+    ) -> Result<String, StoreError> {
+        let sealed = self.seal(plain)?;
+        let kept = self.setting_or_insert(key, sealed.stored()).await?;
+        self.unseal(key, &Sealed::from_stored(kept))
     }
 }
