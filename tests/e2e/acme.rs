@@ -313,3 +313,80 @@ async fn a_job_survives_a_kill_9_and_finishes_after_the_restart() {
     let (code, err) = s.curl_verified("x.resume.example.test", &root).await;
     assert_eq!(code, 0, "curl with pebble's root: {err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_ingress_by_dns01_in_its_delegated_zone() {
+    let s = Setup::start(&[]).await;
+    let body = json!({
+        "domain": "connect.example.test",
+        "certificate_management_policy": {"authority": "letsencrypt", "private_key_type": "ecdsa"},
+    });
+    let (status, a) = s
+        .edge
+        .api("POST", "/agent_ingresses", Some(&body.to_string()))
+        .await;
+    assert_eq!(status, 201, "{a}");
+    let path = format!("/agent_ingresses/{}", a["id"].as_str().unwrap());
+    // Not delegated yet: the pre-flight names the NS records.
+    let edge = &s.edge;
+    eventually(
+        "DNS_ERROR before the delegation",
+        Duration::from_secs(20),
+        || {
+            let path = path.clone();
+            async move {
+                let (_, a) = edge.api("GET", &path, None).await;
+                let job = &a["certificate_management_status"]["provisioning_job"];
+                job["error_code"] == "DNS_ERROR"
+                    && job["msg"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("connect.example.test")
+            }
+        },
+    )
+    .await;
+
+    let ns: Vec<String> = a["ns_targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect();
+    s.customer.set("connect.example.test", Rec::Ns(ns));
+    let mut last = Value::Null;
+    for _ in 0..120 {
+        let (_, a) = s.edge.api("GET", &path, None).await;
+        if a["certificate_management_status"]["renews_at"].is_string() {
+            last = a;
+            break;
+        }
+        last = a;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        last["certificate_management_status"]["provisioning_job"].is_null(),
+        "{last}\n{}",
+        s.edge.proc.as_ref().unwrap().output()
+    );
+
+    // The agent ingress now presents the CA's certificate for its names.
+    let root = s.issuing_root().await;
+    for name in ["connect.example.test", "tunnel.local.connect.example.test"] {
+        let out = tokio::process::Command::new("openssl")
+            .args(["s_client", "-verify_return_error", "-connect"])
+            .arg(format!("127.0.0.1:{}", s.edge.https_port()))
+            .args(["-servername", name, "-verify_hostname", name, "-CAfile"])
+            .arg(&root)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("Verify return code: 0 (ok)"),
+            "{name}: {text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -5,7 +5,8 @@
 //!
 //! With [`CustomerDns::follow_into`] it also acts as the resolver a CA would use: a CNAME
 //! whose target it does not hold is followed into that server (Ferry's DNS), and the
-//! target's records are added to the answer section, as pebble's `-dnsserver` needs.
+//! target's records are added to the answer section, as pebble's `-dnsserver` needs; a name
+//! inside a zone it delegates (NS records) is asked of that server whole.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -62,6 +63,21 @@ impl Zone {
             let (_, parent) = name.split_once('.')?;
             self.names.get(&format!("*.{parent}"))
         })
+    }
+
+    /// The delegation point at or above `name` (a name with NS records), if any.
+    fn delegation(&self, name: &str) -> Option<String> {
+        let mut at = name;
+        loop {
+            if self
+                .names
+                .get(at)
+                .is_some_and(|recs| recs.iter().any(|r| matches!(r, Rec::Ns(_))))
+            {
+                return Some(at.to_string());
+            }
+            at = at.split_once('.')?.1;
+        }
     }
 
     /// The answer to one question: its records (owned by the name asked), NODATA or
@@ -190,6 +206,27 @@ async fn respond(zone: &Mutex<Zone>, bytes: &[u8]) -> Option<Vec<u8>> {
     reply.metadata.recursion_desired = query.metadata.recursion_desired;
     reply.metadata.recursion_available = true;
     if let Some(q) = query.queries.first() {
+        let delegated = {
+            let zone = zone.lock().unwrap();
+            let name = q
+                .name()
+                .to_ascii()
+                .trim_end_matches('.')
+                .to_ascii_lowercase();
+            match (zone.upstream, zone.delegation(&name)) {
+                (Some(up), Some(point)) if point != name || q.query_type() != RecordType::NS => {
+                    Some(up)
+                }
+                _ => None,
+            }
+        };
+        if let Some(upstream) = delegated {
+            let answer = ask(upstream, q.name(), q.query_type()).await?;
+            reply.metadata.response_code = answer.metadata.response_code;
+            reply.add_query(q.clone());
+            reply.add_answers(answer.answers.clone());
+            return reply.to_vec().ok();
+        }
         let (code, mut answers, follow) = {
             let zone = zone.lock().unwrap();
             let (code, answers) = zone.answer(q.name(), q.query_type());
@@ -207,7 +244,9 @@ async fn respond(zone: &Mutex<Zone>, bytes: &[u8]) -> Option<Vec<u8>> {
             (code, answers, follow)
         };
         if let Some((upstream, target)) = follow {
-            answers.extend(ask(upstream, &target, q.query_type()).await);
+            if let Some(answer) = ask(upstream, &target, q.query_type()).await {
+                answers.extend(answer.answers.clone());
+            }
         }
         reply.metadata.response_code = code;
         reply.add_query(q.clone());
@@ -216,24 +255,20 @@ async fn respond(zone: &Mutex<Zone>, bytes: &[u8]) -> Option<Vec<u8>> {
     reply.to_vec().ok()
 }
 
-/// The answer records of `name`/`rtype` at `server`, over UDP; none on any failure.
-async fn ask(server: SocketAddr, name: &Name, rtype: RecordType) -> Vec<Record> {
+/// The reply of `server` to `name`/`rtype`, over UDP; none on any failure.
+async fn ask(server: SocketAddr, name: &Name, rtype: RecordType) -> Option<Message> {
     let mut query = Message::query();
     query.add_query(hickory_proto::op::Query::query(name.clone(), rtype));
-    let Ok(bytes) = query.to_vec() else {
-        return Vec::new();
-    };
-    let Ok(sock) = UdpSocket::bind("127.0.0.1:0").await else {
-        return Vec::new();
-    };
+    let bytes = query.to_vec().ok()?;
+    let sock = UdpSocket::bind("127.0.0.1:0").await.ok()?;
     let mut buf = vec![0u8; 4096];
     let exchange = async {
         sock.send_to(&bytes, server).await.ok()?;
         let n = sock.recv(&mut buf).await.ok()?;
         Message::from_vec(&buf[..n]).ok()
     };
-    match tokio::time::timeout(std::time::Duration::from_secs(2), exchange).await {
-        Ok(Some(reply)) => reply.answers.clone(),
-        _ => Vec::new(),
-    }
+    tokio::time::timeout(std::time::Duration::from_secs(2), exchange)
+        .await
+        .ok()
+        .flatten()
 }
