@@ -135,7 +135,11 @@ impl Setup {
 
     /// Reserves `domain` (managed by default, as at ngrok) and returns it.
     async fn reserve(&self, domain: &str) -> Value {
-        let body = json!({ "domain": domain }).to_string();
+        self.reserve_with(json!({ "domain": domain })).await
+    }
+
+    async fn reserve_with(&self, body: Value) -> Value {
+        let body = body.to_string();
         let (status, v) = self
             .edge
             .api("POST", "/reserved_domains", Some(&body))
@@ -246,6 +250,7 @@ async fn a_wildcard_by_dns01_waits_for_its_records_then_a_single_name_by_http01(
         "{cert}"
     );
     assert!(cert.get("private_key_pem").is_none(), "{cert}");
+    assert_eq!(cert["private_key_type"], "ecdsa", "{cert}");
     let root = s.issuing_root().await;
     let (code, err) = s.curl_verified("api.customer1.example.test", &root).await;
     assert_eq!(code, 0, "curl with pebble's root: {err}");
@@ -263,10 +268,22 @@ async fn a_wildcard_by_dns01_waits_for_its_records_then_a_single_name_by_http01(
         "TXT still at {target}"
     );
 
-    let single = s.reserve("app.example.test").await;
+    // The policy's key type is honoured.
+    let single = s
+        .reserve_with(json!({
+            "domain": "app.example.test",
+            "certificate_management_policy": {"authority": "letsencrypt", "private_key_type": "rsa"},
+        }))
+        .await;
     s.create_records(&single);
     let id = single["id"].as_str().unwrap();
-    s.issued(id).await;
+    let d = s.issued(id).await;
+    let cert_id = d["certificate"]["id"].as_str().unwrap();
+    let (_, cert) = s
+        .edge
+        .api("GET", &format!("/tls_certificates/{cert_id}"), None)
+        .await;
+    assert_eq!(cert["private_key_type"], "rsa", "{cert}");
     let (code, err) = s.curl_verified("app.example.test", &root).await;
     assert_eq!(code, 0, "curl with pebble's root: {err}");
 }

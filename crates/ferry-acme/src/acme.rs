@@ -315,7 +315,7 @@ impl AcmeIssuer {
                 return Err(internal(format!("the order is {other:?}")));
             }
         }
-        let (csr, key_pem) = csr(&job.names)?;
+        let (csr, key_pem) = csr(&job.names, &job.key_type).await?;
         order
             .finalize_csr(&csr)
             .await
@@ -414,18 +414,38 @@ async fn validation_errors(order: &mut instant_acme::Order) -> String {
     }
 }
 
-/// A CSR for `names` and its key (PEM). The key is ECDSA P-256 whatever the policy's
-/// `private_key_type`: ring, Ferry's only crypto provider, cannot generate RSA keys.
-fn csr(names: &[String]) -> Result<(Vec<u8>, String), Attempt> {
+/// A CSR for `names` and its key (PEM): ECDSA P-256, or RSA 2048 when the policy's
+/// `private_key_type` is `rsa` (ring signs with RSA keys but cannot make them).
+async fn csr(names: &[String], key_type: &str) -> Result<(Vec<u8>, String), Attempt> {
+    let key = if key_type == "rsa" {
+        tokio::task::spawn_blocking(rsa_key)
+            .await
+            .map_err(|e| internal(format!("cannot make an RSA key: {e}")))??
+    } else {
+        rcgen::KeyPair::generate()
+            .map_err(|e| internal(format!("cannot make a private key: {e}")))?
+    };
     let mut params = rcgen::CertificateParams::new(names.to_vec())
         .map_err(|e| internal(format!("cannot make the certificate request: {e}")))?;
     params.distinguished_name = rcgen::DistinguishedName::new();
-    let key = rcgen::KeyPair::generate()
-        .map_err(|e| internal(format!("cannot make a private key: {e}")))?;
     let csr = params
         .serialize_request(&key)
         .map_err(|e| internal(format!("cannot make the certificate request: {e}")))?;
     Ok((csr.der().to_vec(), key.serialize_pem()))
+}
+
+fn rsa_key() -> Result<rcgen::KeyPair, Attempt> {
+    use rsa::pkcs8::EncodePrivateKey;
+    let private = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048)
+        .map_err(|e| internal(format!("cannot make an RSA key: {e}")))?;
+    let der = private
+        .to_pkcs8_der()
+        .map_err(|e| internal(format!("cannot encode the RSA key: {e}")))?;
+    rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
+        &rustls::pki_types::PrivatePkcs8KeyDer::from(der.as_bytes()),
+        &rcgen::PKCS_RSA_SHA256,
+    )
+    .map_err(|e| internal(format!("cannot use the RSA key: {e}")))
 }
 
 fn internal(msg: String) -> Attempt {
@@ -450,4 +470,34 @@ fn ca(context: &str, e: instant_acme::Error) -> Attempt {
         _ => format!("{context}: {e}"),
     };
     internal(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_request_carries_the_names_and_the_policy_key_type() {
+        for (key_type, oid) in [
+            ("ecdsa", "1.2.840.10045.2.1"),
+            ("rsa", "1.2.840.113549.1.1.1"),
+        ] {
+            let names = vec!["*.c1.example.com".to_string()];
+            let (der, key_pem) = csr(&names, key_type).await.unwrap();
+            let (_, req) = <x509_parser::certification_request::X509CertificationRequest as x509_parser::prelude::FromDer<_>>::from_der(&der).unwrap();
+            assert_eq!(
+                req.certification_request_info
+                    .subject_pki
+                    .algorithm
+                    .algorithm
+                    .to_id_string(),
+                oid,
+                "{key_type}"
+            );
+            assert!(
+                key_pem.starts_with("-----BEGIN PRIVATE KEY-----"),
+                "{key_type}"
+            );
+        }
+    }
 }
