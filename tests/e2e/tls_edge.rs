@@ -13,6 +13,7 @@ use ngrok::prelude::*;
 use rustls::pki_types::CertificateDer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::agent_api::{api_agent, call, post};
 use crate::harness::{curl, Edge, Proc};
 use crate::sdk::sdk_session;
 use crate::tls_tcp::tls_connect;
@@ -143,6 +144,37 @@ async fn without_a_certificate_the_edge_serves_the_names_own_one() {
     assert_eq!(
         (code, body.as_str()),
         (0, "hello from behind the dev ca"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_api_starts_an_endpoint_terminated_at_the_edge() {
+    let edge = Edge::start().await;
+    let host = "api-edge.example.test";
+    let certs = generate(&edge, host);
+    let up = HttpUpstream::start("api started").await;
+    let agent = api_agent(&edge, "", &["--none"], &[]).await;
+    let (code, body) = call(post(
+        &format!("http://{}/api/tunnels", agent.web),
+        &format!(
+            r#"{{"name":"edge","proto":"tls","terminate_at":"edge","addr":"{}","domain":"{host}","crt":"{}","key":"{}"}}"#,
+            up.port(),
+            path(&certs, "server-crt.pem"),
+            path(&certs, "server-key.pem"),
+        ),
+    ))
+    .await;
+    assert_eq!(code, 201, "{body}");
+    assert!(
+        !body.contains("PRIVATE") && !body.contains("LS0tLS1CRUdJTi"),
+        "the agent API shows the key: {body}"
+    );
+    let ca = path(&certs, "ca-crt.pem");
+    let (code, body, err) = curl(&curl_args(&edge, host, &ca, &[])).await;
+    assert_eq!(
+        (code, body.as_str()),
+        (0, "hello from api started"),
         "{err}"
     );
 }
