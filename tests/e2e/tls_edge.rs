@@ -14,8 +14,10 @@ use rustls::pki_types::CertificateDer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::agent_api::{api_agent, call, post};
-use crate::harness::{curl, Edge, Proc};
+use crate::enforcement::bot_token;
+use crate::harness::{curl, eventually, Edge, Proc};
 use crate::sdk::sdk_session;
+use crate::served_certs::{reserve, upload_and_attach, TestPki};
 use crate::tls_tcp::tls_connect;
 use crate::upstream::{HttpUpstream, TcpEcho};
 
@@ -146,6 +148,36 @@ async fn without_a_certificate_the_edge_serves_the_names_own_one() {
         (0, "hello from behind the dev ca"),
         "{err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_dev_mode_the_edge_terminates_with_the_domains_uploaded_certificate() {
+    let edge = Edge::start_production(&[]).await;
+    let (_, _, token) = bot_token(&edge, &[]).await;
+    let host = "prod-tls.example.test";
+    let rd = reserve(&edge, host).await;
+    let pki = TestPki::new();
+    let (chain, key) = pki.leaf(&[host]);
+    upload_and_attach(&edge, &chain, &key, rd["id"].as_str().unwrap()).await;
+    let up = HttpUpstream::start("production").await;
+    let _agent = edge
+        .agent_as(
+            &token,
+            "tls",
+            &[&up.port(), "--domain", host, "--terminate-at", "edge"],
+        )
+        .await;
+    // Only the uploaded certificate chains to this root.
+    let root = pki.write_root(edge.dir.path()).display().to_string();
+    eventually(
+        "the edge to terminate with the uploaded certificate",
+        Duration::from_secs(10),
+        || async {
+            let (code, body, _) = curl(&curl_args(&edge, host, &root, &[])).await;
+            code == 0 && body == "hello from production"
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
