@@ -106,16 +106,18 @@ pub struct TlsArgs {
     domain: Option<String>,
     #[arg(long)]
     subdomain: Option<String>,
-    /// Where TLS ends: `agent` terminates here with --crt/--key; `upstream` passes it through.
-    #[arg(long, value_enum, default_value_t = Terminate::Upstream)]
-    terminate_at: Terminate,
-    /// Server certificate (PEM) for --terminate-at agent.
+    /// Where TLS ends: `edge` (the edge terminates, with --crt/--key or the domain's own
+    /// certificate), `agent` (terminates here with --crt/--key), `upstream` (passed through).
+    /// Default: `edge` with --crt, --key or --mutual-tls-cas, else `upstream`, as in ngrok.
+    #[arg(long, value_enum)]
+    terminate_at: Option<Terminate>,
+    /// Server certificate (PEM), presented where TLS ends.
     #[arg(long)]
     crt: Option<PathBuf>,
-    /// Server private key (PEM) for --terminate-at agent.
+    /// Server private key (PEM) of --crt.
     #[arg(long)]
     key: Option<PathBuf>,
-    /// CA certificates that client certificates must chain to (mutual TLS at the agent).
+    /// CA certificates that client certificates must chain to, checked where TLS ends.
     #[arg(long)]
     mutual_tls_cas: Option<PathBuf>,
     /// ALPN protocols to offer when terminating (http/1.1, h2); none by default.
@@ -128,6 +130,7 @@ pub struct TlsArgs {
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Terminate {
     Agent,
+    Edge,
     Upstream,
 }
 
@@ -199,8 +202,12 @@ pub async fn run_tls(a: TlsArgs, level: Option<String>) -> anyhow::Result<()> {
     spec.domain = a.domain;
     spec.subdomain = a.subdomain;
     spec.terminate_at = match a.terminate_at {
-        Terminate::Agent => TerminateAt::Agent,
-        Terminate::Upstream => TerminateAt::Upstream,
+        Some(Terminate::Agent) => TerminateAt::Agent,
+        Some(Terminate::Edge) => TerminateAt::Edge,
+        Some(Terminate::Upstream) => TerminateAt::Upstream,
+        None => TerminateAt::default_for(
+            a.crt.is_some() || a.key.is_some() || a.mutual_tls_cas.is_some(),
+        ),
     };
     spec.crt = a.crt;
     spec.key = a.key;

@@ -67,7 +67,7 @@ fn rand_suffix() -> u64 {
 }
 
 /// curl with `-w` appending the status on its own line; returns (status, body).
-async fn call(args: Vec<String>) -> (u16, String) {
+pub(crate) async fn call(args: Vec<String>) -> (u16, String) {
     let mut all = vec!["-w".to_string(), "\n%{http_code}".into()];
     all.extend(args);
     let (_, out, _) = curl(&all).await;
@@ -75,7 +75,7 @@ async fn call(args: Vec<String>) -> (u16, String) {
     (code.parse().unwrap_or(0), body.to_string())
 }
 
-fn post(url: &str, body: &str) -> Vec<String> {
+pub(crate) fn post(url: &str, body: &str) -> Vec<String> {
     vec![
         "-X".into(),
         "POST".into(),

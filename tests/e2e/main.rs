@@ -22,5 +22,6 @@ mod resilience;
 mod sdk;
 mod served_certs;
 mod store_failures;
+mod tls_edge;
 mod tls_tcp;
 mod upstream;

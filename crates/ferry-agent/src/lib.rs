@@ -28,7 +28,7 @@ use tokio::sync::{broadcast, Mutex};
 pub use capture::{Capture, CaptureStore};
 pub use session::{backoff, EdgeRefusal, SessionError};
 pub use trust::{RootCas, TrustError};
-pub use tunnel::{HostHeader, TerminateAt, TunnelError, TunnelProto, TunnelSpec};
+pub use tunnel::{HostHeader, Prepared, TerminateAt, TunnelError, TunnelProto, TunnelSpec};
 pub use upstream::{Upstream, UpstreamError};
 
 use crate::forward::Forwarder;
@@ -142,6 +142,8 @@ struct TunnelState {
     id: Option<TunnelId>,
     /// The `Opts` and bind token the edge returned, sent back unchanged on re-bind.
     opts: Option<Value>,
+    /// The `Opts` of a first bind, built from the tunnel's files when it was prepared.
+    first_opts: Value,
     token: String,
     public_url: Option<String>,
     /// The agent API body that started it, kept to persist API tunnels across restarts.
@@ -291,17 +293,18 @@ impl Inner {
         spec: TunnelSpec,
         api_body: Option<Value>,
     ) -> Result<TunnelState, AgentError> {
-        let tls = spec.prepare()?;
+        let prepared = spec.prepare()?;
         Ok(TunnelState {
             fwd: Arc::new(Forwarder {
                 spec,
-                tls,
+                tls: prepared.tls,
                 upstream_tls: self.upstream_tls.clone(),
                 metrics: Arc::new(metrics::TunnelMetrics::default()),
                 captures: self.captures.clone(),
             }),
             id: None,
             opts: None,
+            first_opts: prepared.opts,
             token: String::new(),
             public_url: None,
             api_body,

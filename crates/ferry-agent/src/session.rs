@@ -192,7 +192,7 @@ pub async fn bind_one(
             proto: t.fwd.spec.bind_proto().to_string(),
             forwards_to: t.fwd.spec.addr.to_string(),
             forwards_proto: String::new(),
-            opts: t.opts.clone().unwrap_or_else(|| t.fwd.spec.bind_opts()),
+            opts: t.opts.clone().unwrap_or_else(|| t.first_opts.clone()),
             extra: BindExtra {
                 token: t.token.clone(),
                 metadata: t.fwd.spec.metadata.clone(),

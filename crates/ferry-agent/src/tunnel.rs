@@ -25,8 +25,7 @@ pub enum TunnelProto {
     Tcp,
 }
 
-/// Where a `tls` tunnel's TLS ends (ngrok's `terminate_at`). ngrok's third place, `edge`, is
-/// refused: Ferry's edge does not terminate a tunnel's TLS yet.
+/// Where a `tls` tunnel's TLS ends (ngrok's `terminate_at`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TerminateAt {
     /// Pass the client's TLS bytes to the upstream untouched.
@@ -34,6 +33,33 @@ pub enum TerminateAt {
     /// The agent terminates TLS with `crt`/`key`, checking client certificates against
     /// `mutual_tls_cas` if given. The edge never sees plaintext.
     Agent,
+    /// The edge terminates TLS, with `crt`/`key` when given (sent in the bind) or else the
+    /// certificate it serves for the name, checking client certificates against
+    /// `mutual_tls_cas` if given; the agent receives plaintext.
+    Edge,
+}
+
+impl TerminateAt {
+    /// ngrok's default when `terminate_at` is not set: `edge` when the tunnel has a certificate,
+    /// a key or client CAs (all of which only mean something where TLS ends), else `upstream`.
+    pub fn default_for(crt_key_or_cas: bool) -> Self {
+        if crt_key_or_cas {
+            Self::Edge
+        } else {
+            Self::Upstream
+        }
+    }
+}
+
+/// What serving a tunnel needs, built once from its files before the first bind.
+#[derive(Debug)]
+pub struct Prepared {
+    /// Set when the agent terminates TLS for this tunnel.
+    pub tls: Option<Arc<ServerConfig>>,
+    /// The bind's `Opts`, shaped as ngrok's SDK shapes them, with the files' contents the edge
+    /// needs (client CAs, a certificate and key to terminate with) read now: a file that
+    /// vanished later cannot quietly drop a protection from a re-bind.
+    pub opts: Value,
 }
 
 /// What the agent sends upstream as `Host` (ngrok's `host_header`).
@@ -67,12 +93,13 @@ pub struct TunnelSpec {
     pub remote_addr: Option<String>,
     /// TLS only; [`TunnelSpec::prepare`] checks it agrees with `crt` and `key`.
     pub terminate_at: TerminateAt,
-    /// PEM certificate chain the agent presents when it terminates TLS.
+    /// PEM certificate chain presented where TLS ends: by the agent, or sent to the edge.
     pub crt: Option<PathBuf>,
     /// PEM private key of `crt`.
     pub key: Option<PathBuf>,
-    /// PEM CA certificates client certificates must chain to. For HTTP the file is sent in
-    /// the bind and the edge checks; for TLS with [`TerminateAt::Agent`] the agent checks.
+    /// PEM CA certificates client certificates must chain to. For HTTP and for TLS with
+    /// [`TerminateAt::Edge`] the file is sent in the bind and the edge checks; for TLS with
+    /// [`TerminateAt::Agent`] the agent checks.
     pub mutual_tls_cas: Option<PathBuf>,
     /// ALPN protocols the agent offers when it terminates TLS. Empty by default: the upstream
     /// gets bytes in whatever protocol the client chose, so offering h2 to an HTTP/1.1
@@ -105,10 +132,21 @@ pub enum TunnelError {
         /// `crt`, `key`, or `crt and key`.
         missing: &'static str,
     },
-    /// `crt`/`key` without `terminate_at: agent`: ngrok would terminate at its edge with
-    /// them, which Ferry's edge does not do, so they would be silently unused.
-    #[error("{code}: tunnel {name:?}: crt/key are set but terminate_at is not 'agent'; Ferry terminates TLS for a tunnel at the agent only, so add terminate_at: agent")]
-    EdgeTermination {
+    /// `terminate_at: edge` with only one of `crt` and `key`. Neither is fine (the edge serves
+    /// the domain's own certificate); one alone is a mistake.
+    #[error("{code}: tunnel {name:?}: terminate_at: edge takes crt and key together (missing: {missing}); give both, or neither to serve the domain's own certificate")]
+    HalfCertificate {
+        /// Always [`ErrorCode::TerminationNeedsCertificate`], shown first in the message.
+        code: ErrorCode,
+        /// The tunnel, as configured.
+        name: String,
+        /// `crt` or `key`.
+        missing: &'static str,
+    },
+    /// `crt`/`key` with `terminate_at: upstream`: the client's TLS passes through untouched,
+    /// so they would be silently unused.
+    #[error("{code}: tunnel {name:?}: crt/key are set but terminate_at is 'upstream', which passes the client's TLS through untouched; use terminate_at: edge (the default with crt/key) or agent")]
+    UnusedCertificate {
         /// Always [`ErrorCode::TerminationNeedsCertificate`], shown first in the message.
         code: ErrorCode,
         /// The tunnel, as configured.
@@ -156,10 +194,16 @@ impl TunnelSpec {
         }
     }
 
-    /// The bind's `Opts`, shaped as ngrok's SDK shapes them.
-    pub fn bind_opts(&self) -> Value {
+    /// The bind's `Opts`, shaped as ngrok's SDK shapes them. `files` holds what was read from
+    /// the tunnel's files: the client CAs (PEM) and, for [`TerminateAt::Edge`], the
+    /// certificate and key.
+    fn bind_opts(&self, files: &BindFiles) -> Value {
         let domain = self.domain.clone().unwrap_or_default();
         let subdomain = self.subdomain.clone().unwrap_or_default();
+        let client_cas = files
+            .client_cas
+            .as_ref()
+            .map(|pem| json!({ "mutual_tls_ca": base64_std(pem) }));
         match self.proto {
             TunnelProto::Http => {
                 let basic_auth = (!self.basic_auth.is_empty()).then(|| {
@@ -170,11 +214,6 @@ impl TunnelSpec {
                         .collect();
                     json!({ "credentials": creds })
                 });
-                let mutual_tls_ca = self.mutual_tls_cas.as_ref().and_then(|path| {
-                    std::fs::read(path)
-                        .ok()
-                        .map(|pem| json!({ "mutual_tls_ca": base64_std(&pem) }))
-                });
                 json!({
                     "Domain": domain, "Hostname": "", "Auth": "", "Subdomain": subdomain,
                     "HostHeaderRewrite": self.host_header == HostHeader::Rewrite,
@@ -182,17 +221,27 @@ impl TunnelSpec {
                     "ProxyProto": 0,
                     "Compression": null, "CircuitBreaker": null, "IPRestriction": null,
                     "BasicAuth": basic_auth, "OAuth": null, "OIDC": null,
-                    "WebhookVerification": null, "MutualTLSCA": mutual_tls_ca,
+                    "WebhookVerification": null, "MutualTLSCA": client_cas,
                     "RequestHeaders": null, "ResponseHeaders": null,
                     "WebsocketTCPConverter": null, "UserAgentFilter": null, "TrafficPolicy": null,
                 })
             }
-            TunnelProto::Tls => json!({
-                "Domain": domain, "Hostname": "", "Subdomain": subdomain, "ProxyProto": 0,
-                "MutualTLSAtAgent": self.terminate_at == TerminateAt::Agent && self.mutual_tls_cas.is_some(),
-                "MutualTLSAtEdge": null, "TLSTermination": null,
-                "IPRestriction": null, "TrafficPolicy": null,
-            }),
+            TunnelProto::Tls => {
+                let at_edge = self.terminate_at == TerminateAt::Edge;
+                // As ngrok's SDK sends it: an object, empty when the edge is to serve the
+                // name's own certificate.
+                let termination = at_edge.then(|| match &files.identity {
+                    Some((crt, key)) => json!({ "cert": base64_std(crt), "key": base64_std(key) }),
+                    None => json!({}),
+                });
+                json!({
+                    "Domain": domain, "Hostname": "", "Subdomain": subdomain, "ProxyProto": 0,
+                    "MutualTLSAtAgent": self.terminate_at == TerminateAt::Agent && self.mutual_tls_cas.is_some(),
+                    "MutualTLSAtEdge": if at_edge { client_cas } else { None },
+                    "TLSTermination": termination,
+                    "IPRestriction": null, "TrafficPolicy": null,
+                })
+            }
             TunnelProto::Tcp => json!({
                 "Addr": self.remote_addr.clone().unwrap_or_default(), "ProxyProto": 0,
                 "IPRestriction": null, "TrafficPolicy": null,
@@ -202,27 +251,73 @@ impl TunnelSpec {
 
     /// Checks the tunnel's files and builds what serving it needs. Runs before the bind, so a
     /// wrong certificate never becomes a public endpoint that fails every handshake.
-    pub fn prepare(&self) -> Result<Option<Arc<ServerConfig>>, TunnelError> {
-        if self.proto == TunnelProto::Http {
-            if let Some(path) = &self.mutual_tls_cas {
-                // Checked here so a wrong file (the guide passes a CA key) is named now.
-                ferry_pki::load_ca_certs(path).map_err(|source| TunnelError::File {
-                    name: self.name.clone(),
-                    source,
-                })?;
+    pub fn prepare(&self) -> Result<Prepared, TunnelError> {
+        let file_err = |source| TunnelError::File {
+            name: self.name.clone(),
+            source,
+        };
+        // Checked here so a wrong file (the guide passes a CA key) is named now.
+        let client_cas = match &self.mutual_tls_cas {
+            Some(path) => {
+                let pem = ferry_pki::read_file(path).map_err(file_err)?;
+                let certs = ferry_pki::ca_certs_from_pem(path, &pem).map_err(file_err)?;
+                Some((path, pem, certs))
             }
-            return Ok(None);
-        }
-        let has_files = self.crt.is_some() || self.key.is_some();
-        if self.terminate_at != TerminateAt::Agent {
-            if has_files {
-                return Err(TunnelError::EdgeTermination {
-                    code: ErrorCode::TerminationNeedsCertificate,
-                    name: self.name.clone(),
-                });
+            None => None,
+        };
+        let mut files = BindFiles {
+            client_cas: client_cas.as_ref().map(|(_, pem, _)| pem.clone()),
+            identity: None,
+        };
+        let mut tls = None;
+        match (self.proto, self.terminate_at) {
+            (TunnelProto::Http | TunnelProto::Tcp, _) => {}
+            (TunnelProto::Tls, TerminateAt::Upstream) => {
+                if self.crt.is_some() || self.key.is_some() {
+                    return Err(TunnelError::UnusedCertificate {
+                        code: ErrorCode::TerminationNeedsCertificate,
+                        name: self.name.clone(),
+                    });
+                }
             }
-            return Ok(None);
+            (TunnelProto::Tls, TerminateAt::Edge) => {
+                files.identity = match (&self.crt, &self.key) {
+                    (None, None) => None,
+                    (Some(crt), Some(key)) => {
+                        let crt_pem = ferry_pki::read_file(crt).map_err(file_err)?;
+                        let key_pem = ferry_pki::read_file(key).map_err(file_err)?;
+                        // The edge checks them too; checked here, the mistake is named
+                        // with the file, before anything is bound.
+                        ferry_pki::server_identity_from_pem(crt, &crt_pem, key, &key_pem)
+                            .map_err(file_err)?;
+                        Some((crt_pem, key_pem))
+                    }
+                    (None, Some(_)) | (Some(_), None) => {
+                        return Err(TunnelError::HalfCertificate {
+                            code: ErrorCode::TerminationNeedsCertificate,
+                            name: self.name.clone(),
+                            missing: if self.crt.is_none() { "crt" } else { "key" },
+                        })
+                    }
+                };
+            }
+            (TunnelProto::Tls, TerminateAt::Agent) => {
+                let cas = client_cas.map(|(path, _, certs)| (path, certs));
+                tls = Some(self.agent_tls(cas)?);
+            }
         }
+        Ok(Prepared {
+            tls,
+            opts: self.bind_opts(&files),
+        })
+    }
+
+    /// The TLS configuration of a tunnel the agent terminates, requiring client certificates
+    /// from `client_cas` (its file and certificates) when given.
+    fn agent_tls(
+        &self,
+        client_cas: Option<(&PathBuf, Vec<rustls::pki_types::CertificateDer<'static>>)>,
+    ) -> Result<Arc<ServerConfig>, TunnelError> {
         let (crt, key) = match (&self.crt, &self.key) {
             (Some(c), Some(k)) => (c, k),
             (c, k) => {
@@ -238,11 +333,11 @@ impl TunnelSpec {
                 });
             }
         };
-        let file_err = |source| TunnelError::File {
-            name: self.name.clone(),
-            source,
-        };
-        let identity = ferry_pki::load_server_identity(crt, key).map_err(file_err)?;
+        let identity =
+            ferry_pki::load_server_identity(crt, key).map_err(|source| TunnelError::File {
+                name: self.name.clone(),
+                source,
+            })?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
@@ -250,10 +345,9 @@ impl TunnelSpec {
                 name: self.name.clone(),
                 source,
             })?;
-        let builder = match &self.mutual_tls_cas {
+        let builder = match client_cas {
             None => builder.with_no_client_auth(),
-            Some(path) => {
-                let cas = ferry_pki::load_ca_certs(path).map_err(file_err)?;
+            Some((path, cas)) => {
                 let mut roots = RootCertStore::empty();
                 for ca in cas {
                     roots.add(ca).map_err(|e| TunnelError::ClientCas {
@@ -278,11 +372,125 @@ impl TunnelSpec {
                 source,
             })?;
         cfg.alpn_protocols = self.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
-        Ok(Some(Arc::new(cfg)))
+        Ok(Arc::new(cfg))
     }
+}
+
+/// The contents of a tunnel's files that go into its bind.
+struct BindFiles {
+    /// `mutual_tls_cas`, PEM.
+    client_cas: Option<Vec<u8>>,
+    /// `crt` and `key`, PEM, for a tunnel the edge terminates with them.
+    identity: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 fn base64_std(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn spec(dir: &Path, terminate_at: TerminateAt, files: &[&str]) -> TunnelSpec {
+        let has = |name: &str| files.contains(&name).then(|| dir.join(name));
+        TunnelSpec {
+            name: "t".into(),
+            proto: TunnelProto::Tls,
+            addr: Upstream::parse("3000").unwrap(),
+            domain: Some("t.example.test".into()),
+            subdomain: None,
+            remote_addr: None,
+            terminate_at,
+            crt: has("server-crt.pem"),
+            key: has("server-key.pem"),
+            mutual_tls_cas: has("ca-crt.pem"),
+            alpn: Vec::new(),
+            http_scheme: false,
+            metadata: String::new(),
+            inspect: false,
+            host_header: HostHeader::Preserve,
+            basic_auth: Vec::new(),
+        }
+    }
+
+    fn certs() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = ferry_pki::GenerateOptions {
+            domains: vec!["t.example.test".into()],
+            ..Default::default()
+        };
+        ferry_pki::generate_set(&opts, dir.path()).unwrap();
+        dir
+    }
+
+    fn b64_of(path: &Path) -> String {
+        base64_std(&std::fs::read(path).unwrap())
+    }
+
+    #[test]
+    fn an_edge_tunnel_sends_its_certificate_key_and_client_cas_as_ngrok_does() {
+        let dir = certs();
+        let d = dir.path();
+        let all = ["server-crt.pem", "server-key.pem", "ca-crt.pem"];
+        let p = spec(d, TerminateAt::Edge, &all).prepare().unwrap();
+        assert!(p.tls.is_none(), "the agent does not terminate");
+        let term = &p.opts["TLSTermination"];
+        assert_eq!(term["cert"], b64_of(&d.join("server-crt.pem")));
+        assert_eq!(term["key"], b64_of(&d.join("server-key.pem")));
+        assert_eq!(
+            p.opts["MutualTLSAtEdge"]["mutual_tls_ca"],
+            b64_of(&d.join("ca-crt.pem"))
+        );
+        assert_eq!(p.opts["MutualTLSAtAgent"], false);
+        // Without crt/key the edge serves the name's own certificate: an empty object.
+        let p = spec(d, TerminateAt::Edge, &[]).prepare().unwrap();
+        assert_eq!(p.opts["TLSTermination"], json!({}));
+        assert_eq!(p.opts["MutualTLSAtEdge"], Value::Null);
+        // Passed through: neither.
+        let p = spec(d, TerminateAt::Upstream, &[]).prepare().unwrap();
+        assert_eq!(p.opts["TLSTermination"], Value::Null);
+        // At the agent: the agent's own configuration, nothing for the edge.
+        let p = spec(d, TerminateAt::Agent, &all).prepare().unwrap();
+        assert!(p.tls.is_some());
+        assert_eq!(p.opts["TLSTermination"], Value::Null);
+        assert_eq!(p.opts["MutualTLSAtEdge"], Value::Null);
+        assert_eq!(p.opts["MutualTLSAtAgent"], true);
+    }
+
+    #[test]
+    fn wrong_edge_files_are_named_before_the_bind() {
+        let dir = certs();
+        let d = dir.path();
+        let err = |s: TunnelSpec| s.prepare().unwrap_err().to_string();
+        let half = err(spec(d, TerminateAt::Edge, &["server-crt.pem"]));
+        assert!(
+            half.contains("missing: key") && half.contains("ERR_FERRY_504"),
+            "{half}"
+        );
+        // The client's key with the server's certificate.
+        let mut mismatched = spec(d, TerminateAt::Edge, &["server-crt.pem", "server-key.pem"]);
+        mismatched.key = Some(d.join("client-key.pem"));
+        let e = err(mismatched);
+        assert!(
+            e.contains("does not match") && e.contains("ERR_FERRY_505"),
+            "{e}"
+        );
+        // The CA key as the client CAs (DESIGN trap 2).
+        let mut ca_key = spec(d, TerminateAt::Edge, &[]);
+        ca_key.mutual_tls_cas = Some(d.join("ca-key.pem"));
+        assert!(err(ca_key).contains("private key"));
+        let unused = err(spec(
+            d,
+            TerminateAt::Upstream,
+            &["server-crt.pem", "server-key.pem"],
+        ));
+        assert!(
+            unused.contains("passes the client's TLS through"),
+            "{unused}"
+        );
+    }
 }

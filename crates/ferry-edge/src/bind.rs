@@ -21,7 +21,7 @@ use self::decide::{decide, Endpoint, IdCheck, Policy, RegistryView, Reservation}
 pub use self::refusal::BindRefusal;
 use self::request::{BindRequest, Site, Wanted};
 use crate::registry::{AgentSession, Registry, Tunnel};
-use crate::{client_auth, tcp, Shared};
+use crate::{client_auth, tcp, terminate, Shared};
 
 pub async fn bind(
     shared: &Arc<Shared>,
@@ -51,9 +51,15 @@ pub async fn bind(
     };
     let mut decision = decide(req, policy, &view)?;
 
-    let client_tls = match &decision.client_ca {
-        Some(ca) => Some(client_auth::config_for(shared, ca).await?),
-        None => None,
+    // A TLS endpoint's client CAs are part of its termination; an HTTPS endpoint's make a
+    // configuration of their own.
+    let (client_tls, tls_termination) = match (&decision.termination, &decision.client_ca) {
+        (Some(t), ca) => (
+            None,
+            Some(terminate::config_for(shared, t, ca.as_deref()).await?),
+        ),
+        (None, Some(ca)) => (Some(client_auth::config_for(shared, ca).await?), None),
+        (None, None) => (None, None),
     };
     let (host, port, url) = match &decision.endpoint {
         Endpoint::Host(pattern) => {
@@ -82,6 +88,7 @@ pub async fn bind(
         forwards_to: decision.forwards_to,
         started_at: std::time::SystemTime::now(),
         client_tls,
+        tls_termination,
     });
     // Only a host can be taken here (by a bind that won a race since the decision); a TCP
     // port was claimed above and nothing fails after.

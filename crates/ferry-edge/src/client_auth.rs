@@ -1,4 +1,5 @@
-//! Mutual TLS at the edge for HTTPS endpoints: a bind whose `MutualTLSCA` carries CA
+//! Mutual TLS at the edge for HTTPS endpoints (and, through [`verifier`], for TLS endpoints the
+//! edge terminates, `terminate.rs`): a bind whose `MutualTLSCA` carries CA
 //! certificates (PEM, as ngrok's agents send the `mutual_tls_cas` file) or names certificate
 //! authorities uploaded through the API (`ca_...` IDs) gets a TLS configuration of its own
 //! that requires a client certificate from one of them. Connections for that host are
@@ -12,6 +13,7 @@ use base64::Engine;
 use ferry_store::StoreError;
 use ferry_types::ErrorCode;
 use rustls::pki_types::CertificateDer;
+use rustls::server::danger::ClientCertVerifier;
 use rustls::server::{VerifierBuilderError, WebPkiClientVerifier};
 use rustls::{RootCertStore, ServerConfig};
 use serde_json::Value;
@@ -73,6 +75,22 @@ pub async fn config_for(
     shared: &Shared,
     encoded: &str,
 ) -> Result<Arc<ServerConfig>, ClientCaError> {
+    let verifier = verifier(shared, encoded).await?;
+    let mut cfg = ServerConfig::builder_with_provider(shared.https_tls.crypto_provider().clone())
+        .with_safe_default_protocol_versions()
+        .map_err(ClientCaError::Tls)?
+        .with_client_cert_verifier(verifier)
+        .with_cert_resolver(shared.https_tls.cert_resolver.clone());
+    cfg.alpn_protocols = shared.https_tls.alpn_protocols.clone();
+    Ok(Arc::new(cfg))
+}
+
+/// The verifier that accepts only client certificates chaining to the CAs in `encoded`: PEM
+/// or uploaded certificate authority IDs, base64 as the bind carries them.
+pub async fn verifier(
+    shared: &Shared,
+    encoded: &str,
+) -> Result<Arc<dyn ClientCertVerifier>, ClientCaError> {
     let raw = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .map_err(ClientCaError::NotBase64)?;
@@ -88,16 +106,9 @@ pub async fn config_for(
         roots.add(der).map_err(ClientCaError::NotCa)?;
     }
     let provider = shared.https_tls.crypto_provider().clone();
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
         .build()
-        .map_err(ClientCaError::Verifier)?;
-    let mut cfg = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(ClientCaError::Tls)?
-        .with_client_cert_verifier(verifier)
-        .with_cert_resolver(shared.https_tls.cert_resolver.clone());
-    cfg.alpn_protocols = shared.https_tls.alpn_protocols.clone();
-    Ok(Arc::new(cfg))
+        .map_err(ClientCaError::Verifier)
 }
 
 /// The PEM of the uploaded certificate authorities named by `ids` (comma or space separated).

@@ -1,6 +1,7 @@
 //! The public TLS port. It reads the ClientHello without terminating TLS and decides by SNI:
-//! names the agent ingress owns go to the ingress, TLS endpoints get the raw bytes, and
-//! everything else is terminated here and served as HTTPS.
+//! names the agent ingress owns go to the ingress, TLS endpoints get the raw bytes (or, when
+//! the edge terminates them, the plaintext after a handshake with the endpoint's own
+//! configuration), and everything else is terminated here and served as HTTPS.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
-use crate::registry::Route;
+use crate::registry::{Route, Tunnel};
 use crate::rewind::Rewind;
 use crate::{http_proxy, ingress, proxy_stream, Shared};
 
@@ -61,7 +62,9 @@ pub async fn serve_http_port(shared: Arc<Shared>, listener: TcpListener) {
 
 enum Target {
     Agent,
-    Passthrough(Arc<crate::registry::Tunnel>),
+    Passthrough(Arc<Tunnel>),
+    /// A TLS endpoint the edge terminates, with its own configuration.
+    Terminated(Arc<Tunnel>, Arc<rustls::ServerConfig>),
     /// Terminated here; with the endpoint's own configuration (and its ID) when it requires
     /// client certificates.
     Https(Option<(Arc<rustls::ServerConfig>, TunnelId)>),
@@ -101,7 +104,10 @@ async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, r
     } else {
         match sni.as_deref().and_then(|n| Hostname::parse(n).ok()) {
             Some(h) => match shared.registry.route_host(&h) {
-                Route::Live(t) if t.proto == BindProto::Tls => Target::Passthrough(t),
+                Route::Live(t) if t.proto == BindProto::Tls => match t.tls_termination.clone() {
+                    Some(config) => Target::Terminated(t, config),
+                    None => Target::Passthrough(t),
+                },
                 Route::Live(t) => Target::Https(t.client_tls.clone().map(|c| (c, t.id.clone()))),
                 _ => Target::Https(None),
             },
@@ -130,21 +136,22 @@ async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, r
         }
         Target::Passthrough(tunnel) => {
             let tracker = shared.tracker.clone();
-            tracker
-                .spawn(async move {
-                    let stream = match proxy_stream::open(&tunnel, peer, shared.config.stream_wait).await {
-                        Ok(s) => s,
-                        Err(e) => {
-                            tracing::info!(%peer, code = %e.code(), error = %e, "cannot reach the agent for a TLS connection");
-                            return;
-                        }
-                    };
-                    if let Err(e) = splice(io, stream, shared.config.idle_timeout).await {
-                        tracing::debug!(%peer, error = %e, "TLS passthrough ended");
-                    }
-                })
-                .await
-                .ok();
+            tracker.spawn(carry(shared, tunnel, peer, io)).await.ok();
+        }
+        Target::Terminated(tunnel, config) => {
+            let accept = TlsAcceptor::from(config).accept(io);
+            let tls = match tokio::time::timeout(shared.config.handshake_timeout, accept).await {
+                Ok(Ok(tls)) => tls,
+                // A client without a certificate from the endpoint's CAs ends here, told so by
+                // the TLS alert; nothing reaches the agent.
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, tunnel = %tunnel.id, error = %e, "TLS handshake for an endpoint terminated at the edge failed");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let tracker = shared.tracker.clone();
+            tracker.spawn(carry(shared, tunnel, peer, tls)).await.ok();
         }
         Target::Https(client_tls) => {
             let (config, verified_for) = match client_tls {
@@ -175,5 +182,23 @@ async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, r
                 .await
                 .ok();
         }
+    }
+}
+
+/// Carries a TLS endpoint's connection to its agent: the client's own TLS bytes, or the
+/// plaintext of a handshake the edge completed.
+async fn carry<C>(shared: Arc<Shared>, tunnel: Arc<Tunnel>, peer: SocketAddr, conn: C)
+where
+    C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let stream = match proxy_stream::open(&tunnel, peer, shared.config.stream_wait).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::info!(%peer, code = %e.code(), error = %e, "cannot reach the agent for a TLS connection");
+            return;
+        }
+    };
+    if let Err(e) = splice(conn, stream, shared.config.idle_timeout).await {
+        tracing::debug!(%peer, error = %e, "TLS connection ended");
     }
 }

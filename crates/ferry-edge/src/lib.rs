@@ -21,6 +21,7 @@ mod registry;
 mod rewind;
 mod stream_reuse;
 mod tcp;
+mod terminate;
 mod tls;
 mod view;
 

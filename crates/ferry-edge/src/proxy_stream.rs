@@ -68,7 +68,9 @@ pub async fn open(
         client_addr: client.to_string(),
         proto: tunnel.proto.to_string(),
         edge_type: String::new(),
-        passthrough_tls: tunnel.proto == BindProto::Tls,
+        // What the agent reads: the client's TLS, or the plaintext of a TLS endpoint the edge
+        // terminated.
+        passthrough_tls: tunnel.proto == BindProto::Tls && tunnel.tls_termination.is_none(),
     };
     let stream = open_typed(&tunnel.session.open, StreamType::PROXY, &header.encode())
         .await

@@ -55,6 +55,9 @@ pub struct Tunnel {
     /// For an HTTPS endpoint with mutual TLS at the edge: the TLS configuration that requires
     /// a client certificate from the endpoint's CAs (`client_auth.rs`).
     pub client_tls: Option<Arc<rustls::ServerConfig>>,
+    /// For a TLS endpoint the edge terminates (`terminate.rs`): the configuration its
+    /// connections are accepted with. `None` passes the client's TLS through to the agent.
+    pub tls_termination: Option<Arc<rustls::ServerConfig>>,
 }
 
 pub enum Route {
@@ -379,6 +382,7 @@ mod tests {
             forwards_to: String::new(),
             started_at: std::time::SystemTime::now(),
             client_tls: None,
+            tls_termination: None,
         })
     }
 

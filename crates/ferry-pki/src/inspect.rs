@@ -7,7 +7,7 @@ use rustls::pki_types::CertificateDer;
 
 use crate::diagnose::{cert_is_ca, describe_subject, diagnose_certificate, Defect};
 use crate::error::LoadError;
-use crate::load::{read, sniff};
+use crate::load::{read_file, sniff};
 use crate::pem::{self, Kind};
 
 /// One line of `ferry certs check`: what a file holds and, for a certificate, what peers will
@@ -52,7 +52,7 @@ pub enum FileKind {
 /// Describes `path` by its first meaningful PEM block. Only a file that cannot be read, or
 /// whose PEM or certificate is corrupt, is an error; a file of an unexpected kind is a report.
 pub fn inspect_file(path: &Path) -> Result<FileReport, LoadError> {
-    let bytes = read(path)?;
+    let bytes = read_file(path)?;
     let report = |kind, defects| FileReport {
         path: path.to_path_buf(),
         kind,

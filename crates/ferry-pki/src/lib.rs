@@ -34,6 +34,6 @@ pub use error::{Expected, LoadError, PkiError};
 pub use generate::{generate_set, GenerateOptions, GeneratedSet, SET_FILE_NAMES};
 pub use inspect::{inspect_file, FileKind, FileReport};
 pub use load::{
-    check_key_matches, load_ca_certs, load_cert_chain, load_private_key, load_server_identity,
-    ServerIdentity,
+    ca_certs_from_pem, check_key_matches, load_ca_certs, load_cert_chain, load_private_key,
+    load_server_identity, read_file, server_identity_from_pem, ServerIdentity,
 };

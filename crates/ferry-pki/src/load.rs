@@ -20,7 +20,12 @@ use crate::pem::{self, Block, KeyFormat, Kind};
 
 /// Loads a PEM certificate chain for a server or client (`crt`), leaf first as in the file.
 pub fn load_cert_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, LoadError> {
-    let blocks = read_blocks(path, Expected::Certificate)?;
+    cert_chain_from(path, &read_file(path)?)
+}
+
+/// [`load_cert_chain`] on the contents of `path`.
+fn cert_chain_from(path: &Path, bytes: &[u8]) -> Result<Vec<CertificateDer<'static>>, LoadError> {
+    let blocks = read_blocks(path, bytes, Expected::Certificate)?;
     let certs = certificates(path, &blocks)?;
     if certs.is_empty() {
         return Err(wrong_kind(path, &blocks, Expected::Certificate));
@@ -31,7 +36,12 @@ pub fn load_cert_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, Load
 /// Loads one PEM private key (PKCS#8, PKCS#1/RSA or SEC1/EC) and checks that rustls can sign
 /// with it, so an unusable key fails here, naming the file, rather than at the first handshake.
 pub fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, LoadError> {
-    let blocks = read_blocks(path, Expected::PrivateKey)?;
+    private_key_from(path, &read_file(path)?)
+}
+
+/// [`load_private_key`] on the contents of `path`.
+fn private_key_from(path: &Path, bytes: &[u8]) -> Result<PrivateKeyDer<'static>, LoadError> {
+    let blocks = read_blocks(path, bytes, Expected::PrivateKey)?;
     let keys: Vec<&Block> = blocks
         .iter()
         .filter(|b| {
@@ -91,7 +101,16 @@ pub fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, LoadError
 /// certificate here is refused: trusting a leaf "works" for that one peer only, and the guides'
 /// example passes the CA *key* (DESIGN trap 2).
 pub fn load_ca_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, LoadError> {
-    let blocks = read_blocks(path, Expected::CaCertificate)?;
+    ca_certs_from_pem(path, &read_file(path)?)
+}
+
+/// [`load_ca_certs`] on the contents of `path`, for a caller that also sends them on (the
+/// agent puts `mutual_tls_cas` in the bind): what is checked is then what is sent.
+pub fn ca_certs_from_pem(
+    path: &Path,
+    bytes: &[u8],
+) -> Result<Vec<CertificateDer<'static>>, LoadError> {
+    let blocks = read_blocks(path, bytes, Expected::CaCertificate)?;
     let certs = certificates(path, &blocks)?;
     if certs.is_empty() {
         return Err(wrong_kind(path, &blocks, Expected::CaCertificate));
@@ -165,8 +184,20 @@ pub struct ServerIdentity {
 /// Loads `crt` and `key` for a TLS server and refuses what clients would refuse: a key that
 /// does not match, or a leaf with any [`crate::Defect`] for a server (DESIGN trap 1).
 pub fn load_server_identity(crt: &Path, key: &Path) -> Result<ServerIdentity, LoadError> {
-    let chain = load_cert_chain(crt)?;
-    let private = load_private_key(key)?;
+    server_identity_from_pem(crt, &read_file(crt)?, key, &read_file(key)?)
+}
+
+/// [`load_server_identity`] on PEM that arrived some other way than as files: the edge gets a
+/// TLS endpoint's certificate and key in the bind (ngrok's `TLSTermination`). `crt` and `key`
+/// only name the two in messages, so the agent's user reads which one is wrong.
+pub fn server_identity_from_pem(
+    crt: &Path,
+    crt_pem: &[u8],
+    key: &Path,
+    key_pem: &[u8],
+) -> Result<ServerIdentity, LoadError> {
+    let chain = cert_chain_from(crt, crt_pem)?;
+    let private = private_key_from(key, key_pem)?;
     check_key_matches(&chain, &private, crt, key)?;
     if let Some(leaf) = chain.first() {
         check_certificate(crt, leaf, CertRole::ServerLeaf)?;
@@ -178,7 +209,7 @@ pub fn load_server_identity(crt: &Path, key: &Path) -> Result<ServerIdentity, Lo
 }
 
 /// Reads a file whole, telling a missing file from an unreadable one.
-pub(crate) fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
+pub fn read_file(path: &Path) -> Result<Vec<u8>, LoadError> {
     std::fs::read(path).map_err(|source| match source.kind() {
         io::ErrorKind::NotFound => LoadError::Missing {
             path: path.to_path_buf(),
@@ -190,22 +221,22 @@ pub(crate) fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
     })
 }
 
-/// The PEM blocks of a file that should hold `expected`; an empty or non-PEM file is an error.
-fn read_blocks(path: &Path, expected: Expected) -> Result<Vec<Block>, LoadError> {
-    let bytes = read(path)?;
+/// The PEM blocks of `bytes`, read from `path`, that should hold `expected`; an empty or
+/// non-PEM file is an error.
+fn read_blocks(path: &Path, bytes: &[u8], expected: Expected) -> Result<Vec<Block>, LoadError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(LoadError::Empty {
             path: path.to_path_buf(),
             expected,
         });
     }
-    let blocks = pem::parse(&bytes).map_err(|e| LoadError::Malformed {
+    let blocks = pem::parse(bytes).map_err(|e| LoadError::Malformed {
         path: path.to_path_buf(),
         what: e.what(),
         reason: e.reason(),
     })?;
     if blocks.is_empty() {
-        let (what, fix) = sniff(path, &bytes);
+        let (what, fix) = sniff(path, bytes);
         return Err(LoadError::NotPem {
             path: path.to_path_buf(),
             what,

@@ -120,6 +120,7 @@ catalogue! {
     ReservationCheckFailed = 310, None, 503, "reservations cannot be checked";
     AddrNotReserved = 311, Some("ERR_NGROK_307"), 403, "TCP address not reserved";
     MutualTlsCaInvalid = 312, None, 400, "mutual_tls_cas unusable";
+    EdgeTerminationInvalid = 313, None, 400, "TLS termination at the edge unusable";
     AclDenied = 316, Some("ERR_NGROK_316"), 403, "bind not allowed by the authtoken's ACL";
     WildcardNotReserved = 318, Some("ERR_NGROK_318"), 403, "wildcard domain not reserved";
     DomainNotReserved = 319, Some("ERR_NGROK_319"), 403, "domain not reserved";
@@ -128,7 +129,7 @@ catalogue! {
     FileUnreadable = 501, None, 400, "file unreadable";
     FileWrongKind = 502, None, 400, "file of the wrong kind";
     CertificateDefective = 503, None, 400, "certificate defective";
-    TerminationNeedsCertificate = 504, None, 400, "terminate_at agent needs crt and key";
+    TerminationNeedsCertificate = 504, None, 400, "TLS termination needs crt and key together";
     KeyMismatch = 505, None, 400, "key does not match certificate";
     UpstreamAddrInvalid = 506, None, 400, "upstream address invalid";
 

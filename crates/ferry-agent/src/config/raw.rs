@@ -157,18 +157,18 @@ pub struct RawTunnel {
     /// `inspect`: capture requests for the inspector and `/api/requests/http`. Default on for
     /// http; off (with `Host` preserved) lets the agent splice bytes without parsing HTTP.
     pub inspect: Option<bool>,
-    /// `crt` (tls): PEM certificate chain for the agent to present. Refused without
-    /// `terminate_at: agent`: ngrok would terminate at its edge with it, Ferry does not.
+    /// `crt` (tls): PEM certificate chain presented where TLS ends (the edge, or the agent
+    /// with `terminate_at: agent`).
     pub crt: Option<String>,
-    /// `key` (tls): the PEM private key of `crt`, under the same rule.
+    /// `key` (tls): the PEM private key of `crt`.
     pub key: Option<String>,
     /// `mutual_tls_cas`: a PEM file of CAs that client certificates must chain to. For http it
-    /// is sent in the bind and the edge checks it; for tls the agent checks it, with
-    /// `terminate_at: agent`.
+    /// is sent to the edge; for tls it is checked where TLS ends.
     pub mutual_tls_cas: Option<String>,
-    /// `terminate_at` (tls): `upstream` (default) passes the client's TLS through, `agent`
-    /// terminates it here with `crt`/`key`; `edge` is refused, as Ferry's edge does not
-    /// terminate a tunnel's TLS yet.
+    /// `terminate_at` (tls): `upstream` passes the client's TLS through, `agent` terminates it
+    /// here with `crt`/`key`, `edge` has the edge terminate it (with `crt`/`key` if given, else
+    /// the domain's own certificate). ngrok's default: `edge` when `crt`, `key` or
+    /// `mutual_tls_cas` is set, else `upstream`.
     pub terminate_at: Option<String>,
     /// `host_header` (http): `preserve` (default), `rewrite` (the upstream's `host:port`, the
     /// original in `X-Forwarded-Host`), or a literal value.

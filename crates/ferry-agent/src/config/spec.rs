@@ -60,31 +60,32 @@ pub fn tunnel_spec(name: &str, raw: &RawTunnel) -> Result<(TunnelSpec, Vec<Strin
     if raw.basic_auth.is_some() || raw.auth.is_some() || raw.host_header.is_some() {
         only("basic_auth/host_header", &[TunnelProto::Http])?;
     }
+    let set = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+    let has_cas = set(&raw.mutual_tls_cas);
     let terminate_at = match raw.terminate_at.as_deref().map(str::trim) {
-        None | Some("upstream") => TerminateAt::Upstream,
+        None | Some("") => TerminateAt::default_for(set(&raw.crt) || set(&raw.key) || has_cas),
+        Some("upstream") => TerminateAt::Upstream,
         Some("agent") => TerminateAt::Agent,
-        Some("edge") => {
-            return Err("terminate_at: edge is not supported by Ferry yet; use terminate_at: agent with crt and key".into())
+        Some("edge") => TerminateAt::Edge,
+        Some(other) => {
+            return Err(format!(
+                "terminate_at {other:?} is not one of agent, upstream or edge"
+            ))
         }
-        Some(other) => return Err(format!("terminate_at {other:?} is not one of agent, upstream or edge")),
     };
-    // Client certificates are checked by the edge for http, by the agent for TLS it
-    // terminates; anywhere else nothing would check them, so the tunnel is refused rather than
-    // left open to clients without one.
-    if raw
-        .mutual_tls_cas
-        .as_deref()
-        .is_some_and(|s| !s.trim().is_empty())
-    {
+    // Client certificates are checked by the edge for http, and for TLS wherever it ends;
+    // TLS passed through to the upstream is checked by nothing, so such a tunnel is refused
+    // rather than left open to clients without one.
+    if has_cas {
         match proto {
             TunnelProto::Http => {}
-            TunnelProto::Tls if terminate_at == TerminateAt::Agent => {}
+            TunnelProto::Tls if terminate_at != TerminateAt::Upstream => {}
             TunnelProto::Tls => {
-                return Err("mutual_tls_cas on a tls tunnel needs terminate_at: agent (with crt and key): the client's TLS passes through the edge untouched, so nothing else could check its certificate".into())
+                return Err("mutual_tls_cas on a tls tunnel needs TLS to end at the edge or the agent: with terminate_at: upstream the client's TLS passes through untouched, so nothing could check its certificate; drop terminate_at (edge is the default with mutual_tls_cas) or say agent".into())
             }
             _ => {
                 return Err(format!(
-                    "mutual_tls_cas does not apply to proto {}: only http and tls with terminate_at: agent check client certificates",
+                    "mutual_tls_cas does not apply to proto {}: only http and tls check client certificates",
                     raw.proto.as_deref().unwrap_or("")
                 ))
             }

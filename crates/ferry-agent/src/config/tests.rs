@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 
 use super::*;
+use crate::tunnel::TerminateAt;
 
 fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
     let p = dir.path().join(name);
@@ -118,7 +119,10 @@ fn semantic_errors_name_the_key() {
     assert!(err("proto: http\naddr: 1\nbasic_auth: [\"u:short\"]\n").contains("at least 8"));
     assert!(err("proto: tcp\naddr: 1\ndomain: a.b\n").contains("domain does not apply"));
     // Client certificates nothing would check.
-    assert!(err("proto: tls\naddr: 1\nmutual_tls_cas: ca.pem\n").contains("terminate_at: agent"));
+    assert!(
+        err("proto: tls\naddr: 1\nterminate_at: upstream\nmutual_tls_cas: ca.pem\n")
+            .contains("nothing could check its certificate")
+    );
     assert!(err("proto: tcp\naddr: 1\nmutual_tls_cas: ca.pem\n").contains("does not apply"));
     let (_, warnings) =
         tunnel_spec("t", &raw("proto: http\naddr: 1\ncompression: true\n")).unwrap();
@@ -152,4 +156,31 @@ fn versions_and_unsupported_keys() {
         .unwrap_err()
         .to_string()
         .contains("version \"3\""));
+}
+
+#[test]
+fn terminate_at_follows_ngroks_default() {
+    let raw = |yaml: &str| -> RawTunnel { serde_saphyr::from_str(yaml).unwrap() };
+    let at = |yaml: &str| tunnel_spec("t", &raw(yaml)).unwrap().0.terminate_at;
+    assert_eq!(at("proto: tls\naddr: 1\n"), TerminateAt::Upstream);
+    // A certificate, a key or client CAs only mean something where TLS ends: the edge, unless
+    // the tunnel says otherwise.
+    assert_eq!(
+        at("proto: tls\naddr: 1\ncrt: c.pem\nkey: k.pem\n"),
+        TerminateAt::Edge
+    );
+    assert_eq!(
+        at("proto: tls\naddr: 1\nmutual_tls_cas: ca.pem\n"),
+        TerminateAt::Edge
+    );
+    assert_eq!(
+        at("proto: tls\naddr: 1\nterminate_at: edge\n"),
+        TerminateAt::Edge
+    );
+    assert_eq!(
+        at("proto: tls\naddr: 1\nterminate_at: agent\ncrt: c.pem\nkey: k.pem\n"),
+        TerminateAt::Agent
+    );
+    let err = tunnel_spec("t", &raw("proto: tls\naddr: 1\nterminate_at: cloud\n")).unwrap_err();
+    assert!(err.contains("not one of agent, upstream or edge"), "{err}");
 }

@@ -17,6 +17,7 @@ use super::refusal::BindRefusal;
 use super::request::{BindRequest, Wanted};
 use crate::protect::Protection;
 use crate::registry::ClaimError;
+use crate::terminate::Termination;
 
 /// What the edge knows about the agent that binds and the name it asks for.
 pub struct Policy<'a> {
@@ -84,8 +85,11 @@ pub struct Decision {
     pub opts: Value,
     /// Basic auth the edge requires.
     pub protection: Protection,
-    /// Client CAs the edge requires (base64 `MutualTLSCA`), to be read and checked.
+    /// Client CAs the edge requires (base64 `MutualTLSCA` or `MutualTLSAtEdge`), to be read
+    /// and checked.
     pub client_ca: Option<String>,
+    /// A TLS endpoint the edge terminates, its certificate and key still to be checked.
+    pub termination: Option<Termination>,
     /// How long proxy streams wait after the reply.
     pub settle: Duration,
     pub metadata: String,
@@ -162,6 +166,7 @@ pub fn decide(
         opts,
         protection: req.protection,
         client_ca: req.client_ca,
+        termination: req.termination,
         settle,
         metadata: req.metadata,
         forwards_to: req.forwards_to,

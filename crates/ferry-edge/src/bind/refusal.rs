@@ -10,6 +10,7 @@ use ferry_types::{ErrorCode, HostError, HostPattern};
 use crate::client_auth::ClientCaError;
 use crate::protect::ProtectionError;
 use crate::registry::ClaimError;
+use crate::terminate::TerminationError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BindRefusal {
@@ -68,6 +69,13 @@ pub enum BindRefusal {
         lo: u16,
         hi: u16,
     },
+    #[error(transparent)]
+    Termination(#[from] TerminationError),
+    #[error("{option} applies to tls endpoints only, not to {proto}")]
+    TlsOnly {
+        option: &'static str,
+        proto: ferry_proto::BindProto,
+    },
     #[error("this session already has {0} tunnels, the most one session may hold")]
     TunnelLimit(usize),
     #[error("this Ferry edge does not enforce {0} yet, so it refuses the bind rather than expose the endpoint without it")]
@@ -97,6 +105,8 @@ impl BindRefusal {
             Self::Proto(_) => ErrorCode::ProtoUnknown,
             Self::ReservationUnavailable { .. } => ErrorCode::ReservationCheckFailed,
             Self::Taken(_) => ErrorCode::EndpointTaken,
+            Self::Termination(e) => e.code(),
+            Self::TlsOnly { .. } => ErrorCode::BindPayloadInvalid,
             Self::TunnelLimit(_) => ErrorCode::TunnelLimit,
         }
     }

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::refusal::BindRefusal;
 use crate::client_auth;
 use crate::protect::Protection;
+use crate::terminate::{self, Termination};
 
 /// Features ngrok enforces at its edge that Ferry does not enforce yet. Accepting a bind that
 /// asks for one and ignoring it would expose what the user meant to protect, so such a bind is
@@ -24,14 +25,6 @@ const UNENFORCED: &[(&str, &str)] = &[
     ("oidc", "oidc"),
     ("iprestriction", "ip_restriction"),
     ("webhookverification", "verify_webhook"),
-    (
-        "mutualtlsatedge",
-        "mutual_tls_cas on a TLS endpoint terminated at the edge",
-    ),
-    (
-        "tlstermination",
-        "TLS termination at the edge (crt/key without terminate_at: agent)",
-    ),
     ("useragentfilter", "user_agent_filter"),
     ("trafficpolicy", "traffic_policy"),
 ];
@@ -59,8 +52,12 @@ pub struct BindRequest {
     pub opts: Value,
     /// Basic auth the edge must require (HTTP endpoints).
     pub protection: Protection,
-    /// The base64 `MutualTLSCA` of an HTTPS endpoint: client CAs the edge must require.
+    /// Client CAs the edge must require, base64: an HTTPS endpoint's `MutualTLSCA`, a TLS
+    /// endpoint's `MutualTLSAtEdge`.
     pub client_ca: Option<String>,
+    /// A TLS endpoint the edge terminates (`TLSTermination`, or client CAs to check); `None`
+    /// passes the client's TLS through to the agent.
+    pub termination: Option<Termination>,
     pub metadata: String,
     pub forwards_to: String,
 }
@@ -84,7 +81,7 @@ impl BindRequest {
     pub fn parse(req: Bind, site: &Site<'_>, random_label: &str) -> Result<Self, BindRefusal> {
         let proto: BindProto = req.proto.parse()?;
         let view = BindOptsView::from_opts(&req.opts).map_err(BindRefusal::Options)?;
-        check_unenforced(&req.opts)?;
+        check_unenforced(proto, &req.opts)?;
         // Like the options above: an IP policy the edge would not enforce must not leave the
         // endpoint open to every address.
         if !req.extra.ip_policy_ref.trim().is_empty() {
@@ -103,7 +100,19 @@ impl BindRequest {
                 Protection::from_opts(&view)?,
                 client_auth::requested(view.mutualtlsca.as_ref()),
             ),
-            BindProto::Tls | BindProto::Tcp => (Protection::default(), None),
+            BindProto::Tls => (
+                Protection::default(),
+                client_auth::requested(view.mutualtlsatedge.as_ref()),
+            ),
+            BindProto::Tcp => (Protection::default(), None),
+        };
+        let termination = match proto {
+            BindProto::Tls => terminate::requested(
+                view.tlstermination.as_ref(),
+                client_ca.is_some(),
+                view.mutualtlsatagent,
+            )?,
+            _ => None,
         };
         if client_ca.is_some() && proto == BindProto::Http {
             return Err(BindRefusal::MutualTlsOnHttp);
@@ -123,6 +132,7 @@ impl BindRequest {
             opts,
             protection,
             client_ca,
+            termination,
             metadata: req.extra.metadata,
             forwards_to: req.forwards_to,
         })
@@ -162,7 +172,13 @@ fn rebind_id(text: String) -> Result<Option<TunnelId>, BindRefusal> {
         .map_err(|_| BindRefusal::BindToken(text))
 }
 
-fn check_unenforced(opts: &Value) -> Result<(), BindRefusal> {
+/// Options that only a `tls` bind may carry; elsewhere the edge would ignore them.
+const TLS_ONLY: &[(&str, &str)] = &[
+    ("tlstermination", "TLSTermination"),
+    ("mutualtlsatedge", "MutualTLSAtEdge"),
+];
+
+fn check_unenforced(proto: BindProto, opts: &Value) -> Result<(), BindRefusal> {
     let folded = ferry_proto::rpc::fold_keys(opts);
     let Some(map) = folded.as_object() else {
         return Ok(());
@@ -176,6 +192,17 @@ fn check_unenforced(opts: &Value) -> Result<(), BindRefusal> {
         };
         if used {
             return Err(BindRefusal::Unenforced(name));
+        }
+    }
+    if proto != BindProto::Tls {
+        if let Some((_, name)) = TLS_ONLY
+            .iter()
+            .find(|(key, _)| map.get(*key).is_some_and(|v| !v.is_null()))
+        {
+            return Err(BindRefusal::TlsOnly {
+                option: name,
+                proto,
+            });
         }
     }
     let proxy_proto = map.get("proxyproto").and_then(Value::as_u64).unwrap_or(0);

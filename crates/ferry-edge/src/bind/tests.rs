@@ -428,6 +428,68 @@ fn the_reply_echoes_the_chosen_name_and_the_keys_sdks_require() {
 }
 
 #[test]
+fn a_tls_bind_is_terminated_at_the_edge_when_it_sends_a_certificate_or_client_cas() {
+    let passthrough = request(
+        "tls",
+        json!({ "Domain": "t.example.test", "TLSTermination": null }),
+    )
+    .unwrap();
+    assert!(passthrough.termination.is_none() && passthrough.client_ca.is_none());
+    // An empty TLSTermination is the name's own certificate, as the SDK sends `termination`
+    // with nothing set.
+    let own = request(
+        "tls",
+        json!({ "Domain": "t.example.test", "TLSTermination": {} }),
+    )
+    .unwrap();
+    assert_eq!(own.termination.unwrap().identity, None);
+    let given = request(
+        "tls",
+        json!({ "Domain": "t.example.test", "TLSTermination": { "cert": "Yw==", "key": "aw==" } }),
+    )
+    .unwrap();
+    let d = Case::default().decide(given).unwrap();
+    let (cert, key) = d.termination.unwrap().identity.unwrap();
+    assert_eq!((cert.as_str(), key.expose()), ("Yw==", "aw=="));
+    // The agent keeps the reply's options for its re-binds, so they keep the certificate.
+    assert_eq!(d.opts["TLSTermination"]["key"], "aw==");
+    // Client CAs alone: only a terminating edge can check them.
+    let mtls = request(
+        "tls",
+        json!({ "Domain": "t.example.test", "MutualTLSAtEdge": { "mutual_tls_ca": "Y2E=" } }),
+    )
+    .unwrap();
+    assert_eq!(mtls.client_ca.as_deref(), Some("Y2E="));
+    assert!(mtls.termination.is_some());
+}
+
+#[test]
+fn edge_termination_that_cannot_be_served_is_refused_with_its_reason() {
+    let half = request("tls", json!({ "TLSTermination": { "cert": "Yw==" } })).unwrap_err();
+    assert_eq!(half.code(), ErrorCode::TerminationNeedsCertificate);
+    assert!(half.to_string().contains("no key"), "{half}");
+    let sealed = request("tls", json!({ "TLSTermination": { "sealed_key": "cw==" } })).unwrap_err();
+    assert_eq!(sealed.code(), ErrorCode::EdgeTerminationInvalid);
+    let both = request(
+        "tls",
+        json!({ "TLSTermination": {}, "MutualTLSAtAgent": true }),
+    )
+    .unwrap_err();
+    assert!(
+        both.to_string()
+            .contains("both at the edge and at the agent"),
+        "{both}"
+    );
+    // TLS options on another protocol would be ignored, so they are refused.
+    let on_https = request("https", json!({ "TLSTermination": {} })).unwrap_err();
+    assert_eq!(on_https.code(), ErrorCode::BindPayloadInvalid);
+    assert!(
+        on_https.to_string().contains("tls endpoints only"),
+        "{on_https}"
+    );
+}
+
+#[test]
 fn only_ferry_agents_skip_the_sdk_settle_delay() {
     let settle = |client| {
         let case = Case {
