@@ -98,6 +98,10 @@ pub struct EdgeArgs {
     /// system's, from /etc/resolv.conf).
     #[arg(long)]
     dns_check_resolver: Option<SocketAddr>,
+    /// Serve the REST API on the public TLS port as well, to clients that ask for this name
+    /// (SNI), with a managed certificate for it; the loopback --api-addr listener stays.
+    #[arg(long)]
+    api_domain: Option<String>,
     /// The ACME directory managed certificates come from (default: Let's Encrypt; in --dev
     /// without it, the development CA issues them through the same jobs).
     #[arg(long)]
@@ -177,14 +181,21 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
     let base_domain = config.base_domain.to_string();
     let dev = config.dev;
     let ns_targets = config.ns_targets.clone();
+    let config_api_domain = config.api_domain.as_ref().map(|d| d.to_string());
     let edge = EdgeHandle::start(config, store.clone(), ca).await?;
     let view = edge.view();
     let jobs = start_certificate_jobs(&a, &store, &view, &data_dir, &ns_targets, dev)?;
     view.set_agent_ingresses(&store.agent_ingress_domains().await?);
+    let api_domain = config_api_domain;
     let control = ferry_control::ControlConfig {
         public_base: a
             .api_public_url
             .clone()
+            .or_else(|| {
+                api_domain
+                    .as_ref()
+                    .map(|d| https_url(d, edge.addrs.https.port()))
+            })
             .unwrap_or_else(|| api_url.clone())
             .trim_end_matches('/')
             .to_string(),
@@ -195,8 +206,25 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
         tcp_ports,
         dns_check_resolver: a.dns_check_resolver,
     };
-    let state =
-        ferry_control::AppState::new(store, control, std::sync::Arc::new(EdgeLive { view, jobs }));
+    if let Some(domain) = &api_domain {
+        // The API domain's certificate is managed like a reserved domain's, by the
+        // installation itself.
+        store
+            .ensure_cert_job(ferry_store::INSTALLATION, vec![domain.clone()], "ecdsa")
+            .await?;
+        jobs.notify_one();
+    }
+    let live = std::sync::Arc::new(EdgeLive {
+        view: view.clone(),
+        jobs,
+    });
+    let state = ferry_control::AppState::new(store, control, live);
+    if api_domain.is_some() {
+        let api_state = state.clone();
+        view.serve_api(std::sync::Arc::new(move |io, _peer| {
+            Box::pin(ferry_control::serve_io(io, api_state.clone()))
+        }));
+    }
     tokio::spawn(async move {
         if let Err(e) = ferry_control::serve(api, state).await {
             tracing::error!(error = %e, "the REST API stopped");
@@ -345,6 +373,11 @@ fn config_from(a: &EdgeArgs) -> anyhow::Result<EdgeConfig> {
         .iter()
         .map(|d| Hostname::parse(d).map_err(|e| usage(format!("--ingress-domain {d:?}: {e}"))))
         .collect::<anyhow::Result<_>>()?;
+    c.api_domain = a
+        .api_domain
+        .as_deref()
+        .map(|d| Hostname::parse(d).map_err(|e| usage(format!("--api-domain {d:?}: {e}"))))
+        .transpose()?;
     c.base_domain = Hostname::parse(&a.base_domain)
         .map_err(|e| usage(format!("--base-domain {:?}: {e}", a.base_domain)))?;
     let base = c.base_domain.to_string();
@@ -372,6 +405,15 @@ fn config_from(a: &EdgeArgs) -> anyhow::Result<EdgeConfig> {
     c.heartbeat_interval = Duration::from_secs(a.heartbeat_interval.max(1));
     c.heartbeat_tolerance = Duration::from_secs(a.heartbeat_tolerance.max(1));
     Ok(c)
+}
+
+/// `https://name`, with the port unless it is 443.
+fn https_url(name: &str, port: u16) -> String {
+    if port == 443 {
+        format!("https://{name}")
+    } else {
+        format!("https://{name}:{port}")
+    }
 }
 
 fn parse_range(s: &str) -> anyhow::Result<(u16, u16)> {

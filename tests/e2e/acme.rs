@@ -38,39 +38,23 @@ struct Setup {
 }
 
 impl Setup {
-    /// Pebble's address must be known before the edge starts, and the edge's ports before
-    /// pebble does: pebble's ports are chosen first, the edge started pointing at them, then
-    /// pebble on them.
+    /// Pebble and the edge each need the other's address before they start: every port is
+    /// chosen first, pebble started, then the edge on its ports. `records` are the
+    /// customer's from the start.
     async fn start(extra: &[&str]) -> Setup {
+        Self::start_with_records(extra, &[]).await
+    }
+
+    async fn start_with_records(extra: &[&str], records: &[(&str, Rec)]) -> Setup {
         let customer = CustomerDns::start().await;
+        for (name, rec) in records {
+            customer.set(name, rec.clone());
+        }
         let pebble_dir = tempfile::tempdir().unwrap();
         let (listen, management) = (free_port(), free_port());
+        let (http, https) = (free_port(), free_port());
         let pki = TestPki::new();
         let tls_root = pki.write_root(pebble_dir.path());
-        let directory = format!("https://127.0.0.1:{listen}/dir");
-        let resolver = customer.addr.to_string();
-        let root = tls_root.display().to_string();
-        let mut args = vec![
-            "--acme-directory",
-            &directory,
-            "--acme-root",
-            &root,
-            "--acme-email",
-            "ops@example.test",
-            "--dns-check-resolver",
-            &resolver,
-            "--dns-addr",
-            "127.0.0.1:0",
-            "--public-ip",
-            "127.0.0.1",
-            "--base-domain",
-            "ferry.test",
-        ];
-        args.extend_from_slice(extra);
-        let edge = Edge::start_production(&args).await;
-        let dns = edge.ready["dns"].as_str().unwrap().parse().unwrap();
-        customer.follow_into(dns);
-
         let (chain, key) = pki.leaf(&["localhost", "127.0.0.1"]);
         let cert = pebble_dir.path().join("cert.pem");
         let key_path = pebble_dir.path().join("key.pem");
@@ -81,8 +65,8 @@ impl Setup {
             "managementListenAddress": format!("127.0.0.1:{management}"),
             "certificate": cert,
             "privateKey": key_path,
-            "httpPort": edge.http_port(),
-            "tlsPort": edge.https_port(),
+            "httpPort": http,
+            "tlsPort": https,
             "ocspResponderURL": "",
             "externalAccountBindingRequired": false,
         }});
@@ -101,21 +85,48 @@ impl Setup {
             // No random wait before validating; no nonce refused on purpose.
             &[("PEBBLE_VA_NOSLEEP", "1"), ("PEBBLE_WFE_NONCEREJECT", "0")],
         );
-        let setup = Setup {
+        let directory = format!("https://127.0.0.1:{listen}/dir");
+        let root = tls_root.display().to_string();
+        eventually("pebble answers", Duration::from_secs(20), || {
+            let (root, url) = (root.clone(), directory.clone());
+            async move { curl(&["-sf".into(), "--cacert".into(), root, url]).await.0 == 0 }
+        })
+        .await;
+
+        let resolver = customer.addr.to_string();
+        let (http_addr, https_addr) = (format!("127.0.0.1:{http}"), format!("127.0.0.1:{https}"));
+        let mut args = vec![
+            "--acme-directory",
+            &directory,
+            "--acme-root",
+            &root,
+            "--acme-email",
+            "ops@example.test",
+            "--dns-check-resolver",
+            &resolver,
+            "--dns-addr",
+            "127.0.0.1:0",
+            "--public-ip",
+            "127.0.0.1",
+            "--base-domain",
+            "ferry.test",
+            "--http-addr",
+            &http_addr,
+            "--https-addr",
+            &https_addr,
+        ];
+        args.extend_from_slice(extra);
+        let edge = Edge::start_production(&args).await;
+        let dns = edge.ready["dns"].as_str().unwrap().parse().unwrap();
+        customer.follow_into(dns);
+        Setup {
             edge,
             customer,
             _pebble: pebble,
             pebble_dir,
             tls_root,
             management: format!("https://127.0.0.1:{management}"),
-        };
-        let root = setup.tls_root.display().to_string();
-        eventually("pebble answers", Duration::from_secs(20), || {
-            let (root, url) = (root.clone(), directory.clone());
-            async move { curl(&["-sf".into(), "--cacert".into(), root, url]).await.0 == 0 }
-        })
-        .await;
-        setup
+        }
     }
 
     /// The root pebble's certificates chain to, written where curl can read it.
@@ -406,4 +417,47 @@ async fn an_agent_ingress_by_dns01_in_its_delegated_zone() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_on_its_own_domain_with_a_managed_certificate() {
+    let s = Setup::start_with_records(
+        &["--api-domain", "api.example.test"],
+        &[("api.example.test", Rec::A(std::net::Ipv4Addr::LOCALHOST))],
+    )
+    .await;
+    let root = s.issuing_root().await;
+    let port = s.edge.https_port();
+    let args = vec![
+        "-s".to_string(),
+        "--cacert".into(),
+        root.display().to_string(),
+        "--connect-to".into(),
+        format!("api.example.test:{port}:127.0.0.1:{port}"),
+        "-H".into(),
+        format!("Authorization: Bearer {}", s.edge.api_key),
+        "-H".into(),
+        "Ngrok-Version: 2".into(),
+        format!("https://api.example.test:{port}/reserved_domains"),
+    ];
+    let mut last = (0, String::new(), String::new());
+    for _ in 0..120 {
+        last = curl(&args).await;
+        if last.0 == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        last.0,
+        0,
+        "{last:?}\n{}",
+        s.edge.proc.as_ref().unwrap().output()
+    );
+    let list: Value = serde_json::from_str(&last.1).unwrap();
+    assert_eq!(
+        list["uri"],
+        format!("https://api.example.test:{port}/reserved_domains"),
+        "{list}"
+    );
 }

@@ -222,8 +222,13 @@ impl Edge {
         let https = self.ready["https"].as_str().unwrap().to_string();
         let http = self.ready["http"].as_str().unwrap().to_string();
         drop(self.proc.take());
-        self.launch(&["--https-addr".into(), https, "--http-addr".into(), http])
-            .await;
+        let mut pinned = Vec::new();
+        for (flag, addr) in [("--https-addr", https), ("--http-addr", http)] {
+            if !self.extra.iter().any(|a| a == flag) {
+                pinned.extend([flag.to_string(), addr]);
+            }
+        }
+        self.launch(&pinned).await;
     }
 
     pub fn api_url(&self) -> String {

@@ -47,6 +47,9 @@ pub enum Owner {
     /// An agent ingress: its zone is delegated to Ferry, which answers
     /// `_acme-challenge.<name>` itself.
     AgentIngress,
+    /// The installation's own names (`--api-domain`): single names whose address the
+    /// operator points at the edge.
+    Installation,
 }
 
 /// The challenge for one identifier of an order: `wildcard` as the CA's authorization says.
@@ -62,7 +65,9 @@ pub fn choose(owner: &Owner, wildcard: bool, single: SingleNames) -> Kind {
 pub fn dns_record_name(owner: &Owner, name: &str) -> String {
     match owner {
         Owner::ReservedDomain { acme_target } => acme_target.to_ascii_lowercase(),
-        Owner::AgentIngress => format!("_acme-challenge.{}", name.to_ascii_lowercase()),
+        Owner::AgentIngress | Owner::Installation => {
+            format!("_acme-challenge.{}", name.to_ascii_lowercase())
+        }
     }
 }
 

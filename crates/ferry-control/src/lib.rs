@@ -294,6 +294,23 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::i
     axum::serve(listener, router(state)).await
 }
 
+/// Serves the API on one connection the edge already decrypted (`--api-domain` on the
+/// public TLS port), HTTP/1.1 or HTTP/2 as the client chose, until it closes.
+pub async fn serve_io<IO>(io: IO, state: AppState)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let service = hyper_util::service::TowerToHyperService::new(router(state));
+    let builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    if let Err(e) = builder
+        .serve_connection(hyper_util::rt::TokioIo::new(io), service)
+        .await
+    {
+        tracing::debug!(error = %e, "API connection ended with an error");
+    }
+}
+
 /// RFC 3339, UTC, whole seconds, as ngrok writes timestamps.
 pub(crate) fn rfc3339(t: SystemTime) -> String {
     let t = time::OffsetDateTime::from(t);

@@ -18,6 +18,10 @@ pub struct EdgeConfig {
     pub agent_listen: Option<SocketAddr>,
     /// The address TCP endpoints' listeners bind to.
     pub tcp_ip: IpAddr,
+    /// A name whose connections on the public TLS port are the REST API's
+    /// (`--api-domain`), once the control plane has been attached
+    /// ([`crate::EdgeView::serve_api`]).
+    pub api_domain: Option<Hostname>,
     /// The first and last port (both included) TCP endpoints may take; each is bound only
     /// while an endpoint holds it, and reserved addresses are drawn from the same range.
     pub tcp_ports: (u16, u16),
@@ -109,6 +113,7 @@ impl EdgeConfig {
             http_listen: SocketAddr::new(lo, 0),
             agent_listen: None,
             tcp_ip: lo,
+            api_domain: None,
             tcp_ports: (20000, 29999),
             tcp_public_host: lo.to_string(),
             ingress_domains: Vec::new(),

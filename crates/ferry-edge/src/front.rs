@@ -15,6 +15,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
+use crate::api_port::ApiService;
 use crate::registry::{Route, Tunnel};
 use crate::rewind::Rewind;
 use crate::{http_proxy, ingress, proxy_stream, Shared};
@@ -62,6 +63,8 @@ pub async fn serve_http_port(shared: Arc<Shared>, listener: TcpListener) {
 
 enum Target {
     Agent,
+    /// The REST API, on its own domain.
+    Api(ApiService),
     Passthrough(Arc<Tunnel>),
     /// A TLS endpoint the edge terminates, with its own configuration.
     Terminated(Arc<Tunnel>, Arc<rustls::ServerConfig>),
@@ -99,7 +102,17 @@ async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, r
             return;
         }
     };
-    let target = if role == PortRole::AgentsOnly || shared.is_ingress_name(sni.as_deref()) {
+    let api = match (&shared.config.api_domain, sni.as_deref(), shared.api.get()) {
+        (Some(domain), Some(name), Some(api))
+            if role == PortRole::Shared && domain.as_str().eq_ignore_ascii_case(name) =>
+        {
+            Some(api.clone())
+        }
+        _ => None,
+    };
+    let target = if let Some(api) = api {
+        Target::Api(api)
+    } else if role == PortRole::AgentsOnly || shared.is_ingress_name(sni.as_deref()) {
         Target::Agent
     } else {
         match sni.as_deref().and_then(|n| Hostname::parse(n).ok()) {
@@ -132,6 +145,16 @@ async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, r
                 Ok(Ok(tls)) => ingress::serve_agent(shared, tls, peer, ticket).await,
                 Ok(Err(e)) => tracing::info!(%peer, error = %e, "agent TLS handshake failed"),
                 Err(_) => tracing::info!(%peer, "agent TLS handshake timed out"),
+            }
+        }
+        Target::Api(api) => {
+            let accept = TlsAcceptor::from(shared.https_tls.clone()).accept(io);
+            match tokio::time::timeout(shared.config.handshake_timeout, accept).await {
+                Ok(Ok(tls)) => {
+                    shared.tracker.spawn(api(Box::new(tls), peer)).await.ok();
+                }
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "API TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "API TLS handshake timed out"),
             }
         }
         Target::Passthrough(tunnel) => {

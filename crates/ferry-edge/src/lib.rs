@@ -3,6 +3,7 @@
 //! graceful drain.
 #![warn(missing_docs)]
 
+mod api_port;
 mod auth_limit;
 mod auth_refusal;
 mod bind;
@@ -41,6 +42,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use api_port::{ApiIo, ApiService};
 pub use config::EdgeConfig;
 pub use view::{AgentCommand, CommandError, EdgeView, LiveSession, LiveTunnel};
 
@@ -126,6 +128,8 @@ pub(crate) struct Shared {
     agent_ingresses: RwLock<Vec<Hostname>>,
     /// What the DNS server answers, when it runs.
     dns: Option<Arc<dns::DnsFeed>>,
+    /// The control plane, for connections to `config.api_domain`.
+    pub api: std::sync::OnceLock<ApiService>,
 }
 
 impl Shared {
@@ -260,6 +264,7 @@ impl EdgeHandle {
             sessions: Mutex::new(HashMap::new()),
             agent_ingresses: RwLock::new(Vec::new()),
             dns: dns_feed.clone(),
+            api: std::sync::OnceLock::new(),
             config,
         });
         if let Some(feed) = dns_feed {

@@ -222,6 +222,12 @@ impl EdgeView {
         self.shared.certs_changed.notify_one();
     }
 
+    /// Attaches the control plane: from now on connections to `--api-domain` on the public
+    /// TLS port are served by `api`. Only the first call counts.
+    pub fn serve_api(&self, api: crate::ApiService) {
+        let _ = self.shared.api.set(api);
+    }
+
     /// Reads the store's certificates and pending ACME challenges now, and returns once they
     /// are served: an ACME job calls it before telling the CA that a challenge is ready.
     pub async fn reload_certificates(&self) -> Result<usize, ferry_store::StoreError> {

@@ -77,14 +77,20 @@ impl CertJob {
     }
 }
 
-/// The table of the resource a job's certificate is for, from its ID's prefix.
-fn owner_table(owner_id: &str) -> Result<&'static str, StoreError> {
+/// The owner of the certificate of the names the installation serves itself
+/// (`--api-domain`): no resource shows its status, the edge logs it.
+pub const INSTALLATION: &str = "installation";
+
+/// The table of the resource a job's certificate is for, from its ID's prefix; `None` for
+/// [`INSTALLATION`].
+fn owner_table(owner_id: &str) -> Result<Option<&'static str>, StoreError> {
     match owner_id.split_once('_') {
-        Some(("rd", _)) => Ok("reserved_domains"),
-        Some(("agin", _)) => Ok("agent_ingresses"),
+        _ if owner_id == INSTALLATION => Ok(None),
+        Some(("rd", _)) => Ok(Some("reserved_domains")),
+        Some(("agin", _)) => Ok(Some("agent_ingresses")),
         _ => Err(StoreError::Corrupt {
             id: owner_id.to_string(),
-            why: "a certificate job's owner must be a reserved domain or an agent ingress".into(),
+            why: "a certificate job's owner must be a reserved domain, an agent ingress or the installation".into(),
         }),
     }
 }
@@ -118,6 +124,21 @@ impl Store {
         Ok(job)
     }
 
+    /// Starts managing the certificate of `owner_id` for `names` unless a job for exactly
+    /// those names and key type runs already (a restart keeps the certificate it has).
+    pub async fn ensure_cert_job(
+        &self,
+        owner_id: &str,
+        names: Vec<String>,
+        key_type: &str,
+    ) -> Result<CertJob, StoreError> {
+        let existing = self.find_by::<CertJob>("owner_id", owner_id).await?;
+        match existing.into_iter().next() {
+            Some(job) if job.names == names && job.key_type == key_type => Ok(job),
+            _ => self.start_cert_job(owner_id, names, key_type).await,
+        }
+    }
+
     /// Stops managing the certificate of `owner_id`: its job and its managed certificates
     /// go, and the owner shows no status.
     pub async fn stop_cert_job(&self, owner_id: &str) -> Result<(), StoreError> {
@@ -130,6 +151,7 @@ impl Store {
             .bind(owner_id.to_string())
             .execute(&self.pool)
             .await?;
+        let Some(table) = table else { return Ok(()) };
         sqlx::query(&format!(
             "UPDATE {table} SET managed_cert_id = '', cert_status = 'null' WHERE id = $1"
         ))
@@ -154,13 +176,15 @@ impl Store {
     ) -> Result<TlsCertificate, StoreError> {
         let table = owner_table(&job.owner_id)?;
         let cert = self.create::<TlsCertificate>(cert).await?;
-        sqlx::query(&format!(
-            "UPDATE {table} SET managed_cert_id = $1 WHERE id = $2"
-        ))
-        .bind(cert.id.to_string())
-        .bind(job.owner_id.clone())
-        .execute(&self.pool)
-        .await?;
+        if let Some(table) = table {
+            sqlx::query(&format!(
+                "UPDATE {table} SET managed_cert_id = $1 WHERE id = $2"
+            ))
+            .bind(cert.id.to_string())
+            .bind(job.owner_id.clone())
+            .execute(&self.pool)
+            .await?;
+        }
         sqlx::query("DELETE FROM tls_certificates WHERE managed_by = $1 AND id <> $2")
             .bind(job.owner_id.clone())
             .bind(cert.id.to_string())
@@ -171,7 +195,9 @@ impl Store {
     }
 
     async fn write_owner_status(&self, job: &CertJob) -> Result<(), StoreError> {
-        let table = owner_table(&job.owner_id)?;
+        let Some(table) = owner_table(&job.owner_id)? else {
+            return Ok(());
+        };
         sqlx::query(&format!(
             "UPDATE {table} SET cert_status = $1 WHERE id = $2"
         ))

@@ -31,7 +31,7 @@ use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 pub use agent_ingresses::{AgentIngress, NewAgentIngress};
 pub use api_keys::{ApiKey, NewApiKey};
 pub use bot_users::{BotUser, NewBotUser};
-pub use cert_jobs::{CertJob, NewCertJob, ISSUED, PENDING};
+pub use cert_jobs::{CertJob, NewCertJob, INSTALLATION, ISSUED, PENDING};
 pub use certificate_authorities::{CertificateAuthority, NewCertificateAuthority};
 pub use credentials::{Credential, NewCredential};
 pub use dns_challenges::DnsChallenge;
