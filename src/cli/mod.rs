@@ -70,7 +70,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run an edge node.
-    Edge(edge::EdgeArgs),
+    Edge(Box<edge::EdgeArgs>),
     /// Start tunnels defined in config files (ngrok.yml version 2).
     Start(agent::StartArgs),
     /// Check config files, or add an authtoken to Ferry's default one.
@@ -102,7 +102,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         init_logging(level.as_deref(), &LogTarget::Stderr, LogFormat::Term)?;
     }
     match cli.command {
-        Command::Edge(a) => edge::run(a).await,
+        Command::Edge(a) => edge::run(*a).await,
         Command::Start(a) => agent::run_start(a, level).await,
         Command::Config { command } => config::run(command),
         Command::Http(a) => agent::run_http(a, level).await,
