@@ -23,11 +23,12 @@ use instant_acme::{
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
+use time::OffsetDateTime;
 
 use crate::challenge::{self, Kind, Owner, Published, SingleNames};
 use crate::preflight::{self, Preflight};
-use crate::runner::{Issued, Issuer};
-use crate::schedule::Attempt;
+use crate::runner::{parse, rfc3339, Issued, Issuer};
+use crate::schedule::{self, Attempt};
 
 /// Makes the edge serve what the store now holds (challenge answers, DNS-01 records), and
 /// returns once it does: the CA may look the moment it is told a challenge is ready.
@@ -223,6 +224,8 @@ impl AcmeIssuer {
         let mut order = match self.resume(&account, &job.order_url).await {
             Some(order) => order,
             None => {
+                let registered = registered_domain(job.names.first().map_or("", String::as_str));
+                self.pace(&registered).await?;
                 let identifiers: Vec<Identifier> = job
                     .names
                     .iter()
@@ -232,6 +235,10 @@ impl AcmeIssuer {
                     .new_order(&NewOrder::new(&identifiers))
                     .await
                     .map_err(|e| ca("the CA refused the order", e))?;
+                self.store
+                    .record_cert_order(&registered, &rfc3339(OffsetDateTime::now_utc()))
+                    .await
+                    .map_err(store_failed)?;
                 job.order_url = order.url().to_string();
                 // Written before anything else, so that a restart resumes this order rather
                 // than spend a new one.
@@ -328,6 +335,32 @@ impl AcmeIssuer {
             .await
             .map_err(|e| ca("the CA did not issue the certificate", e))?;
         Ok(Issued { chain_pem, key_pem })
+    }
+
+    /// Refuses a new order while the CA's limit for `registered` is reached, with the time
+    /// the next one may go.
+    async fn pace(&self, registered: &str) -> Result<(), Attempt> {
+        let now = OffsetDateTime::now_utc();
+        let since = rfc3339(now - schedule::ORDER_WINDOW);
+        let placed: Vec<OffsetDateTime> = self
+            .store
+            .cert_orders_since(registered, &since)
+            .await
+            .map_err(store_failed)?
+            .iter()
+            .filter_map(|t| parse(t))
+            .collect();
+        match schedule::paced_until(&placed, now) {
+            None => Ok(()),
+            Some(until) => Err(Attempt::CaFailed {
+                msg: format!(
+                    "{} certificates were ordered for {registered} in the last 7 days, Let's Encrypt's limit; the next order waits until {}",
+                    schedule::ORDERS_PER_WEEK,
+                    rfc3339(until)
+                ),
+                retry_after: Some(Duration::try_from(until - now).unwrap_or_default()),
+            }),
+        }
     }
 
     /// The job's order, if it can still lead to a certificate.
@@ -451,6 +484,13 @@ fn rsa_key() -> Result<rcgen::KeyPair, Attempt> {
     .map_err(|e| internal(format!("cannot use the RSA key: {e}")))
 }
 
+/// The registered domain of `name` (`example.co.uk` for `*.c1.example.co.uk`), which the
+/// CA's limits count by; the name itself where the public suffix list knows no suffix.
+fn registered_domain(name: &str) -> String {
+    let name = name.trim_start_matches("*.").to_ascii_lowercase();
+    psl::domain_str(&name).map_or_else(|| name.clone(), str::to_string)
+}
+
 fn internal(msg: String) -> Attempt {
     Attempt::CaFailed {
         msg,
@@ -478,6 +518,13 @@ fn ca(context: &str, e: instant_acme::Error) -> Attempt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_count_by_registered_domain() {
+        assert_eq!(registered_domain("*.c1.Example.com"), "example.com");
+        assert_eq!(registered_domain("api.c2.example.co.uk"), "example.co.uk");
+        assert_eq!(registered_domain("connect.example.test"), "example.test");
+    }
 
     #[tokio::test]
     async fn the_request_carries_the_names_and_the_policy_key_type() {

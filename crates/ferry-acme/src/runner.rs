@@ -206,11 +206,11 @@ fn due_at(job: &CertJob) -> Option<OffsetDateTime> {
     }
 }
 
-fn parse(t: &str) -> Option<OffsetDateTime> {
+pub(crate) fn parse(t: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(t, &Rfc3339).ok()
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
+pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
     t.replace_nanosecond(0)
         .unwrap_or(t)
         .format(&Rfc3339)
@@ -289,6 +289,39 @@ mod tests {
             // Nothing is due again: a second pass issues nothing.
             runner.run_due().await.unwrap();
             assert_eq!(installed.load(Ordering::SeqCst), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_due_renewal_replaces_the_certificate_which_is_served_until_then() {
+        let (dir, stores) = ferry_store::testing::both().await;
+        for store in stores {
+            let owner = owner(&store).await;
+            let ca = ferry_pki::DevCa::load_or_create(&dir.path).unwrap();
+            let runner = Runner::new(store.clone(), DevIssuer(ca), || {});
+            runner.run_due().await.unwrap();
+            let first = store.get::<ReservedDomain>(&owner).await.unwrap().unwrap();
+
+            // Renewal time has come: while the attempt runs, the first certificate stays.
+            let mut job = store.find_by::<CertJob>("owner_id", &owner).await.unwrap()[0].clone();
+            job.renews_at = rfc3339(OffsetDateTime::now_utc() - Duration::from_secs(1));
+            store.save_cert_job(&job).await.unwrap();
+            runner.run_due().await.unwrap();
+
+            let renewed = store.get::<ReservedDomain>(&owner).await.unwrap().unwrap();
+            assert_ne!(renewed.managed_cert_id, first.managed_cert_id);
+            assert!(
+                renewed.cert_status["provisioning_job"].is_null(),
+                "{}",
+                renewed.cert_status
+            );
+            let renews_at = parse(renewed.cert_status["renews_at"].as_str().unwrap()).unwrap();
+            assert!(renews_at > OffsetDateTime::now_utc() + Duration::from_secs(86_400));
+            let managed = store
+                .find_by::<TlsCertificate>("managed_by", &owner)
+                .await
+                .unwrap();
+            assert_eq!(managed.len(), 1, "the predecessor is gone once replaced");
         }
     }
 

@@ -124,6 +124,28 @@ pub fn after(
     }
 }
 
+/// Let's Encrypt's limit on new certificates per registered domain: 50 in any 7 days.
+pub const ORDERS_PER_WEEK: usize = 50;
+/// The window [`ORDERS_PER_WEEK`] counts over.
+pub const ORDER_WINDOW: Duration = Duration::from_secs(7 * 86_400);
+
+/// When the next order for a registered domain may be placed, given when the orders for it
+/// were placed: `None` while fewer than [`ORDERS_PER_WEEK`] fall in the last
+/// [`ORDER_WINDOW`], else the moment the oldest that counts leaves it. The guides put many
+/// customers' wildcards under one domain, so this is the limit such an installation meets.
+pub fn paced_until(placed: &[OffsetDateTime], now: OffsetDateTime) -> Option<OffsetDateTime> {
+    let mut recent: Vec<OffsetDateTime> = placed
+        .iter()
+        .copied()
+        .filter(|t| *t > now - ORDER_WINDOW)
+        .collect();
+    if recent.len() < ORDERS_PER_WEEK {
+        return None;
+    }
+    recent.sort();
+    Some(recent[recent.len() - ORDERS_PER_WEEK] + ORDER_WINDOW)
+}
+
 /// How many 10 s checks fit in the fast period: the slow back-off starts counting after them.
 fn fast_checks() -> i64 {
     (FAST_DNS_CHECKS_FOR.as_secs() / DNS_FIRST.as_secs()) as i64
@@ -136,6 +158,19 @@ mod tests {
     use super::*;
 
     const T0: OffsetDateTime = datetime!(2026-12-02 10:00 UTC);
+
+    #[test]
+    fn orders_are_paced_at_fifty_a_week_per_registered_domain() {
+        let hour = Duration::from_secs(3600);
+        let placed: Vec<OffsetDateTime> = (0..49).map(|i| T0 - hour * i).collect();
+        assert_eq!(paced_until(&placed, T0), None);
+        let mut full = placed.clone();
+        full.push(T0 - ORDER_WINDOW - hour); // outside the window: not counted
+        assert_eq!(paced_until(&full, T0), None);
+        full.push(T0);
+        // The oldest of the fifty counted (48 hours ago) leaves the window first.
+        assert_eq!(paced_until(&full, T0), Some(T0 - hour * 48 + ORDER_WINDOW));
+    }
 
     fn dns() -> Attempt {
         Attempt::DnsMissing {

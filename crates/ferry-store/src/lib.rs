@@ -9,6 +9,7 @@ mod agent_ingresses;
 mod api_keys;
 mod bot_users;
 mod cert_jobs;
+mod cert_orders;
 mod certificate_authorities;
 mod credentials;
 mod dns_challenges;
