@@ -334,7 +334,12 @@ impl AcmeIssuer {
             .poll_certificate(&RetryPolicy::new().timeout(VALIDATION_WAIT))
             .await
             .map_err(|e| ca("the CA did not issue the certificate", e))?;
-        Ok(Issued { chain_pem, key_pem })
+        let renewal_window = renewal_window(&account, &chain_pem).await;
+        Ok(Issued {
+            chain_pem,
+            key_pem,
+            renewal_window,
+        })
     }
 
     /// Refuses a new order while the CA's limit for `registered` is reached, with the time
@@ -424,6 +429,51 @@ impl Issuer for AcmeIssuer {
         self.withdraw(job).await;
         outcome
     }
+}
+
+/// The renewal window the CA suggests for the leaf of `chain_pem` (ACME Renewal Information,
+/// RFC 9773), or `None` where it offers none or the leaf names no authority key.
+async fn renewal_window(
+    account: &Account,
+    chain_pem: &str,
+) -> Option<(OffsetDateTime, OffsetDateTime)> {
+    let leaf = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
+        .next()?
+        .ok()?;
+    let id = ari_identifier(&leaf)?;
+    match account.renewal_info(&id).await {
+        Ok((info, _)) => Some((info.suggested_window.start, info.suggested_window.end)),
+        Err(instant_acme::Error::Unsupported(_)) => None,
+        Err(e) => {
+            tracing::info!(error = %e, "the CA's renewal information is unavailable; renewing at two thirds of the lifetime");
+            None
+        }
+    }
+}
+
+/// A certificate's ARI identifier: its authority key identifier and serial number.
+fn ari_identifier(
+    leaf: &CertificateDer<'_>,
+) -> Option<instant_acme::CertificateIdentifier<'static>> {
+    use x509_parser::extensions::ParsedExtension;
+    let (_, cert) = x509_parser::parse_x509_certificate(leaf).ok()?;
+    let aki = cert
+        .extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::AuthorityKeyIdentifier(aki) => {
+                aki.key_identifier.as_ref().map(|k| k.0)
+            }
+            _ => None,
+        })?;
+    let serial = cert.tbs_certificate.raw_serial();
+    Some(
+        instant_acme::CertificateIdentifier::new(
+            rustls::pki_types::Der::from_slice(aki),
+            rustls::pki_types::Der::from_slice(serial),
+        )
+        .into_owned(),
+    )
 }
 
 /// What the CA said about each failed challenge.
@@ -518,6 +568,29 @@ fn ca(context: &str, e: instant_acme::Error) -> Attempt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ari_identifier_is_the_authority_key_id_and_serial() {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.key_identifier_method = rcgen::KeyIdMethod::PreSpecified(vec![0xAB; 20]);
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let mut leaf = rcgen::CertificateParams::new(vec!["a.example.com".to_string()]).unwrap();
+        leaf.use_authority_key_identifier_extension = true;
+        leaf.serial_number = Some(rcgen::SerialNumber::from_slice(&[0x00, 0x87, 0x65]));
+        let key = rcgen::KeyPair::generate().unwrap();
+        let leaf = leaf.signed_by(&key, &ca_cert, &ca_key).unwrap();
+        let id = ari_identifier(leaf.der()).unwrap();
+        assert_eq!(id.authority_key_identifier, "q6urq6urq6urq6urq6urq6urq6s");
+        assert_eq!(id.serial, "AIdl");
+        // A self-signed certificate without the extension has none.
+        let plain = rcgen::CertificateParams::new(vec!["b.example.com".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        assert!(ari_identifier(plain.der()).is_none());
+    }
 
     #[test]
     fn limits_count_by_registered_domain() {

@@ -81,6 +81,7 @@ impl crate::runner::Issuer for DevIssuer {
             .map(|i| crate::runner::Issued {
                 chain_pem: i.cert_pem,
                 key_pem: i.key_pem,
+                renewal_window: None,
             })
             .map_err(|e| crate::schedule::Attempt::CaFailed {
                 msg: format!("the development CA cannot issue: {e}"),

@@ -21,6 +21,8 @@ pub struct Issued {
     pub chain_pem: String,
     /// The leaf's private key in PEM.
     pub key_pem: String,
+    /// The renewal window the CA suggests (ACME Renewal Information), if it offers one.
+    pub renewal_window: Option<(OffsetDateTime, OffsetDateTime)>,
 }
 
 /// Where managed certificates come from: an ACME CA, or the installation's CA in dev mode.
@@ -164,6 +166,8 @@ impl<I: Issuer> Runner<I> {
             &Attempt::Issued {
                 not_before,
                 not_after,
+                window: issued.renewal_window,
+                jitter: rand::random(),
             },
             job.attempts,
             started,

@@ -6,8 +6,10 @@
 //!   to at most ten minutes. Nothing is asked of the CA meanwhile, so no validation is spent.
 //! - The CA failed or refused (`INTERNAL_ERROR`): certmagic's schedule (1, 2, 2, 5, 10, 20,
 //!   30 minutes, then hourly, up to 6 h), never sooner than the CA's `Retry-After`.
-//! - Issued: renewal at two thirds of the certificate's lifetime, as Let's Encrypt advises
-//!   when a CA offers no renewal information.
+//! - Issued: renewal inside the window the CA suggests through ACME Renewal Information
+//!   (RFC 9773) where it offers one, else at two thirds of the certificate's lifetime, as
+//!   Let's Encrypt advises; either way at a random point (`jitter`), so that certificates
+//!   issued together do not all renew in the same minute.
 
 use std::time::Duration;
 
@@ -22,6 +24,11 @@ pub enum Attempt {
         not_before: OffsetDateTime,
         /// Its `notAfter`.
         not_after: OffsetDateTime,
+        /// The renewal window the CA suggested (ARI), when it offers one.
+        window: Option<(OffsetDateTime, OffsetDateTime)>,
+        /// Where in the window (or around two thirds of the lifetime) renewal falls:
+        /// `0..=u16::MAX` from the start to the end.
+        jitter: u16,
     },
     /// The pre-flight found the customer's records missing or wrong; `msg` names the record.
     DnsMissing {
@@ -77,9 +84,16 @@ pub fn after(
         Attempt::Issued {
             not_before,
             not_after,
+            window,
+            jitter,
         } => {
+            let at = f64::from(*jitter) / f64::from(u16::MAX);
             let lifetime = (*not_after - *not_before).max(time::Duration::ZERO);
-            let renews_at = *not_before + lifetime * 2 / 3;
+            let renews_at = match window {
+                Some((start, end)) if end > start => *start + (*end - *start) * at,
+                // Two thirds, give or take a sixtieth of the lifetime (1.5 days of 90).
+                _ => *not_before + lifetime * 2 / 3 + lifetime / 30 * (at - 0.5),
+            };
             Next {
                 error_code: None,
                 msg: String::new(),
@@ -218,19 +232,37 @@ mod tests {
         assert_eq!(n.error_code, Some(INTERNAL_ERROR));
     }
 
+    fn issued(window: Option<(OffsetDateTime, OffsetDateTime)>, jitter: u16) -> Next {
+        let attempt = Attempt::Issued {
+            not_before: T0,
+            not_after: T0 + Duration::from_secs(90 * 86_400),
+            window,
+            jitter,
+        };
+        after(&attempt, 3, T0, T0)
+    }
+
     #[test]
-    fn an_issued_certificate_renews_at_two_thirds_of_its_life() {
-        let n = after(
-            &Attempt::Issued {
-                not_before: T0,
-                not_after: T0 + Duration::from_secs(90 * 86_400),
-            },
-            3,
-            T0,
-            T0,
-        );
-        assert_eq!(n.renews_at, Some(T0 + Duration::from_secs(60 * 86_400)));
-        assert_eq!(n.runs_at, T0 + Duration::from_secs(60 * 86_400));
-        assert_eq!((n.attempts, n.error_code), (0, None));
+    fn an_issued_certificate_renews_around_two_thirds_of_its_life() {
+        let day = Duration::from_secs(86_400);
+        let middle = issued(None, u16::MAX / 2 + 1);
+        let gap = (middle.renews_at.unwrap() - (T0 + day * 60)).abs();
+        assert!(gap < time::Duration::seconds(60), "{gap}");
+        assert_eq!(middle.runs_at, middle.renews_at.unwrap());
+        assert_eq!((middle.attempts, middle.error_code), (0, None));
+        let (early, late) = (issued(None, 0), issued(None, u16::MAX));
+        assert_eq!(early.renews_at, Some(T0 + day * 60 - day * 3 / 2));
+        assert_eq!(late.renews_at, Some(T0 + day * 60 + day * 3 / 2));
+    }
+
+    #[test]
+    fn a_suggested_window_wins_over_two_thirds() {
+        let day = Duration::from_secs(86_400);
+        let window = Some((T0 + day * 10, T0 + day * 12));
+        assert_eq!(issued(window, 0).renews_at, Some(T0 + day * 10));
+        assert_eq!(issued(window, u16::MAX).renews_at, Some(T0 + day * 12));
+        // A window that ends before it starts is ignored.
+        let backwards = Some((T0 + day * 12, T0 + day * 10));
+        assert!(issued(backwards, 0).renews_at.unwrap() > T0 + day * 50);
     }
 }
