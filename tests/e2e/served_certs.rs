@@ -295,3 +295,90 @@ async fn dev_mode_issues_managed_certificates_through_the_job_and_serves_them() 
     )
     .await;
 }
+
+/// A keep-alive HTTPS connection to the edge, trusting only `root`.
+struct OpenConnection {
+    tls: tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+}
+
+impl OpenConnection {
+    async fn open(edge: &Edge, host: &str, root: &std::path::Path) -> Self {
+        use rustls::pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        for c in rustls::pki_types::CertificateDer::pem_file_iter(root).unwrap() {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", edge.https_port()))
+            .await
+            .unwrap();
+        let name = rustls::pki_types::ServerName::try_from(host.to_string()).unwrap();
+        let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .unwrap();
+        Self { tls }
+    }
+
+    /// The leaf certificate this connection was given (DER).
+    fn leaf(&self) -> Vec<u8> {
+        self.tls.get_ref().1.peer_certificates().unwrap()[0].to_vec()
+    }
+
+    /// One request on the connection; the status line of the answer.
+    async fn request(&mut self, host: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n\r\n");
+        self.tls.write_all(req.as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 16 * 1024];
+        let n = tokio::time::timeout(Duration::from_secs(10), self.tls.read(&mut buf))
+            .await
+            .expect("an answer in time")
+            .unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        text.lines().next().unwrap_or_default().to_string()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_certificate_is_served_from_the_next_handshake_and_open_connections_stay() {
+    let edge = Edge::start_production(&[]).await;
+    let rd = reserve(&edge, "*.renew.example.test").await;
+    let rd = rd["id"].as_str().unwrap();
+    let pki = TestPki::new();
+    let root = pki.write_root(edge.dir.path());
+    let host = "api.renew.example.test";
+    let (chain, key) = pki.leaf(&["*.renew.example.test"]);
+    upload_and_attach(&edge, &chain, &key, rd).await;
+    eventually("the first certificate", Duration::from_secs(10), || async {
+        presented(&edge, host).await.is_some()
+    })
+    .await;
+    let mut held = OpenConnection::open(&edge, host, &root).await;
+    let first = held.leaf();
+    assert!(held.request(host).await.starts_with("HTTP/1.1 404"));
+
+    // Its successor, attached in its place (what a renewal installs).
+    let (chain, key) = pki.leaf(&["*.renew.example.test"]);
+    upload_and_attach(&edge, &chain, &key, rd).await;
+    let mut fresh = None;
+    for _ in 0..100 {
+        let c = OpenConnection::open(&edge, host, &root).await;
+        if c.leaf() != first {
+            fresh = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut fresh = fresh.expect("the new certificate on a new handshake");
+    assert!(fresh.request(host).await.starts_with("HTTP/1.1 404"));
+    // The connection made before keeps working, with the certificate it was given.
+    assert!(held.request(host).await.starts_with("HTTP/1.1 404"));
+    assert_eq!(held.leaf(), first);
+}
