@@ -11,19 +11,10 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::customer_dns::{CustomerDns, Rec};
-use crate::harness::{curl, eventually, Edge, Proc};
+use crate::harness::{curl, eventually, free_port, Edge, Proc};
 use crate::served_certs::TestPki;
 
 const PEBBLE: &str = "/usr/bin/pebble";
-
-/// A port free now, for a server that cannot be told to pick one and report it.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// An edge outside dev mode with its DNS, pebble as its CA, and the customer's DNS in front
 /// of both (pebble resolves through it).

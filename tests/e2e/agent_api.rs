@@ -5,16 +5,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{curl, eventually, wait_ready, Edge, Proc};
+use crate::harness::{curl, eventually, free_port, wait_ready, Edge, Proc};
 use crate::upstream::HttpUpstream;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// An agent with its API on a port picked here, so a config file can point a tunnel at it.
 pub struct ApiAgent {

@@ -346,6 +346,16 @@ impl Agent {
     }
 }
 
+/// A loopback port free now, for a server that cannot be told to pick one and report it
+/// (another process may take it before the server binds it; rare enough for tests).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub fn port_of(addr: &str) -> u16 {
     addr.rsplit(':').next().unwrap().parse().unwrap()
 }
