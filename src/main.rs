@@ -11,7 +11,12 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     alloc::tune();
-    let args = cli::Cli::parse();
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(msg) = cli::dash_lookalike(&raw) {
+        eprintln!("error: {msg}");
+        return ExitCode::from(2);
+    }
+    let args = cli::Cli::parse_from(raw);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

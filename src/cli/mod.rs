@@ -15,6 +15,35 @@ use clap::{Parser, Subcommand};
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// An argument that starts with a dash look-alike (an en or em dash, a minus sign), as a
+/// guide's `ngrok start agent-api –config FILE` reads once a word processor has had it:
+/// what was typed and what to type instead. clap would take it for a tunnel name or an
+/// unexpected argument and say no more.
+pub fn dash_lookalike(args: &[std::ffi::OsString]) -> Option<String> {
+    const LOOKALIKES: [(char, &str); 5] = [
+        ('\u{2013}', "an en dash"),
+        ('\u{2014}', "an em dash"),
+        ('\u{2212}', "a minus sign"),
+        ('\u{2010}', "a Unicode hyphen"),
+        ('\u{2011}', "a non-breaking hyphen"),
+    ];
+    args.iter().skip(1).find_map(|arg| {
+        let arg = arg.to_str()?;
+        let first = arg.chars().next()?;
+        let (_, what) = LOOKALIKES.iter().find(|(c, _)| *c == first)?;
+        let rest = arg.trim_start_matches(|c: char| LOOKALIKES.iter().any(|(l, _)| *l == c) || c == '-');
+        let name = rest.split('=').next().unwrap_or(rest);
+        let looks_like_flag = !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        looks_like_flag.then(|| {
+            let dashes = if name.chars().count() == 1 { "-" } else { "--" };
+            format!(
+                "{arg:?} starts with {what} ({first}), not \"{dashes}\" (a page or word processor changed it): type {dashes}{rest}"
+            )
+        })
+    })
+}
+
 pub fn usage(msg: impl Into<String>) -> anyhow::Error {
     UsageError(msg.into()).into()
 }

@@ -223,3 +223,65 @@ async fn json_logs_go_where_log_says() {
     )
     .await;
 }
+
+/// The site-to-site guide's two copy traps: its ngrok.yml fragment without the `tunnels:`
+/// and name lines, and `–config` with an en dash. Both are usage errors that say what to
+/// type: exit 2, no ready file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guides_copy_traps_are_named_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ngrok.yml");
+    std::fs::write(
+        &file,
+        "version: \"2\"\nauthtoken: x\n\nproto: http\ndomain: agent.customer1.example.com\naddr: 4040\ninspect: false\n",
+    )
+    .unwrap();
+    let ready = dir.path().join("ready.json");
+    let path = file.display().to_string();
+    let run = |name: &str, args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        Proc::spawn(name, &args, dir.path(), &[])
+    };
+    let ready_arg = ready.display().to_string();
+    let mut flat = run(
+        "flat",
+        &[
+            "start",
+            "agent-api",
+            "--config",
+            &path,
+            "--ready-file",
+            &ready_arg,
+        ],
+    );
+    assert_eq!(
+        flat.wait_exit(Duration::from_secs(10)).await.code(),
+        Some(2)
+    );
+    let out = flat.output();
+    assert!(out.contains(&format!("{path}:4:1")), "{out}");
+    for key in ["\"proto\"", "\"domain\"", "\"addr\"", "\"inspect\""] {
+        assert!(out.contains(key), "{key}: {out}");
+    }
+    assert!(out.contains("tunnels.<name>:"), "{out}");
+
+    for (name, args) in [
+        (
+            "dash-start",
+            vec!["start", "agent-api", "\u{2013}config", &path],
+        ),
+        (
+            "dash-check",
+            vec!["config", "check", "\u{2013}config", &path],
+        ),
+    ] {
+        let mut p = run(name, &args);
+        assert_eq!(p.wait_exit(Duration::from_secs(10)).await.code(), Some(2));
+        let out = p.output();
+        assert!(
+            out.contains("en dash") && out.contains("type --config"),
+            "{name}: {out}"
+        );
+    }
+    assert!(!ready.exists());
+}

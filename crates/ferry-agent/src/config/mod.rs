@@ -138,6 +138,12 @@ pub fn parse(path: &Path, text: &str) -> Result<RawConfig, ConfigError> {
         return Ok(RawConfig::default());
     }
     serde_saphyr::from_str::<RawConfig>(text).map_err(|e| {
+        let msg = e.to_string();
+        if msg.contains("unknown field `") {
+            if let Some(misplaced) = misplaced_tunnel_keys(path, text) {
+                return misplaced;
+            }
+        }
         let (line, column) = e
             .location()
             .map(|l| (l.line(), l.column()))
@@ -146,8 +152,40 @@ pub fn parse(path: &Path, text: &str) -> Result<RawConfig, ConfigError> {
             path: path.display().to_string(),
             line,
             column,
-            msg: describe_yaml_error(&e.to_string()),
+            msg: describe_yaml_error(&msg),
         }
+    })
+}
+
+/// Tunnel keys written at the top level, as a fragment copied without its `tunnels:` and
+/// name lines reads (the site-to-site guide prints one so): every such key, and where they
+/// belong. Top-level keys are the lines that start unindented with `key:`.
+fn misplaced_tunnel_keys(path: &Path, text: &str) -> Option<ConfigError> {
+    let found: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let (key, _) = line.split_once(':')?;
+            let key = key.trim_end();
+            let plain =
+                !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            (plain && TUNNEL_KEYS.contains(&key) && !AGENT_KEYS.contains(&key))
+                .then_some((i + 1, key))
+        })
+        .collect();
+    let (first, _) = *found.first()?;
+    let keys: Vec<String> = found
+        .iter()
+        .map(|(line, key)| format!("{key:?} (line {line})"))
+        .collect();
+    Some(ConfigError::Parse {
+        path: path.display().to_string(),
+        line: first as u64,
+        column: 1,
+        msg: format!(
+            "tunnel keys at the top level: {}; they belong under tunnels.<name>:, as in \"tunnels:\\n  agent-api:\\n    proto: http\"",
+            keys.join(", ")
+        ),
     })
 }
 

@@ -184,3 +184,26 @@ fn terminate_at_follows_ngroks_default() {
     let err = tunnel_spec("t", &raw("proto: tls\naddr: 1\nterminate_at: cloud\n")).unwrap_err();
     assert!(err.contains("not one of agent, upstream or edge"), "{err}");
 }
+
+#[test]
+fn tunnel_keys_at_the_top_level_are_all_named_with_where_they_belong() {
+    let dir = tempfile::tempdir().unwrap();
+    // The site-to-site guide's fragment as printed: its tunnels: and agent-api: lines lost.
+    let p = write(
+        &dir,
+        "ngrok.yml",
+        "version: \"2\"\nauthtoken: x\nproto: http\ndomain: agent.customer1.example.com\naddr: 4040\ninspect: false\n",
+    );
+    let e = load(std::slice::from_ref(&p)).unwrap_err().to_string();
+    assert!(e.starts_with(&format!("{}:3:1:", p.display())), "{e}");
+    for key in [
+        "\"proto\" (line 3)",
+        "\"domain\" (line 4)",
+        "\"addr\" (line 5)",
+        "\"inspect\" (line 6)",
+    ] {
+        assert!(e.contains(key), "{key} in {e}");
+    }
+    assert!(e.contains("tunnels.<name>:"), "{e}");
+    assert!(!e.contains("did you mean"), "{e}");
+}
