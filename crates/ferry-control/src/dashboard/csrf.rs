@@ -4,7 +4,7 @@
 //! page and in the form, and a cross-site page can read neither.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use ferry_types::ErrorCode;
 use subtle::ConstantTimeEq;
 

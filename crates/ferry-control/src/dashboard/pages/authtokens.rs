@@ -109,7 +109,7 @@ async fn form(
             .map(|b| (b.id.to_string(), owner_name(&bots, b.id.as_str()))),
     );
     let body = html! {
-        p { a href="/dashboard/authtokens" { "← Authtokens" } }
+        p { a href="/dashboard/authtokens" { "← Back" } }
         h1 { "Add a Tunnel Authtoken" }
         form.stack method="post" action="/dashboard/authtokens" {
             (csrf_field(&signed.csrf))

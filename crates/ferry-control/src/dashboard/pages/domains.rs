@@ -152,7 +152,7 @@ fn panel_page(
     let shown = <ReservedDomain as Resource>::render(s, d);
     let expected = dns_check::expectations(d);
     let body = html! {
-        p { a href="/dashboard/domains" { "← Domains" } }
+        p { a href="/dashboard/domains" { "← Back" } }
         h1 { (d.domain) }
         dl {
             dt { "ID" } dd { code { (d.id) } }
