@@ -332,3 +332,42 @@ async fn an_authtoken_is_created_with_the_rest_rules_and_shown_once() {
     let again = b.get("/dashboard/authtokens").await;
     assert!(!again.html.contains("Your new authtoken"), "{}", again.html);
 }
+
+#[tokio::test]
+async fn a_taken_domain_is_refused_beside_its_field_with_the_code() {
+    let api = Api::new().await;
+    let mut b = Browser::new(&api);
+    b.sign_in(&api.key).await;
+    let csrf = b.csrf().await;
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("domain", "*.customer1.example.com"),
+    ];
+    let page = b.post("/dashboard/domains", &form).await;
+    assert!(
+        page.location().starts_with("/dashboard/domains/rd_"),
+        "{}",
+        page.location()
+    );
+    let panel = b.get(page.location()).await;
+    assert!(panel.html.contains("DNS Targets") && panel.html.contains("2 targets"));
+
+    let page = b.post("/dashboard/domains", &form).await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    let at = page
+        .html
+        .find("id=\"domain-error\"")
+        .expect("the error beside Domain");
+    assert!(
+        page.html[at..].contains("is already reserved"),
+        "{}",
+        page.html
+    );
+    assert!(page.html[at..].contains("ERR_FERRY_242"), "{}", page.html);
+    // The field keeps what was typed.
+    assert!(
+        page.html.contains("value=\"*.customer1.example.com\""),
+        "{}",
+        page.html
+    );
+}
