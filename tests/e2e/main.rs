@@ -11,6 +11,7 @@ mod config;
 mod console;
 mod control;
 mod customer_dns;
+mod dashboard;
 mod dns;
 mod dns_check;
 mod enforcement;

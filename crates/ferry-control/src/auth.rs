@@ -6,6 +6,7 @@ use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH};
 use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use ferry_store::ApiKey;
 use ferry_types::ErrorCode;
 
 use crate::{ApiError, AppState};
@@ -46,27 +47,7 @@ async fn admit(state: &AppState, headers: &HeaderMap, method: &Method) -> Result
             }
         },
     };
-    match state.store.verify_api_key(&token).await? {
-        Err(e) => {
-            return Err(ApiError::new(
-                ErrorCode::ApiKeyMalformed,
-                format!("the API key is malformed: {e}"),
-            ))
-        }
-        Ok(None) => {
-            if let Ok(Ok(Some(_))) = state.store.verify_authtoken(&token).await {
-                return Err(ApiError::new(
-                    ErrorCode::ApiKeyWrongKind,
-                    "this is an authtoken (for agents), not an API key; create API keys with `ferry edge api-key create` or POST /api_keys",
-                ));
-            }
-            return Err(ApiError::new(
-                ErrorCode::ApiKeyInvalid,
-                "the API key is not valid: it is unknown, deleted or mistyped",
-            ));
-        }
-        Ok(Some(_)) => {}
-    }
+    api_key(state, &token).await?;
     match headers.get("ngrok-version").map(|v| v.to_str()) {
         None => {
             return Err(ApiError::new(
@@ -97,4 +78,28 @@ async fn admit(state: &AppState, headers: &HeaderMap, method: &Method) -> Result
         ));
     }
     Ok(())
+}
+
+/// The API key `token` is, or why it is refused: the REST API's Bearer check and the
+/// dashboard's sign-in alike.
+pub(crate) async fn api_key(state: &AppState, token: &str) -> Result<ApiKey, ApiError> {
+    match state.store.verify_api_key(token).await? {
+        Err(e) => Err(ApiError::new(
+            ErrorCode::ApiKeyMalformed,
+            format!("the API key is malformed: {e}"),
+        )),
+        Ok(None) => {
+            if let Ok(Ok(Some(_))) = state.store.verify_authtoken(token).await {
+                return Err(ApiError::new(
+                    ErrorCode::ApiKeyWrongKind,
+                    "this is an authtoken (for agents), not an API key; create API keys with `ferry edge api-key create` or POST /api_keys",
+                ));
+            }
+            Err(ApiError::new(
+                ErrorCode::ApiKeyInvalid,
+                "the API key is not valid: it is unknown, deleted or mistyped",
+            ))
+        }
+        Ok(Some(key)) => Ok(key),
+    }
 }

@@ -81,6 +81,13 @@ async fn reserved_domain(
     JsonBody(NoFields {}): JsonBody<NoFields>,
 ) -> ApiResult<Json<Value>> {
     let d = find::<ReservedDomain>(&s, &id).await?;
+    Ok(Json(answer(&s, expectations(&d)).await))
+}
+
+/// The records the customer creates for `d`: its CNAME, and for a wildcard the
+/// `_acme-challenge` CNAME; none under the edge's own base domain. The dashboard lists them as
+/// "DNS Targets".
+pub(crate) fn expectations(d: &ReservedDomain) -> Vec<Expectation> {
     let mut expected = Vec::new();
     if !d.cname_target.is_empty() {
         expected.push(Expectation::domain_cname(&d.domain, &d.cname_target));
@@ -88,7 +95,7 @@ async fn reserved_domain(
     if !d.acme_target.is_empty() {
         expected.push(Expectation::acme_cname(&d.domain, &d.acme_target));
     }
-    Ok(Json(answer(&s, expected).await))
+    expected
 }
 
 async fn agent_ingress(
@@ -101,7 +108,8 @@ async fn agent_ingress(
     Ok(Json(answer(&s, expected).await))
 }
 
-async fn answer(s: &AppState, expected: Vec<Expectation>) -> Value {
+/// Looks `expected` up now and answers each record's verdict, as the REST answer shows it.
+pub(crate) async fn answer(s: &AppState, expected: Vec<Expectation>) -> Value {
     let checked_at = rfc3339(SystemTime::now());
     let verdicts = ferry_dnscheck::check(s.dns.as_ref(), expected).await;
     json!({

@@ -40,6 +40,14 @@ impl ApiError {
         Self::new(ErrorCode::FieldInvalid, format!("field {field:?}: {why}"))
     }
 
+    /// The request field this error is about, as its message names it first (`field
+    /// "acl[0]": ...` is `acl`), so that a form shows the error beside that field.
+    pub(crate) fn field_name(&self) -> Option<&str> {
+        let rest = self.msg.strip_prefix("field \"")?;
+        let name = &rest[..rest.find('"')?];
+        Some(name.split(['[', '.']).next().unwrap_or(name))
+    }
+
     /// Converts a store error from creating a resource whose `field` must be unique: a
     /// duplicate is named as the request's field, `field "domain": x is already reserved`
     /// (with `taken` the words after the value), instead of the store's table words.

@@ -11,6 +11,7 @@ mod body;
 mod bot_users;
 mod certificate_authorities;
 mod credentials;
+mod dashboard;
 mod described;
 mod dns_check;
 mod error;
@@ -41,6 +42,7 @@ use ferry_store::{
 };
 use ferry_types::ErrorCode;
 
+pub use dashboard::{OverTls, Sessions};
 pub use error::ApiError;
 use openapi::Operation;
 
@@ -194,6 +196,8 @@ pub struct AppState {
     pub live: Arc<dyn Live>,
     /// How Check Status looks records up: the configured resolver, or answers a test feeds.
     pub dns: Arc<dyn ferry_dnscheck::Lookups>,
+    /// The dashboard's signed-in browsers, shared by every connection the API serves.
+    pub sessions: Arc<Sessions>,
 }
 
 impl AppState {
@@ -208,6 +212,7 @@ impl AppState {
             config: Arc::new(config),
             live,
             dns,
+            sessions: Arc::default(),
         }
     }
 
@@ -223,9 +228,10 @@ impl AppState {
     }
 }
 
-/// The whole REST API.
+/// The whole REST API, and beside it the dashboard (`/` and `/dashboard/...`, signed in by
+/// a session cookie instead of the Bearer key).
 pub fn router(state: AppState) -> Router {
-    operations()
+    let api = operations()
         .into_iter()
         .fold(Router::new(), |router, op| {
             router.route(&op.path, op.handler)
@@ -236,8 +242,8 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::check,
-        ))
-        .with_state(state)
+        ));
+    api.merge(dashboard::routes()).with_state(state)
 }
 
 /// The resources kept in the store, each with its five operations and its schema: one list,
@@ -300,7 +306,9 @@ pub async fn serve_io<IO>(io: IO, state: AppState)
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
-    let service = hyper_util::service::TowerToHyperService::new(router(state));
+    // Over TLS, the dashboard's cookies are `Secure`.
+    let app = router(state).layer(axum::Extension(OverTls));
+    let service = hyper_util::service::TowerToHyperService::new(app);
     let builder =
         hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
     if let Err(e) = builder

@@ -162,10 +162,16 @@ async fn remove<R: Resource>(
     State(s): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let r = find::<R>(&s, &id).await?;
-    s.store.delete::<R>(r.id().as_str()).await?;
-    R::deleted(&s, &r).await?;
+    delete_one::<R>(&s, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes the resource with the ID `id` and carries out what follows (sessions closed, DNS
+/// withdrawn): the REST API's DELETE and the dashboard's delete buttons alike.
+pub(crate) async fn delete_one<R: Resource>(s: &AppState, id: &str) -> ApiResult<()> {
+    let r = find::<R>(s, id).await?;
+    s.store.delete::<R>(r.id().as_str()).await?;
+    R::deleted(s, &r).await
 }
 
 /// The five operations of a resource, for the router and the document alike.

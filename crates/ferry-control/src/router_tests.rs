@@ -60,15 +60,15 @@ impl Lookups for Dns {
     }
 }
 
-struct Api {
+pub(crate) struct Api {
     _dir: ScratchDir,
-    state: AppState,
+    pub(crate) state: AppState,
     dns_table: Arc<Dns>,
-    key: String,
+    pub(crate) key: String,
 }
 
 impl Api {
-    async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         Self::with_live(Arc::new(NoEdge)).await
     }
 
@@ -97,7 +97,12 @@ impl Api {
         }
     }
 
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = Request::builder()
             .method(method)
             .uri(path)

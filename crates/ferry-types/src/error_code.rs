@@ -100,6 +100,9 @@ catalogue! {
     DnsNsMissing = 268, Some("ERR_NGROK_6702"), 200, "Check Status: the agent ingress domain has no NS records";
     DnsNsDiffers = 269, Some("ERR_NGROK_6703"), 200, "Check Status: the agent ingress domain's NS records differ from its ns_targets";
     DnsResolverFailed = 270, None, 200, "Check Status: the DNS resolver gave no usable answer";
+    // The dashboard (served from the API listener): a write refused before it is tried.
+    DashboardCsrfRefused = 280, None, 403, "dashboard form without its session's CSRF token";
+    DashboardFormTooLarge = 281, None, 413, "dashboard form too large";
     // The store, named by what an operator can do about it (room, write access, the database
     // back); everything else stays `Internal`.
     StoreDiskFull = 290, None, 507, "the store's disk is full";

@@ -1,0 +1,88 @@
+//! The dashboard: the guides' dashboard steps as server-rendered pages, served with the REST
+//! API from the same listener. `GET /` is the sign-in page (an API key); everything else lives
+//! under `/dashboard/`, a path no REST resource uses, so the REST routes, their Bearer check
+//! and their JSON 404 stay as they are. Every action calls the code the REST handlers call,
+//! with the same request structs, so a rule is written once.
+
+mod csrf;
+mod pages;
+mod session;
+#[cfg(test)]
+mod tests;
+
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY};
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use session::Sessions;
+
+use crate::AppState;
+
+/// Marks a request that came over TLS (`--api-domain` on the public port), so the session
+/// cookie is set `Secure`. [`crate::serve_io`] adds it to every request it serves.
+#[derive(Clone, Copy, Debug)]
+pub struct OverTls;
+
+/// The dashboard's routes, merged into the API's router beside (not under) its Bearer check.
+pub(crate) fn routes() -> Router<AppState> {
+    use pages::{api_keys, authtokens, bot_users, domains, sign_in};
+    Router::new()
+        .route("/", get(sign_in::page))
+        .route("/dashboard/sign-in", post(sign_in::submit))
+        .route("/dashboard/sign-out", post(sign_in::sign_out))
+        .route("/dashboard/assets/dashboard.css", get(pages::css))
+        .route("/dashboard/assets/copy.js", get(pages::copy_js))
+        .route("/dashboard", get(pages::home))
+        .route(
+            "/dashboard/domains",
+            get(domains::list).post(domains::create),
+        )
+        .route("/dashboard/domains/{id}", get(domains::panel))
+        .route("/dashboard/domains/{id}/check", post(domains::check))
+        .route("/dashboard/domains/{id}/delete", post(domains::delete))
+        .route(
+            "/dashboard/authtokens",
+            get(authtokens::list).post(authtokens::create),
+        )
+        .route("/dashboard/authtokens/new", get(authtokens::new))
+        .route(
+            "/dashboard/authtokens/{id}/delete",
+            post(authtokens::delete),
+        )
+        .route(
+            "/dashboard/bot-users",
+            get(bot_users::list).post(bot_users::create),
+        )
+        .route(
+            "/dashboard/api-keys",
+            get(api_keys::list).post(api_keys::create),
+        )
+        .route("/dashboard/api-keys/{id}/delete", post(api_keys::delete))
+        .route(
+            "/dashboard/{*rest}",
+            get(pages::not_found).post(pages::not_found),
+        )
+        .layer(axum::middleware::map_response(protect))
+}
+
+/// Headers on every dashboard answer: nothing but the dashboard's own files may load or be
+/// posted to, no page may frame it, and no page (one may hold a secret shown once) is cached.
+async fn protect(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
