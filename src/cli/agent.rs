@@ -321,6 +321,7 @@ fn agent_config(s: &SessionArgs, file: &Config) -> anyhow::Result<AgentConfig> {
     if let Some(m) = &file.agent.metadata {
         config.metadata = m.clone();
     }
+    config.dns_resolvers = file.dns_resolvers().map_err(bad)?;
     Ok(config)
 }
 

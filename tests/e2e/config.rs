@@ -285,3 +285,72 @@ async fn the_guides_copy_traps_are_named_with_the_fix() {
     }
     assert!(!ready.exists());
 }
+
+/// A device finds the edge as the guides have it: `server_addr` is a region domain of the
+/// agent ingress, resolved through Ferry's own DNS (`dns_resolver_ips`), as it would be once
+/// the customer's zone is delegated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_addr_is_a_region_domain_resolved_through_dns_resolver_ips() {
+    let edge = Edge::start().await;
+    let (status, a) = edge
+        .api(
+            "POST",
+            "/agent_ingresses",
+            Some(r#"{"domain":"connect.example.test"}"#),
+        )
+        .await;
+    assert_eq!(status, 201, "{a}");
+    let region = a["region_domains"][0].as_str().unwrap().to_string();
+    let dns = edge.ready["dns"].as_str().unwrap().to_string();
+    let up = HttpUpstream::start("via region").await;
+    let dir = edge.dir.path();
+    let file = dir.join("device.yml");
+    let port = crate::harness::port_of(&edge.agent_addr());
+    std::fs::write(
+        &file,
+        format!(
+            "version: \"2\"\nauthtoken: {}\nserver_addr: {region}:{port}\nroot_cas: {}\ndns_resolver_ips: [\"{dns}\"]\ntunnels:\n  web:\n    proto: http\n    addr: {}\n    domain: region.example.test\n",
+            edge.token,
+            edge.ca.display(),
+            up.port()
+        ),
+    )
+    .unwrap();
+    let ready = dir.join("device-ready.json");
+    let args: Vec<String> = vec![
+        "start".into(),
+        "web".into(),
+        "--config".into(),
+        file.display().to_string(),
+        "--ready-file".into(),
+        ready.display().to_string(),
+    ];
+    let mut agent = Proc::spawn("device", &args, dir, &[]);
+    wait_ready(&mut agent, &ready).await;
+    let (code, body, err) = curl(&edge.curl_https("region.example.test", "/")).await;
+    assert_eq!((code, body.as_str()), (0, "hello from via region"), "{err}");
+
+    // A resolver entry that is no address is named.
+    std::fs::write(
+        &file,
+        format!("version: \"2\"\nauthtoken: x\nserver_addr: {region}:{port}\ndns_resolver_ips: [\"dns.example\"]\n"),
+    )
+    .unwrap();
+    let mut bad = Proc::spawn(
+        "bad-resolver",
+        &[
+            "start".into(),
+            "--none".into(),
+            "--config".into(),
+            file.display().to_string(),
+        ],
+        dir,
+        &[],
+    );
+    assert_eq!(bad.wait_exit(Duration::from_secs(10)).await.code(), Some(2));
+    assert!(
+        bad.output().contains("dns_resolver_ips[0]"),
+        "{}",
+        bad.output()
+    );
+}

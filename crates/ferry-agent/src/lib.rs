@@ -9,6 +9,7 @@ mod capture;
 pub mod config;
 mod forward;
 mod metrics;
+mod resolve;
 mod session;
 mod trust;
 mod tunnel;
@@ -60,6 +61,9 @@ pub struct AgentConfig {
     pub max_backoff: Duration,
     /// Sent in Auth as the session's metadata (ngrok.yml's `metadata`); empty by default.
     pub metadata: String,
+    /// The DNS servers that resolve `server_addr` (ngrok.yml's `dns_resolver_ips`); empty:
+    /// the system's resolver.
+    pub dns_resolvers: Vec<std::net::SocketAddr>,
     /// Bytes of captured requests to keep; `None` turns capture off.
     pub inspect_db_size: Option<u64>,
 }
@@ -76,6 +80,7 @@ impl AgentConfig {
             connect_timeout: Duration::from_secs(10),
             max_backoff: Duration::from_secs(60),
             metadata: String::new(),
+            dns_resolvers: Vec::new(),
             inspect_db_size: Some(50 * 1024 * 1024),
         }
     }

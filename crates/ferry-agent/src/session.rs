@@ -44,13 +44,16 @@ pub async fn run_once(inner: &Arc<Inner>) -> Result<(), SessionError> {
             addr: cfg.server_addr.clone(),
             source,
         })?;
-    let tcp = tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(&cfg.server_addr))
-        .await
-        .map_err(|_| SessionError::ConnectTimeout(cfg.server_addr.clone()))?
-        .map_err(|source| SessionError::Connect {
-            addr: cfg.server_addr.clone(),
-            source,
-        })?;
+    let tcp = tokio::time::timeout(
+        cfg.connect_timeout,
+        dial(&cfg.server_addr, &cfg.dns_resolvers),
+    )
+    .await
+    .map_err(|_| SessionError::ConnectTimeout(cfg.server_addr.clone()))?
+    .map_err(|source| SessionError::Connect {
+        addr: cfg.server_addr.clone(),
+        source,
+    })?;
     let _ = tcp.set_nodelay(true);
     let tls = tokio::time::timeout(
         cfg.connect_timeout,
@@ -343,6 +346,20 @@ async fn read_proxy_header(stream: &mut Stream) -> Result<ProxyHeader, String> {
         Ok(None) => Err("truncated header".into()),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// A TCP connection to the first of `server_addr`'s addresses that accepts one.
+async fn dial(server_addr: &str, resolvers: &[std::net::SocketAddr]) -> std::io::Result<TcpStream> {
+    let mut last = None;
+    for addr in crate::resolve::addresses(server_addr, resolvers).await? {
+        match TcpStream::connect(addr).await {
+            Ok(tcp) => return Ok(tcp),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::NotFound, "the name has no address")
+    }))
 }
 
 fn host_of(server_addr: &str) -> String {

@@ -310,7 +310,6 @@ fn set_keys(raw: &RawConfig, list: &[&'static str]) -> Vec<&'static str> {
         "remote_management" => raw.remote_management.is_some(),
         "console_ui_color" => raw.console_ui_color.is_some(),
         "crl_noverify" => raw.crl_noverify.is_some(),
-        "dns_resolver_ips" => raw.dns_resolver_ips.is_some(),
         "update_channel" => raw.update_channel.is_some(),
         "update_check" => raw.update_check.is_some(),
         _ => false,
@@ -364,6 +363,24 @@ impl Config {
                     msg: format!("{key}: {msg}"),
                 }),
         }
+    }
+
+    /// `dns_resolver_ips` as addresses (port 53 unless given); an entry that is no address
+    /// is an error naming it.
+    pub fn dns_resolvers(&self) -> Result<Vec<std::net::SocketAddr>, ConfigError> {
+        let entries = self.agent.dns_resolver_ips.as_deref().unwrap_or_default();
+        entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                crate::resolve::parse_resolver(e).ok_or_else(|| ConfigError::Value {
+                    path: self.source(),
+                    msg: format!(
+                        "dns_resolver_ips[{i}]: {e:?} is not an IP address (or address:port)"
+                    ),
+                })
+            })
+            .collect()
     }
 
     /// `web_addr`: `None` when set to `false` (the API is off).

@@ -112,8 +112,8 @@ pub struct RawConfig {
     /// `crl_noverify` (ngrok: skip its CRL check of the edge's certificate): warned about and
     /// ignored; Ferry's agent does no CRL check to skip.
     pub crl_noverify: Option<Any>,
-    /// `dns_resolver_ips` (ngrok: DNS servers for finding the edge): warned about and ignored;
-    /// the system resolver is used.
+    /// `dns_resolver_ips`: the DNS servers that resolve `server_addr` (addresses, port 53, or
+    /// `address:port`); the system's resolver without it.
     pub dns_resolver_ips: Option<Vec<String>>,
     /// `update_channel` (ngrok's self-update channel): warned about and ignored, Ferry does not
     /// update itself.
@@ -255,7 +255,6 @@ pub const UNSUPPORTED_AGENT_KEYS: &[&str] = &[
     "remote_management",
     "console_ui_color",
     "crl_noverify",
-    "dns_resolver_ips",
     "update_channel",
     "update_check",
 ];
