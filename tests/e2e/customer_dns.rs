@@ -166,6 +166,66 @@ impl CustomerDns {
     }
 }
 
+impl CustomerDns {
+    /// Serves the records written in `path` until the task is dropped, reading the file again
+    /// whenever it changes, as a reader edits records at their provider. One record per line,
+    /// `NAME TYPE VALUE...` with TYPE `CNAME`, `A` or `NS` (`*.` wildcards allowed), and
+    /// `@follow HOST:PORT` for the server to follow CNAMEs and delegations into.
+    pub async fn serve_file(&self, path: &std::path::Path) {
+        let mut applied = String::new();
+        let mut names: Vec<String> = Vec::new();
+        loop {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            if text != applied {
+                for n in names.drain(..) {
+                    self.remove(&n);
+                }
+                for line in text.lines() {
+                    match parse_record(line) {
+                        Ok(Some((name, rec))) => {
+                            self.set(&name, rec);
+                            names.push(name);
+                        }
+                        Ok(None) => {}
+                        Err(e) => eprintln!("customer DNS: {}: {e}", path.display()),
+                    }
+                }
+                if let Some(up) = follow_line(&text) {
+                    self.follow_into(up);
+                }
+                applied = text;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn parse_record(line: &str) -> Result<Option<(String, Rec)>, String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    match words.as_slice() {
+        [] => Ok(None),
+        [first, ..] if first.starts_with('#') => Ok(None),
+        ["@follow", _] => Ok(None),
+        [name, "CNAME", target] => Ok(Some((name.to_string(), Rec::Cname(target.to_string())))),
+        [name, "A", ip] => ip
+            .parse()
+            .map(|ip| Some((name.to_string(), Rec::A(ip))))
+            .map_err(|e| format!("{ip:?}: {e}")),
+        [name, "NS", servers @ ..] if !servers.is_empty() => Ok(Some((
+            name.to_string(),
+            Rec::Ns(servers.iter().map(|s| s.to_string()).collect()),
+        ))),
+        _ => Err(format!("not NAME CNAME|A|NS VALUE: {line:?}")),
+    }
+}
+
+fn follow_line(text: &str) -> Option<SocketAddr> {
+    text.lines().find_map(|l| {
+        let mut w = l.split_whitespace();
+        (w.next() == Some("@follow")).then(|| w.next()?.parse().ok())?
+    })
+}
+
 impl Drop for CustomerDns {
     fn drop(&mut self) {
         for t in &self.tasks {

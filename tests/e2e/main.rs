@@ -15,6 +15,7 @@ mod dashboard;
 mod dns;
 mod dns_check;
 mod enforcement;
+mod guides;
 mod hardening;
 mod harness;
 mod http;

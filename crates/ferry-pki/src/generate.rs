@@ -277,13 +277,16 @@ mod tests {
                 subject: "device-42".into()
             }
         );
-        // The client certificate with the server key is the second guide's mistake.
+        // The client certificate with the server key is the second guide's mistake: named
+        // as a client certificate where the server's belongs.
         let err = load_server_identity(
             &set.out.join("client-crt.pem"),
             &set.out.join("server-key.pem"),
         )
         .expect_err("wrong pair");
-        assert_eq!(err.code(), ferry_types::ErrorCode::KeyMismatch);
+        assert_eq!(err.code(), ferry_types::ErrorCode::CertificateDefective);
+        assert!(err.to_string().contains("serverAuth"), "{err}");
+        assert!(err.to_string().contains("server-crt.pem"), "{err}");
     }
 
     #[test]

@@ -198,10 +198,12 @@ pub fn server_identity_from_pem(
 ) -> Result<ServerIdentity, LoadError> {
     let chain = cert_chain_from(crt, crt_pem)?;
     let private = private_key_from(key, key_pem)?;
-    check_key_matches(&chain, &private, crt, key)?;
+    // The certificate's own defects first: a client certificate given as the server's
+    // (the second guide's mistake) is named as such, not only as a key that does not match.
     if let Some(leaf) = chain.first() {
         check_certificate(crt, leaf, CertRole::ServerLeaf)?;
     }
+    check_key_matches(&chain, &private, crt, key)?;
     Ok(ServerIdentity {
         chain,
         key: private,
