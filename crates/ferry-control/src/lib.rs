@@ -42,7 +42,7 @@ use ferry_store::{
 };
 use ferry_types::ErrorCode;
 
-pub use dashboard::{OverTls, Sessions};
+pub use dashboard::OverTls;
 pub use error::ApiError;
 use openapi::Operation;
 
@@ -196,8 +196,6 @@ pub struct AppState {
     pub live: Arc<dyn Live>,
     /// How Check Status looks records up: the configured resolver, or answers a test feeds.
     pub dns: Arc<dyn ferry_dnscheck::Lookups>,
-    /// The dashboard's signed-in browsers, shared by every connection the API serves.
-    pub sessions: Arc<Sessions>,
 }
 
 impl AppState {
@@ -212,7 +210,6 @@ impl AppState {
             config: Arc::new(config),
             live,
             dns,
-            sessions: Arc::default(),
         }
     }
 

@@ -16,8 +16,6 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 
-pub use session::Sessions;
-
 use crate::AppState;
 
 /// Marks a request that came over TLS (`--api-domain` on the public port), so the session
