@@ -509,7 +509,7 @@ async fn writes_to_dns_names_rebuild_the_zones_before_answering() {
 
 impl Api {
     /// Check Status's lookup of `name` for `kind` answers `answer` from now on.
-    fn dns(&self, name: &str, kind: Kind, answer: Answer) {
+    pub(crate) fn dns(&self, name: &str, kind: Kind, answer: Answer) {
         self.dns_table
             .0
             .lock()
@@ -518,7 +518,7 @@ impl Api {
     }
 }
 
-fn found(v: &[&str]) -> Answer {
+pub(crate) fn found(v: &[&str]) -> Answer {
     Answer::Found(v.iter().map(|s| s.to_string()).collect())
 }
 

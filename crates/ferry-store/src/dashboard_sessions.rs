@@ -183,7 +183,10 @@ mod tests {
                 .start_dashboard_session("h1", "ak_1", "c1", 0, EXPIRY)
                 .await
                 .unwrap();
-            let live = store.touch_dashboard_session("h1", 99, EXPIRY).await.unwrap();
+            let live = store
+                .touch_dashboard_session("h1", 99, EXPIRY)
+                .await
+                .unwrap();
             assert_eq!(
                 live,
                 Some(DashboardSession {
@@ -199,13 +202,19 @@ mod tests {
                 .unwrap()
                 .is_some());
             assert_eq!(
-                store.touch_dashboard_session("h1", 298, EXPIRY).await.unwrap(),
+                store
+                    .touch_dashboard_session("h1", 298, EXPIRY)
+                    .await
+                    .unwrap(),
                 None,
                 "{b:?}: idle"
             );
             // Found over, it is gone for good.
             assert_eq!(
-                store.touch_dashboard_session("h1", 200, EXPIRY).await.unwrap(),
+                store
+                    .touch_dashboard_session("h1", 200, EXPIRY)
+                    .await
+                    .unwrap(),
                 None
             );
 
@@ -222,7 +231,10 @@ mod tests {
                     .is_some());
             }
             assert_eq!(
-                store.touch_dashboard_session("h2", 2000, EXPIRY).await.unwrap(),
+                store
+                    .touch_dashboard_session("h2", 2000, EXPIRY)
+                    .await
+                    .unwrap(),
                 None,
                 "{b:?}: lifetime"
             );
@@ -263,11 +275,10 @@ mod tests {
                 .show_once("h", "authtokens", "cr_1", "the-token")
                 .await
                 .unwrap();
-            let stored: String =
-                sqlx::query_scalar("SELECT shown_token FROM dashboard_sessions")
-                    .fetch_one(&store.pool)
-                    .await
-                    .unwrap();
+            let stored: String = sqlx::query_scalar("SELECT shown_token FROM dashboard_sessions")
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
             assert!(!stored.contains("the-token"), "{b:?}: sealed");
             assert_eq!(store.take_shown("h", "api_keys").await.unwrap(), None);
             assert_eq!(

@@ -5,6 +5,8 @@
 //! with the same request structs, so a rule is written once.
 
 mod csrf;
+#[cfg(test)]
+mod page_tests;
 mod pages;
 mod session;
 #[cfg(test)]
@@ -25,7 +27,7 @@ pub struct OverTls;
 
 /// The dashboard's routes, merged into the API's router beside (not under) its Bearer check.
 pub(crate) fn routes() -> Router<AppState> {
-    use pages::{api_keys, authtokens, bot_users, domains, sign_in};
+    use pages::{agent_ingresses, api_keys, authtokens, bot_users, domains, sign_in};
     Router::new()
         .route("/", get(sign_in::page))
         .route("/dashboard/sign-in", post(sign_in::submit))
@@ -40,6 +42,22 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/dashboard/domains/{id}", get(domains::panel))
         .route("/dashboard/domains/{id}/check", post(domains::check))
         .route("/dashboard/domains/{id}/delete", post(domains::delete))
+        .route(
+            "/dashboard/agent-ingresses",
+            get(agent_ingresses::list).post(agent_ingresses::create),
+        )
+        .route(
+            "/dashboard/agent-ingresses/{id}",
+            get(agent_ingresses::panel),
+        )
+        .route(
+            "/dashboard/agent-ingresses/{id}/check",
+            post(agent_ingresses::check),
+        )
+        .route(
+            "/dashboard/agent-ingresses/{id}/delete",
+            post(agent_ingresses::delete),
+        )
         .route(
             "/dashboard/authtokens",
             get(authtokens::list).post(authtokens::create),

@@ -15,20 +15,20 @@ use crate::router;
 use crate::router_tests::Api;
 
 /// A browser without JavaScript: a cookie jar and forms.
-struct Browser<'a> {
+pub(super) struct Browser<'a> {
     api: &'a Api,
-    jar: HashMap<String, String>,
+    pub(super) jar: HashMap<String, String>,
     tls: bool,
 }
 
-struct Page {
-    status: StatusCode,
+pub(super) struct Page {
+    pub(super) status: StatusCode,
     headers: HeaderMap,
-    html: String,
+    pub(super) html: String,
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub(super) fn location(&self) -> &str {
         self.headers
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
@@ -36,7 +36,7 @@ impl Page {
     }
 
     /// The value of the first hidden CSRF field on the page.
-    fn csrf(&self) -> String {
+    pub(super) fn csrf(&self) -> String {
         let start = self
             .html
             .find(r#"name="csrf" value=""#)
@@ -46,7 +46,7 @@ impl Page {
         self.html[start..start + len].to_string()
     }
 
-    fn cookies(&self) -> Vec<&str> {
+    pub(super) fn cookies(&self) -> Vec<&str> {
         self.headers
             .get_all(SET_COOKIE)
             .iter()
@@ -56,7 +56,7 @@ impl Page {
 }
 
 impl<'a> Browser<'a> {
-    fn new(api: &'a Api) -> Self {
+    pub(super) fn new(api: &'a Api) -> Self {
         Self {
             api,
             jar: HashMap::new(),
@@ -64,7 +64,12 @@ impl<'a> Browser<'a> {
         }
     }
 
-    async fn send(&mut self, method: Method, path: &str, form: Option<&[(&str, &str)]>) -> Page {
+    pub(super) async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+    ) -> Page {
         let cookies: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let mut req = Request::builder().method(method).uri(path);
         if !cookies.is_empty() {
@@ -107,23 +112,23 @@ impl<'a> Browser<'a> {
         page
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(super) async fn get(&mut self, path: &str) -> Page {
         self.send(Method::GET, path, None).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(super) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         self.send(Method::POST, path, Some(form)).await
     }
 
     /// Signs in with `key` through the sign-in form.
-    async fn sign_in(&mut self, key: &str) -> Page {
+    pub(super) async fn sign_in(&mut self, key: &str) -> Page {
         let csrf = self.get("/").await.csrf();
         self.post("/dashboard/sign-in", &[("csrf", &csrf), ("api_key", key)])
             .await
     }
 
     /// A page's CSRF token, from the page a signed-in browser reads first.
-    async fn csrf(&mut self) -> String {
+    pub(super) async fn csrf(&mut self) -> String {
         self.get("/dashboard/domains").await.csrf()
     }
 }

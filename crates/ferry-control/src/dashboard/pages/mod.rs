@@ -2,6 +2,7 @@
 //! with the navigation (the guides' words), errors shown in words with their code, and the
 //! request bodies built from a form for the REST API's own create functions.
 
+pub(super) mod agent_ingresses;
 pub(super) mod api_keys;
 pub(super) mod authtokens;
 pub(super) mod bot_users;
@@ -21,8 +22,9 @@ use super::session::Signed;
 use crate::ApiError;
 
 /// The entries of the navigation, in the guides' words, with their paths.
-const NAV: [(&str, &str); 4] = [
+const NAV: [(&str, &str); 5] = [
     ("Domains", "/dashboard/domains"),
+    ("Agent Ingresses", "/dashboard/agent-ingresses"),
     ("Authtokens", "/dashboard/authtokens"),
     ("Bot Users", "/dashboard/bot-users"),
     ("API Keys", "/dashboard/api-keys"),
