@@ -435,7 +435,7 @@ async fn answers_have_the_fields_their_schemas_name() {
 }
 
 /// A fresh certificate for "app.example.test" and its key; a CA's when `ca`.
-fn self_signed(ca: bool) -> rcgen::CertifiedKey {
+pub(crate) fn self_signed(ca: bool) -> rcgen::CertifiedKey {
     let mut params =
         rcgen::CertificateParams::new(vec!["app.example.test".to_owned()]).expect("params");
     if ca {

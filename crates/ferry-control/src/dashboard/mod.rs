@@ -27,7 +27,10 @@ pub struct OverTls;
 
 /// The dashboard's routes, merged into the API's router beside (not under) its Bearer check.
 pub(crate) fn routes() -> Router<AppState> {
-    use pages::{agent_ingresses, api_keys, authtokens, bot_users, domains, sign_in};
+    use pages::{
+        agent_ingresses, api_keys, authtokens, bot_users, certificate_authorities, domains,
+        sign_in, tls_certificates,
+    };
     Router::new()
         .route("/", get(sign_in::page))
         .route("/dashboard/sign-in", post(sign_in::submit))
@@ -76,6 +79,22 @@ pub(crate) fn routes() -> Router<AppState> {
             get(api_keys::list).post(api_keys::create),
         )
         .route("/dashboard/api-keys/{id}/delete", post(api_keys::delete))
+        .route(
+            "/dashboard/certificate-authorities",
+            get(certificate_authorities::list).post(certificate_authorities::create),
+        )
+        .route(
+            "/dashboard/certificate-authorities/{id}/delete",
+            post(certificate_authorities::delete),
+        )
+        .route(
+            "/dashboard/tls-certificates",
+            get(tls_certificates::list).post(tls_certificates::create),
+        )
+        .route(
+            "/dashboard/tls-certificates/{id}/delete",
+            post(tls_certificates::delete),
+        )
         .route(
             "/dashboard/{*rest}",
             get(pages::not_found).post(pages::not_found),

@@ -7,7 +7,7 @@ use ferry_dnscheck::Kind;
 use serde_json::json;
 
 use super::tests::Browser;
-use crate::router_tests::{found, Api};
+use crate::router_tests::{found, self_signed, Api};
 
 #[tokio::test]
 async fn an_agent_ingress_shows_its_ns_targets_and_checks_its_delegation() {
@@ -68,4 +68,129 @@ async fn an_agent_ingress_shows_its_ns_targets_and_checks_its_delegation() {
     assert_eq!(page.location(), "/dashboard/agent-ingresses");
     let (_, listed) = api.call(Method::GET, "/agent_ingresses", None).await;
     assert_eq!(listed["ingresses"], json!([]));
+}
+
+#[tokio::test]
+async fn a_ca_is_uploaded_as_a_file_or_pasted_and_a_key_is_refused_beside_the_field() {
+    let api = Api::new().await;
+    let mut b = Browser::new(&api);
+    b.sign_in(&api.key).await;
+    let csrf = b.csrf().await;
+    let ca = self_signed(true);
+    let path = "/dashboard/certificate-authorities";
+
+    // A private key where the certificate belongs: the REST code's words, beside the field.
+    let key = ca.key_pair.serialize_pem();
+    let page = b
+        .post_multipart(
+            path,
+            &[("csrf", &csrf), ("ca_pem_file", &key), ("ca_pem", "")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    let at = page
+        .html
+        .find("id=\"ca_pem-error\"")
+        .expect("beside the field");
+    assert!(page.html[at..].contains("private key"), "{}", page.html);
+    assert!(page.html[at..].contains("ERR_FERRY_"), "{}", page.html);
+
+    // A file that is no PEM.
+    let page = b
+        .post_multipart(path, &[("csrf", &csrf), ("ca_pem_file", "\u{0}\u{ff}")])
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.html);
+
+    // The file, then pasted text.
+    let pem = ca.cert.pem();
+    let page = b
+        .post_multipart(
+            path,
+            &[
+                ("csrf", &csrf),
+                ("description", "clients"),
+                ("ca_pem_file", &pem),
+            ],
+        )
+        .await;
+    assert_eq!(page.location(), path, "{}", page.html);
+    let page = b.post(path, &[("csrf", &csrf), ("ca_pem", &pem)]).await;
+    assert_eq!(page.location(), path, "{}", page.html);
+    let (_, listed) = api
+        .call(Method::GET, "/certificate_authorities", None)
+        .await;
+    let cas = listed["certificate_authorities"].as_array().expect("list");
+    assert_eq!(cas.len(), 2, "{listed}");
+    let list = b.get(path).await;
+    assert!(
+        list.html.contains("CN=rcgen self signed cert"),
+        "{}",
+        list.html
+    );
+
+    let id = cas[0]["id"].as_str().expect("id");
+    let page = b
+        .post(&format!("{path}/{id}/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(page.location(), path);
+    let (_, listed) = api
+        .call(Method::GET, "/certificate_authorities", None)
+        .await;
+    assert_eq!(
+        listed["certificate_authorities"].as_array().map(Vec::len),
+        Some(1)
+    );
+}
+
+#[tokio::test]
+async fn a_tls_certificate_is_uploaded_with_its_key_and_shows_its_names() {
+    let api = Api::new().await;
+    let mut b = Browser::new(&api);
+    b.sign_in(&api.key).await;
+    let csrf = b.csrf().await;
+    let leaf = self_signed(false);
+    let (cert, key) = (leaf.cert.pem(), leaf.key_pair.serialize_pem());
+    let path = "/dashboard/tls-certificates";
+
+    // Swapped: the certificate in the key's field.
+    let page = b
+        .post_multipart(
+            path,
+            &[
+                ("csrf", &csrf),
+                ("certificate_pem", &cert),
+                ("private_key_pem", &cert),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    let at = page
+        .html
+        .find("id=\"private_key_pem-error\"")
+        .expect("beside the key");
+    assert!(
+        page.html[at..].contains("not a private key"),
+        "{}",
+        page.html
+    );
+
+    let page = b
+        .post_multipart(
+            path,
+            &[
+                ("csrf", &csrf),
+                ("certificate_pem_file", &cert),
+                ("private_key_pem_file", &key),
+            ],
+        )
+        .await;
+    assert_eq!(page.location(), path, "{}", page.html);
+    let list = b.get(path).await;
+    assert!(list.html.contains("app.example.test"), "{}", list.html);
+    assert!(
+        !list.html.contains("PRIVATE KEY-----\n"),
+        "the key is never shown"
+    );
+    let (_, listed) = api.call(Method::GET, "/tls_certificates", None).await;
+    assert_eq!(listed["tls_certificates"].as_array().map(Vec::len), Some(1));
 }

@@ -70,15 +70,50 @@ impl<'a> Browser<'a> {
         path: &str,
         form: Option<&[(&str, &str)]>,
     ) -> Page {
+        let body = form.map(|f| {
+            (
+                "application/x-www-form-urlencoded".to_string(),
+                serde_urlencoded::to_string(f).expect("form"),
+            )
+        });
+        self.send_body(method, path, body).await
+    }
+
+    /// Posts `parts` as `multipart/form-data`, as a form with a file input sends it; a name
+    /// ending in `_file` is sent as a file.
+    pub(super) async fn post_multipart(&mut self, path: &str, parts: &[(&str, &str)]) -> Page {
+        let boundary = "ferry-test-boundary";
+        let mut body = String::new();
+        for (name, value) in parts {
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\""
+            ));
+            if name.ends_with("_file") {
+                body.push_str("; filename=\"upload.pem\"\r\nContent-Type: application/x-pem-file");
+            }
+            body.push_str(&format!("\r\n\r\n{value}\r\n"));
+        }
+        body.push_str(&format!("--{boundary}--\r\n"));
+        let content_type = format!("multipart/form-data; boundary={boundary}");
+        self.send_body(Method::POST, path, Some((content_type, body)))
+            .await
+    }
+
+    async fn send_body(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<(String, String)>,
+    ) -> Page {
         let cookies: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let mut req = Request::builder().method(method).uri(path);
         if !cookies.is_empty() {
             req = req.header(COOKIE, cookies.join("; "));
         }
-        let body = match form {
-            Some(f) => {
-                req = req.header("Content-Type", "application/x-www-form-urlencoded");
-                Body::from(serde_urlencoded::to_string(f).expect("form"))
+        let body = match body {
+            Some((content_type, b)) => {
+                req = req.header("Content-Type", content_type);
+                Body::from(b)
             }
             None => Body::empty(),
         };

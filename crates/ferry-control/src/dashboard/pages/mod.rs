@@ -6,8 +6,11 @@ pub(super) mod agent_ingresses;
 pub(super) mod api_keys;
 pub(super) mod authtokens;
 pub(super) mod bot_users;
+pub(super) mod certificate_authorities;
+mod certificates;
 pub(super) mod domains;
 pub(super) mod sign_in;
+pub(super) mod tls_certificates;
 
 use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
@@ -22,12 +25,17 @@ use super::session::Signed;
 use crate::ApiError;
 
 /// The entries of the navigation, in the guides' words, with their paths.
-const NAV: [(&str, &str); 5] = [
+const NAV: [(&str, &str); 7] = [
     ("Domains", "/dashboard/domains"),
     ("Agent Ingresses", "/dashboard/agent-ingresses"),
     ("Authtokens", "/dashboard/authtokens"),
     ("Bot Users", "/dashboard/bot-users"),
     ("API Keys", "/dashboard/api-keys"),
+    (
+        "Certificate Authorities",
+        "/dashboard/certificate-authorities",
+    ),
+    ("TLS Certificates", "/dashboard/tls-certificates"),
 ];
 
 /// How many rows a list shows at a time; "Older" pages on by ID, as the REST API does.
@@ -118,6 +126,9 @@ impl FormError {
             "acl",
             "name",
             "api_key",
+            "ca_pem",
+            "certificate_pem",
+            "private_key_pem",
         ]
         .contains(&name)
     }
@@ -158,6 +169,11 @@ pub(crate) struct Before {
 }
 
 impl Before {
+    /// The first page: what a form shown again beside its error lists.
+    pub(crate) fn none() -> Self {
+        Before { before: None }
+    }
+
     pub(crate) fn page(self) -> Page {
         page(self.before)
     }
