@@ -72,7 +72,7 @@ impl Api {
         Self::with_live(Arc::new(NoEdge)).await
     }
 
-    async fn with_live(live: Arc<dyn Live>) -> Self {
+    pub(crate) async fn with_live(live: Arc<dyn Live>) -> Self {
         let dir = ScratchDir::new();
         let store = Store::open_sqlite(&dir.path.join("ferry.db"))
             .await

@@ -28,8 +28,8 @@ pub struct OverTls;
 /// The dashboard's routes, merged into the API's router beside (not under) its Bearer check.
 pub(crate) fn routes() -> Router<AppState> {
     use pages::{
-        agent_ingresses, api_keys, authtokens, bot_users, certificate_authorities, domains,
-        sign_in, tls_certificates,
+        agent_ingresses, api_keys, authtoken_edit, authtokens, bot_users, certificate_authorities,
+        domains, sign_in, tls_certificates,
     };
     Router::new()
         .route("/", get(sign_in::page))
@@ -71,8 +71,16 @@ pub(crate) fn routes() -> Router<AppState> {
             post(authtokens::delete),
         )
         .route(
+            "/dashboard/authtokens/{id}/edit",
+            get(authtoken_edit::form).post(authtoken_edit::save),
+        )
+        .route(
             "/dashboard/bot-users",
             get(bot_users::list).post(bot_users::create),
+        )
+        .route(
+            "/dashboard/bot-users/{id}/deactivate",
+            post(bot_users::deactivate),
         )
         .route(
             "/dashboard/api-keys",

@@ -194,3 +194,81 @@ async fn a_tls_certificate_is_uploaded_with_its_key_and_shows_its_names() {
     let (_, listed) = api.call(Method::GET, "/tls_certificates", None).await;
     assert_eq!(listed["tls_certificates"].as_array().map(Vec::len), Some(1));
 }
+
+#[tokio::test]
+async fn an_authtokens_acl_and_description_are_edited_through_the_rest_patch() {
+    let api = Api::new().await;
+    let (_, c) = api
+        .call(
+            Method::POST,
+            "/credentials",
+            Some(json!({ "acl": ["bind:a.example.com"] })),
+        )
+        .await;
+    let id = c["id"].as_str().expect("id");
+    let mut b = Browser::new(&api);
+    b.sign_in(&api.key).await;
+    let list = b.get("/dashboard/authtokens").await;
+    let edit = format!("/dashboard/authtokens/{id}/edit");
+    assert!(list.html.contains(&edit), "{}", list.html);
+    let form = b.get(&edit).await;
+    assert!(form.html.contains("bind:a.example.com"), "{}", form.html);
+    let csrf = form.csrf();
+
+    let page = b
+        .post(&edit, &[("csrf", &csrf), ("acl", "connect:nope")])
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    let at = page
+        .html
+        .find("id=\"acl-error\"")
+        .expect("beside ACL Rules");
+    assert!(page.html[at..].contains("ERR_FERRY_244"), "{}", page.html);
+
+    let page = b
+        .post(
+            &edit,
+            &[
+                ("csrf", &csrf),
+                ("description", "customer 1"),
+                ("acl", "bind:*.customer1.example.com\r\nbind:b.example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(page.location(), "/dashboard/authtokens");
+    let (_, c) = api
+        .call(Method::GET, &format!("/credentials/{id}"), None)
+        .await;
+    assert_eq!(c["description"], "customer 1");
+    assert_eq!(
+        c["acl"],
+        json!(["bind:*.customer1.example.com", "bind:b.example.com"])
+    );
+}
+
+#[tokio::test]
+async fn a_bot_user_is_deactivated_as_the_rest_patch_does() {
+    let api = Api::new().await;
+    let (_, bot) = api
+        .call(Method::POST, "/bot_users", Some(json!({ "name": "ci" })))
+        .await;
+    let id = bot["id"].as_str().expect("id");
+    let mut b = Browser::new(&api);
+    b.sign_in(&api.key).await;
+    let page = b.get("/dashboard/bot-users").await;
+    assert!(page.html.contains("Deactivate"), "{}", page.html);
+    let csrf = page.csrf();
+    let page = b
+        .post(
+            &format!("/dashboard/bot-users/{id}/deactivate"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(page.location(), "/dashboard/bot-users");
+    let (_, bot) = api
+        .call(Method::GET, &format!("/bot_users/{id}"), None)
+        .await;
+    assert_eq!(bot["active"], false);
+    let page = b.get("/dashboard/bot-users").await;
+    assert!(!page.html.contains(">Deactivate<"), "{}", page.html);
+}

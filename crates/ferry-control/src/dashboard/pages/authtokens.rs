@@ -63,6 +63,8 @@ pub(crate) async fn list(
                             }
                             td data-label="Created" { (c.created_at) }
                             td {
+                                a href={ "/dashboard/authtokens/" (c.id) "/edit" } aria-label={ "Edit " (c.id) } { "Edit" }
+                                " "
                                 form.inline method="post" action={ "/dashboard/authtokens/" (c.id) "/delete" } {
                                     (csrf_field(&signed.csrf))
                                     button.danger type="submit" aria-label={ "Revoke " (c.id) } { "Revoke" }

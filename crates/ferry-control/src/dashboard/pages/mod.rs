@@ -4,6 +4,7 @@
 
 pub(super) mod agent_ingresses;
 pub(super) mod api_keys;
+pub(super) mod authtoken_edit;
 pub(super) mod authtokens;
 pub(super) mod bot_users;
 pub(super) mod certificate_authorities;
