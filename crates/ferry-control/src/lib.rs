@@ -69,6 +69,13 @@ pub struct ControlConfig {
     /// The one resolver Check Status asks (`--dns-check-resolver`); `None` for the system's,
     /// from /etc/resolv.conf.
     pub dns_check_resolver: Option<SocketAddr>,
+    /// The edge's version, shown on the dashboard's edge page.
+    pub version: String,
+    /// When the edge started: the edge page's uptime.
+    pub started_at: SystemTime,
+    /// What the edge listens on, each with its address (`HTTPS`, `0.0.0.0:443`): the edge
+    /// page lists them, since the API listener alone does not know the others.
+    pub listeners: Vec<(String, String)>,
 }
 
 /// One live agent session, as the edge reports it.

@@ -88,6 +88,9 @@ impl Api {
             tcp_public_host: "tcp.ferry.test".into(),
             tcp_ports: (20000, 20100),
             dns_check_resolver: None,
+            version: "0.0.0-test".into(),
+            started_at: std::time::SystemTime::now(),
+            listeners: vec![("HTTPS".into(), "127.0.0.1:443".into())],
         };
         Self {
             _dir: dir,

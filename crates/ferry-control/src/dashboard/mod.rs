@@ -29,7 +29,7 @@ pub struct OverTls;
 pub(crate) fn routes() -> Router<AppState> {
     use pages::{
         agent_ingresses, api_keys, authtoken_edit, authtokens, bot_users, certificate_authorities,
-        domains, sign_in, tls_certificates,
+        domains, edge, live, sign_in, tls_certificates,
     };
     Router::new()
         .route("/", get(sign_in::page))
@@ -37,6 +37,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/dashboard/sign-out", post(sign_in::sign_out))
         .route("/dashboard/assets/dashboard.css", get(pages::css))
         .route("/dashboard/assets/copy.js", get(pages::copy_js))
+        .route("/dashboard/assets/live.js", get(pages::live_js))
         .route("/dashboard", get(pages::home))
         .route(
             "/dashboard/domains",
@@ -103,6 +104,10 @@ pub(crate) fn routes() -> Router<AppState> {
             "/dashboard/tls-certificates/{id}/delete",
             post(tls_certificates::delete),
         )
+        .route("/dashboard/live", get(live::page))
+        .route("/dashboard/live/fragment", get(live::fragment_only))
+        .route("/dashboard/live/{id}/{action}", post(live::act))
+        .route("/dashboard/edge", get(edge::page))
         .route(
             "/dashboard/{*rest}",
             get(pages::not_found).post(pages::not_found),
@@ -118,6 +123,7 @@ async fn protect(mut r: Response) -> Response {
         CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
             "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
+             connect-src 'self'; \
              form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );

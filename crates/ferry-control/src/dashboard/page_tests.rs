@@ -2,12 +2,18 @@
 //! REST API then answers: agent ingresses, certificates, editing authtokens and bot users,
 //! the live view and the edge's status.
 
+use std::sync::Arc;
+use std::time::SystemTime;
+
 use axum::http::{Method, StatusCode};
 use ferry_dnscheck::Kind;
 use serde_json::json;
 
 use super::tests::Browser;
 use crate::router_tests::{found, self_signed, Api};
+use crate::{
+    CommandFailure, CommandFuture, DnsFuture, Live, LiveSession, LiveTunnel, SessionCommand,
+};
 
 #[tokio::test]
 async fn an_agent_ingress_shows_its_ns_targets_and_checks_its_delegation() {
@@ -271,4 +277,138 @@ async fn a_bot_user_is_deactivated_as_the_rest_patch_does() {
     assert_eq!(bot["active"], false);
     let page = b.get("/dashboard/bot-users").await;
     assert!(!page.html.contains(">Deactivate<"), "{}", page.html);
+}
+
+/// One agent with one tunnel; records the commands it is sent.
+#[derive(Default)]
+struct Agent(std::sync::Mutex<Vec<(String, SessionCommand)>>);
+
+const SESSION: &str = "ts_0123456789abcdefghijABCDEFG";
+
+impl Live for Agent {
+    fn sessions(&self) -> Vec<LiveSession> {
+        vec![LiveSession {
+            id: SESSION.into(),
+            credential_id: "cr_1".into(),
+            ip: "192.0.2.7".into(),
+            os: "linux".into(),
+            agent_version: "3.19.0".into(),
+            metadata: String::new(),
+            started_at: SystemTime::UNIX_EPOCH,
+        }]
+    }
+    fn tunnels(&self) -> Vec<LiveTunnel> {
+        vec![LiveTunnel {
+            id: "tn_1".into(),
+            session_id: SESSION.into(),
+            public_url: "https://app.customer1.example.com".into(),
+            proto: "https".into(),
+            metadata: String::new(),
+            forwards_to: "http://localhost:8080".into(),
+            started_at: SystemTime::UNIX_EPOCH,
+        }]
+    }
+    fn command<'a>(&'a self, id: &'a str, command: SessionCommand) -> CommandFuture<'a> {
+        self.0.lock().expect("log").push((id.to_string(), command));
+        Box::pin(async move {
+            match command {
+                SessionCommand::Update => Err(CommandFailure::Unsupported("not here".into())),
+                _ => Ok(()),
+            }
+        })
+    }
+    fn close_sessions_of(&self, _: &[String]) -> usize {
+        0
+    }
+    fn agent_ingresses_changed(&self, _: Vec<String>) {}
+    fn certificates_changed(&self) {}
+    fn dns_changed(&self) -> DnsFuture<'_> {
+        Box::pin(async {})
+    }
+}
+
+#[tokio::test]
+async fn the_live_page_shows_sessions_and_endpoints_and_sends_the_rest_actions() {
+    let agent = Arc::new(Agent::default());
+    let api = Api::with_live(agent.clone()).await;
+    let mut b = Browser::new(&api);
+    b.sign_in(&api.key).await;
+    let page = b.get("/dashboard/live").await;
+    for shown in [
+        SESSION,
+        "3.19.0",
+        "192.0.2.7",
+        ">us<",
+        "1970-01-01T00:00:00Z",
+        "https://app.customer1.example.com",
+        "http://localhost:8080",
+        "/dashboard/assets/live.js",
+    ] {
+        assert!(page.html.contains(shown), "{shown}: {}", page.html);
+    }
+    let fragment = b.get("/dashboard/live/fragment").await;
+    assert!(fragment.html.contains(SESSION) && !fragment.html.contains("<html"));
+    let csrf = page.csrf();
+    let page = b
+        .post(
+            &format!("/dashboard/live/{SESSION}/restart"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(page.location(), "/dashboard/live");
+    // The agent says it cannot: the REST code's error, on the page.
+    let page = b
+        .post(
+            &format!("/dashboard/live/{SESSION}/update"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.html.contains("ERR_FERRY_248"), "{}", page.html);
+    assert_eq!(
+        *agent.0.lock().expect("log"),
+        [
+            (SESSION.to_string(), SessionCommand::Restart),
+            (SESSION.to_string(), SessionCommand::Update)
+        ]
+    );
+    // Without a session the fragment is not served either.
+    let mut stranger = Browser::new(&api);
+    assert_eq!(
+        stranger.get("/dashboard/live/fragment").await.location(),
+        "/"
+    );
+}
+
+#[tokio::test]
+async fn the_edge_page_shows_version_listeners_database_counts_and_expiring_certificates() {
+    let api = Api::with_live(Arc::new(Agent::default())).await;
+    // A certificate that expires in 10 days.
+    let mut params =
+        rcgen::CertificateParams::new(vec!["soon.example.test".to_owned()]).expect("params");
+    params.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(10);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key).expect("sign");
+    let (status, v) = api
+        .call(
+            Method::POST,
+            "/tls_certificates",
+            Some(json!({ "certificate_pem": cert.pem(), "private_key_pem": key.serialize_pem() })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let mut b = Browser::new(&api);
+    b.sign_in(&api.key).await;
+    let page = b.get("/dashboard/edge").await;
+    for shown in [
+        "0.0.0-test",
+        "127.0.0.1:443",
+        "SQLite",
+        "<dt>Tunnel Sessions</dt><dd>1</dd>",
+        "<dt>Tunnels</dt><dd>1</dd>",
+        "Certificates Expiring Within 30 Days (1)",
+        "soon.example.test",
+    ] {
+        assert!(page.html.contains(shown), "{shown}: {}", page.html);
+    }
 }

@@ -168,8 +168,16 @@ impl<'a> Browser<'a> {
     }
 }
 
-const PAGES: [&str; 7] = [
+const PAGES: [&str; 15] = [
     "/dashboard",
+    "/dashboard/agent-ingresses",
+    "/dashboard/agent-ingresses/agin_0123456789abcdefghijABCDEFG",
+    "/dashboard/authtokens/cr_0123456789abcdefghijABCDEFG/edit",
+    "/dashboard/certificate-authorities",
+    "/dashboard/tls-certificates",
+    "/dashboard/live",
+    "/dashboard/live/fragment",
+    "/dashboard/edge",
     "/dashboard/domains",
     "/dashboard/domains/rd_0123456789abcdefghijABCDEFG",
     "/dashboard/authtokens",
@@ -200,6 +208,12 @@ async fn every_page_and_write_without_a_session_goes_to_sign_in() {
         "/dashboard/domains",
         "/dashboard/bot-users",
         "/dashboard/sign-out",
+        "/dashboard/agent-ingresses",
+        "/dashboard/certificate-authorities",
+        "/dashboard/tls-certificates",
+        "/dashboard/live/ts_0123456789abcdefghijABCDEFG/stop",
+        "/dashboard/bot-users/bot_0123456789abcdefghijABCDEFG/deactivate",
+        "/dashboard/authtokens/cr_0123456789abcdefghijABCDEFG/edit",
     ] {
         let page = b.post(path, &[("name", "x")]).await;
         assert_eq!(

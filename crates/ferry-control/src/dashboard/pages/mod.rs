@@ -10,6 +10,8 @@ pub(super) mod bot_users;
 pub(super) mod certificate_authorities;
 mod certificates;
 pub(super) mod domains;
+pub(super) mod edge;
+pub(super) mod live;
 pub(super) mod sign_in;
 pub(super) mod tls_certificates;
 
@@ -26,7 +28,7 @@ use super::session::Signed;
 use crate::ApiError;
 
 /// The entries of the navigation, in the guides' words, with their paths.
-const NAV: [(&str, &str); 7] = [
+const NAV: [(&str, &str); 9] = [
     ("Domains", "/dashboard/domains"),
     ("Agent Ingresses", "/dashboard/agent-ingresses"),
     ("Authtokens", "/dashboard/authtokens"),
@@ -37,6 +39,8 @@ const NAV: [(&str, &str); 7] = [
         "/dashboard/certificate-authorities",
     ),
     ("TLS Certificates", "/dashboard/tls-certificates"),
+    ("Live", "/dashboard/live"),
+    ("Edge", "/dashboard/edge"),
 ];
 
 /// How many rows a list shows at a time; "Older" pages on by ID, as the REST API does.
@@ -233,6 +237,14 @@ pub(crate) async fn css() -> Response {
     (
         [(CONTENT_TYPE, "text/css; charset=utf-8")],
         include_str!("../assets/dashboard.css"),
+    )
+        .into_response()
+}
+
+pub(crate) async fn live_js() -> Response {
+    (
+        [(CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("../assets/live.js"),
     )
         .into_response()
 }
