@@ -56,7 +56,7 @@ async fn page(
                                 @if b.active {
                                     form.inline method="post" action={ "/dashboard/bot-users/" (b.id) "/deactivate" } {
                                         (csrf_field(&signed.csrf))
-                                        button.danger type="submit" aria-label={ "Deactivate " (b.name) } { "Deactivate" }
+                                        button.danger type="submit" aria-label={ "Deactivate " (b.id) } { "Deactivate" }
                                     }
                                 }
                             }
