@@ -53,7 +53,7 @@ pub(crate) async fn fragment_only(State(s): State<AppState>, signed: Signed) -> 
 
 fn fragment(s: &AppState, signed: &Signed) -> Markup {
     let mut sessions = s.live.sessions();
-    sessions.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+    sessions.sort_by_key(|t| std::cmp::Reverse(t.started_at));
     let mut tunnels = s.live.tunnels();
     tunnels.sort_by(|a, b| a.public_url.cmp(&b.public_url));
     let region = region(s);
