@@ -157,6 +157,7 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    let started_at = std::time::SystemTime::now();
     let config = config_from(&a)?;
     if config.dns_listen.is_some() && config.public_ips.is_empty() {
         tracing::warn!(
@@ -205,6 +206,9 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
         tcp_public_host: tcp_host,
         tcp_ports,
         dns_check_resolver: a.dns_check_resolver,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at,
+        listeners: listeners(&edge.addrs, &api_url),
     };
     if let Some(domain) = &api_domain {
         // The API domain's certificate is managed like a reserved domain's, by the
@@ -255,6 +259,24 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
     tracing::info!("signal received: draining");
     edge.drain(Duration::from_secs(a.drain_timeout)).await;
     Ok(())
+}
+
+/// The listeners the dashboard's edge page lists, by what they serve.
+fn listeners(addrs: &ferry_edge::EdgeAddrs, api_url: &str) -> Vec<(String, String)> {
+    let mut all = vec![
+        ("HTTPS and TLS".to_string(), addrs.https.to_string()),
+        ("HTTP".to_string(), addrs.http.to_string()),
+        ("Agents".to_string(), addrs.agent_ingress.to_string()),
+        (
+            "TCP endpoints".to_string(),
+            format!("ports {}-{}", addrs.tcp_ports.0, addrs.tcp_ports.1),
+        ),
+        ("REST API and dashboard".to_string(), api_url.to_string()),
+    ];
+    if let Some(dns) = addrs.dns {
+        all.push(("DNS".to_string(), dns.to_string()));
+    }
+    all
 }
 
 /// Starts the runner of the certificate jobs: ACME from `--acme-directory` (Let's Encrypt

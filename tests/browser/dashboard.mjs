@@ -1,5 +1,7 @@
 // Clicks through the edge's dashboard in headless Chromium, by the guides' own words:
-//   node dashboard.mjs API_URL API_KEY SCREENSHOT_DIR
+//   node dashboard.mjs API_URL API_KEY SCREENSHOT_DIR CA_PEM
+// Every page is screenshot, checked at 360 px for sideways scrolling, and scanned by axe-core
+// (no serious or critical violation). CA_PEM is a CA certificate to upload.
 // Protocol with the Rust test (tests/e2e/dashboard.rs) on stdio: each line printed is a step
 // done (some with a value); the test answers on stdin where it must act between steps.
 import { chromium } from "playwright-core";
@@ -7,8 +9,10 @@ import readline from "node:readline";
 import fs from "node:fs";
 import path from "node:path";
 import os from "node:os";
+import { createRequire } from "node:module";
 
-const [apiUrl, apiKey, shots] = process.argv.slice(2);
+const [apiUrl, apiKey, shots, caPem] = process.argv.slice(2);
+const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const fail = (msg) => { console.error(`dashboard.mjs: ${msg}`); process.exit(1); };
 setTimeout(() => fail("timed out"), 120_000).unref();
 fs.mkdirSync(shots, { recursive: true });
@@ -29,8 +33,19 @@ const context = await chromium.launchPersistentContext(profile, {
 const page = context.pages()[0] ?? await context.newPage();
 page.on("pageerror", (e) => fail(`script error on ${page.url()}: ${e}`));
 
-// A full-page screenshot, and one 360 px wide that must not scroll sideways.
+// axe-core run in the page (evaluated through the DevTools protocol, so the dashboard's CSP
+// stays as it is): no serious or critical violation.
+const axe = async (name) => {
+  await page.evaluate(axeSource);
+  const found = await page.evaluate(async () => (await window.axe.run()).violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`));
+  if (found.length) fail(`${name}: accessibility: ${found.join("; ")}`);
+};
+
+// A full-page screenshot, one 360 px wide that must not scroll sideways, and the axe scan.
 const shot = async (name) => {
+  await axe(name);
   await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
   await page.setViewportSize({ width: 360, height: 800 });
   const wide = await page.evaluate(() => document.documentElement.scrollWidth);
@@ -52,7 +67,9 @@ const atSignIn = async (what) => {
 try {
   // Without a session every page leads to sign-in.
   for (const p of ["/dashboard/domains", "/dashboard/authtokens", "/dashboard/authtokens/new",
-                   "/dashboard/bot-users", "/dashboard/api-keys"]) {
+                   "/dashboard/bot-users", "/dashboard/api-keys", "/dashboard/agent-ingresses",
+                   "/dashboard/certificate-authorities", "/dashboard/tls-certificates",
+                   "/dashboard/live", "/dashboard/edge"]) {
     await page.goto(`${apiUrl}${p}`);
     await atSignIn(p);
   }
@@ -78,7 +95,44 @@ try {
   await page.getByRole("button", { name: "Check Status" }).click();
   await page.getByText("DNS records are configured correctly").waitFor();
   await shot("check-status-success");
+  await page.getByRole("link", { name: "Domains" }).click();
+  await shot("domains");
   say("RECORDS_OK");
+
+  // An agent ingress and its NS targets.
+  await page.getByRole("link", { name: "Agent Ingresses" }).click();
+  await page.getByLabel("Domain", { exact: true }).fill("connect.customer1.example.com");
+  await page.getByLabel("Description").fill("customer1 agents");
+  await page.getByRole("button", { name: "Add Agent Ingress" }).click();
+  await page.getByRole("heading", { name: "NS Targets" }).waitFor();
+  const ns = await page.locator("#ns-targets + p + ul li").allInnerTexts();
+  if (!ns.length) fail("no NS targets shown");
+  await shot("agent-ingress");
+  await page.getByRole("link", { name: "Agent Ingresses" }).click();
+  await shot("agent-ingresses");
+  say("INGRESS", ns.join(","));
+
+  // A CA certificate uploaded as a file; a file that is no PEM is refused beside the field.
+  await page.getByRole("link", { name: "Certificate Authorities" }).click();
+  const wrong = path.join(profile, "notes.txt");
+  fs.writeFileSync(wrong, "not a certificate\n");
+  await page.getByLabel("PEM file").setInputFiles(wrong);
+  await page.getByRole("button", { name: "Upload Certificate Authority" }).click();
+  const refused = await page.locator("#ca_pem-error").innerText();
+  if (!/ERR_FERRY_\d+/.test(refused)) fail(`no code beside the field: ${refused}`);
+  await shot("certificate-authority-refused");
+  await page.getByLabel("PEM file").setInputFiles(caPem);
+  await page.getByLabel("Description").fill("dev CA");
+  await page.getByRole("button", { name: "Upload Certificate Authority" }).click();
+  const subject = await page.getByRole("row", { name: /dev CA/ })
+    .locator('td[data-label="Subject"]').innerText();
+  await shot("certificate-authorities");
+  say("CA_SUBJECT", subject);
+  await page.getByRole("link", { name: "TLS Certificates" }).click();
+  await shot("tls-certificates");
+  await page.getByRole("link", { name: "Edge" }).click();
+  await page.getByText("Listeners").waitFor();
+  await shot("edge");
 
   // A bot user, then its authtoken.
   await page.getByRole("link", { name: "Bot Users" }).click();
@@ -102,7 +156,28 @@ try {
   await page.getByRole("heading", { name: "Authtokens" }).waitFor();
   if (await page.locator("#new-secret").count() > 0) fail("the token is shown again");
   if ((await page.content()).includes(token)) fail("the token is on the page again");
+  const row = page.getByRole("row", { name: /customer1 agent/ });
+  await row.getByRole("link", { name: /^Edit/ }).click();
+  await page.getByRole("heading", { name: "Edit Authtoken" }).waitFor();
+  await shot("edit-authtoken");
+  await page.getByRole("link", { name: "Live" }).click();
+  await page.getByText("No agent is connected.").waitFor();
   say("TOKEN", token);
+
+  // The agent connects with the token: the Live page shows it without a reload.
+  await waitFor("agent");
+  await page.getByRole("heading", { name: "Tunnel Sessions (1)" }).waitFor({ timeout: 15_000 })
+    .catch(() => fail("the Live page did not show the agent's session without a reload"));
+  const live = await page.locator("#live").innerText();
+  await shot("live");
+  say("LIVE", live.includes("app.customer1.example.com") ? "tunnel" : "no-tunnel");
+
+  // Revoking the token in the page disconnects the agent.
+  await page.getByRole("link", { name: "Authtokens" }).click();
+  await page.getByRole("row", { name: /customer1 agent/ })
+    .getByRole("button", { name: /^Revoke/ }).click();
+  await page.getByRole("heading", { name: "Authtokens" }).waitFor();
+  say("REVOKED");
 
   // An API key, shown once.
   await page.getByRole("link", { name: "API Keys" }).click();
@@ -110,6 +185,10 @@ try {
   await page.getByRole("button", { name: "Add API Key" }).click();
   const key = (await page.locator("#new-secret").innerText()).trim();
   await shot("api-key-shown-once");
+  await page.getByRole("link", { name: "Bot Users" }).click();
+  await page.getByRole("row", { name: /customer1 bot/ })
+    .getByRole("button", { name: /^Deactivate/ }).click();
+  await page.getByRole("cell", { name: "no", exact: true }).waitFor();
   await page.reload();
   if ((await page.content()).includes(key)) fail("the API key is on the page again");
   say("API_KEY", key);

@@ -57,6 +57,7 @@ async fn the_guides_dashboard_steps_by_clicking() {
         .arg(root.join("tests/browser/dashboard.mjs"))
         .args([&api, &edge.api_key])
         .arg(&shots)
+        .arg(&edge.ca)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -86,6 +87,30 @@ async fn the_guides_dashboard_steps_by_clicking() {
     script.tell("records").await;
     script.step("RECORDS_OK").await;
 
+    // The agent ingress the page made shows the NS targets the REST API answers.
+    let shown = script.step("INGRESS").await;
+    let (_, ingresses) = edge.api("GET", "/agent_ingresses", None).await;
+    let ingress = &ingresses["ingresses"][0];
+    assert_eq!(
+        ingress["domain"], "connect.customer1.example.com",
+        "{ingresses}"
+    );
+    let ns: Vec<&str> = ingress["ns_targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n.as_str())
+        .collect();
+    assert_eq!(shown, ns.join(","), "{ingresses}");
+
+    // The CA the page uploaded, with the subject the REST API parsed.
+    let subject = script.step("CA_SUBJECT").await;
+    let (_, cas) = edge.api("GET", "/certificate_authorities", None).await;
+    let cas = cas["certificate_authorities"].as_array().unwrap().clone();
+    assert_eq!(cas.len(), 1, "only the good file was taken: {cas:?}");
+    let cn = cas[0]["subject_common_name"].as_str().unwrap();
+    assert!(subject.contains(&format!("CN={cn}")), "{subject} vs {cn}");
+
     // The authtoken: its owner is the bot user the page made, its ACL the guide's rule.
     let token = script.step("TOKEN").await;
     let (_, bots) = edge.api("GET", "/bot_users", None).await;
@@ -101,6 +126,38 @@ async fn the_guides_dashboard_steps_by_clicking() {
     );
     assert_eq!(cred["description"], "customer1 agent", "{creds}");
     assert!(token.len() > 20 && cred["token"].is_null(), "{creds}");
+
+    // An agent with that token; the Live page shows it, then revokes the token.
+    let _agent = edge
+        .agent_as(
+            &token,
+            "http",
+            &["8080", "--domain", "app.customer1.example.com"],
+        )
+        .await;
+    script.tell("agent").await;
+    assert_eq!(script.step("LIVE").await, "tunnel");
+    script.step("REVOKED").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, sessions) = edge.api("GET", "/tunnel_sessions", None).await;
+        if sessions["tunnel_sessions"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the agent of the revoked token is still connected: {sessions}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (_, creds) = edge.api("GET", "/credentials", None).await;
+    assert!(
+        !creds.to_string().contains(cred["id"].as_str().unwrap()),
+        "{creds}"
+    );
 
     // The API key the page made works as a Bearer key.
     let key = script.step("API_KEY").await;

@@ -44,6 +44,12 @@ impl Resource for ApiKey {
         described::patch(k, u.description, u.metadata)
     }
 
+    /// Its dashboard sessions end with it (each request also checks the key is still there).
+    async fn deleted(s: &AppState, k: &Self) -> ApiResult<()> {
+        s.store.end_dashboard_sessions_of(k.id.as_str()).await?;
+        Ok(())
+    }
+
     fn schemas() -> Schemas {
         Schemas {
             item: described::schema(&[("token", ns()), ("owner_id", s())]),

@@ -104,8 +104,13 @@ async fn agent_ingress(
     JsonBody(NoFields {}): JsonBody<NoFields>,
 ) -> ApiResult<Json<Value>> {
     let a = find::<AgentIngress>(&s, &id).await?;
-    let expected = vec![Expectation::ns(&a.domain, &s.config.ns_targets)];
-    Ok(Json(answer(&s, expected).await))
+    Ok(Json(answer(&s, ingress_expectations(&s, &a)).await))
+}
+
+/// The record the customer creates for an agent ingress: the NS delegation of its domain to
+/// the edge's name servers. The dashboard's Check Status looks up the same.
+pub(crate) fn ingress_expectations(s: &AppState, a: &AgentIngress) -> Vec<Expectation> {
+    vec![Expectation::ns(&a.domain, &s.config.ns_targets)]
 }
 
 /// Looks `expected` up now and answers each record's verdict, as the REST answer shows it.

@@ -42,7 +42,7 @@ use ferry_store::{
 };
 use ferry_types::ErrorCode;
 
-pub use dashboard::{OverTls, Sessions};
+pub use dashboard::OverTls;
 pub use error::ApiError;
 use openapi::Operation;
 
@@ -69,6 +69,13 @@ pub struct ControlConfig {
     /// The one resolver Check Status asks (`--dns-check-resolver`); `None` for the system's,
     /// from /etc/resolv.conf.
     pub dns_check_resolver: Option<SocketAddr>,
+    /// The edge's version, shown on the dashboard's edge page.
+    pub version: String,
+    /// When the edge started: the edge page's uptime.
+    pub started_at: SystemTime,
+    /// What the edge listens on, each with its address (`HTTPS`, `0.0.0.0:443`): the edge
+    /// page lists them, since the API listener alone does not know the others.
+    pub listeners: Vec<(String, String)>,
 }
 
 /// One live agent session, as the edge reports it.
@@ -196,8 +203,6 @@ pub struct AppState {
     pub live: Arc<dyn Live>,
     /// How Check Status looks records up: the configured resolver, or answers a test feeds.
     pub dns: Arc<dyn ferry_dnscheck::Lookups>,
-    /// The dashboard's signed-in browsers, shared by every connection the API serves.
-    pub sessions: Arc<Sessions>,
 }
 
 impl AppState {
@@ -212,7 +217,6 @@ impl AppState {
             config: Arc::new(config),
             live,
             dns,
-            sessions: Arc::default(),
         }
     }
 

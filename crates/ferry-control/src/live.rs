@@ -112,11 +112,7 @@ pub(crate) fn operations() -> Vec<Operation> {
             .answer(201, Some(Operation::schema_ref(ENDPOINTS.rest.schema))),
         ENDPOINTS.read_operation(),
     ];
-    for (action, command) in [
-        ("restart", SessionCommand::Restart),
-        ("stop", SessionCommand::Stop),
-        ("update", SessionCommand::Update),
-    ] {
+    for (action, command) in ACTIONS {
         let handler = post(move |s: State<AppState>, id: Path<String>| {
             session_action(s, id, action, command)
         });
@@ -207,6 +203,11 @@ fn body_of(id: &str) -> &str {
     id.split_once('_').map(|(_, b)| b).unwrap_or(id)
 }
 
+/// The region a live session or tunnel is answered in: this node's.
+pub(crate) fn region(s: &AppState) -> String {
+    s.config.regions.first().cloned().unwrap_or_default()
+}
+
 fn render_session(s: &AppState, t: &LiveSession) -> Value {
     json!({
         "id": t.id,
@@ -219,7 +220,7 @@ fn render_session(s: &AppState, t: &LiveSession) -> Value {
         "ip": t.ip,
         "metadata": t.metadata,
         "os": t.os,
-        "region": s.config.regions.first().cloned().unwrap_or_default(),
+        "region": region(s),
         "started_at": rfc3339(t.started_at),
         "transport": "ngrok/v2",
     })
@@ -241,7 +242,7 @@ fn render_tunnel(s: &AppState, t: &LiveTunnel) -> Value {
         "started_at": rfc3339(t.started_at),
         "metadata": t.metadata,
         "proto": t.proto,
-        "region": s.config.regions.first().cloned().unwrap_or_default(),
+        "region": region(s),
         "tunnel_session": session_ref(s, &t.session_id),
         "endpoint": { "id": ep, "uri": s.url(&format!("/endpoints/{ep}")) },
         "labels": {},
@@ -269,7 +270,7 @@ fn render_endpoint(s: &AppState, t: &LiveTunnel) -> Value {
     let started = rfc3339(t.started_at);
     json!({
         "id": ep,
-        "region": s.config.regions.first().cloned().unwrap_or_default(),
+        "region": region(s),
         "created_at": started,
         "updated_at": started,
         "public_url": t.public_url,
@@ -307,7 +308,27 @@ async fn session_action(
     action: &'static str,
     command: SessionCommand,
 ) -> Result<StatusCode, ApiError> {
-    let id = path_id(&id, "ts")?;
+    command_session(&s, &id, action, command).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The actions a tunnel session takes, by the word in their path: the REST routes and the
+/// dashboard's buttons are made from this one list.
+pub(crate) const ACTIONS: [(&str, SessionCommand); 3] = [
+    ("restart", SessionCommand::Restart),
+    ("stop", SessionCommand::Stop),
+    ("update", SessionCommand::Update),
+];
+
+/// Sends `command` to the agent of the session `id` and waits for it to be carried out: the
+/// REST action and the dashboard's Live page alike.
+pub(crate) async fn command_session(
+    s: &AppState,
+    id: &str,
+    action: &str,
+    command: SessionCommand,
+) -> Result<(), ApiError> {
+    let id = path_id(id, "ts")?;
     if !s.live.sessions().iter().any(|t| t.id == id) {
         return Err(ApiError::not_found("tunnel session", &id));
     }
@@ -316,8 +337,7 @@ async fn session_action(
             why.code(),
             format!("the agent of {id} did not carry out {action}: {why}"),
         )
-    })?;
-    Ok(StatusCode::NO_CONTENT)
+    })
 }
 
 /// Endpoints also take ngrok's deprecated `id` and `url` filters.

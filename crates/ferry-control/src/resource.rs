@@ -150,12 +150,24 @@ async fn update<R: Resource + Clone>(
     Path(id): Path<String>,
     JsonBody(u): JsonBody<R::Update>,
 ) -> ApiResult<Json<Value>> {
-    let before = find::<R>(&s, &id).await?;
-    let mut after = before.clone();
-    R::update(&s, &mut after, u).await?;
-    s.store.update(&after).await?;
-    R::updated(&s, &before, &after).await?;
+    let after = update_one::<R>(&s, &id, u).await?;
     Ok(Json(R::render(&s, &after)))
+}
+
+/// Applies `u` to the resource with the ID `id`, writes it and carries out what follows
+/// (sessions closed on a deactivation): the REST API's PATCH and the dashboard's edit forms
+/// alike.
+pub(crate) async fn update_one<R: Resource + Clone>(
+    s: &AppState,
+    id: &str,
+    u: R::Update,
+) -> ApiResult<R> {
+    let before = find::<R>(s, id).await?;
+    let mut after = before.clone();
+    R::update(s, &mut after, u).await?;
+    s.store.update(&after).await?;
+    R::updated(s, &before, &after).await?;
+    Ok(after)
 }
 
 async fn remove<R: Resource>(

@@ -72,7 +72,7 @@ impl Api {
         Self::with_live(Arc::new(NoEdge)).await
     }
 
-    async fn with_live(live: Arc<dyn Live>) -> Self {
+    pub(crate) async fn with_live(live: Arc<dyn Live>) -> Self {
         let dir = ScratchDir::new();
         let store = Store::open_sqlite(&dir.path.join("ferry.db"))
             .await
@@ -88,6 +88,9 @@ impl Api {
             tcp_public_host: "tcp.ferry.test".into(),
             tcp_ports: (20000, 20100),
             dns_check_resolver: None,
+            version: "0.0.0-test".into(),
+            started_at: std::time::SystemTime::now(),
+            listeners: vec![("HTTPS".into(), "127.0.0.1:443".into())],
         };
         Self {
             _dir: dir,
@@ -435,7 +438,7 @@ async fn answers_have_the_fields_their_schemas_name() {
 }
 
 /// A fresh certificate for "app.example.test" and its key; a CA's when `ca`.
-fn self_signed(ca: bool) -> rcgen::CertifiedKey {
+pub(crate) fn self_signed(ca: bool) -> rcgen::CertifiedKey {
     let mut params =
         rcgen::CertificateParams::new(vec!["app.example.test".to_owned()]).expect("params");
     if ca {
@@ -509,7 +512,7 @@ async fn writes_to_dns_names_rebuild_the_zones_before_answering() {
 
 impl Api {
     /// Check Status's lookup of `name` for `kind` answers `answer` from now on.
-    fn dns(&self, name: &str, kind: Kind, answer: Answer) {
+    pub(crate) fn dns(&self, name: &str, kind: Kind, answer: Answer) {
         self.dns_table
             .0
             .lock()
@@ -518,7 +521,7 @@ impl Api {
     }
 }
 
-fn found(v: &[&str]) -> Answer {
+pub(crate) fn found(v: &[&str]) -> Answer {
     Answer::Found(v.iter().map(|s| s.to_string()).collect())
 }
 

@@ -2,8 +2,12 @@
 //! hidden `csrf` field and every POST is refused (403) unless it matches. The sign-in form,
 //! which has no session yet, is a double submit: the token is both in a cookie set with the
 //! page and in the form, and a cross-site page can read neither.
+//!
+//! Forms come URL-encoded, or as `multipart/form-data` when they upload a file (a PEM): both
+//! are read into the same [`Fields`], a file as its text.
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
+use axum::http::header::CONTENT_TYPE;
 use axum::response::Response;
 use ferry_types::ErrorCode;
 use subtle::ConstantTimeEq;
@@ -15,8 +19,8 @@ use crate::{ApiError, AppState};
 /// The name of the hidden field.
 pub(crate) const FIELD: &str = "csrf";
 
-/// The largest form the dashboard reads; its forms hold a few short fields.
-const MAX_FORM: usize = 64 * 1024;
+/// The largest form the dashboard reads: a few short fields, or a PEM certificate chain.
+const MAX_FORM: usize = 256 * 1024;
 
 /// The fields of a submitted form, in order; a name may repeat.
 #[derive(Debug, Default)]
@@ -31,6 +35,35 @@ impl Fields {
                 format!("the form is not readable: {e}"),
             )
         })
+    }
+
+    /// Decodes a `multipart/form-data` body whose bytes are already read; a file's contents
+    /// must be text (PEM is).
+    async fn multipart(req: Request, s: &AppState) -> Result<Self, ApiError> {
+        let unreadable = |e: &dyn std::fmt::Display| {
+            ApiError::new(
+                ErrorCode::FieldInvalid,
+                format!("the form is not readable: {e}"),
+            )
+        };
+        let mut form = Multipart::from_request(req, s)
+            .await
+            .map_err(|e| unreadable(&e))?;
+        let mut fields = Vec::new();
+        while let Some(field) = form.next_field().await.map_err(|e| unreadable(&e))? {
+            let name = field.name().unwrap_or_default().to_string();
+            let bytes = field.bytes().await.map_err(|e| unreadable(&e))?;
+            let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+                ApiError::new(
+                    ErrorCode::PemInvalid,
+                    format!(
+                        "field {name:?}: the file is not text; upload a PEM file (-----BEGIN ...)"
+                    ),
+                )
+            })?;
+            fields.push((name, text));
+        }
+        Ok(Fields(fields))
     }
 
     /// The first value of `name`, trimmed; empty when absent.
@@ -76,7 +109,18 @@ impl FromRequest<AppState> for Posted {
                 format!("the form is larger than {MAX_FORM} bytes"),
             ))
         })?;
-        let fields = Fields::parse(&body).map_err(problem)?;
+        let multipart = parts
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        let fields = if multipart {
+            let req = Request::from_parts(parts, axum::body::Body::from(body));
+            Fields::multipart(req, s).await
+        } else {
+            Fields::parse(&body)
+        }
+        .map_err(problem)?;
         if !same(&fields.get(FIELD), &signed.csrf) {
             return Err(refused());
         }

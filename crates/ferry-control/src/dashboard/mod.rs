@@ -5,6 +5,8 @@
 //! with the same request structs, so a rule is written once.
 
 mod csrf;
+#[cfg(test)]
+mod page_tests;
 mod pages;
 mod session;
 #[cfg(test)]
@@ -16,8 +18,6 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 
-pub use session::Sessions;
-
 use crate::AppState;
 
 /// Marks a request that came over TLS (`--api-domain` on the public port), so the session
@@ -27,13 +27,17 @@ pub struct OverTls;
 
 /// The dashboard's routes, merged into the API's router beside (not under) its Bearer check.
 pub(crate) fn routes() -> Router<AppState> {
-    use pages::{api_keys, authtokens, bot_users, domains, sign_in};
+    use pages::{
+        agent_ingresses, api_keys, authtoken_edit, authtokens, bot_users, certificate_authorities,
+        domains, edge, live, sign_in, tls_certificates,
+    };
     Router::new()
         .route("/", get(sign_in::page))
         .route("/dashboard/sign-in", post(sign_in::submit))
         .route("/dashboard/sign-out", post(sign_in::sign_out))
         .route("/dashboard/assets/dashboard.css", get(pages::css))
         .route("/dashboard/assets/copy.js", get(pages::copy_js))
+        .route("/dashboard/assets/live.js", get(pages::live_js))
         .route("/dashboard", get(pages::home))
         .route(
             "/dashboard/domains",
@@ -42,6 +46,22 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/dashboard/domains/{id}", get(domains::panel))
         .route("/dashboard/domains/{id}/check", post(domains::check))
         .route("/dashboard/domains/{id}/delete", post(domains::delete))
+        .route(
+            "/dashboard/agent-ingresses",
+            get(agent_ingresses::list).post(agent_ingresses::create),
+        )
+        .route(
+            "/dashboard/agent-ingresses/{id}",
+            get(agent_ingresses::panel),
+        )
+        .route(
+            "/dashboard/agent-ingresses/{id}/check",
+            post(agent_ingresses::check),
+        )
+        .route(
+            "/dashboard/agent-ingresses/{id}/delete",
+            post(agent_ingresses::delete),
+        )
         .route(
             "/dashboard/authtokens",
             get(authtokens::list).post(authtokens::create),
@@ -52,14 +72,42 @@ pub(crate) fn routes() -> Router<AppState> {
             post(authtokens::delete),
         )
         .route(
+            "/dashboard/authtokens/{id}/edit",
+            get(authtoken_edit::form).post(authtoken_edit::save),
+        )
+        .route(
             "/dashboard/bot-users",
             get(bot_users::list).post(bot_users::create),
+        )
+        .route(
+            "/dashboard/bot-users/{id}/deactivate",
+            post(bot_users::deactivate),
         )
         .route(
             "/dashboard/api-keys",
             get(api_keys::list).post(api_keys::create),
         )
         .route("/dashboard/api-keys/{id}/delete", post(api_keys::delete))
+        .route(
+            "/dashboard/certificate-authorities",
+            get(certificate_authorities::list).post(certificate_authorities::create),
+        )
+        .route(
+            "/dashboard/certificate-authorities/{id}/delete",
+            post(certificate_authorities::delete),
+        )
+        .route(
+            "/dashboard/tls-certificates",
+            get(tls_certificates::list).post(tls_certificates::create),
+        )
+        .route(
+            "/dashboard/tls-certificates/{id}/delete",
+            post(tls_certificates::delete),
+        )
+        .route("/dashboard/live", get(live::page))
+        .route("/dashboard/live/fragment", get(live::fragment_only))
+        .route("/dashboard/live/{id}/{action}", post(live::act))
+        .route("/dashboard/edge", get(edge::page))
         .route(
             "/dashboard/{*rest}",
             get(pages::not_found).post(pages::not_found),
@@ -75,6 +123,7 @@ async fn protect(mut r: Response) -> Response {
         CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
             "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
+             connect-src 'self'; \
              form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );

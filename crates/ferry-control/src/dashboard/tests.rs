@@ -15,20 +15,20 @@ use crate::router;
 use crate::router_tests::Api;
 
 /// A browser without JavaScript: a cookie jar and forms.
-struct Browser<'a> {
+pub(super) struct Browser<'a> {
     api: &'a Api,
-    jar: HashMap<String, String>,
+    pub(super) jar: HashMap<String, String>,
     tls: bool,
 }
 
-struct Page {
-    status: StatusCode,
+pub(super) struct Page {
+    pub(super) status: StatusCode,
     headers: HeaderMap,
-    html: String,
+    pub(super) html: String,
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub(super) fn location(&self) -> &str {
         self.headers
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
@@ -36,7 +36,7 @@ impl Page {
     }
 
     /// The value of the first hidden CSRF field on the page.
-    fn csrf(&self) -> String {
+    pub(super) fn csrf(&self) -> String {
         let start = self
             .html
             .find(r#"name="csrf" value=""#)
@@ -46,7 +46,7 @@ impl Page {
         self.html[start..start + len].to_string()
     }
 
-    fn cookies(&self) -> Vec<&str> {
+    pub(super) fn cookies(&self) -> Vec<&str> {
         self.headers
             .get_all(SET_COOKIE)
             .iter()
@@ -56,7 +56,7 @@ impl Page {
 }
 
 impl<'a> Browser<'a> {
-    fn new(api: &'a Api) -> Self {
+    pub(super) fn new(api: &'a Api) -> Self {
         Self {
             api,
             jar: HashMap::new(),
@@ -64,16 +64,56 @@ impl<'a> Browser<'a> {
         }
     }
 
-    async fn send(&mut self, method: Method, path: &str, form: Option<&[(&str, &str)]>) -> Page {
+    pub(super) async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+    ) -> Page {
+        let body = form.map(|f| {
+            (
+                "application/x-www-form-urlencoded".to_string(),
+                serde_urlencoded::to_string(f).expect("form"),
+            )
+        });
+        self.send_body(method, path, body).await
+    }
+
+    /// Posts `parts` as `multipart/form-data`, as a form with a file input sends it; a name
+    /// ending in `_file` is sent as a file.
+    pub(super) async fn post_multipart(&mut self, path: &str, parts: &[(&str, &str)]) -> Page {
+        let boundary = "ferry-test-boundary";
+        let mut body = String::new();
+        for (name, value) in parts {
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\""
+            ));
+            if name.ends_with("_file") {
+                body.push_str("; filename=\"upload.pem\"\r\nContent-Type: application/x-pem-file");
+            }
+            body.push_str(&format!("\r\n\r\n{value}\r\n"));
+        }
+        body.push_str(&format!("--{boundary}--\r\n"));
+        let content_type = format!("multipart/form-data; boundary={boundary}");
+        self.send_body(Method::POST, path, Some((content_type, body)))
+            .await
+    }
+
+    async fn send_body(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<(String, String)>,
+    ) -> Page {
         let cookies: Vec<String> = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let mut req = Request::builder().method(method).uri(path);
         if !cookies.is_empty() {
             req = req.header(COOKIE, cookies.join("; "));
         }
-        let body = match form {
-            Some(f) => {
-                req = req.header("Content-Type", "application/x-www-form-urlencoded");
-                Body::from(serde_urlencoded::to_string(f).expect("form"))
+        let body = match body {
+            Some((content_type, b)) => {
+                req = req.header("Content-Type", content_type);
+                Body::from(b)
             }
             None => Body::empty(),
         };
@@ -107,29 +147,37 @@ impl<'a> Browser<'a> {
         page
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(super) async fn get(&mut self, path: &str) -> Page {
         self.send(Method::GET, path, None).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(super) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         self.send(Method::POST, path, Some(form)).await
     }
 
     /// Signs in with `key` through the sign-in form.
-    async fn sign_in(&mut self, key: &str) -> Page {
+    pub(super) async fn sign_in(&mut self, key: &str) -> Page {
         let csrf = self.get("/").await.csrf();
         self.post("/dashboard/sign-in", &[("csrf", &csrf), ("api_key", key)])
             .await
     }
 
     /// A page's CSRF token, from the page a signed-in browser reads first.
-    async fn csrf(&mut self) -> String {
+    pub(super) async fn csrf(&mut self) -> String {
         self.get("/dashboard/domains").await.csrf()
     }
 }
 
-const PAGES: [&str; 7] = [
+const PAGES: [&str; 15] = [
     "/dashboard",
+    "/dashboard/agent-ingresses",
+    "/dashboard/agent-ingresses/agin_0123456789abcdefghijABCDEFG",
+    "/dashboard/authtokens/cr_0123456789abcdefghijABCDEFG/edit",
+    "/dashboard/certificate-authorities",
+    "/dashboard/tls-certificates",
+    "/dashboard/live",
+    "/dashboard/live/fragment",
+    "/dashboard/edge",
     "/dashboard/domains",
     "/dashboard/domains/rd_0123456789abcdefghijABCDEFG",
     "/dashboard/authtokens",
@@ -160,6 +208,12 @@ async fn every_page_and_write_without_a_session_goes_to_sign_in() {
         "/dashboard/domains",
         "/dashboard/bot-users",
         "/dashboard/sign-out",
+        "/dashboard/agent-ingresses",
+        "/dashboard/certificate-authorities",
+        "/dashboard/tls-certificates",
+        "/dashboard/live/ts_0123456789abcdefghijABCDEFG/stop",
+        "/dashboard/bot-users/bot_0123456789abcdefghijABCDEFG/deactivate",
+        "/dashboard/authtokens/cr_0123456789abcdefghijABCDEFG/edit",
     ] {
         let page = b.post(path, &[("name", "x")]).await;
         assert_eq!(

@@ -47,7 +47,10 @@ async fn page(
     };
     let status = error.as_ref().map_or(StatusCode::OK, FormError::status);
     let e = error.as_ref();
-    let new = s.sessions.take_shown(&signed.id, PAGE);
+    let new = match signed.take_shown(s, PAGE).await {
+        Ok(new) => new,
+        Err(e) => return problem(e),
+    };
     let body = html! {
         h1 { "API Keys" }
         @if let Some(new) = &new {
@@ -108,7 +111,9 @@ pub(crate) async fn create(State(s): State<AppState>, posted: Posted) -> Respons
                 id: v["id"].as_str().unwrap_or_default().to_string(),
                 token: v["token"].as_str().unwrap_or_default().to_string(),
             };
-            s.sessions.show_once(&posted.signed.id, shown);
+            if let Err(e) = posted.signed.show_once(&s, shown).await {
+                return problem(e);
+            }
             see("/dashboard/api-keys")
         }
         Err(e) => {

@@ -36,7 +36,10 @@ pub(crate) async fn list(
         Ok(l) => l,
         Err(e) => return problem(e),
     };
-    let new = s.sessions.take_shown(&signed.id, PAGE);
+    let new = match signed.take_shown(&s, PAGE).await {
+        Ok(new) => new,
+        Err(e) => return problem(e),
+    };
     let body = html! {
         h1 { "Authtokens" }
         @if let Some(new) = &new {
@@ -60,6 +63,8 @@ pub(crate) async fn list(
                             }
                             td data-label="Created" { (c.created_at) }
                             td {
+                                a href={ "/dashboard/authtokens/" (c.id) "/edit" } aria-label={ "Edit " (c.id) } { "Edit" }
+                                " "
                                 form.inline method="post" action={ "/dashboard/authtokens/" (c.id) "/delete" } {
                                     (csrf_field(&signed.csrf))
                                     button.danger type="submit" aria-label={ "Revoke " (c.id) } { "Revoke" }
@@ -175,7 +180,9 @@ pub(crate) async fn create(State(s): State<AppState>, posted: Posted) -> Respons
                 id: v["id"].as_str().unwrap_or_default().to_string(),
                 token: v["token"].as_str().unwrap_or_default().to_string(),
             };
-            s.sessions.show_once(&posted.signed.id, shown);
+            if let Err(e) = posted.signed.show_once(&s, shown).await {
+                return problem(e);
+            }
             see("/dashboard/authtokens")
         }
         Err(e) => form(&s, &posted.signed, entered, Some(FormError(e))).await,

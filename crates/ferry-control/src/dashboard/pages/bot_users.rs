@@ -1,6 +1,8 @@
-//! "Bot Users": the owners of authtokens that belong to no person; create one.
+//! "Bot Users": the owners of authtokens that belong to no person; create one, deactivate
+//! one (ngrok's `PATCH /bot_users/{id}` with `active: false`: its agents are disconnected and
+//! its authtokens stop authenticating).
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ferry_store::BotUser;
@@ -10,7 +12,7 @@ use serde_json::json;
 use super::{body, csrf_field, older, problem, see, shell, Before, FormError};
 use crate::dashboard::csrf::Posted;
 use crate::dashboard::session::Signed;
-use crate::resource::Resource;
+use crate::resource::{update_one, Resource};
 use crate::AppState;
 
 const NAV: &str = "Bot Users";
@@ -42,7 +44,7 @@ async fn page(
             p { "No bot users yet." }
         } @else {
             table {
-                thead { tr { th { "Name" } th { "ID" } th { "Active" } th { "Created" } } }
+                thead { tr { th { "Name" } th { "ID" } th { "Active" } th { "Created" } th { span.hint { "Actions" } } } }
                 tbody {
                     @for b in &listed.items {
                         tr {
@@ -50,6 +52,14 @@ async fn page(
                             td data-label="ID" { code { (b.id) } }
                             td data-label="Active" { @if b.active { "yes" } @else { "no" } }
                             td data-label="Created" { (b.created_at) }
+                            td {
+                                @if b.active {
+                                    form.inline method="post" action={ "/dashboard/bot-users/" (b.id) "/deactivate" } {
+                                        (csrf_field(&signed.csrf))
+                                        button.danger type="submit" aria-label={ "Deactivate " (b.id) } { "Deactivate" }
+                                    }
+                                }
+                            }
                         }
                     }
                 }
@@ -91,5 +101,22 @@ pub(crate) async fn create(State(s): State<AppState>, posted: Posted) -> Respons
             )
             .await
         }
+    }
+}
+
+/// Deactivates one as `PATCH /bot_users/{id}` with `{"active": false}` does.
+pub(crate) async fn deactivate(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    _posted: Posted,
+) -> Response {
+    let done = async {
+        let u = body(json!({ "active": false }))?;
+        update_one::<BotUser>(&s, &id, u).await
+    }
+    .await;
+    match done {
+        Ok(_) => see("/dashboard/bot-users"),
+        Err(e) => problem(e),
     }
 }

@@ -205,7 +205,7 @@ fn target_of(e: &ferry_dnscheck::Expectation) -> String {
 
 /// Check Status's answer: a success panel, or each record with what was expected, what was
 /// found and the error code.
-fn check_result(r: &Value) -> Markup {
+pub(super) fn check_result(r: &Value) -> Markup {
     let records = r["records"].as_array().cloned().unwrap_or_default();
     let ok = r["ok"].as_bool().unwrap_or(false);
     let text = |v: &Value| v.as_str().unwrap_or_default().to_string();

@@ -2,11 +2,18 @@
 //! with the navigation (the guides' words), errors shown in words with their code, and the
 //! request bodies built from a form for the REST API's own create functions.
 
+pub(super) mod agent_ingresses;
 pub(super) mod api_keys;
+pub(super) mod authtoken_edit;
 pub(super) mod authtokens;
 pub(super) mod bot_users;
+pub(super) mod certificate_authorities;
+mod certificates;
 pub(super) mod domains;
+pub(super) mod edge;
+pub(super) mod live;
 pub(super) mod sign_in;
+pub(super) mod tls_certificates;
 
 use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
@@ -21,11 +28,19 @@ use super::session::Signed;
 use crate::ApiError;
 
 /// The entries of the navigation, in the guides' words, with their paths.
-const NAV: [(&str, &str); 4] = [
+const NAV: [(&str, &str); 9] = [
     ("Domains", "/dashboard/domains"),
+    ("Agent Ingresses", "/dashboard/agent-ingresses"),
     ("Authtokens", "/dashboard/authtokens"),
     ("Bot Users", "/dashboard/bot-users"),
     ("API Keys", "/dashboard/api-keys"),
+    (
+        "Certificate Authorities",
+        "/dashboard/certificate-authorities",
+    ),
+    ("TLS Certificates", "/dashboard/tls-certificates"),
+    ("Live", "/dashboard/live"),
+    ("Edge", "/dashboard/edge"),
 ];
 
 /// How many rows a list shows at a time; "Older" pages on by ID, as the REST API does.
@@ -116,6 +131,9 @@ impl FormError {
             "acl",
             "name",
             "api_key",
+            "ca_pem",
+            "certificate_pem",
+            "private_key_pem",
         ]
         .contains(&name)
     }
@@ -156,6 +174,11 @@ pub(crate) struct Before {
 }
 
 impl Before {
+    /// The first page: what a form shown again beside its error lists.
+    pub(crate) fn none() -> Self {
+        Before { before: None }
+    }
+
     pub(crate) fn page(self) -> Page {
         page(self.before)
     }
@@ -214,6 +237,14 @@ pub(crate) async fn css() -> Response {
     (
         [(CONTENT_TYPE, "text/css; charset=utf-8")],
         include_str!("../assets/dashboard.css"),
+    )
+        .into_response()
+}
+
+pub(crate) async fn live_js() -> Response {
+    (
+        [(CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("../assets/live.js"),
     )
         .into_response()
 }

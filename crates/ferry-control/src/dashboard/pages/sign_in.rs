@@ -76,7 +76,10 @@ pub(crate) async fn submit(State(s): State<AppState>, req: Request) -> Response 
     }
     match crate::auth::api_key(&s, &fields.get("api_key")).await {
         Ok(key) => {
-            let id = s.sessions.start(&key);
+            let id = match session::start(&s, &key).await {
+                Ok(id) => id,
+                Err(e) => return super::problem(e),
+            };
             (
                 AppendHeaders([
                     set_cookie(session::COOKIE_NAME, Some(&id), tls),
@@ -96,7 +99,9 @@ pub(crate) async fn submit(State(s): State<AppState>, req: Request) -> Response 
 
 /// Ends the session and forgets its cookie.
 pub(crate) async fn sign_out(State(s): State<AppState>, posted: Posted) -> Response {
-    s.sessions.end(&posted.signed.id);
+    if let Err(e) = posted.signed.end(&s).await {
+        return super::problem(e);
+    }
     (
         AppendHeaders([set_cookie(session::COOKIE_NAME, None, posted.signed.tls)]),
         see("/"),
