@@ -223,6 +223,31 @@ run curl -s -w '\n%{http_code}' -X POST -H "Authorization: Bearer $API_KEY" -H "
 [ "${out##*$'\n'}" = 201 ] || fail "expected 201"
 AUTHTOKEN=$(json "${out%$'\n'*}" token)
 
+step "The same in the dashboard, as the guide does it: Authtokens, Add a Tunnel Authtoken, Owner, ACL Rules"
+jar="$W/dashboard.cookies"
+csrf_of() { sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -n 1; }
+CSRF=$(curl -s -c "$jar" "$API/" | csrf_of)
+run curl -s -o /dev/null -w '%{http_code} %{redirect_url}' -b "$jar" -c "$jar" \
+    --data-urlencode "csrf=$CSRF" --data-urlencode "api_key=$API_KEY" "$API/dashboard/sign-in"
+case "$out" in 303*) ;; *) fail "signing in to the dashboard" ;; esac
+run curl -s -b "$jar" "$API/dashboard/authtokens"
+case "$out" in *"Add a Tunnel Authtoken"*) ;; *) fail "no Add a Tunnel Authtoken on the Authtokens page" ;; esac
+FORM=$(curl -s -b "$jar" "$API/dashboard/authtokens/new")
+case "$FORM" in *Owner*"$BOT_ID"*"ACL Rules"*) ;; *) fail "the form has no Owner with the bot user, or no ACL Rules" ;; esac
+CSRF=$(printf '%s' "$FORM" | csrf_of)
+run curl -s -L -b "$jar" -c "$jar" --data-urlencode "csrf=$CSRF" --data-urlencode "description=customer1 agent (dashboard)" \
+    --data-urlencode "owner_id=$BOT_ID" --data-urlencode "acl=bind:*.customer1.$DOMAIN" "$API/dashboard/authtokens"
+DASHBOARD_TOKEN=$(printf '%s' "$out" | sed -n 's/.*id="new-secret">\([^<]*\)<.*/\1/p' | head -n 1)
+[ -n "$DASHBOARD_TOKEN" ] || fail "the new authtoken is not shown"
+run curl -s -b "$jar" "$API/dashboard/authtokens"
+case "$out" in *"$DASHBOARD_TOKEN"*) fail "the token is shown a second time" ;; esac
+run curl -s -H "Authorization: Bearer $API_KEY" -H "Ngrok-Version: 2" "$API/credentials"
+case "$out" in *'customer1 agent (dashboard)'*'bind:*.customer1.'"$DOMAIN"*) ;; *) fail "the dashboard's authtoken is not in the API with its ACL" ;; esac
+if [ "$mode" = site-to-site ]; then
+    echo "  (this run's agent uses the token made in the dashboard)"
+    AUTHTOKEN="$DASHBOARD_TOKEN"
+fi
+
 step "Generate test certificates (ferry certs generate, in place of the guide's openssl script)"
 run "$FERRY_BIN" certs generate --domain "*.customer1.$DOMAIN" --out "$W/certs"
 [ "$rc" = 0 ] || fail "ferry certs generate"
