@@ -12,7 +12,8 @@
 # prints what it sends and what it got; the script exits non-zero at the first step that
 # does not behave as the guide says, and stops everything it started.
 #
-# FERRY_BIN and CUSTOMER_DNS_BIN name built binaries; without them it builds both.
+# FERRY_BIN, CUSTOMER_DNS_BIN and SDK_AGENT_BIN (examples/sdk-agent.rs, ngrok's SDK as the
+# agent) name built binaries; without them it builds them.
 # CUSTOMER_DNS_ADDR with RECORDS_FILE use a stand-in that already serves that file.
 set -euo pipefail
 
@@ -25,10 +26,12 @@ device-gateway | site-to-site) ;;
     ;;
 esac
 cd "$(dirname "$0")/../.."
-if [ -z "${FERRY_BIN:-}" ] || { [ -z "${CUSTOMER_DNS_BIN:-}" ] && [ -z "${CUSTOMER_DNS_ADDR:-}" ]; }; then
-    cargo build -q --bin ferry --example customer-dns
+if [ -z "${FERRY_BIN:-}" ] || [ -z "${SDK_AGENT_BIN:-}" ] ||
+    { [ -z "${CUSTOMER_DNS_BIN:-}" ] && [ -z "${CUSTOMER_DNS_ADDR:-}" ]; }; then
+    cargo build -q --bin ferry --example customer-dns --example sdk-agent
     FERRY_BIN="$PWD/target/debug/ferry"
     CUSTOMER_DNS_BIN="$PWD/target/debug/examples/customer-dns"
+    SDK_AGENT_BIN="$PWD/target/debug/examples/sdk-agent"
 fi
 for tool in curl openssl python3 /usr/bin/pebble; do
     command -v "$tool" >/dev/null || {
@@ -379,7 +382,35 @@ agent_api -X POST "$AGENT_API/api/tunnels" \
 [ "$status" != 201 ] || fail "a bind outside the ACL was accepted"
 case "$out" in *ACL*ERR_NGROK_*) ;; *) fail "the refusal does not name the ACL with ngrok's code" ;; esac
 
-step "The edge restarts; the agent comes back with both tunnels by itself"
+step "ngrok's SDK as the agent: the same token, the region domain, a TLS endpoint with mTLS at the edge"
+start_sdk() {
+    "$SDK_AGENT_BIN" --server-addr "$REGION_DOMAIN:$HTTPS" --ca "$EDGE_CA" --authtoken "$AUTHTOKEN" \
+        --dns "$FERRY_DNS" --domain "$1" --crt "$W/certs/server-crt.pem" --key "$W/certs/server-key.pem" \
+        --mutual-tls-cas "$W/certs/ca-crt.pem" --forward-to "127.0.0.1:$SAMPLE_PORT" >"$W/sdk-$1.log" 2>&1 &
+    SDK_PID=$!
+    pids+=("$SDK_PID")
+    for _ in $(seq 1 100); do
+        grep -q "^online" "$W/sdk-$1.log" 2>/dev/null && break
+        kill -0 "$SDK_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    sed 's/^/  | /' "$W/sdk-$1.log"
+}
+echo "\$ sdk-agent --server-addr $REGION_DOMAIN:$HTTPS --domain sdk.customer1.$DOMAIN ..."
+start_sdk "sdk.customer1.$DOMAIN"
+grep -q "^online tls://sdk.customer1.$DOMAIN" "$W/sdk-sdk.customer1.$DOMAIN.log" || fail "the SDK's endpoint is not online"
+# shellcheck disable=SC2046
+run curl -sS --cacert "$W/certs/ca-crt.pem" --cert "$W/certs/client-crt.pem" --key "$W/certs/client-key.pem" \
+    $(to "sdk.customer1.$DOMAIN") "https://sdk.customer1.$DOMAIN/status"
+case "$out" in *'"served_by":"sample API"'*) ;; *) fail "the sample API is not reached through the SDK's endpoint" ;; esac
+# shellcheck disable=SC2046
+run curl -sS --cacert "$W/certs/ca-crt.pem" $(to "sdk.customer1.$DOMAIN") "https://sdk.customer1.$DOMAIN/status"
+[ "$rc" != 0 ] || fail "reached without a client certificate"
+echo "\$ sdk-agent ... --domain app.customer2.$DOMAIN"
+start_sdk "app.customer2.$DOMAIN"
+case "$(cat "$W/sdk-app.customer2.$DOMAIN.log")" in *ACL*ERR_NGROK_316* | *ACL*err_ngrok_316*) ;; *) fail "the SDK's bind outside the ACL is not refused with ngrok's code" ;; esac
+
+step "The edge restarts; the agent comes back with both tunnels by itself, and the SDK with its endpoint"
 kill "$EDGE_PID"
 wait "$EDGE_PID" 2>/dev/null || true
 start_edge
@@ -394,5 +425,15 @@ case "$out" in *'"served_by":"sample API"'*) ;; *) fail "the mTLS tunnel did not
 # shellcheck disable=SC2046
 run curl -s --cacert "$W/acme-root.pem" $(to "agent.customer1.$DOMAIN") "$AGENT_API/api/tunnels"
 case "$out" in *'"agent-api"'*'"passthrough"'* | *'"passthrough"'*'"agent-api"'*) ;; *) fail "the agent does not hold both tunnels" ;; esac
+for _ in $(seq 1 120); do
+    # shellcheck disable=SC2046
+    curl -sf --cacert "$W/certs/ca-crt.pem" --cert "$W/certs/client-crt.pem" --key "$W/certs/client-key.pem" \
+        $(to "sdk.customer1.$DOMAIN") "https://sdk.customer1.$DOMAIN/status" >/dev/null 2>&1 && break
+    sleep 0.5
+done
+# shellcheck disable=SC2046
+run curl -sS --cacert "$W/certs/ca-crt.pem" --cert "$W/certs/client-crt.pem" --key "$W/certs/client-key.pem" \
+    $(to "sdk.customer1.$DOMAIN") "https://sdk.customer1.$DOMAIN/status"
+case "$out" in *'"served_by":"sample API"'*) ;; *) fail "the SDK's endpoint did not come back" ;; esac
 
 printf '\nwalkthrough: %s: every step behaved as the guide says\n' "$mode"

@@ -2,7 +2,7 @@
 //! the guides' own curl commands, bodies and ngrok.yml against a deployment on loopback
 //! (edge, pebble, the customer's DNS, an agent, the sample API) and fails at the first step
 //! that does not behave as the guide says. The customer's DNS is this test's stand-in,
-//! serving the records file the script edits.
+//! serving the records file the script edits; ngrok's SDK is `examples/sdk-agent.rs`.
 
 use std::time::Duration;
 
@@ -21,9 +21,20 @@ async fn walk(mode: &str) {
         env!("CARGO_MANIFEST_DIR"),
         "/examples/guides/walkthrough.sh"
     );
+    // `cargo test` builds the examples with the tests; `cargo test --test e2e` alone does not.
+    let sdk_agent = std::path::Path::new(BIN)
+        .parent()
+        .unwrap()
+        .join("examples/sdk-agent");
+    assert!(
+        sdk_agent.exists(),
+        "{} is missing: run `cargo build --example sdk-agent` (cargo test builds it)",
+        sdk_agent.display()
+    );
     let run = tokio::process::Command::new(script)
         .arg(mode)
         .env("FERRY_BIN", BIN)
+        .env("SDK_AGENT_BIN", &sdk_agent)
         .env("CUSTOMER_DNS_ADDR", &addr)
         .env("RECORDS_FILE", &records)
         .env("SAMPLE_PORT", free_port().to_string())

@@ -9,7 +9,7 @@ mod capture;
 pub mod config;
 mod forward;
 mod metrics;
-mod resolve;
+pub mod resolve;
 mod session;
 mod trust;
 mod tunnel;
