@@ -445,6 +445,29 @@ async fn the_api_on_its_own_domain_with_a_managed_certificate() {
         "{last:?}\n{}",
         s.edge.proc.as_ref().unwrap().output()
     );
+    // The dashboard is served there too, its cookie marked Secure.
+    let (code, head, err) = curl(&[
+        "-s".into(),
+        "-D".into(),
+        "-".into(),
+        "-o".into(),
+        "/dev/null".into(),
+        "--cacert".into(),
+        root.display().to_string(),
+        "--connect-to".into(),
+        format!("api.example.test:{port}:127.0.0.1:{port}"),
+        format!("https://api.example.test:{port}/"),
+    ])
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let cookie = head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .unwrap_or_else(|| panic!("no cookie: {head}"));
+    assert!(
+        cookie.contains("Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
     let list: Value = serde_json::from_str(&last.1).unwrap();
     assert_eq!(
         list["uri"],
