@@ -9,7 +9,8 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use ferry_dns::{Challenge, IngressZone, Skipped, Snapshot, ZoneSet, Zones};
+use ferry_dns::{Challenge, IngressZone, Region, Skipped, Snapshot, ZoneSet, Zones};
+use ferry_store::NodeState;
 use ferry_store::{Store, StoreError};
 use tokio_util::sync::CancellationToken;
 
@@ -78,6 +79,7 @@ impl DnsFeed {
         let ingresses = self.store.agent_ingress_domains().await?;
         let targets = self.store.reserved_dns_targets().await?;
         let challenges = self.store.dns_challenges().await?;
+        let nodes = self.store.live_nodes().await?;
         // Seconds since 1970 fit a u32 until 2106; a wrapped serial would only look older.
         let serial = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -93,7 +95,7 @@ impl DnsFeed {
                     ns_targets: self.ns_targets.clone(),
                 })
                 .collect(),
-            regions: self.regions.clone(),
+            regions: self.regions(&nodes),
             public_ips: self.public_ips.clone(),
             cname_targets: targets.cname_targets,
             acme_targets: targets.acme_targets,
@@ -108,6 +110,48 @@ impl DnsFeed {
             negative_ttl: NEGATIVE_TTL.min(self.ttl),
             serial,
         })
+    }
+
+    /// Every region of the live nodes, with the addresses of its active ones (a draining
+    /// node has left DNS answers), then each of this node's `--region`s that no live node
+    /// names, with this node's own addresses: a node that is not registered (its row swept
+    /// during a stall) still answers for itself.
+    fn regions(&self, nodes: &[ferry_store::Node]) -> Vec<Region> {
+        let mut regions: Vec<Region> = Vec::new();
+        for node in nodes {
+            let at = match regions.iter().position(|r| r.name == node.region) {
+                Some(at) => at,
+                None => {
+                    regions.push(Region {
+                        name: node.region.clone(),
+                        public_ips: Vec::new(),
+                    });
+                    regions.len() - 1
+                }
+            };
+            if node.state == NodeState::Active {
+                for addr in &node.public_addrs {
+                    match addr.parse::<IpAddr>() {
+                        Ok(ip) if !regions[at].public_ips.contains(&ip) => {
+                            regions[at].public_ips.push(ip)
+                        }
+                        Ok(_) => {}
+                        Err(_) => {
+                            tracing::warn!(node = %node.name, %addr, "a node's public address is not an IP address; left out of DNS")
+                        }
+                    }
+                }
+            }
+        }
+        for name in &self.regions {
+            if !regions.iter().any(|r| &r.name == name) {
+                regions.push(Region {
+                    name: name.clone(),
+                    public_ips: self.public_ips.clone(),
+                });
+            }
+        }
+        regions
     }
 
     /// Rebuilds every [`SAFETY_NET`] until `shutdown`.

@@ -105,10 +105,13 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Marks `name` as draining: it leaves DNS answers while its lease keeps it live.
-    pub async fn set_node_draining(&self, name: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE nodes SET state = $2 WHERE name = $1")
+    /// Marks `name` as draining: it leaves DNS answers while its lease keeps it live. Only
+    /// the registration `epoch`'s row: a process that replaced this one under the same name
+    /// (an upgrade in place) stays active.
+    pub async fn set_node_draining(&self, name: &str, epoch: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE nodes SET state = $3 WHERE name = $1 AND epoch = $2")
             .bind(name.to_string())
+            .bind(epoch)
             .bind(NodeState::Draining.as_str())
             .execute(&self.pool)
             .await?;
@@ -116,10 +119,12 @@ impl Store {
     }
 
     /// Removes the row of `name`, at the end of a clean drain: the node is gone at once
-    /// instead of after its lease.
-    pub async fn delete_node(&self, name: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM nodes WHERE name = $1")
+    /// instead of after its lease. Only the registration `epoch`'s row, as for
+    /// [`Store::set_node_draining`].
+    pub async fn delete_node(&self, name: &str, epoch: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM nodes WHERE name = $1 AND epoch = $2")
             .bind(name.to_string())
+            .bind(epoch)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -236,12 +241,19 @@ mod tests {
             assert!(e1b > e1, "{b:?}: registering again bumps the epoch");
             assert!(!store.renew_node_lease("n1", e1, LONG).await.unwrap());
             assert!(store.renew_node_lease("n1", e1b, LONG).await.unwrap());
-            let n3 = 1;
+            let n3 = 1; // its first registration
             assert!(!store.renew_node_lease("n3", n3, LONG).await.unwrap());
             assert!(!store.renew_node_lease("gone", 1, LONG).await.unwrap());
 
             // A draining node is listed with its state.
-            store.set_node_draining("n2").await.unwrap();
+            let e2 = store.live_nodes().await.unwrap()[1].epoch;
+            store.set_node_draining("n2", e2 + 1).await.unwrap();
+            assert_eq!(
+                store.live_nodes().await.unwrap()[1].state,
+                NodeState::Active,
+                "{b:?}: another registration's drain"
+            );
+            store.set_node_draining("n2", e2).await.unwrap();
             let live = store.live_nodes().await.unwrap();
             assert_eq!(live[1].state, NodeState::Draining, "{b:?}");
             assert_eq!(live[0].state, NodeState::Active);
@@ -254,7 +266,9 @@ mod tests {
                 "{b:?}: n3"
             );
             assert!(!store.renew_node_lease("n3", n3, LONG).await.unwrap());
-            store.delete_node("n2").await.unwrap();
+            store.delete_node("n2", e2 + 1).await.unwrap();
+            assert_eq!(store.live_nodes().await.unwrap().len(), 2, "{b:?}");
+            store.delete_node("n2", e2).await.unwrap();
             let names: Vec<_> = store
                 .live_nodes()
                 .await
