@@ -249,6 +249,7 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
         "ferry edge ready: https {} | http {} | agents {} | tcp ports {}-{} | api {api_url}{dns}",
         addrs.https, addrs.http, addrs.agent_ingress, addrs.tcp_ports.0, addrs.tcp_ports.1
     );
+    let terminated = signal::terminated();
     if let Some(path) = &a.ready_file {
         let mut ready = serde_json::json!({
             "agent_ingress": addrs.agent_ingress.to_string(),
@@ -266,7 +267,7 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
         }
         ready::write(path, &ready)?;
     }
-    signal::terminated().await;
+    terminated.await;
     tracing::info!("signal received: draining");
     edge.drain(Duration::from_secs(a.drain_timeout)).await;
     Ok(())

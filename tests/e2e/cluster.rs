@@ -1,6 +1,6 @@
 //! Several edge nodes on one PostgreSQL database: each registers itself with a lease, agent
 //! ingresses name every live node's region, and DNS answers each region with its own nodes'
-//! addresses, dropping a node killed outright within 10 s.
+//! addresses, dropping a node killed outright within 10 s and a draining one at once.
 
 use std::time::{Duration, Instant};
 
@@ -97,4 +97,42 @@ async fn nodes_on_one_database_share_regions_and_dns_and_a_dead_one_leaves_it() 
     // n1 itself still answers for its region.
     let eu = dig(&dns, "tunnel.eu.connect.example.test", "A", false).await;
     assert_eq!(eu.data("A"), ["127.0.0.11"], "{}", eu.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draining_node_leaves_the_other_nodes_dns_at_once() {
+    let url = ferry_store::testing::fresh_postgres_url().await;
+    let n1 = node(&url, "n1", "eu", "127.0.0.11").await;
+    let mut n2 = node(&url, "n2", "us", "127.0.0.12").await;
+    let (status, v) = n1
+        .api(
+            "POST",
+            "/agent_ingresses",
+            Some(r#"{"domain":"connect.example.test"}"#),
+        )
+        .await;
+    assert_eq!(status, 201, "{v}");
+    let dns = n1.ready["dns"].as_str().unwrap().to_string();
+    let us = "tunnel.us.connect.example.test";
+    eventually(
+        "n1's DNS answering n2's address",
+        Duration::from_secs(15),
+        || async { dig(&dns, us, "A", false).await.data("A") == ["127.0.0.12"] },
+    )
+    .await;
+
+    let mut proc = n2.proc.take().unwrap();
+    proc.signal("TERM");
+    // Well before n2's 5 s lease could pass: the drain itself takes it out.
+    eventually(
+        "n2's address gone from n1's DNS",
+        Duration::from_secs(3),
+        || async {
+            let answer = dig(&dns, us, "A", false).await;
+            !answer.data("A").contains(&"127.0.0.12".to_string())
+        },
+    )
+    .await;
+    let status = proc.wait_exit(Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(0), "{status:?}");
 }

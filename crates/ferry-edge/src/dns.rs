@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use ferry_dns::{Challenge, IngressZone, Region, Skipped, Snapshot, ZoneSet, Zones};
-use ferry_store::NodeState;
+use ferry_store::{Node, NodeState};
 use ferry_store::{Store, StoreError};
 use tokio_util::sync::CancellationToken;
 
@@ -36,6 +36,9 @@ pub(crate) struct DnsFeed {
     rebuild: tokio::sync::Mutex<()>,
     /// What the last rebuild left out, so that the log says it once, not every 10 s.
     skipped: Mutex<Vec<Skipped>>,
+    /// The live nodes the zones in service were built from, which
+    /// [`DnsFeed::nodes_seen`] compares with each lease renewal's list.
+    nodes: Mutex<Vec<Node>>,
 }
 
 impl DnsFeed {
@@ -50,6 +53,7 @@ impl DnsFeed {
             ttl: config.dns_ttl,
             rebuild: tokio::sync::Mutex::new(()),
             skipped: Mutex::new(Vec::new()),
+            nodes: Mutex::new(Vec::new()),
         }
     }
 
@@ -62,9 +66,11 @@ impl DnsFeed {
     /// zones in service stay as they were.
     pub(crate) async fn refresh(&self) -> Result<(), StoreError> {
         let _one_at_a_time = self.rebuild.lock().await;
-        let snapshot = self.read().await?;
+        let nodes = self.store.live_nodes().await?;
+        let snapshot = self.read(&nodes).await?;
         let (set, skipped) = ZoneSet::build(&snapshot);
         self.zones.replace(set);
+        *self.nodes.lock().unwrap_or_else(|p| p.into_inner()) = nodes;
         let mut last = self.skipped.lock().unwrap_or_else(|p| p.into_inner());
         if *last != skipped {
             for s in &skipped {
@@ -75,11 +81,21 @@ impl DnsFeed {
         Ok(())
     }
 
-    async fn read(&self) -> Result<Snapshot, StoreError> {
+    /// Rebuilds when `live` (a lease renewal's list) differs from the nodes the zones in
+    /// service were built from: a node that joined, died or started draining is answered
+    /// within a renewal instead of at the next safety-net rebuild.
+    pub(crate) async fn nodes_seen(&self, live: &[Node]) -> Result<(), StoreError> {
+        let stale = *self.nodes.lock().unwrap_or_else(|p| p.into_inner()) != live;
+        if stale {
+            self.refresh().await?;
+        }
+        Ok(())
+    }
+
+    async fn read(&self, nodes: &[Node]) -> Result<Snapshot, StoreError> {
         let ingresses = self.store.agent_ingress_domains().await?;
         let targets = self.store.reserved_dns_targets().await?;
         let challenges = self.store.dns_challenges().await?;
-        let nodes = self.store.live_nodes().await?;
         // Seconds since 1970 fit a u32 until 2106; a wrapped serial would only look older.
         let serial = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -95,7 +111,7 @@ impl DnsFeed {
                     ns_targets: self.ns_targets.clone(),
                 })
                 .collect(),
-            regions: self.regions(&nodes),
+            regions: self.regions(nodes),
             public_ips: self.public_ips.clone(),
             cname_targets: targets.cname_targets,
             acme_targets: targets.acme_targets,
@@ -116,7 +132,7 @@ impl DnsFeed {
     /// node has left DNS answers), then each of this node's `--region`s that no live node
     /// names, with this node's own addresses: a node that is not registered (its row swept
     /// during a stall) still answers for itself.
-    fn regions(&self, nodes: &[ferry_store::Node]) -> Vec<Region> {
+    fn regions(&self, nodes: &[Node]) -> Vec<Region> {
         let mut regions: Vec<Region> = Vec::new();
         for node in nodes {
             let at = match regions.iter().position(|r| r.name == node.region) {

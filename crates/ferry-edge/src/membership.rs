@@ -3,7 +3,8 @@
 //! own lease is healthy, deletes the rows of nodes dead for longer than [`SWEEP_GRACE`]; a
 //! node killed outright drops out of the live list when its [`LEASE`] passes, well within the
 //! 10 s the contract promises. The live list each renewal reads is kept here for the API's
-//! region names, and a change to it rebuilds the DNS zones at once.
+//! region names, and the DNS zones are rebuilt when it differs from the one they were built
+//! from.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -88,14 +89,13 @@ impl Membership {
                     _ = self.stop.cancelled() => break,
                 }
                 match self.renew().await {
-                    Ok(true) => {
+                    Ok(live) => {
                         if let Some(feed) = &dns {
-                            if let Err(error) = feed.refresh().await {
+                            if let Err(error) = feed.nodes_seen(&live).await {
                                 tracing::warn!(%error, "could not rebuild the DNS zones after the live nodes changed");
                             }
                         }
                     }
-                    Ok(false) => {}
                     Err(error) => {
                         tracing::warn!(%error, node = %self.name, "could not renew this node's lease; retrying in 1 s");
                     }
@@ -105,8 +105,8 @@ impl Membership {
     }
 
     /// One renewal: extends the lease (registering again when the row was lost), sweeps dead
-    /// rows and reads the live list; true when that list changed.
-    async fn renew(&self) -> Result<bool, StoreError> {
+    /// rows and reads the live list, which it keeps and returns.
+    async fn renew(&self) -> Result<Vec<Node>, StoreError> {
         let epoch = self.epoch.load(Ordering::Relaxed);
         if self
             .store
@@ -129,10 +129,8 @@ impl Membership {
             self.epoch.store(epoch, Ordering::Relaxed);
         }
         let live = self.store.live_nodes().await?;
-        let mut last = self.live.write().unwrap_or_else(|p| p.into_inner());
-        let changed = *last != live;
-        *last = live;
-        Ok(changed)
+        *self.live.write().unwrap_or_else(|p| p.into_inner()) = live.clone();
+        Ok(live)
     }
 
     /// The start of a drain: this node leaves DNS answers on every node.
