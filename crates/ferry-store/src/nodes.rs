@@ -52,7 +52,9 @@ impl Store {
     }
 
     /// Registers the node `name` (or takes its row over: a restart under the same name) with
-    /// a lease of `lease` from now, active; returns the new epoch, which renewals quote.
+    /// a lease of `lease` from now, active; returns the new epoch, which renewals quote. A
+    /// new row's epoch is the database's clock, not 1: a process whose row was swept during
+    /// a stall must not find its old epoch valid again on a row registered since.
     pub async fn register_node(
         &self,
         name: &str,
@@ -64,7 +66,7 @@ impl Store {
         let now = self.now_ms();
         let sql = format!(
             "INSERT INTO nodes (name, region, public_addrs, cluster_addr, state, epoch, \
-             lease_until, registered_at) VALUES ($1, $2, $3, $4, 'active', 1, {now} + $5, {now}) \
+             lease_until, registered_at) VALUES ($1, $2, $3, $4, 'active', {now}, {now} + $5, {now}) \
              ON CONFLICT (name) DO UPDATE SET region = excluded.region, \
              public_addrs = excluded.public_addrs, cluster_addr = excluded.cluster_addr, \
              state = 'active', epoch = nodes.epoch + 1, lease_until = excluded.lease_until, \
@@ -210,7 +212,7 @@ mod tests {
                 .await
                 .unwrap();
             // A lease so short it has passed by the next statement.
-            store
+            let n3 = store
                 .register_node("n3", "us", &addrs(&[]), "", Duration::from_millis(1))
                 .await
                 .unwrap();
@@ -241,7 +243,6 @@ mod tests {
             assert!(e1b > e1, "{b:?}: registering again bumps the epoch");
             assert!(!store.renew_node_lease("n1", e1, LONG).await.unwrap());
             assert!(store.renew_node_lease("n1", e1b, LONG).await.unwrap());
-            let n3 = 1; // its first registration
             assert!(!store.renew_node_lease("n3", n3, LONG).await.unwrap());
             assert!(!store.renew_node_lease("gone", 1, LONG).await.unwrap());
 
@@ -266,6 +267,14 @@ mod tests {
                 "{b:?}: n3"
             );
             assert!(!store.renew_node_lease("n3", n3, LONG).await.unwrap());
+            // Registered again after the sweep, the name's old epoch stays stale.
+            let n3b = store
+                .register_node("n3", "us", &addrs(&[]), "", LONG)
+                .await
+                .unwrap();
+            assert!(n3b > n3, "{b:?}");
+            assert!(!store.renew_node_lease("n3", n3, LONG).await.unwrap());
+            store.delete_node("n3", n3b).await.unwrap();
             store.delete_node("n2", e2 + 1).await.unwrap();
             assert_eq!(store.live_nodes().await.unwrap().len(), 2, "{b:?}");
             store.delete_node("n2", e2).await.unwrap();
