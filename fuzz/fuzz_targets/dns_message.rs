@@ -6,7 +6,9 @@
 use std::sync::OnceLock;
 
 use ferry_dns::proto::op::{Message, MessageType};
-use ferry_dns::{answer_packet, Challenge, IngressZone, Snapshot, ZoneSet, MAX_UDP_PAYLOAD};
+use ferry_dns::{
+    answer_packet, Challenge, IngressZone, Region, Snapshot, ZoneSet, MAX_UDP_PAYLOAD,
+};
 use libfuzzer_sys::fuzz_target;
 
 /// Zones with every kind of record the server answers.
@@ -14,6 +16,8 @@ fn zones() -> &'static ZoneSet {
     static ZONES: OnceLock<ZoneSet> = OnceLock::new();
     ZONES.get_or_init(|| {
         let ns = vec!["ns1.ferry.example".to_string(), "ns2.ferry.example".to_string()];
+        let ips: Vec<std::net::IpAddr> =
+            vec!["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()];
         let snapshot = Snapshot {
             base_domain: "ferry.example".into(),
             ns_targets: ns.clone(),
@@ -21,8 +25,14 @@ fn zones() -> &'static ZoneSet {
                 domain: "connect.customer.test".into(),
                 ns_targets: ns,
             }],
-            regions: vec!["eu".into(), "us".into()],
-            public_ips: vec!["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()],
+            regions: ["eu", "us"]
+                .into_iter()
+                .map(|name| Region {
+                    name: name.into(),
+                    public_ips: ips.clone(),
+                })
+                .collect(),
+            public_ips: ips,
             cname_targets: vec!["a.b.cname.ferry.example".into()],
             acme_targets: vec!["c.acme-challenge.ferry.example".into()],
             challenges: vec![Challenge {

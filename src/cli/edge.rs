@@ -45,6 +45,14 @@ pub struct EdgeArgs {
     /// (repeatable).
     #[arg(long = "region", default_value = "local")]
     regions: Vec<String>,
+    /// This node's name among the nodes sharing the database, unique there (default: the
+    /// host name, else `local`).
+    #[arg(long)]
+    node_name: Option<String>,
+    /// Where other nodes reach this one (port 0: one the system picks; ready-file key
+    /// `cluster`).
+    #[arg(long)]
+    cluster_addr: Option<SocketAddr>,
     /// Serve authoritative DNS on this address, UDP and TCP on one port (port 0: one the
     /// system picks; ready-file key `dns`). Default in --dev: 127.0.0.1:0; otherwise no DNS.
     #[arg(long)]
@@ -241,6 +249,7 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
         "ferry edge ready: https {} | http {} | agents {} | tcp ports {}-{} | api {api_url}{dns}",
         addrs.https, addrs.http, addrs.agent_ingress, addrs.tcp_ports.0, addrs.tcp_ports.1
     );
+    let terminated = signal::terminated();
     if let Some(path) = &a.ready_file {
         let mut ready = serde_json::json!({
             "agent_ingress": addrs.agent_ingress.to_string(),
@@ -253,9 +262,12 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
         if let Some(dns) = addrs.dns {
             ready["dns"] = dns.to_string().into();
         }
+        if let Some(cluster) = addrs.cluster {
+            ready["cluster"] = cluster.to_string().into();
+        }
         ready::write(path, &ready)?;
     }
-    signal::terminated().await;
+    terminated.await;
     tracing::info!("signal received: draining");
     edge.drain(Duration::from_secs(a.drain_timeout)).await;
     Ok(())
@@ -409,6 +421,14 @@ fn config_from(a: &EdgeArgs) -> anyhow::Result<EdgeConfig> {
         a.ns_targets.clone()
     };
     c.regions = a.regions.clone();
+    c.node_name = match &a.node_name {
+        Some(name) if name.trim().is_empty() => {
+            return Err(usage("--node-name must not be empty".to_string()))
+        }
+        Some(name) => name.trim().to_string(),
+        None => host_name().unwrap_or_else(|| "local".into()),
+    };
+    c.cluster_listen = a.cluster_addr;
     c.dns_listen = a
         .dns_addr
         .or_else(|| a.dev.then(|| SocketAddr::from(([127, 0, 0, 1], 0))));
@@ -427,6 +447,14 @@ fn config_from(a: &EdgeArgs) -> anyhow::Result<EdgeConfig> {
     c.heartbeat_interval = Duration::from_secs(a.heartbeat_interval.max(1));
     c.heartbeat_tolerance = Duration::from_secs(a.heartbeat_tolerance.max(1));
     Ok(c)
+}
+
+/// The system's host name, the default node name: unique enough among a cluster's machines,
+/// and what an operator recognises. Read from the kernel, so `None` off Linux.
+fn host_name() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_string())
 }
 
 /// `https://name`, with the port unless it is 443.

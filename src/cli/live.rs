@@ -16,6 +16,10 @@ pub struct EdgeLive {
 }
 
 impl Live for EdgeLive {
+    fn live_regions(&self) -> Vec<String> {
+        self.view.live_regions()
+    }
+
     fn sessions(&self) -> Vec<LiveSession> {
         self.view
             .sessions()

@@ -8,19 +8,19 @@ use crate::harness::{eventually, Edge};
 
 /// What dig printed, in the parts the tests look at.
 #[derive(Debug)]
-struct Dig {
+pub(crate) struct Dig {
     status: String,
     authoritative: bool,
     /// Each record of the answer section, split on white space: name, TTL, class, type,
     /// data...
     answer: Vec<Vec<String>>,
     authority: Vec<Vec<String>>,
-    text: String,
+    pub(crate) text: String,
 }
 
 impl Dig {
     /// The data of the answer records of `rtype`, joined with spaces.
-    fn data(&self, rtype: &str) -> Vec<String> {
+    pub(crate) fn data(&self, rtype: &str) -> Vec<String> {
         self.answer
             .iter()
             .filter(|r| r.get(3).is_some_and(|t| t == rtype))
@@ -55,7 +55,7 @@ impl Dig {
 }
 
 /// `dig @server name rtype`, over TCP when `tcp`.
-async fn dig(server: &str, name: &str, rtype: &str, tcp: bool) -> Dig {
+pub(crate) async fn dig(server: &str, name: &str, rtype: &str, tcp: bool) -> Dig {
     let (host, port) = server.rsplit_once(':').expect("host:port");
     let mut cmd = tokio::process::Command::new("dig");
     cmd.args([

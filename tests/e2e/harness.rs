@@ -147,6 +147,8 @@ pub struct Edge {
     pub api_key: String,
     pub ca: PathBuf,
     extra: Vec<String>,
+    /// Environment variables the edge process gets, such as `FERRY_SECRET_KEY`.
+    env: Vec<(String, String)>,
     dev: bool,
 }
 
@@ -164,14 +166,24 @@ impl Edge {
     /// Its ACME directory is an address nothing listens on unless `extra` gives one, so
     /// that no test asks Let's Encrypt.
     pub async fn start_production(extra: &[&str]) -> Edge {
+        Self::start_production_env(extra, &[]).await
+    }
+
+    /// [`Edge::start_production`] with environment variables: nodes sharing one database
+    /// are all given its `FERRY_SECRET_KEY`.
+    pub async fn start_production_env(extra: &[&str], env: &[(&str, &str)]) -> Edge {
         let mut extra = extra.to_vec();
         if !extra.contains(&"--acme-directory") {
             extra.extend(["--acme-directory", "https://127.0.0.1:9/directory"]);
         }
-        Self::start_mode(false, &extra).await
+        Self::start_mode_env(false, &extra, env).await
     }
 
     async fn start_mode(dev: bool, extra: &[&str]) -> Edge {
+        Self::start_mode_env(dev, extra, &[]).await
+    }
+
+    async fn start_mode_env(dev: bool, extra: &[&str], env: &[(&str, &str)]) -> Edge {
         let dir = tempfile::tempdir().expect("tempdir");
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         let mut edge = Edge {
@@ -182,6 +194,10 @@ impl Edge {
             api_key: String::new(),
             ca: PathBuf::new(),
             extra,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             dev,
         };
         edge.launch(&[]).await;
@@ -204,7 +220,12 @@ impl Edge {
         }
         args.extend(self.extra.iter().cloned());
         args.extend(pinned.iter().cloned());
-        let mut proc = Proc::spawn("edge", &args, self.dir.path(), &[]);
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let mut proc = Proc::spawn("edge", &args, self.dir.path(), &env);
         self.ready = wait_ready(&mut proc, &ready).await;
         let file = if self.dev { "dev.json" } else { "admin.json" };
         let dev: Value = serde_json::from_str(

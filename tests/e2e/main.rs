@@ -7,6 +7,7 @@ mod acme;
 mod agent_api;
 mod browser;
 mod certs;
+mod cluster;
 mod config;
 mod console;
 mod control;

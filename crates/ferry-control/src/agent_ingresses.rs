@@ -59,10 +59,16 @@ impl Policy {
     }
 }
 
-/// `tunnel.<region>.<domain>` for each region: what agents dial.
+/// `tunnel.<region>.<domain>` for each region, this node's (`--region`) and then those of
+/// the other live nodes: what agents dial.
 fn region_domains(s: &AppState, a: &AgentIngress) -> Vec<String> {
-    s.config
-        .regions
+    let mut regions = s.config.regions.clone();
+    for r in s.live.live_regions() {
+        if !regions.contains(&r) {
+            regions.push(r);
+        }
+    }
+    regions
         .iter()
         .map(|r| format!("tunnel.{r}.{}", a.domain))
         .collect()

@@ -26,5 +26,5 @@ mod tests;
 pub use hickory_server::proto;
 pub use respond::{answer_packet, respond, Reply, MAX_UDP_PAYLOAD};
 pub use server::{DnsError, DnsServer, Zones};
-pub use snapshot::{Challenge, IngressZone, Snapshot};
+pub use snapshot::{Challenge, IngressZone, Region, Snapshot};
 pub use zones::{Answer, Skipped, ZoneSet};

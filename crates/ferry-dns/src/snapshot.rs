@@ -15,10 +15,11 @@ pub struct Snapshot {
     pub ns_targets: Vec<String>,
     /// One zone per agent ingress domain.
     pub agent_ingresses: Vec<IngressZone>,
-    /// `--region`: each agent ingress domain answers `tunnel.<region>.<domain>` for each.
-    pub regions: Vec<String>,
-    /// `--public-ip`: the addresses (A and AAAA) of the tunnel names, the CNAME targets and
-    /// the name servers that fall inside a served zone.
+    /// Each agent ingress domain answers `tunnel.<region>.<domain>` for each region, with
+    /// that region's addresses.
+    pub regions: Vec<Region>,
+    /// `--public-ip`: the addresses (A and AAAA) of the CNAME targets and the name servers
+    /// that fall inside a served zone.
     pub public_ips: Vec<IpAddr>,
     /// Reserved domains' `cname_target`s: each answers the public addresses.
     pub cname_targets: Vec<String>,
@@ -37,6 +38,16 @@ pub struct Snapshot {
     /// The SOA serial. Nothing transfers Ferry's zones, so it only has to change when they
     /// do; the edge uses the time the snapshot was read.
     pub serial: u32,
+}
+
+/// A region agents may dial, and the addresses of its serving nodes. A region whose nodes
+/// all drain has none: the name exists (NODATA) while they finish.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Region {
+    /// The region's name, such as `eu`.
+    pub name: String,
+    /// The public addresses of its active nodes.
+    pub public_ips: Vec<IpAddr>,
 }
 
 /// An agent ingress domain and the name servers its NS records name.

@@ -8,7 +8,7 @@ use hickory_server::proto::op::{Edns, Message, MessageType, OpCode, Query, Respo
 use hickory_server::proto::rr::rdata::{A, AAAA, NS};
 use hickory_server::proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use crate::{answer_packet, Challenge, IngressZone, Skipped, Snapshot, ZoneSet};
+use crate::{answer_packet, Challenge, IngressZone, Region, Skipped, Snapshot, ZoneSet};
 
 const CNAME: &str = "abc.def.cname.ferry.example";
 const ACME: &str = "xyz.acme-challenge.ferry.example";
@@ -21,8 +21,14 @@ fn snapshot() -> Snapshot {
             domain: "connect.customer.test".into(),
             ns_targets: vec!["ns1.ferry.example".into(), "ns2.ferry.example".into()],
         }],
-        regions: vec!["eu".into(), "us".into()],
-        public_ips: vec!["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()],
+        regions: ["eu", "us"]
+            .into_iter()
+            .map(|name| Region {
+                name: name.into(),
+                public_ips: public_ips(),
+            })
+            .collect(),
+        public_ips: public_ips(),
         cname_targets: vec![CNAME.into()],
         acme_targets: vec![ACME.into()],
         challenges: Vec::new(),
@@ -30,6 +36,10 @@ fn snapshot() -> Snapshot {
         negative_ttl: 5,
         serial: 7,
     }
+}
+
+fn public_ips() -> Vec<IpAddr> {
+    vec!["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()]
 }
 
 fn zones(s: &Snapshot) -> ZoneSet {
@@ -450,6 +460,7 @@ fn names_that_cannot_be_served_are_reported_and_left_out() {
 fn without_public_addresses_the_names_still_exist() {
     let mut s = snapshot();
     s.public_ips.clear();
+    s.regions[0].public_ips.clear();
     let set = zones(&s);
     assert_nodata(
         &ask(&set, &format!("{CNAME}."), RecordType::A),
@@ -523,4 +534,23 @@ async fn server_answers_over_udp_and_tcp_from_the_current_zones() {
     assert_eq!(ips(&r).len(), 1);
 
     server.stop();
+}
+
+/// Each region's tunnel name answers the addresses of that region's nodes only.
+#[test]
+fn each_region_answers_its_own_nodes() {
+    let mut s = snapshot();
+    s.regions[0].public_ips = vec!["127.0.0.11".parse().unwrap()];
+    s.regions[1].public_ips = vec!["127.0.0.12".parse().unwrap()];
+    let set = zones(&s);
+    for (region, ip) in [("eu", [127, 0, 0, 11]), ("us", [127, 0, 0, 12])] {
+        let reply = ask(
+            &set,
+            &format!("tunnel.{region}.connect.customer.test."),
+            RecordType::A,
+        );
+        let got: Vec<_> = reply.answers.iter().map(|r| r.data.clone()).collect();
+        let ip = std::net::Ipv4Addr::from(ip);
+        assert_eq!(got, [RData::A(A::from(ip))], "{region}");
+    }
 }

@@ -129,15 +129,16 @@ impl ZoneSet {
             }
         }
 
-        let addresses = b.addresses();
         for apex in &ingresses {
             for region in &snapshot.regions {
-                let name = format!("tunnel.{region}.{apex}");
+                let name = format!("tunnel.{}.{apex}", region.name);
                 if let Some(n) = b.parse("tunnel name", &name) {
-                    b.add("tunnel name", &name, &n, addresses.clone());
+                    let addresses = b.addresses(&region.public_ips);
+                    b.add("tunnel name", &name, &n, addresses);
                 }
             }
         }
+        let addresses = b.addresses(&snapshot.public_ips);
         for target in &snapshot.cname_targets {
             if let Some(n) = b.parse("cname target", target) {
                 b.add("cname target", target, &n, addresses.clone());
@@ -338,11 +339,9 @@ impl Builder<'_> {
         }
     }
 
-    /// The public addresses as A and AAAA data.
-    fn addresses(&self) -> Vec<Rr> {
-        self.s
-            .public_ips
-            .iter()
+    /// Addresses as A and AAAA data.
+    fn addresses(&self, ips: &[IpAddr]) -> Vec<Rr> {
+        ips.iter()
             .map(|ip| Rr {
                 ttl: self.s.ttl,
                 data: match ip {

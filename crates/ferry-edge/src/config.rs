@@ -45,6 +45,10 @@ pub struct EdgeConfig {
     /// The regions agents may dial (`tunnel.<region>.<domain>`); the first is this node's,
     /// which it reports to agents.
     pub regions: Vec<String>,
+    /// This node's name among the nodes sharing the database (`--node-name`), unique there.
+    pub node_name: String,
+    /// Where other nodes reach this one (`--cluster-addr`); `None` binds nothing.
+    pub cluster_listen: Option<SocketAddr>,
     /// The name servers of Ferry's zones (an agent ingress's `ns_targets`).
     pub ns_targets: Vec<String>,
     /// How long a public client may take to send its ClientHello or request head.
@@ -122,6 +126,8 @@ impl EdgeConfig {
             dns_ttl: 60,
             public_ips: vec![lo],
             regions: vec!["local".into()],
+            node_name: "local".into(),
+            cluster_listen: None,
             ns_targets: vec!["ns1.ferry.localhost".into(), "ns2.ferry.localhost".into()],
             handshake_timeout: Duration::from_secs(10),
             upstream_timeout: Duration::from_secs(60),

@@ -9,7 +9,8 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use ferry_dns::{Challenge, IngressZone, Skipped, Snapshot, ZoneSet, Zones};
+use ferry_dns::{Challenge, IngressZone, Region, Skipped, Snapshot, ZoneSet, Zones};
+use ferry_store::{Node, NodeState};
 use ferry_store::{Store, StoreError};
 use tokio_util::sync::CancellationToken;
 
@@ -35,6 +36,9 @@ pub(crate) struct DnsFeed {
     rebuild: tokio::sync::Mutex<()>,
     /// What the last rebuild left out, so that the log says it once, not every 10 s.
     skipped: Mutex<Vec<Skipped>>,
+    /// The live nodes the zones in service were built from, which
+    /// [`DnsFeed::nodes_seen`] compares with each lease renewal's list.
+    nodes: Mutex<Vec<Node>>,
 }
 
 impl DnsFeed {
@@ -49,6 +53,7 @@ impl DnsFeed {
             ttl: config.dns_ttl,
             rebuild: tokio::sync::Mutex::new(()),
             skipped: Mutex::new(Vec::new()),
+            nodes: Mutex::new(Vec::new()),
         }
     }
 
@@ -61,9 +66,11 @@ impl DnsFeed {
     /// zones in service stay as they were.
     pub(crate) async fn refresh(&self) -> Result<(), StoreError> {
         let _one_at_a_time = self.rebuild.lock().await;
-        let snapshot = self.read().await?;
+        let nodes = self.store.live_nodes().await?;
+        let snapshot = self.read(&nodes).await?;
         let (set, skipped) = ZoneSet::build(&snapshot);
         self.zones.replace(set);
+        *self.nodes.lock().unwrap_or_else(|p| p.into_inner()) = nodes;
         let mut last = self.skipped.lock().unwrap_or_else(|p| p.into_inner());
         if *last != skipped {
             for s in &skipped {
@@ -74,7 +81,18 @@ impl DnsFeed {
         Ok(())
     }
 
-    async fn read(&self) -> Result<Snapshot, StoreError> {
+    /// Rebuilds when `live` (a lease renewal's list) differs from the nodes the zones in
+    /// service were built from: a node that joined, died or started draining is answered
+    /// within a renewal instead of at the next safety-net rebuild.
+    pub(crate) async fn nodes_seen(&self, live: &[Node]) -> Result<(), StoreError> {
+        let stale = *self.nodes.lock().unwrap_or_else(|p| p.into_inner()) != live;
+        if stale {
+            self.refresh().await?;
+        }
+        Ok(())
+    }
+
+    async fn read(&self, nodes: &[Node]) -> Result<Snapshot, StoreError> {
         let ingresses = self.store.agent_ingress_domains().await?;
         let targets = self.store.reserved_dns_targets().await?;
         let challenges = self.store.dns_challenges().await?;
@@ -93,7 +111,7 @@ impl DnsFeed {
                     ns_targets: self.ns_targets.clone(),
                 })
                 .collect(),
-            regions: self.regions.clone(),
+            regions: self.regions(nodes),
             public_ips: self.public_ips.clone(),
             cname_targets: targets.cname_targets,
             acme_targets: targets.acme_targets,
@@ -108,6 +126,48 @@ impl DnsFeed {
             negative_ttl: NEGATIVE_TTL.min(self.ttl),
             serial,
         })
+    }
+
+    /// Every region of the live nodes, with the addresses of its active ones (a draining
+    /// node has left DNS answers), then each of this node's `--region`s that no live node
+    /// names, with this node's own addresses: a node that is not registered (its row swept
+    /// during a stall) still answers for itself.
+    fn regions(&self, nodes: &[Node]) -> Vec<Region> {
+        let mut regions: Vec<Region> = Vec::new();
+        for node in nodes {
+            let at = match regions.iter().position(|r| r.name == node.region) {
+                Some(at) => at,
+                None => {
+                    regions.push(Region {
+                        name: node.region.clone(),
+                        public_ips: Vec::new(),
+                    });
+                    regions.len() - 1
+                }
+            };
+            if node.state == NodeState::Active {
+                for addr in &node.public_addrs {
+                    match addr.parse::<IpAddr>() {
+                        Ok(ip) if !regions[at].public_ips.contains(&ip) => {
+                            regions[at].public_ips.push(ip)
+                        }
+                        Ok(_) => {}
+                        Err(_) => {
+                            tracing::warn!(node = %node.name, %addr, "a node's public address is not an IP address; left out of DNS")
+                        }
+                    }
+                }
+            }
+        }
+        for name in &self.regions {
+            if !regions.iter().any(|r| &r.name == name) {
+                regions.push(Region {
+                    name: name.clone(),
+                    public_ips: self.public_ips.clone(),
+                });
+            }
+        }
+        regions
     }
 
     /// Rebuilds every [`SAFETY_NET`] until `shutdown`.

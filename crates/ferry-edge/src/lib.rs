@@ -15,6 +15,7 @@ mod error_page;
 mod front;
 mod http_proxy;
 mod ingress;
+mod membership;
 mod pre_auth;
 mod protect;
 mod proxy_stream;
@@ -92,6 +93,8 @@ pub struct EdgeAddrs {
     pub tcp_ports: (u16, u16),
     /// The DNS server's address (UDP and TCP), when DNS is served.
     pub dns: Option<SocketAddr>,
+    /// Where other nodes reach this one, when `--cluster-addr` was given.
+    pub cluster: Option<SocketAddr>,
 }
 
 /// A running edge.
@@ -128,6 +131,8 @@ pub(crate) struct Shared {
     agent_ingresses: RwLock<Vec<Hostname>>,
     /// What the DNS server answers, when it runs.
     dns: Option<Arc<dns::DnsFeed>>,
+    /// This node's row among the nodes sharing the database.
+    membership: Arc<membership::Membership>,
     /// The control plane, for connections to `config.api_domain`.
     pub api: std::sync::OnceLock<ApiService>,
 }
@@ -197,6 +202,14 @@ impl EdgeHandle {
             Some(a) => Some(bind(a).await?),
             None => None,
         };
+        let cluster = match config.cluster_listen {
+            Some(a) => Some(bind(a).await?),
+            None => None,
+        };
+        let cluster_addr = match (&cluster, config.cluster_listen) {
+            (Some(l), Some(asked)) => Some(local(l, asked)?),
+            _ => None,
+        };
         let https_addr = local(&https, config.https_listen)?;
         let http_addr = local(&http, config.http_listen)?;
         let agent_addr = match &agents {
@@ -227,6 +240,7 @@ impl EdgeHandle {
             &[b"h2", b"http/1.1", ferry_acme::ACME_TLS_ALPN],
         )?;
 
+        let membership = membership::Membership::join(&config, cluster_addr, store.clone()).await?;
         // The zones are read before any socket answers, so that the first query already
         // gets the store's names rather than a REFUSED.
         let dns_feed = match config.dns_listen {
@@ -264,11 +278,16 @@ impl EdgeHandle {
             sessions: Mutex::new(HashMap::new()),
             agent_ingresses: RwLock::new(Vec::new()),
             dns: dns_feed.clone(),
+            membership: membership.clone(),
             api: std::sync::OnceLock::new(),
             config,
         });
+        membership.spawn_renewals(dns_feed.clone());
         if let Some(feed) = dns_feed {
             feed.spawn_safety_net(shared.shutdown.clone());
+        }
+        if let Some(l) = cluster {
+            tokio::spawn(refuse_cluster_peers(l, shared.shutdown.clone()));
         }
         tokio::spawn(front::serve_tls_port(
             shared.clone(),
@@ -301,6 +320,7 @@ impl EdgeHandle {
                 agent_ingress: agent_addr,
                 tcp_ports: shared.config.tcp_ports,
                 dns: dns_server.as_ref().map(|d| d.local_addr()),
+                cluster: cluster_addr,
             },
             shared,
             dns: dns_server,
@@ -310,7 +330,9 @@ impl EdgeHandle {
     /// Stops taking new connections and streams, lets the running ones finish until
     /// `deadline`, then closes every agent session.
     pub async fn drain(self, deadline: Duration) {
-        // A draining node leaves DNS at once, so that resolvers move on to the others.
+        // A draining node leaves DNS at once, its own and the other nodes', so that
+        // resolvers move on to the others.
+        self.shared.membership.drain().await;
         if let Some(dns) = &self.dns {
             dns.stop();
         }
@@ -338,6 +360,7 @@ impl EdgeHandle {
         for s in sessions {
             s.kill.kill();
         }
+        self.shared.membership.leave().await;
     }
 
     /// Endpoints bound now, offline ones not counted.
@@ -348,6 +371,22 @@ impl EdgeHandle {
     /// A handle on the live state, for the control plane (through the binary).
     pub fn view(&self) -> EdgeView {
         EdgeView::new(self.shared.clone())
+    }
+}
+
+/// Holds the cluster address until the drain: the node-to-node transport is not there yet,
+/// so a peer that connects is closed at once rather than left waiting in the backlog.
+async fn refuse_cluster_peers(listener: TcpListener, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                if let Ok((peer, from)) = accepted {
+                    tracing::debug!(%from, "a cluster peer connected; node-to-node sessions are not served yet");
+                    drop(peer);
+                }
+            }
+            _ = shutdown.cancelled() => break,
+        }
     }
 }
 

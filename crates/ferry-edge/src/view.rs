@@ -248,6 +248,18 @@ impl EdgeView {
             .unwrap_or_else(|p| p.into_inner()) = parsed;
     }
 
+    /// The regions of the nodes live now (as of the last lease renewal), each once, in the
+    /// order of their nodes' names.
+    pub fn live_regions(&self) -> Vec<String> {
+        let mut regions: Vec<String> = Vec::new();
+        for node in self.shared.membership.live() {
+            if !regions.contains(&node.region) {
+                regions.push(node.region);
+            }
+        }
+        regions
+    }
+
     /// Rebuilds the DNS zones from the store now and returns once they are served: call it
     /// after writing what DNS answers (an agent ingress, a reserved domain, a DNS-01
     /// challenge through `Store::add_dns_challenge`), so that the next query sees it. The

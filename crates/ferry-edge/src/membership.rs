@@ -1,0 +1,153 @@
+//! This node's place among the nodes sharing the database: its row, held by a lease on the
+//! database's clock. The node registers at start, renews every [`RENEW_EVERY`] and, while its
+//! own lease is healthy, deletes the rows of nodes dead for longer than [`SWEEP_GRACE`]; a
+//! node killed outright drops out of the live list when its [`LEASE`] passes, well within the
+//! 10 s the contract promises. The live list each renewal reads is kept here for the API's
+//! region names, and the DNS zones are rebuilt when it differs from the one they were built
+//! from.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use ferry_store::{Node, Store, StoreError};
+use tokio_util::sync::CancellationToken;
+
+use crate::dns::DnsFeed;
+use crate::EdgeConfig;
+
+/// How long a renewal keeps this node live.
+const LEASE: Duration = Duration::from_secs(5);
+/// How often the lease is renewed: a few renewals may fail (a slow database) before it passes.
+const RENEW_EVERY: Duration = Duration::from_secs(1);
+/// How long a dead node's row stays before a live node deletes it. Dead rows are never
+/// served (the live list reads the lease); this only keeps the table small.
+const SWEEP_GRACE: Duration = Duration::from_secs(5);
+
+pub(crate) struct Membership {
+    store: Store,
+    name: String,
+    region: String,
+    public_addrs: Vec<String>,
+    cluster_addr: String,
+    /// The registration this process holds; renewals quote it.
+    epoch: AtomicI64,
+    /// The live nodes as of the last renewal.
+    live: RwLock<Vec<Node>>,
+    /// Ends the renewals at the end of a drain (not at its start: a draining node stays live
+    /// while its streams finish).
+    stop: CancellationToken,
+}
+
+impl Membership {
+    /// Registers this node and reads the live list once, so that the first DNS answers and
+    /// API pages already know the other nodes.
+    pub(crate) async fn join(
+        config: &EdgeConfig,
+        cluster_addr: Option<std::net::SocketAddr>,
+        store: Store,
+    ) -> Result<Arc<Self>, StoreError> {
+        let public_addrs: Vec<String> = config.public_ips.iter().map(|ip| ip.to_string()).collect();
+        let cluster_addr = cluster_addr.map(|a| a.to_string()).unwrap_or_default();
+        let region = config.region().to_string();
+        let epoch = store
+            .register_node(
+                &config.node_name,
+                &region,
+                &public_addrs,
+                &cluster_addr,
+                LEASE,
+            )
+            .await?;
+        let live = store.live_nodes().await?;
+        Ok(Arc::new(Self {
+            store,
+            name: config.node_name.clone(),
+            region,
+            public_addrs,
+            cluster_addr,
+            epoch: AtomicI64::new(epoch),
+            live: RwLock::new(live),
+            stop: CancellationToken::new(),
+        }))
+    }
+
+    /// The live nodes as of the last renewal.
+    pub(crate) fn live(&self) -> Vec<Node> {
+        self.live.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Renews until [`Membership::leave`], rebuilding `dns` whenever the live list changes.
+    pub(crate) fn spawn_renewals(self: Arc<Self>, dns: Option<Arc<DnsFeed>>) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(RENEW_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = self.stop.cancelled() => break,
+                }
+                match self.renew().await {
+                    Ok(live) => {
+                        if let Some(feed) = &dns {
+                            if let Err(error) = feed.nodes_seen(&live).await {
+                                tracing::warn!(%error, "could not rebuild the DNS zones after the live nodes changed");
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, node = %self.name, "could not renew this node's lease; retrying in 1 s");
+                    }
+                }
+            }
+        });
+    }
+
+    /// One renewal: extends the lease (registering again when the row was lost), sweeps dead
+    /// rows and reads the live list, which it keeps and returns.
+    async fn renew(&self) -> Result<Vec<Node>, StoreError> {
+        let epoch = self.epoch.load(Ordering::Relaxed);
+        if self
+            .store
+            .renew_node_lease(&self.name, epoch, LEASE)
+            .await?
+        {
+            self.store.sweep_expired_nodes(SWEEP_GRACE).await?;
+        } else {
+            tracing::warn!(node = %self.name, "this node's lease was lost (a stall, or another process under its name); registering again");
+            let epoch = self
+                .store
+                .register_node(
+                    &self.name,
+                    &self.region,
+                    &self.public_addrs,
+                    &self.cluster_addr,
+                    LEASE,
+                )
+                .await?;
+            self.epoch.store(epoch, Ordering::Relaxed);
+        }
+        let live = self.store.live_nodes().await?;
+        *self.live.write().unwrap_or_else(|p| p.into_inner()) = live.clone();
+        Ok(live)
+    }
+
+    /// The start of a drain: this node leaves DNS answers on every node.
+    pub(crate) async fn drain(&self) {
+        let epoch = self.epoch.load(Ordering::Relaxed);
+        if let Err(error) = self.store.set_node_draining(&self.name, epoch).await {
+            tracing::warn!(%error, "could not mark this node draining; other nodes drop it when its lease passes");
+        }
+    }
+
+    /// The end of a clean drain: no more renewals, and the row goes at once rather than when
+    /// its lease passes.
+    pub(crate) async fn leave(&self) {
+        self.stop.cancel();
+        let epoch = self.epoch.load(Ordering::Relaxed);
+        if let Err(error) = self.store.delete_node(&self.name, epoch).await {
+            tracing::warn!(%error, "could not remove this node's row; other nodes drop it when its lease passes");
+        }
+    }
+}
