@@ -191,11 +191,8 @@ pub trait Live: Send + Sync + 'static {
     /// failed rebuild is the edge's to log and retry: the write itself succeeded.
     fn dns_changed(&self) -> DnsFuture<'_>;
     /// The regions of the nodes live on the database now, each once. Agent ingresses
-    /// answer one `tunnel.<region>.<domain>` for each, after the configured regions. A test
-    /// edge with no database of nodes has none.
-    fn live_regions(&self) -> Vec<String> {
-        Vec::new()
-    }
+    /// answer one `tunnel.<region>.<domain>` for each, after the configured regions.
+    fn live_regions(&self) -> Vec<String>;
 }
 
 /// Shared by every handler.

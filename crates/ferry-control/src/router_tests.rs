@@ -22,6 +22,10 @@ use crate::{
 struct NoEdge;
 
 impl Live for NoEdge {
+    fn live_regions(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     fn sessions(&self) -> Vec<LiveSession> {
         Vec::new()
     }
@@ -141,6 +145,10 @@ const SESSION: &str = "ts_0123456789abcdefghijABCDEFG";
 struct OneAgent;
 
 impl Live for OneAgent {
+    fn live_regions(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     fn sessions(&self) -> Vec<LiveSession> {
         vec![LiveSession {
             id: SESSION.into(),
@@ -454,6 +462,10 @@ pub(crate) fn self_signed(ca: bool) -> rcgen::CertifiedKey {
 struct CountsDns(std::sync::atomic::AtomicUsize);
 
 impl Live for CountsDns {
+    fn live_regions(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     fn sessions(&self) -> Vec<LiveSession> {
         Vec::new()
     }

@@ -286,6 +286,10 @@ struct Agent(std::sync::Mutex<Vec<(String, SessionCommand)>>);
 const SESSION: &str = "ts_0123456789abcdefghijABCDEFG";
 
 impl Live for Agent {
+    fn live_regions(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     fn sessions(&self) -> Vec<LiveSession> {
         vec![LiveSession {
             id: SESSION.into(),
