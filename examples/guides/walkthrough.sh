@@ -88,8 +88,9 @@ PEBBLE=$(free_port)
 PEBBLE_MGMT=$(free_port)
 SAMPLE_PORT="${SAMPLE_PORT:-3000}"
 WEB_PORT=$(free_port)
-# Fixed across the edge's restart: the device's dns_resolver_ips names it.
-DNS_PORT=$(free_port)
+# The edge picks its DNS port at the first start (a port picked here could be taken before
+# the edge binds it); the restart keeps it, as the device's dns_resolver_ips names it.
+DNS_PORT=0
 
 echo "walkthrough: $mode, in $W"
 touch "$W/records.rest"
@@ -120,18 +121,19 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 
-edge_args=(edge --data-dir "$W/edge" --ready-file "$W/edge-ready.json"
-    --https-addr "127.0.0.1:$HTTPS" --http-addr "127.0.0.1:$HTTP" --dns-addr "127.0.0.1:$DNS_PORT"
-    --public-ip 127.0.0.1 --base-domain "ferry.$DOMAIN" --region us
-    --acme-directory "https://localhost:$PEBBLE/dir" --acme-root "$W/pebble-tls/ca-crt.pem"
-    --dns-check-resolver "$CUSTOMER_DNS")
 start_edge() {
+    edge_args=(edge --data-dir "$W/edge" --ready-file "$W/edge-ready.json"
+        --https-addr "127.0.0.1:$HTTPS" --http-addr "127.0.0.1:$HTTP" --dns-addr "127.0.0.1:$DNS_PORT"
+        --public-ip 127.0.0.1 --base-domain "ferry.$DOMAIN" --region us
+        --acme-directory "https://localhost:$PEBBLE/dir" --acme-root "$W/pebble-tls/ca-crt.pem"
+        --dns-check-resolver "$CUSTOMER_DNS")
     rm -f "$W/edge-ready.json"
     "$FERRY_BIN" "${edge_args[@]}" >>"$W/edge.log" 2>&1 &
     EDGE_PID=$!
     pids+=("$EDGE_PID")
     wait_file "$W/edge-ready.json"
     FERRY_DNS=$(json "$(cat "$W/edge-ready.json")" dns)
+    DNS_PORT="${FERRY_DNS##*:}"
     echo "@follow $FERRY_DNS" >"$W/records.follow"
     cat "$W/records.follow" "$W/records.rest" >"$RECORDS"
     sleep 0.3
