@@ -173,9 +173,12 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
         );
     }
     let (data_dir, store) = open_store(&a).await?;
-    let ca = DevCa::load_or_create(&data_dir).context("loading the development CA")?;
+    let installation = super::installation_ca::load(&store, &data_dir).await?;
+    let ca = installation.ca;
     let ca_path = ca.cert_path().to_path_buf();
-    if a.dev {
+    if installation.joined {
+        ensure_ca_file(&data_dir, a.dev, &ca_path)?;
+    } else if a.dev {
         ensure_dev_credentials(&store, &data_dir, &ca_path).await?;
     } else {
         ensure_admin_key(&store, &data_dir, &ca_path).await?;
@@ -508,6 +511,16 @@ async fn ensure_dev_credentials(store: &Store, dir: &Path, ca_path: &Path) -> an
     println!("  api key:   {}", api_key.expose());
     println!("  CA:        {}", ca_path.display());
     Ok(())
+}
+
+/// A node joining an installation another node began: the credentials appear only where
+/// they were first made, so its `dev.json` (or `admin.json`) names the shared CA alone.
+fn ensure_ca_file(dir: &Path, dev: bool, ca_path: &Path) -> anyhow::Result<()> {
+    let path = dir.join(if dev { "dev.json" } else { "admin.json" });
+    if path.exists() {
+        return Ok(());
+    }
+    write_secret_file(&path, &serde_json::json!({ "ca_cert": ca_path }))
 }
 
 /// Outside dev mode the first start makes only an API key (authtokens are then created

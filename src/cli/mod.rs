@@ -4,6 +4,7 @@ mod certs;
 mod config;
 mod console;
 mod edge;
+mod installation_ca;
 mod live;
 mod ready;
 mod signal;

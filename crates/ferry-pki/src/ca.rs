@@ -30,6 +30,8 @@ pub struct IssuedCert {
 pub(crate) enum Usage {
     Server,
     Client,
+    /// An edge node towards its peers: it serves and dials node-to-node sessions.
+    Node,
 }
 
 /// A leaf just signed, before it is packaged.
@@ -143,10 +145,14 @@ impl Authority {
         params.is_ca = IsCa::ExplicitNoCa;
         params.use_authority_key_identifier_extension = true;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![match usage {
-            Usage::Server => ExtendedKeyUsagePurpose::ServerAuth,
-            Usage::Client => ExtendedKeyUsagePurpose::ClientAuth,
-        }];
+        params.extended_key_usages = match usage {
+            Usage::Server => vec![ExtendedKeyUsagePurpose::ServerAuth],
+            Usage::Client => vec![ExtendedKeyUsagePurpose::ClientAuth],
+            Usage::Node => vec![
+                ExtendedKeyUsagePurpose::ServerAuth,
+                ExtendedKeyUsagePurpose::ClientAuth,
+            ],
+        };
         let cert = params
             .signed_by(&key, &self.issuer, &self.key)
             .map_err(PkiError::generate("sign the certificate"))?;

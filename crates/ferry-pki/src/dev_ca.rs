@@ -20,6 +20,10 @@ const CERT_FILE: &str = "dev-ca.pem";
 const KEY_FILE: &str = "dev-ca-key.pem";
 /// Ten years: a dev CA outliving the machine is better than trust that silently lapses.
 const CA_DAYS: i64 = 3650;
+/// The name every node's certificate carries: what a node dialling a peer verifies. Only
+/// node certificates have it and the client-auth usage, so no endpoint's certificate from the
+/// same CA passes for a node.
+pub const NODE_NAME: &str = "nodes.ferry.invalid";
 /// Short-lived leaves, re-issued at every start, within the 397 days clients accept.
 const LEAF_DAYS: i64 = 90;
 
@@ -67,6 +71,48 @@ impl DevCa {
             authority,
             cert_path,
         })
+    }
+
+    /// Makes `dir` hold the CA another node made and shared through the database (`cert_pem`
+    /// and `key_pem`): the files are written when absent, and files already there must be
+    /// that same CA, never silently replaced (clients may trust them).
+    pub fn adopt(dir: &Path, cert_pem: &str, key_pem: &str) -> Result<DevCa, PkiError> {
+        std::fs::create_dir_all(dir).map_err(PkiError::io("create directory", dir))?;
+        let dir = dir
+            .canonicalize()
+            .map_err(PkiError::io("resolve directory", dir))?;
+        let cert_path = dir.join(CERT_FILE);
+        let key_path = dir.join(KEY_FILE);
+        if exists(&cert_path) || exists(&key_path) {
+            let ca = DevCa::load_or_create(&dir)?;
+            if ca.cert_pem().trim() != cert_pem.trim() {
+                return Err(PkiError::CaNotShared {
+                    cert_path,
+                    key_path,
+                });
+            }
+            return Ok(ca);
+        }
+        write_atomic(&key_path, key_pem.as_bytes(), true)?;
+        write_atomic(&cert_path, cert_pem.as_bytes(), false)?;
+        DevCa::load_or_create(&dir)
+    }
+
+    /// The CA's private key in PEM, for the database that shares it among nodes (sealed
+    /// there, like every key the store keeps).
+    pub fn key_pem(&self) -> String {
+        self.authority.key_pem()
+    }
+
+    /// A certificate for this node's end of node-to-node sessions: it serves and dials them,
+    /// and peers accept any certificate of this CA for [`NODE_NAME`]. Valid 90 days and made at
+    /// every start.
+    pub fn issue_node(&self, node: &str) -> Result<IssuedCert, PkiError> {
+        let sans = names::sans(&[NODE_NAME.to_string()])?;
+        let leaf = self
+            .authority
+            .sign_leaf(node, sans, Usage::Node, LEAF_DAYS)?;
+        Ok(self.authority.issued(leaf))
     }
 
     /// The text of `dev-ca.pem`, for callers that embed the certificate rather than name the

@@ -240,6 +240,16 @@ pub enum PkiError {
         key_path: PathBuf,
     },
 
+    /// The data directory holds a CA other than the one the nodes on the shared database
+    /// use: this node would present certificates its peers' agents do not trust.
+    #[error("{} is not the installation's CA that the other nodes on this database share; move it and {} away (keep them if clients trust them) and start again to use the shared one", cert_path.display(), key_path.display())]
+    CaNotShared {
+        /// `dev-ca.pem`, absolute.
+        cert_path: PathBuf,
+        /// `dev-ca-key.pem`, absolute.
+        key_path: PathBuf,
+    },
+
     /// `dev-ca-key.pem` loads but is not a PKCS#8 key rcgen can sign with (e.g. replaced by
     /// hand with an RSA or SEC1 key).
     #[error("{} holds a key rcgen cannot sign with ({reason}); the dev CA key must be a PKCS#8 \"PRIVATE KEY\"", path.display())]
@@ -296,9 +306,9 @@ impl PkiError {
         match self {
             PkiError::Load(e) => e.code(),
             PkiError::Io { .. } => ErrorCode::FileUnreadable,
-            PkiError::WouldOverwrite { .. } | PkiError::CaKeyMissing { .. } => {
-                ErrorCode::FileWrongKind
-            }
+            PkiError::WouldOverwrite { .. }
+            | PkiError::CaKeyMissing { .. }
+            | PkiError::CaNotShared { .. } => ErrorCode::FileWrongKind,
             PkiError::CaKeyUnusable { .. } => ErrorCode::FileWrongKind,
             PkiError::NoNames => ErrorCode::DomainRequired,
             PkiError::InvalidName { .. } => ErrorCode::DomainMalformed,

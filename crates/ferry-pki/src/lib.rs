@@ -28,7 +28,7 @@ mod write;
 
 pub use ca::IssuedCert;
 pub use describe::{describe_chain, describe_der, DescribeError};
-pub use dev_ca::DevCa;
+pub use dev_ca::{DevCa, NODE_NAME};
 pub use diagnose::{check_certificate, diagnose_certificate, diagnose_for, CertRole, Defect};
 pub use error::{Expected, LoadError, PkiError};
 pub use generate::{generate_set, GenerateOptions, GeneratedSet, SET_FILE_NAMES};

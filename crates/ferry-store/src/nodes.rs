@@ -44,7 +44,7 @@ pub struct Node {
 
 impl Store {
     /// The database's clock now, in Unix milliseconds, as an SQL expression.
-    fn now_ms(&self) -> &'static str {
+    pub(crate) fn now_ms(&self) -> &'static str {
         match self.backend {
             Backend::Postgres => "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT",
             Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
