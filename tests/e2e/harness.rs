@@ -179,6 +179,13 @@ impl Edge {
         Self::start_mode_env(false, &extra, env).await
     }
 
+    /// A dev edge with environment variables: dev-mode nodes sharing one database. A node
+    /// that joins after the first has no credentials of its own (its dev.json names only the
+    /// shared CA): use the first node's.
+    pub async fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Edge {
+        Self::start_mode_env(true, extra, env).await
+    }
+
     async fn start_mode(dev: bool, extra: &[&str]) -> Edge {
         Self::start_mode_env(dev, extra, &[]).await
     }
@@ -233,7 +240,7 @@ impl Edge {
         )
         .expect("dev.json is JSON");
         self.token = dev["authtoken"].as_str().unwrap_or_default().to_string();
-        self.api_key = dev["api_key"].as_str().expect("api_key").to_string();
+        self.api_key = dev["api_key"].as_str().unwrap_or_default().to_string();
         self.ca = PathBuf::from(dev["ca_cert"].as_str().expect("ca_cert"));
         self.proc = Some(proc);
     }

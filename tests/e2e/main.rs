@@ -8,6 +8,7 @@ mod agent_api;
 mod browser;
 mod certs;
 mod cluster;
+mod cluster_carry;
 mod config;
 mod console;
 mod control;

@@ -19,6 +19,17 @@ pub async fn tls_connect(
     port: u16,
     client: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
 ) -> std::io::Result<TlsStream<TcpStream>> {
+    tls_connect_at("127.0.0.1", ca, sni, port, client).await
+}
+
+/// [`tls_connect`] to a port on another loopback address (a node of several).
+pub async fn tls_connect_at(
+    ip: &str,
+    ca: &Path,
+    sni: &str,
+    port: u16,
+    client: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+) -> std::io::Result<TlsStream<TcpStream>> {
     let mut roots = rustls::RootCertStore::empty();
     for c in ferry_pki::load_ca_certs(ca).unwrap() {
         roots.add(c).unwrap();
@@ -33,7 +44,7 @@ pub async fn tls_connect(
         Some((chain, key)) => builder.with_client_auth_cert(chain, key).unwrap(),
         None => builder.with_no_client_auth(),
     };
-    let tcp = TcpStream::connect(("127.0.0.1", port)).await?;
+    let tcp = TcpStream::connect((ip, port)).await?;
     let name = ServerName::try_from(sni.to_string()).unwrap();
     tokio_rustls::TlsConnector::from(Arc::new(cfg))
         .connect(name, tcp)
@@ -41,7 +52,7 @@ pub async fn tls_connect(
 }
 
 /// Writes `msg`, reads the same number of bytes back.
-async fn echo_round<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+pub async fn echo_round<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     s: &mut S,
     msg: &[u8],
 ) -> std::io::Result<Vec<u8>> {
@@ -51,7 +62,7 @@ async fn echo_round<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     Ok(back)
 }
 
-fn generate(dir: &Path, domain: &str) -> std::path::PathBuf {
+pub fn generate(dir: &Path, domain: &str) -> std::path::PathBuf {
     let out = dir.join(domain.replace('*', "star"));
     let status = std::process::Command::new(crate::harness::BIN)
         .args(["certs", "generate", "--domain", domain, "--out"])

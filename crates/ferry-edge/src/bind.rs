@@ -20,7 +20,7 @@ use rand::Rng;
 use self::decide::{decide, Endpoint, IdCheck, Policy, RegistryView, Reservation};
 pub use self::refusal::BindRefusal;
 use self::request::{BindRequest, Site, Wanted};
-use crate::registry::{AgentSession, Registry, Tunnel};
+use crate::registry::{AgentSession, ClaimError, Registry, Tunnel};
 use crate::{client_auth, tcp, terminate, Shared};
 
 pub async fn bind(
@@ -90,9 +90,26 @@ pub async fn bind(
         client_tls,
         tls_termination,
     });
+    // The cluster's claim first: another node may serve the name (or the node lost its
+    // lease and may hand out nothing until it has registered again).
+    let claim_key = crate::held::claim_key(&tunnel);
+    match crate::held::claim(shared, &tunnel).await {
+        Ok(true) => {}
+        Ok(false) => {
+            release_port(shared, &tunnel);
+            return Err(BindRefusal::Taken(ClaimError::Taken(claim_key)));
+        }
+        Err(e) => {
+            release_port(shared, &tunnel);
+            return Err(BindRefusal::ClusterUnavailable(e));
+        }
+    }
     // Only a host can be taken here (by a bind that won a race since the decision); a TCP
     // port was claimed above and nothing fails after.
-    shared.registry.insert(tunnel).map_err(BindRefusal::Taken)?;
+    if let Err(e) = shared.registry.insert(tunnel.clone()) {
+        crate::held::release(shared, &tunnel).await;
+        return Err(BindRefusal::Taken(e));
+    }
     tracing::info!(session = %session.id, tunnel = %id, url = %url, "tunnel bound");
     Ok(BindResp {
         url,
@@ -103,6 +120,13 @@ pub async fn bind(
         },
         id: id.to_string(),
     })
+}
+
+/// Frees the TCP port a refused bind had taken.
+fn release_port(shared: &Shared, tunnel: &Tunnel) {
+    if let Some(port) = tunnel.port {
+        shared.registry.release_port(port);
+    }
 }
 
 /// The registry as one session's bind sees it.

@@ -11,8 +11,8 @@ use ferry_proto::sni::{parse_client_hello_sni, ClientHelloSni};
 use ferry_proto::BindProto;
 use ferry_transport::splice;
 use ferry_types::{ErrorCode, Hostname, TunnelId};
-use tokio::io::AsyncReadExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::api_port::ApiService;
@@ -41,9 +41,29 @@ pub async fn serve_tls_port(shared: Arc<Shared>, listener: TcpListener, role: Po
                 continue;
             }
         };
+        let _ = conn.set_nodelay(true);
         let s = shared.clone();
-        tokio::spawn(async move { route_tls(s, conn, peer, role).await });
+        tokio::spawn(async move { route_tls(s, conn, peer, role, Origin::Public).await });
     }
+}
+
+/// Serves a connection another node accepted and carried here (`cluster.rs`), as if this
+/// node's own socket had accepted it from `client`.
+pub(crate) async fn route_carried<IO>(shared: Arc<Shared>, io: IO, client: SocketAddr)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    route_tls(shared, io, client, PortRole::Shared, Origin::Carried).await;
+}
+
+/// Where a connection on the TLS port came from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// This node's own listener.
+    Public,
+    /// Another node, which found this node holds its tunnel: it is never carried further,
+    /// so two nodes whose views of the cluster disagree cannot pass it back and forth.
+    Carried,
 }
 
 pub async fn serve_http_port(shared: Arc<Shared>, listener: TcpListener) {
@@ -71,10 +91,19 @@ enum Target {
     /// Terminated here; with the endpoint's own configuration (and its ID) when it requires
     /// client certificates.
     Https(Option<(Arc<rustls::ServerConfig>, TunnelId)>),
+    /// Another node holds the tunnel: carried there whole, at this node-to-node address.
+    Carry(Hostname, String),
 }
 
-async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, role: PortRole) {
-    let _ = conn.set_nodelay(true);
+async fn route_tls<IO>(
+    shared: Arc<Shared>,
+    mut conn: IO,
+    peer: SocketAddr,
+    role: PortRole,
+    origin: Origin,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let mut buf = BytesMut::with_capacity(2048);
     let read_hello = async {
         loop {
@@ -113,6 +142,10 @@ async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, r
     let target = if let Some(api) = api {
         Target::Api(api)
     } else if role == PortRole::AgentsOnly || shared.is_ingress_name(sni.as_deref()) {
+        if origin == Origin::Carried {
+            tracing::debug!(%peer, "dropping a carried connection for the agent ingress");
+            return;
+        }
         Target::Agent
     } else {
         match sni.as_deref().and_then(|n| Hostname::parse(n).ok()) {
@@ -122,11 +155,27 @@ async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, r
                     None => Target::Passthrough(t),
                 },
                 Route::Live(t) => Target::Https(t.client_tls.clone().map(|c| (c, t.id.clone()))),
-                _ => Target::Https(None),
+                _ if origin == Origin::Carried => Target::Https(None),
+                _ => match shared.cluster.holder_of(&shared, &h, false).await {
+                    Some(addr) => Target::Carry(h, addr),
+                    None => Target::Https(None),
+                },
             },
             None => Target::Https(None),
         }
     };
+    if let Target::Carry(host, addr) = target {
+        let tracker = shared.tracker.clone();
+        let cluster = shared.cluster.clone();
+        tracker
+            .spawn(async move {
+                crate::cluster::forward(shared, &cluster, &host, addr, peer, buf.freeze(), conn)
+                    .await
+            })
+            .await
+            .ok();
+        return;
+    }
     let io = Rewind::new(buf.freeze(), conn);
     match target {
         Target::Agent => {
@@ -176,6 +225,7 @@ async fn route_tls(shared: Arc<Shared>, mut conn: TcpStream, peer: SocketAddr, r
             let tracker = shared.tracker.clone();
             tracker.spawn(carry(shared, tunnel, peer, tls)).await.ok();
         }
+        Target::Carry(..) => {}
         Target::Https(client_tls) => {
             let (config, verified_for) = match client_tls {
                 Some((config, tunnel)) => (config, Some(tunnel)),

@@ -132,6 +132,7 @@ where
             .registry
             .remove_session(&a.session.id, shared.config.offline_grace);
         shared.forget_session(&a.session.id);
+        crate::held::session_ended(&shared, &a.session, &gone).await;
         tracing::info!(session = %a.session.id, remote = %a.session.remote, credential = %a.session.credential, tunnels = gone.len(), "agent session ended");
     }
 }
@@ -290,7 +291,7 @@ impl StreamCtx {
         {
             return Err(AuthRefusal::AlreadyAuthenticated);
         }
-        self.shared.remember_session(session.clone());
+        self.shared.remember_session(session.clone()).await;
         // The agent has proved who it is: full windows for the streams it opens from now on,
         // and its place among the unauthenticated connections goes back.
         self.open
@@ -406,6 +407,7 @@ impl StreamCtx {
                 .and_then(|req| TunnelId::parse(&req.id).ok());
             if let Some(id) = id {
                 if let Some(t) = self.shared.registry.remove_tunnel(&id, &authed.session.id) {
+                    crate::held::release(&self.shared, &t).await;
                     tracing::info!(session = %authed.session.id, tunnel = %t.id, url = %t.public_url, "tunnel unbound");
                 }
             }

@@ -9,10 +9,12 @@ mod auth_refusal;
 mod bind;
 mod bind_token;
 mod client_auth;
+mod cluster;
 mod config;
 mod dns;
 mod error_page;
 mod front;
+mod held;
 mod http_proxy;
 mod ingress;
 mod membership;
@@ -77,6 +79,9 @@ pub enum EdgeError {
     /// The DNS server's UDP or TCP socket could not be bound.
     #[error(transparent)]
     Dns(#[from] ferry_dns::DnsError),
+    /// The node-to-node TLS settings could not be made from the installation's CA.
+    #[error(transparent)]
+    Cluster(#[from] cluster::ClusterError),
 }
 
 /// The addresses the edge ended up on (ports picked at run time included).
@@ -135,6 +140,8 @@ pub(crate) struct Shared {
     membership: Arc<membership::Membership>,
     /// The control plane, for connections to `config.api_domain`.
     pub api: std::sync::OnceLock<ApiService>,
+    /// This node's end of the node-to-node sessions.
+    cluster: Arc<cluster::Cluster>,
 }
 
 impl Shared {
@@ -158,11 +165,12 @@ impl Shared {
                 .any(owns)
     }
 
-    pub fn remember_session(&self, s: Arc<AgentSession>) {
+    pub async fn remember_session(&self, s: Arc<AgentSession>) {
         self.sessions
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(s.id.clone(), s);
+            .insert(s.id.clone(), s.clone());
+        held::session_started(self, &s).await;
     }
 
     pub fn forget_session(&self, id: &ResourceId) {
@@ -231,6 +239,11 @@ impl EdgeHandle {
         ];
         default_names.extend(config.ingress_domains.iter().map(|d| d.to_string()));
         default_names.dedup();
+        let node_to_node = Arc::new(cluster::Cluster::new(
+            &ca,
+            &config.node_name,
+            provider.clone(),
+        )?);
         let certs = Certs::new(provider.clone(), ca, default_names, config.dev);
         certs.reload(&store).await?;
         let agent_tls = tls::server_config(provider.clone(), certs.agent_resolver(), &[])?;
@@ -280,6 +293,7 @@ impl EdgeHandle {
             dns: dns_feed.clone(),
             membership: membership.clone(),
             api: std::sync::OnceLock::new(),
+            cluster: node_to_node.clone(),
             config,
         });
         membership.spawn_renewals(dns_feed.clone());
@@ -287,7 +301,7 @@ impl EdgeHandle {
             feed.spawn_safety_net(shared.shutdown.clone());
         }
         if let Some(l) = cluster {
-            tokio::spawn(refuse_cluster_peers(l, shared.shutdown.clone()));
+            tokio::spawn(cluster::serve(shared.clone(), node_to_node, l));
         }
         tokio::spawn(front::serve_tls_port(
             shared.clone(),
@@ -371,22 +385,6 @@ impl EdgeHandle {
     /// A handle on the live state, for the control plane (through the binary).
     pub fn view(&self) -> EdgeView {
         EdgeView::new(self.shared.clone())
-    }
-}
-
-/// Holds the cluster address until the drain: the node-to-node transport is not there yet,
-/// so a peer that connects is closed at once rather than left waiting in the backlog.
-async fn refuse_cluster_peers(listener: TcpListener, shutdown: CancellationToken) {
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                if let Ok((peer, from)) = accepted {
-                    tracing::debug!(%from, "a cluster peer connected; node-to-node sessions are not served yet");
-                    drop(peer);
-                }
-            }
-            _ = shutdown.cancelled() => break,
-        }
     }
 }
 

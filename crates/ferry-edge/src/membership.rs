@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use ferry_store::{Node, Store, StoreError};
+use ferry_store::{HeldName, HeldSession, Holder, Node, Store, StoreError};
 use tokio_util::sync::CancellationToken;
 
 use crate::dns::DnsFeed;
@@ -24,6 +24,13 @@ const RENEW_EVERY: Duration = Duration::from_secs(1);
 /// served (the live list reads the lease); this only keeps the table small.
 const SWEEP_GRACE: Duration = Duration::from_secs(5);
 
+/// The sessions and names the other live nodes hold.
+#[derive(Clone, Default)]
+pub(crate) struct Elsewhere {
+    pub(crate) sessions: Vec<HeldSession>,
+    pub(crate) names: Vec<HeldName>,
+}
+
 pub(crate) struct Membership {
     store: Store,
     name: String,
@@ -34,6 +41,8 @@ pub(crate) struct Membership {
     epoch: AtomicI64,
     /// The live nodes as of the last renewal.
     live: RwLock<Vec<Node>>,
+    /// What the other live nodes held as of the last renewal, for the API's lists.
+    elsewhere: RwLock<Elsewhere>,
     /// Ends the renewals at the end of a drain (not at its start: a draining node stays live
     /// while its streams finish).
     stop: CancellationToken,
@@ -68,8 +77,25 @@ impl Membership {
             cluster_addr,
             epoch: AtomicI64::new(epoch),
             live: RwLock::new(live),
+            elsewhere: RwLock::default(),
             stop: CancellationToken::new(),
         }))
+    }
+
+    /// This process's current registration, which holds the sessions and names it records.
+    pub(crate) fn holder(&self) -> Holder {
+        Holder {
+            node: self.name.clone(),
+            epoch: self.epoch.load(Ordering::Relaxed),
+        }
+    }
+
+    /// What the other live nodes held as of the last renewal (at most a second old).
+    pub(crate) fn elsewhere(&self) -> Elsewhere {
+        self.elsewhere
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The live nodes as of the last renewal.
@@ -107,13 +133,14 @@ impl Membership {
     /// One renewal: extends the lease (registering again when the row was lost), sweeps dead
     /// rows and reads the live list, which it keeps and returns.
     async fn renew(&self) -> Result<Vec<Node>, StoreError> {
-        let epoch = self.epoch.load(Ordering::Relaxed);
+        let old_epoch = self.epoch.load(Ordering::Relaxed);
         if self
             .store
-            .renew_node_lease(&self.name, epoch, LEASE)
+            .renew_node_lease(&self.name, old_epoch, LEASE)
             .await?
         {
             self.store.sweep_expired_nodes(SWEEP_GRACE).await?;
+            self.store.sweep_dead_holdings().await?;
         } else {
             tracing::warn!(node = %self.name, "this node's lease was lost (a stall, or another process under its name); registering again");
             let epoch = self
@@ -127,9 +154,19 @@ impl Membership {
                 )
                 .await?;
             self.epoch.store(epoch, Ordering::Relaxed);
+            // This process still serves what it held: the sessions and names go on under the
+            // new registration, except names another node took meanwhile.
+            self.store
+                .carry_over_holdings(&self.holder(), old_epoch)
+                .await?;
         }
         let live = self.store.live_nodes().await?;
         *self.live.write().unwrap_or_else(|p| p.into_inner()) = live.clone();
+        let mut sessions = self.store.held_sessions().await?;
+        let mut names = self.store.held_names().await?;
+        sessions.retain(|s| s.node != self.name);
+        names.retain(|n| n.node != self.name);
+        *self.elsewhere.write().unwrap_or_else(|p| p.into_inner()) = Elsewhere { sessions, names };
         Ok(live)
     }
 

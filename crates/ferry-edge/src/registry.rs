@@ -67,6 +67,21 @@ pub enum Route {
     Unknown,
 }
 
+/// The patterns that can serve `host`, most specific first: the host itself, then a wildcard
+/// on each name above it.
+pub fn patterns_for(host: &Hostname) -> Vec<HostPattern> {
+    let mut candidates = vec![HostPattern::Exact(host.clone())];
+    let name = host.as_str();
+    for (i, b) in name.bytes().enumerate() {
+        if b == b'.' {
+            if let Ok(base) = Hostname::parse(&name[i + 1..]) {
+                candidates.push(HostPattern::Wildcard(base));
+            }
+        }
+    }
+    candidates
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClaimError {
     #[error("{0} is already served by another agent session")]
@@ -106,15 +121,7 @@ impl Registry {
     /// Exact host first, then the most specific wildcard above it.
     pub fn route_host(&self, host: &Hostname) -> Route {
         let inner = self.lock();
-        let mut candidates = vec![HostPattern::Exact(host.clone())];
-        let name = host.as_str();
-        for (i, b) in name.bytes().enumerate() {
-            if b == b'.' {
-                if let Ok(base) = Hostname::parse(&name[i + 1..]) {
-                    candidates.push(HostPattern::Wildcard(base));
-                }
-            }
-        }
+        let candidates = patterns_for(host);
         for c in &candidates {
             if let Some(t) = inner.hosts.get(c).and_then(|id| inner.tunnels.get(id)) {
                 return Route::Live(t.clone());

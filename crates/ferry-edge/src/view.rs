@@ -75,6 +75,11 @@ pub enum CommandError {
     Failed(String),
 }
 
+/// A time another node recorded, in Unix milliseconds.
+fn from_unix_ms(ms: i64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One bound endpoint.
@@ -118,6 +123,25 @@ impl EdgeView {
                 client_type: s.client.to_string(),
                 started_at: s.started_at,
             })
+            .chain(
+                self.shared
+                    .membership
+                    .elsewhere()
+                    .sessions
+                    .into_iter()
+                    .filter_map(|s| {
+                        Some(LiveSession {
+                            remote: s.remote.parse().ok()?,
+                            id: s.id,
+                            credential_id: s.credential_id,
+                            os: s.os,
+                            agent_version: s.agent_version,
+                            metadata: s.metadata,
+                            client_type: s.client_type,
+                            started_at: from_unix_ms(s.started_at_ms),
+                        })
+                    }),
+            )
             .collect()
     }
 
@@ -136,6 +160,24 @@ impl EdgeView {
                 forwards_to: t.forwards_to.clone(),
                 started_at: t.started_at,
             })
+            .chain(
+                self.shared
+                    .membership
+                    .elsewhere()
+                    .names
+                    .into_iter()
+                    .filter_map(|n| {
+                        Some(LiveTunnel {
+                            id: TunnelId::parse(&n.tunnel_id).ok()?,
+                            proto: n.proto.parse().ok()?,
+                            session_id: n.session_id,
+                            public_url: n.public_url,
+                            metadata: n.metadata,
+                            forwards_to: n.forwards_to,
+                            started_at: from_unix_ms(n.started_at_ms),
+                        })
+                    }),
+            )
             .collect()
     }
 

@@ -257,13 +257,16 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes the rows of registrations that no longer hold a lease; returns how many.
+    /// Deletes the rows of registrations that are gone: their node was swept, or registered
+    /// again without carrying them over (a restart). Rows of a lease that merely passed stay
+    /// (they count for nothing meanwhile), so that a node back from a stall can carry them
+    /// over. Returns how many.
     pub async fn sweep_dead_holdings(&self) -> Result<u64, StoreError> {
         let mut swept = 0;
         for table in ["held_sessions", "held_names"] {
             let done = sqlx::query(&format!(
-                "DELETE FROM {table} WHERE NOT {}",
-                self.holder_live(table)
+                "DELETE FROM {table} WHERE NOT EXISTS (SELECT 1 FROM nodes n \
+                 WHERE n.name = {table}.node AND n.epoch = {table}.epoch)"
             ))
             .execute(&self.pool)
             .await?;

@@ -17,6 +17,7 @@ pub use rpc::{
 pub use session_io::session_io;
 pub use splice::{splice, Spliced};
 
+pub use muxado::Error as MuxadoError;
 pub use muxado::{
     Accept, MuxadoAccept, MuxadoOpen, OpenClose, ProtocolViolation, Session, SessionBuilder, Stream,
 };

@@ -124,6 +124,7 @@ catalogue! {
     AddrNotReserved = 311, Some("ERR_NGROK_307"), 403, "TCP address not reserved";
     MutualTlsCaInvalid = 312, None, 400, "mutual_tls_cas unusable";
     EdgeTerminationInvalid = 313, None, 400, "TLS termination at the edge unusable";
+    NameClaimFailed = 314, None, 503, "the cluster's claims on names cannot be reached";
     AclDenied = 316, Some("ERR_NGROK_316"), 403, "bind not allowed by the authtoken's ACL";
     WildcardNotReserved = 318, Some("ERR_NGROK_318"), 403, "wildcard domain not reserved";
     DomainNotReserved = 319, Some("ERR_NGROK_319"), 403, "domain not reserved";
@@ -156,6 +157,7 @@ catalogue! {
     RequestHeaderTooLarge = 808, None, 431, "request headers too large";
     ClientCertificateRequired = 809, None, 403, "a client certificate is required";
     AuthenticationRequired = 810, None, 401, "authentication required";
+    NodeUnreachable = 811, None, 502, "the node serving this endpoint cannot be reached";
 }
 
 impl ErrorCode {

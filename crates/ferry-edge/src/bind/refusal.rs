@@ -56,6 +56,8 @@ pub enum BindRefusal {
     },
     #[error(transparent)]
     Taken(ClaimError),
+    #[error("cannot claim the name among the nodes right now ({0}); retry")]
+    ClusterUnavailable(#[source] StoreError),
     #[error("remote_addr {addr:?} is not host:port")]
     TcpAddr {
         addr: String,
@@ -105,6 +107,7 @@ impl BindRefusal {
             Self::Proto(_) => ErrorCode::ProtoUnknown,
             Self::ReservationUnavailable { .. } => ErrorCode::ReservationCheckFailed,
             Self::Taken(_) => ErrorCode::EndpointTaken,
+            Self::ClusterUnavailable(_) => ErrorCode::NameClaimFailed,
             Self::Termination(e) => e.code(),
             Self::TlsOnly { .. } => ErrorCode::BindPayloadInvalid,
             Self::TunnelLimit(_) => ErrorCode::TunnelLimit,

@@ -1,0 +1,246 @@
+//! Node to node. Any node accepts a public TLS connection for any tunnel; when another node
+//! holds the tunnel's agent session, the connection is carried there whole, ClientHello
+//! included, on one mutually authenticated TLS connection per pair of nodes (certificates of
+//! the installation's CA, which every node shares through the database), multiplexed with
+//! muxado as agent sessions are. The holding node then serves it as if its own socket had
+//! accepted it, with the client's address from the stream's header. Carrying the bytes
+//! before any TLS is terminated keeps one code path for HTTPS, TLS pass-through and TLS
+//! terminated at the edge, and keeps a `terminate_at: agent` tunnel's plaintext off every
+//! node.
+
+mod header;
+mod peers;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ferry_pki::DevCa;
+use ferry_transport::{splice, Accept, SessionBuilder};
+use ferry_types::{ErrorCode, Hostname};
+use rustls::crypto::CryptoProvider;
+use rustls::server::WebPkiClientVerifier;
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+pub(crate) use self::header::Forwarded;
+use self::header::MAX_HEADER;
+use self::peers::Peers;
+use crate::registry::patterns_for;
+use crate::Shared;
+
+/// How long a peer has to finish its handshake, and a stream to send its header.
+const HANDSHAKE: Duration = Duration::from_secs(5);
+/// The most database lookups a second for names the last renewal's list does not have:
+/// a client naming random hosts must not turn into a query per connection.
+const LOOKUPS_PER_SECOND: u32 = 100;
+
+/// Why the node-to-node TLS settings could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The node's certificate could not be issued from the installation's CA.
+    #[error("cannot issue this node's certificate: {0}")]
+    Certificate(#[from] ferry_pki::PkiError),
+    /// rustls refused the settings (a bug rather than something to configure).
+    #[error("node-to-node TLS: {0}")]
+    Tls(#[from] rustls::Error),
+    /// The CA certificate is no usable trust anchor.
+    #[error("node-to-node TLS: the installation's CA is no usable trust anchor: {0}")]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
+}
+
+/// This node's side of the node-to-node sessions.
+pub(crate) struct Cluster {
+    acceptor: TlsAcceptor,
+    peers: Peers,
+    lookups: Mutex<(Instant, u32)>,
+}
+
+impl Cluster {
+    /// Issues this node's certificate from the installation's CA and makes both ends' TLS
+    /// settings: TLS 1.3 only, a peer must present a node certificate of the same CA.
+    pub(crate) fn new(
+        ca: &DevCa,
+        node: &str,
+        provider: Arc<CryptoProvider>,
+    ) -> Result<Self, ClusterError> {
+        let issued = ca.issue_node(node)?;
+        let mut roots = RootCertStore::empty();
+        roots.add(ca.cert_der().clone())?;
+        let roots = Arc::new(roots);
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone()).build()?;
+        let server = ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(issued.chain.clone(), issued.key.clone_key())?;
+        let client = ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .with_root_certificates(roots)
+            .with_client_auth_cert(issued.chain, issued.key)?;
+        Ok(Self {
+            acceptor: TlsAcceptor::from(Arc::new(server)),
+            peers: Peers::new(Arc::new(client)),
+            lookups: Mutex::new((Instant::now(), 0)),
+        })
+    }
+
+    /// The node-to-node address of the other live node that serves `host` now, if any: from
+    /// the list the last lease renewal read (at most a second old), else, within
+    /// [`LOOKUPS_PER_SECOND`], from the database. `fresh` skips the list (it pointed at a node
+    /// that did not answer).
+    pub(crate) async fn holder_of(
+        &self,
+        shared: &Shared,
+        host: &Hostname,
+        fresh: bool,
+    ) -> Option<String> {
+        let patterns: Vec<String> = patterns_for(host).iter().map(|p| p.to_string()).collect();
+        let mine = shared.config.node_name.as_str();
+        if !fresh {
+            let known = shared.membership.elsewhere().names;
+            for p in &patterns {
+                if let Some(n) = known.iter().find(|n| n.name == *p) {
+                    return (n.node != mine && !n.cluster_addr.is_empty())
+                        .then(|| n.cluster_addr.clone());
+                }
+            }
+        }
+        if !self.may_look_up() {
+            return None;
+        }
+        let held = match shared.store.holders_of(&patterns).await {
+            Ok(h) => h,
+            Err(error) => {
+                tracing::warn!(%error, %host, "cannot ask the database which node serves a name");
+                return None;
+            }
+        };
+        patterns
+            .iter()
+            .find_map(|p| held.iter().find(|n| n.name == *p))
+            .filter(|n| n.node != mine && !n.cluster_addr.is_empty())
+            .map(|n| n.cluster_addr.clone())
+    }
+
+    fn may_look_up(&self) -> bool {
+        let mut window = self.lookups.lock().unwrap_or_else(|p| p.into_inner());
+        if window.0.elapsed() >= Duration::from_secs(1) {
+            *window = (Instant::now(), 0);
+        }
+        window.1 += 1;
+        window.1 <= LOOKUPS_PER_SECOND
+    }
+}
+
+/// Carries a public connection to the node at `addr`: the header, the ClientHello already
+/// read (`hello`), then both directions until either side ends. If that node cannot be
+/// reached, the database is asked again once (the agent may have moved).
+pub(crate) async fn forward<IO>(
+    shared: Arc<Shared>,
+    cluster: &Cluster,
+    host: &Hostname,
+    mut addr: String,
+    client: SocketAddr,
+    hello: Bytes,
+    conn: IO,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut tried_again = false;
+    let mut stream = loop {
+        match cluster.peers.open(&addr).await {
+            Ok(s) => break s,
+            Err(error) if tried_again => {
+                tracing::info!(%client, %host, node = %addr, code = %ErrorCode::NodeUnreachable, %error, "cannot carry a connection to the node serving it");
+                return;
+            }
+            Err(error) => {
+                tracing::debug!(node = %addr, %error, "a node did not answer; asking the database again");
+                tried_again = true;
+                match cluster.holder_of(&shared, host, true).await {
+                    Some(a) => addr = a,
+                    None => {
+                        tracing::info!(%client, %host, code = %ErrorCode::NodeUnreachable, %error, "the node that served this name is gone and no other serves it");
+                        return;
+                    }
+                }
+            }
+        }
+    };
+    let mut head = Forwarded { client }.encode();
+    head.extend_from_slice(&hello);
+    if let Err(error) = stream.write_all(&head).await {
+        tracing::info!(%client, node = %addr, code = %ErrorCode::NodeUnreachable, %error, "cannot carry a connection to the node serving it");
+        return;
+    }
+    if let Err(error) = splice(conn, stream, shared.config.idle_timeout).await {
+        tracing::debug!(%client, node = %addr, %error, "a carried connection ended");
+    }
+}
+
+/// Accepts other nodes' sessions until the drain, and serves the connections they carry.
+pub(crate) async fn serve(shared: Arc<Shared>, cluster: Arc<Cluster>, listener: TcpListener) {
+    loop {
+        let (tcp, from) = tokio::select! {
+            _ = shared.shutdown.cancelled() => break,
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                Err(error) => {
+                    tracing::debug!(%error, "cluster accept failed");
+                    continue;
+                }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        let (shared, acceptor) = (shared.clone(), cluster.acceptor.clone());
+        tokio::spawn(async move {
+            let tls = match tokio::time::timeout(HANDSHAKE, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(error)) => {
+                    tracing::warn!(%from, %error, "refused a node-to-node connection: its TLS handshake failed (not a node of this installation?)");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let session = SessionBuilder::new(ferry_transport::session_io(tls))
+                .server()
+                .start();
+            let (_open, mut accept) = ferry_transport::Session::split(session);
+            while let Some(stream) = accept.accept().await {
+                tokio::spawn(serve_stream(shared.clone(), stream, from));
+            }
+        });
+    }
+}
+
+/// One carried connection: its header, then the front's routing as for a connection this
+/// node accepted itself, without carrying it any further.
+async fn serve_stream(shared: Arc<Shared>, mut stream: ferry_transport::Stream, from: SocketAddr) {
+    let read = async {
+        let mut prefix = [0u8; 2];
+        stream
+            .read_exact(&mut prefix)
+            .await
+            .map_err(|e| e.to_string())?;
+        let len = Forwarded::announced_len(prefix).map_err(|e| e.to_string())?;
+        let mut json = vec![0u8; len.min(MAX_HEADER)];
+        stream
+            .read_exact(&mut json)
+            .await
+            .map_err(|e| e.to_string())?;
+        Forwarded::decode(&json).map_err(|e| e.to_string())
+    };
+    let header = match tokio::time::timeout(HANDSHAKE, read).await {
+        Ok(Ok(h)) => h,
+        Ok(Err(why)) => {
+            tracing::warn!(%from, "dropping a node-to-node stream: {why}");
+            return;
+        }
+        Err(_) => return,
+    };
+    crate::front::route_carried(shared, stream, header.client).await;
+}

@@ -1,0 +1,145 @@
+//! Three edge nodes on one PostgreSQL database, each on its own loopback address: an agent
+//! on node 1, public clients through nodes 2 and 3 for HTTPS and TLS, their connections
+//! carried to node 1 with the client's address kept; every node's API lists the agent's
+//! session and tunnel; a name one node serves cannot be bound through another.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::harness::{curl, eventually, Edge};
+use crate::tls_tcp::{echo_round, generate, tls_connect_at};
+use crate::upstream::{tls_echo, HttpUpstream};
+
+/// A sealing key the nodes share, as the contract requires of nodes on one database.
+const SECRET_KEY: &str = "8899aabbccddeeff00112233445566778899aabbccddeeff0011223344556677";
+
+pub(crate) async fn dev_node(url: &str, name: &str, ip: &str, extra: &[&str]) -> Edge {
+    let https = format!("{ip}:0");
+    let mut args = vec![
+        "--database-url",
+        url,
+        "--node-name",
+        name,
+        "--region",
+        "eu",
+        "--public-ip",
+        ip,
+        "--https-addr",
+        &https,
+        "--http-addr",
+        &https,
+        "--cluster-addr",
+        &https,
+    ];
+    args.extend_from_slice(extra);
+    Edge::start_with_env(&args, &[("FERRY_SECRET_KEY", SECRET_KEY)]).await
+}
+
+/// curl for `https://{host}{path}` through the node at `ip:port`, from the source address
+/// 127.0.0.77 so that the upstream can tell the client's address from any node's.
+fn via(edge: &Edge, ip: &str, host: &str, path: &str) -> Vec<String> {
+    let port = edge.https_port();
+    vec![
+        "-sS".into(),
+        "--interface".into(),
+        "127.0.0.77".into(),
+        "--cacert".into(),
+        edge.ca.display().to_string(),
+        "--connect-to".into(),
+        format!("{host}:{port}:{ip}:{port}"),
+        format!("https://{host}:{port}{path}"),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_node_carries_https_and_tls_to_the_node_that_holds_the_agent() {
+    let url = ferry_store::testing::fresh_postgres_url().await;
+    let n1 = dev_node(&url, "n1", "127.0.0.11", &[]).await;
+    let mut n2 = dev_node(&url, "n2", "127.0.0.12", &[]).await;
+    let n3 = dev_node(&url, "n3", "127.0.0.13", &[]).await;
+    // The installation's CA is shared: a joining node's dev.json names the same one, and
+    // its credentials appear only where they were first made.
+    let ca = std::fs::read_to_string(&n1.ca).unwrap();
+    for n in [&n2, &n3] {
+        assert_eq!(std::fs::read_to_string(&n.ca).unwrap(), ca);
+        assert!(n.token.is_empty() && n.api_key.is_empty());
+    }
+    n2.token = n1.token.clone();
+    n2.api_key = n1.api_key.clone();
+
+    let up = HttpUpstream::start("site").await;
+    let _agent = n1
+        .agent("http", &[&up.port(), "--domain", "app.example.test"])
+        .await;
+    for (n, ip) in [(&n2, "127.0.0.12"), (&n3, "127.0.0.13")] {
+        let (code, out, err) = curl(&via(n, ip, "app.example.test", "/echo")).await;
+        assert_eq!(code, 0, "through {ip}: {err}");
+        let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+        assert_eq!(
+            v["headers"]["x-forwarded-for"], "127.0.0.77",
+            "through {ip}: the client's address, not a node's: {v}"
+        );
+        let host = v["headers"]["host"].as_str().unwrap_or_default();
+        assert!(host.starts_with("app.example.test"), "{v}");
+    }
+    assert_eq!(up.requests.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+    // TLS passed through untouched: the client trusts the upstream's own CA.
+    let certs = generate(n1.dir.path(), "pass.example.test");
+    let echo = tls_echo(&certs.join("server-crt.pem"), &certs.join("server-key.pem")).await;
+    let _tls_agent = n1
+        .agent(
+            "tls",
+            &[&echo.port().to_string(), "--domain", "pass.example.test"],
+        )
+        .await;
+    let mut tls = tls_connect_at(
+        "127.0.0.13",
+        &certs.join("ca-crt.pem"),
+        "pass.example.test",
+        n3.https_port(),
+        None,
+    )
+    .await
+    .expect("a TLS connection through node 3");
+    assert_eq!(
+        echo_round(&mut tls, b"carried by n3").await.unwrap(),
+        b"carried by n3"
+    );
+
+    // Every node's API answers for the whole cluster.
+    eventually(
+        "node 2's API listing node 1's session and tunnels",
+        Duration::from_secs(5),
+        || async {
+            let (_, s) = n2.api("GET", "/tunnel_sessions", None).await;
+            let (_, t) = n2.api("GET", "/tunnels", None).await;
+            let urls: Vec<&str> = t["tunnels"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|t| t["public_url"].as_str()).collect())
+                .unwrap_or_default();
+            s["tunnel_sessions"].as_array().map(Vec::len) == Some(2)
+                && urls
+                    .iter()
+                    .any(|u| u.starts_with("https://app.example.test"))
+                && urls
+                    .iter()
+                    .any(|u| u.starts_with("tls://pass.example.test"))
+        },
+    )
+    .await;
+
+    // The name is node 1's: a bind through node 2 is refused, as on one node.
+    let other = HttpUpstream::start("other").await;
+    let refused = n2.spawn_agent("http", &[&other.port(), "--domain", "app.example.test"]);
+    eventually(
+        "node 2 refusing a name node 1 serves",
+        Duration::from_secs(15),
+        || async { refused.output().contains("ERR_FERRY_303") },
+    )
+    .await;
+    refused.signal("KILL");
+    let (code, out, _) = curl(&via(&n3, "127.0.0.13", "app.example.test", "/")).await;
+    assert_eq!((code, out.as_str()), (0, "hello from site"));
+}
