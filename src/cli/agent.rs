@@ -19,9 +19,11 @@ pub struct SessionArgs {
     /// The authtoken (also FERRY_AUTHTOKEN, then NGROK_AUTHTOKEN).
     #[arg(long, env = "FERRY_AUTHTOKEN", hide_env_values = true)]
     authtoken: Option<String>,
-    /// The edge's agent ingress, host:port (also FERRY_SERVER_ADDR).
-    #[arg(long, env = "FERRY_SERVER_ADDR")]
-    server_addr: Option<String>,
+    /// The edge's agent ingress, host:port (also FERRY_SERVER_ADDR). Repeatable (or
+    /// comma-separated) for the nodes of one installation: tried in order, the next when one
+    /// cannot be reached.
+    #[arg(long, env = "FERRY_SERVER_ADDR", value_delimiter = ',')]
+    server_addr: Vec<String>,
     /// CA certificates (PEM) that the edge's certificate must chain to, or `host` for the
     /// system store (default: the config file's root_cas, else host).
     #[arg(long)]
@@ -284,10 +286,13 @@ fn agent_config(s: &SessionArgs, file: &Config) -> anyhow::Result<AgentConfig> {
         .or_else(|| file.agent.authtoken.clone())
         .filter(|t| !t.trim().is_empty())
         .ok_or_else(|| usage("no authtoken: pass --authtoken, set FERRY_AUTHTOKEN, or add one with `ferry config add-authtoken` (`ferry edge --dev` writes one to dev.json)"))?;
-    let server_addr = s
-        .server_addr
-        .clone()
-        .or_else(|| file.agent.server_addr.clone())
+    let mut server_addrs = s.server_addr.clone();
+    if server_addrs.is_empty() {
+        server_addrs.extend(file.agent.server_addr.clone());
+    }
+    let more_server_addrs = server_addrs.split_off(1.min(server_addrs.len()));
+    let server_addr = server_addrs
+        .pop()
         .ok_or_else(|| usage("no server address: pass --server-addr HOST:PORT, set FERRY_SERVER_ADDR, or set server_addr in the config file"))?;
     let root_cas = match s
         .root_cas
@@ -299,6 +304,7 @@ fn agent_config(s: &SessionArgs, file: &Config) -> anyhow::Result<AgentConfig> {
         Some(path) => RootCas::File(PathBuf::from(path)),
     };
     let mut config = AgentConfig::new(Secret::new(authtoken), server_addr, root_cas);
+    config.more_server_addrs = more_server_addrs;
     let bad = |e: ferry_agent::config::ConfigError| usage(e.to_string());
     if let Some(d) = file
         .duration("heartbeat_interval", &file.agent.heartbeat_interval)

@@ -143,3 +143,75 @@ async fn any_node_carries_https_and_tls_to_the_node_that_holds_the_agent() {
     let (code, out, _) = curl(&via(&n3, "127.0.0.13", "app.example.test", "/")).await;
     assert_eq!((code, out.as_str()), (0, "hello from site"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_whose_node_dies_serves_its_names_through_the_next_node() {
+    let url = ferry_store::testing::fresh_postgres_url().await;
+    let mut n1 = dev_node(&url, "n1", "127.0.0.11", &[]).await;
+    let mut n2 = dev_node(&url, "n2", "127.0.0.12", &[]).await;
+    n2.token = n1.token.clone();
+    n2.api_key = n1.api_key.clone();
+    let up = HttpUpstream::start("site").await;
+    // Started through node 2's harness with node 1 first: --server-addr n1 --server-addr n2.
+    let n1_agents = n1.agent_addr();
+    let agent = n2
+        .agent(
+            "http",
+            &[
+                &up.port(),
+                "--domain",
+                "moves.example.test",
+                "--server-addr",
+                &n1_agents,
+            ],
+        )
+        .await;
+    // Each test node has its own port; in production every node's is 443.
+    let host_of = |url: &str| {
+        url.rsplit_once(':')
+            .map(|(h, _)| h.to_string())
+            .unwrap_or_default()
+    };
+    let before = host_of(&agent.url());
+    let (code, out, err) = curl(&via(&n2, "127.0.0.12", "moves.example.test", "/")).await;
+    assert_eq!((code, out.as_str()), (0, "hello from site"), "{err}");
+    let (_, s) = n2.api("GET", "/tunnel_sessions", None).await;
+    let first_session = s["tunnel_sessions"][0]["id"].clone();
+
+    drop(n1.proc.take());
+    let killed = std::time::Instant::now();
+    loop {
+        let (code, out, _) = curl(&via(&n2, "127.0.0.12", "moves.example.test", "/")).await;
+        if code == 0 && out == "hello from site" {
+            break;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(10),
+            "the name not served through node 2 within 10 s of node 1's kill -9 ({code} {out}); agent:\n{}\nnode 2:\n{}",
+            agent.proc.output(),
+            n2.proc.as_ref().map(|p| p.output()).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let took = killed.elapsed();
+    eprintln!("names back through node 2 {took:?} after node 1's kill -9");
+    // Node 2's API: one session, the new one, holding the same tunnel.
+    eventually(
+        "node 1's session gone from node 2's API",
+        Duration::from_secs(10),
+        || async {
+            let (_, s) = n2.api("GET", "/tunnel_sessions", None).await;
+            let ids: Vec<&Value> = s["tunnel_sessions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| &s["id"])
+                .collect();
+            ids.len() == 1 && *ids[0] != first_session
+        },
+    )
+    .await;
+    let (_, t) = n2.api("GET", "/tunnels", None).await;
+    let url = t["tunnels"][0]["public_url"].as_str().unwrap_or_default();
+    assert_eq!(host_of(url), before, "{t}");
+}

@@ -47,6 +47,10 @@ pub struct AgentConfig {
     pub authtoken: Secret,
     /// `host:port` of the edge's agent ingress.
     pub server_addr: String,
+    /// More agent ingresses of the same installation (other nodes), tried in order after
+    /// `server_addr` when one cannot be reached or its handshake fails. The agent stays on
+    /// the one that answered until it fails.
+    pub more_server_addrs: Vec<String>,
     /// What the edge's certificate must chain to; loaded by [`Agent::new`], so a wrong file
     /// is reported before anything is dialed.
     pub root_cas: RootCas,
@@ -69,11 +73,18 @@ pub struct AgentConfig {
 }
 
 impl AgentConfig {
+    /// `server_addr`, then `more_server_addrs`: every address in the order they are tried.
+    pub fn server_addrs(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.server_addr.as_str())
+            .chain(self.more_server_addrs.iter().map(String::as_str))
+    }
+
     /// Defaults: beats every 5 s and a 10 s tolerance, so a dead edge is noticed within 15 s.
     pub fn new(authtoken: Secret, server_addr: String, root_cas: RootCas) -> Self {
         Self {
             authtoken,
             server_addr,
+            more_server_addrs: Vec::new(),
             root_cas,
             heartbeat_interval: Duration::from_secs(5),
             heartbeat_tolerance: Duration::from_secs(10),
@@ -169,6 +180,9 @@ pub(crate) struct Inner {
     /// Woken whenever a bind reply gives a tunnel its ID, for proxy streams that arrived
     /// first (`session::forwarder_when_bound`).
     bound: tokio::sync::Notify,
+    /// Which of [`AgentConfig::server_addrs`] the last session reached: the next dial starts
+    /// there.
+    server_index: std::sync::atomic::AtomicUsize,
 }
 
 impl Inner {
@@ -335,6 +349,7 @@ impl Agent {
             captures,
             online_once: std::sync::atomic::AtomicBool::new(false),
             bound: tokio::sync::Notify::new(),
+            server_index: std::sync::atomic::AtomicUsize::new(0),
         });
         let mut tunnels = BTreeMap::new();
         for spec in specs {
@@ -512,9 +527,18 @@ impl Agent {
             .collect()
     }
 
-    /// The edge as configured, for the status screen.
+    /// The edge the agent reached last (the first configured before any), for the status
+    /// screen.
     pub fn server_addr(&self) -> &str {
-        &self.inner.config.server_addr
+        let i = self
+            .inner
+            .server_index
+            .load(std::sync::atomic::Ordering::Relaxed);
+        self.inner
+            .config
+            .server_addrs()
+            .nth(i)
+            .unwrap_or(&self.inner.config.server_addr)
     }
 
     /// True once a session's tunnels are bound, false while dialing or backing off.

@@ -2,6 +2,7 @@
 //! IDs and tokens the edge gave before), accept proxy streams, and start over with capped,
 //! jittered back-off whenever the connection is lost.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,35 +38,7 @@ pub fn backoff(n: u32, cap: Duration) -> Duration {
 }
 
 pub async fn run_once(inner: &Arc<Inner>) -> Result<(), SessionError> {
-    let cfg = &inner.config;
-    let host = host_of(&cfg.server_addr);
-    let server_name =
-        ServerName::try_from(host.clone()).map_err(|source| SessionError::ServerName {
-            addr: cfg.server_addr.clone(),
-            source,
-        })?;
-    let tcp = tokio::time::timeout(
-        cfg.connect_timeout,
-        dial(&cfg.server_addr, &cfg.dns_resolvers),
-    )
-    .await
-    .map_err(|_| SessionError::ConnectTimeout(cfg.server_addr.clone()))?
-    .map_err(|source| SessionError::Connect {
-        addr: cfg.server_addr.clone(),
-        source,
-    })?;
-    let _ = tcp.set_nodelay(true);
-    let tls = tokio::time::timeout(
-        cfg.connect_timeout,
-        TlsConnector::from(inner.edge_tls.clone())
-            .connect(server_name, ferry_transport::session_io(tcp)),
-    )
-    .await
-    .map_err(|_| SessionError::TlsTimeout)?
-    .map_err(|source| SessionError::Tls {
-        addr: cfg.server_addr.clone(),
-        source,
-    })?;
+    let tls = connect_any(inner).await?;
 
     let kill = KillSwitch::default();
     let mux = SessionBuilder::new(kill.wrap(tls))
@@ -86,7 +59,10 @@ pub async fn run_once(inner: &Arc<Inner>) -> Result<(), SessionError> {
         {
             let beat_open = open.clone();
             let beat_kill = kill.clone();
-            let (interval, tolerance) = (cfg.heartbeat_interval, cfg.heartbeat_tolerance);
+            let (interval, tolerance) = (
+                inner.config.heartbeat_interval,
+                inner.config.heartbeat_tolerance,
+            );
             let events = inner.events.clone();
             let clock = clock.clone();
             tokio::spawn(async move {
@@ -346,6 +322,65 @@ async fn read_proxy_header(stream: &mut Stream) -> Result<ProxyHeader, String> {
         Ok(None) => Err("truncated header".into()),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// A TLS connection to the first of the configured agent ingresses that completes one,
+/// starting from the one the last session reached; the error of the last one tried when
+/// none does.
+async fn connect_any(inner: &Arc<Inner>) -> Result<TlsStream, SessionError> {
+    let addrs: Vec<&str> = inner.config.server_addrs().collect();
+    let start = inner.server_index.load(Ordering::Relaxed) % addrs.len().max(1);
+    let mut last = None;
+    for i in (0..addrs.len()).map(|k| (start + k) % addrs.len()) {
+        match connect(inner, addrs[i]).await {
+            Ok(tls) => {
+                inner.server_index.store(i, Ordering::Relaxed);
+                return Ok(tls);
+            }
+            Err(e) => {
+                if addrs.len() > 1 {
+                    tracing::info!(
+                        "cannot reach {}: {e}; trying the next server_addr",
+                        addrs[i]
+                    );
+                }
+                last = Some(e);
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| SessionError::ConnectTimeout(inner.config.server_addr.clone())))
+}
+
+type TlsStream = tokio_rustls::client::TlsStream<tokio::io::BufReader<TcpStream>>;
+
+/// A TLS connection to the agent ingress at `server_addr`.
+async fn connect(inner: &Inner, server_addr: &str) -> Result<TlsStream, SessionError> {
+    let cfg = &inner.config;
+    let host = host_of(server_addr);
+    let server_name =
+        ServerName::try_from(host.clone()).map_err(|source| SessionError::ServerName {
+            addr: server_addr.to_string(),
+            source,
+        })?;
+    let tcp = tokio::time::timeout(cfg.connect_timeout, dial(server_addr, &cfg.dns_resolvers))
+        .await
+        .map_err(|_| SessionError::ConnectTimeout(server_addr.to_string()))?
+        .map_err(|source| SessionError::Connect {
+            addr: server_addr.to_string(),
+            source,
+        })?;
+    let _ = tcp.set_nodelay(true);
+    tokio::time::timeout(
+        cfg.connect_timeout,
+        TlsConnector::from(inner.edge_tls.clone())
+            .connect(server_name, ferry_transport::session_io(tcp)),
+    )
+    .await
+    .map_err(|_| SessionError::TlsTimeout)?
+    .map_err(|source| SessionError::Tls {
+        addr: server_addr.to_string(),
+        source,
+    })
 }
 
 /// A TCP connection to the first of `server_addr`'s addresses that accepts one.

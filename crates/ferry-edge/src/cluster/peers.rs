@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ferry_transport::{Accept, MuxadoOpen, OpenClose, SessionBuilder, Stream};
+use ferry_transport::{Accept, KillSwitch, MuxadoOpen, OpenClose, SessionBuilder, Stream};
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 use tokio::net::TcpStream;
@@ -38,7 +38,15 @@ pub(crate) enum PeerError {
 
 pub(crate) struct Peers {
     connector: TlsConnector,
-    sessions: Mutex<HashMap<String, MuxadoOpen>>,
+    sessions: Mutex<HashMap<String, Peer>>,
+}
+
+/// One dialled session. `ended` trips when the peer's side closes: muxado would still hand
+/// out a stream on a session whose reader has stopped, and that stream would wait forever.
+#[derive(Clone)]
+struct Peer {
+    open: MuxadoOpen,
+    ended: KillSwitch,
 }
 
 impl Peers {
@@ -57,8 +65,8 @@ impl Peers {
             .unwrap_or_else(|p| p.into_inner())
             .get(addr)
             .cloned();
-        if let Some(mut open) = kept {
-            if let Ok(stream) = open.open().await {
+        if let Some(mut peer) = kept.filter(|p| !p.ended.is_killed()) {
+            if let Ok(stream) = peer.open.open().await {
                 return Ok(stream);
             }
             self.sessions
@@ -66,19 +74,19 @@ impl Peers {
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(addr);
         }
-        let mut open = self.dial(addr).await?;
-        let stream = open.open().await.map_err(|source| PeerError::Open {
+        let mut peer = self.dial(addr).await?;
+        let stream = peer.open.open().await.map_err(|source| PeerError::Open {
             addr: addr.to_string(),
             source,
         })?;
         self.sessions
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(addr.to_string(), open);
+            .insert(addr.to_string(), peer);
         Ok(stream)
     }
 
-    async fn dial(&self, addr: &str) -> Result<MuxadoOpen, PeerError> {
+    async fn dial(&self, addr: &str) -> Result<Peer, PeerError> {
         let dial = async {
             let tcp = TcpStream::connect(addr).await?;
             tcp.set_nodelay(true)?;
@@ -96,13 +104,18 @@ impl Peers {
             }
             Err(_) => return Err(PeerError::Timeout(addr.to_string())),
         };
-        let session = SessionBuilder::new(ferry_transport::session_io(tls))
+        let ended = KillSwitch::default();
+        let session = SessionBuilder::new(ended.wrap(ferry_transport::session_io(tls)))
             .client()
             .start();
         let (open, mut accept) = ferry_transport::Session::split(session);
-        // Peers open nothing towards the dialler; the accept half is kept so the session
-        // lives, and ends with it.
-        tokio::spawn(async move { while accept.accept().await.is_some() {} });
-        Ok(open)
+        // Peers open nothing towards the dialler; the accept half ends when the session's
+        // reader does (the peer closed or died), which marks the session ended.
+        let watch = ended.clone();
+        tokio::spawn(async move {
+            while accept.accept().await.is_some() {}
+            watch.kill();
+        });
+        Ok(Peer { open, ended })
     }
 }
