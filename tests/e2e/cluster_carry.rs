@@ -215,3 +215,79 @@ async fn an_agent_whose_node_dies_serves_its_names_through_the_next_node() {
     let url = t["tunnels"][0]["public_url"].as_str().unwrap_or_default();
     assert_eq!(host_of(url), before, "{t}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draining_node_finishes_its_download_while_its_agent_moves_to_the_next() {
+    let url = ferry_store::testing::fresh_postgres_url().await;
+    let mut n1 = dev_node(&url, "n1", "127.0.0.11", &["--drain-timeout", "30"]).await;
+    let mut n2 = dev_node(&url, "n2", "127.0.0.12", &[]).await;
+    n2.token = n1.token.clone();
+    n2.api_key = n1.api_key.clone();
+    let up = HttpUpstream::start("site").await;
+    let n1_agents = n1.agent_addr();
+    let agent = n2
+        .agent(
+            "http",
+            &[
+                &up.port(),
+                "--domain",
+                "drain.example.test",
+                "--server-addr",
+                &n1_agents,
+            ],
+        )
+        .await;
+
+    // A download through node 1 at 2 MB/s: about 4 s, so node 1 drains in the middle of it.
+    const SIZE: u64 = 8_000_000;
+    let file = n1.dir.path().join("download");
+    let mut args = via(
+        &n1,
+        "127.0.0.11",
+        "drain.example.test",
+        &format!("/bytes/{SIZE}"),
+    );
+    args.extend([
+        "--limit-rate".into(),
+        "2M".into(),
+        "-o".into(),
+        file.display().to_string(),
+    ]);
+    let download = tokio::spawn(async move { curl(&args).await });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let mut proc = n1.proc.take().unwrap();
+    proc.signal("TERM");
+
+    // The agent is online on node 2 while node 1 still carries the download.
+    eventually(
+        "the name served through node 2",
+        Duration::from_secs(5),
+        || async {
+            let (code, out, _) = curl(&via(&n2, "127.0.0.12", "drain.example.test", "/")).await;
+            code == 0 && out == "hello from site"
+        },
+    )
+    .await;
+    assert!(
+        !download.is_finished(),
+        "the download was meant to outlast the move"
+    );
+
+    let (code, _, err) = download.await.unwrap();
+    assert_eq!(code, 0, "the download through the draining node: {err}");
+    let body = std::fs::read(&file).unwrap();
+    assert_eq!(body.len() as u64, SIZE);
+    assert!(
+        body.iter()
+            .enumerate()
+            .all(|(i, b)| *b == crate::upstream::pattern_byte(i as u64)),
+        "the download arrived intact"
+    );
+    let status = proc.wait_exit(Duration::from_secs(35)).await;
+    assert_eq!(status.code(), Some(0), "{status:?}\n{}", proc.output());
+    assert!(
+        !agent.proc.output().contains("Session offline"),
+        "the agent never went offline: {}",
+        agent.proc.output()
+    );
+}

@@ -576,6 +576,15 @@ impl Agent {
             }
             let reason = match res {
                 Ok(()) => "session ended".to_string(),
+                // Online again elsewhere before any back-off: the draining node keeps its
+                // streams going meanwhile.
+                Err(SessionError::Moved) => {
+                    attempt = 0;
+                    self.inner
+                        .server_index
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    continue;
+                }
                 Err(e) if e.is_refusal() && !ever_online => return Err(AgentError::Refused(e)),
                 Err(SessionError::AuthtokenRefused(refusal)) => {
                     let m = refusal.text;

@@ -21,6 +21,7 @@ use rustls::pki_types::ServerName;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
+use tokio_util::sync::CancellationToken;
 
 pub use self::error::{EdgeRefusal, SessionError};
 use crate::{forward, AgentEvent, Inner};
@@ -47,11 +48,13 @@ pub async fn run_once(inner: &Arc<Inner>) -> Result<(), SessionError> {
         .start();
     let (open, accept) = mux.split();
     let clock = BeatClock::default();
-    let accept_task = tokio::spawn(accept_loop(
+    let moving = CancellationToken::new();
+    let mut accept_task = tokio::spawn(accept_loop(
         inner.clone(),
         accept,
         clock.clone(),
         kill.clone(),
+        moving.clone(),
     ));
     let result = async {
         authenticate(inner, &open).await?;
@@ -65,11 +68,17 @@ pub async fn run_once(inner: &Arc<Inner>) -> Result<(), SessionError> {
             );
             let events = inner.events.clone();
             let clock = clock.clone();
+            let moved = moving.clone();
             tokio::spawn(async move {
                 let why = tokio::select! {
                     e = beat_until_dead(&beat_open, interval, tolerance, clock) => e,
                     _ = beat_kill.killed() => return,
                 };
+                if moved.is_cancelled() {
+                    // A session left behind by a move: the agent is online elsewhere.
+                    beat_kill.kill();
+                    return;
+                }
                 let _ = events.send(AgentEvent::Offline {
                     reason: format!("heartbeat: {why}"),
                 });
@@ -89,7 +98,15 @@ pub async fn run_once(inner: &Arc<Inner>) -> Result<(), SessionError> {
         accept_task.abort();
         return Err(e);
     }
-    let _ = accept_task.await;
+    tokio::select! {
+        _ = &mut accept_task => {}
+        _ = moving.cancelled() => {
+            // The old session serves its streams until its node closes it; the next one is
+            // dialled at once.
+            *inner.current.lock().await = None;
+            return Err(SessionError::Moved);
+        }
+    }
     kill.kill();
     *inner.current.lock().await = None;
     Err(SessionError::Lost)
@@ -217,6 +234,7 @@ async fn accept_loop(
     mut accept: ferry_transport::MuxadoAccept,
     clock: BeatClock,
     kill: KillSwitch,
+    moving: CancellationToken,
 ) {
     loop {
         let stream = tokio::select! {
@@ -224,11 +242,21 @@ async fn accept_loop(
             _ = kill.killed() => None,
         };
         let Some(stream) = stream else { break };
-        tokio::spawn(dispatch(inner.clone(), stream, clock.clone()));
+        tokio::spawn(dispatch(
+            inner.clone(),
+            stream,
+            clock.clone(),
+            moving.clone(),
+        ));
     }
 }
 
-async fn dispatch(inner: Arc<Inner>, mut stream: Stream, clock: BeatClock) {
+async fn dispatch(
+    inner: Arc<Inner>,
+    mut stream: Stream,
+    clock: BeatClock,
+    moving: CancellationToken,
+) {
     let Ok(Ok(typ)) = tokio::time::timeout(RPC_TIMEOUT, read_type(&mut stream)).await else {
         return;
     };
@@ -258,6 +286,12 @@ async fn dispatch(inner: Arc<Inner>, mut stream: Stream, clock: BeatClock) {
             forward::serve(fwd, stream, client).await;
         }
         StreamType::HEARTBEAT => echo_beats(stream, clock).await,
+        StreamType::MOVE => {
+            tracing::info!(
+                "the edge is draining; moving this agent's tunnels to the next server_addr"
+            );
+            moving.cancel();
+        }
         StreamType::STOP_TUNNEL => {
             if let Ok(v) = read_json(&mut stream, RPC_TIMEOUT).await {
                 if let Ok(stop) = from_value_folded::<StopTunnel>(&v) {

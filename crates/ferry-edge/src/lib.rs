@@ -351,6 +351,31 @@ impl EdgeHandle {
             dns.stop();
         }
         self.shared.shutdown.cancel();
+        // With the listeners closed, Ferry's agents move to their next server_addr now
+        // (where their tunnels' names follow them), while this node finishes their open
+        // streams; ngrok's agents cannot be asked and reconnect when their session closes.
+        let sessions: Vec<_> = self
+            .shared
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|s| s.client.is_ferry())
+            .cloned()
+            .collect();
+        for s in sessions {
+            tokio::spawn(async move {
+                match ferry_transport::open_typed(&s.open, ferry_proto::StreamType::MOVE, &[]).await
+                {
+                    Ok(mut stream) => {
+                        let _ = tokio::io::AsyncWriteExt::shutdown(&mut stream).await;
+                    }
+                    Err(error) => {
+                        tracing::debug!(session = %s.id, %error, "could not ask an agent to move")
+                    }
+                }
+            });
+        }
         self.shared.tracker.close();
         let open = self.shared.tracker.len();
         tracing::info!(open, "draining: waiting for open connections");

@@ -31,6 +31,11 @@ impl StreamType {
     pub const STOP_TUNNEL: Self = Self(9);
     /// Either side: 4 random bytes, echoed back. ngrok's agents open it before Auth.
     pub const HEARTBEAT: Self = Self(0xFFFF_FFFF);
+    /// Edge to a Ferry agent (never to ngrok's, which do not know it): this node is
+    /// draining. The agent opens a session to its next `server_addr` and binds its tunnels
+    /// there, and keeps serving this session's streams until the edge closes it. No reply.
+    /// Outside ngrok's numbering, so that no ngrok stream type can ever collide with it.
+    pub const MOVE: Self = Self(0x4645_0001);
 
     /// The 4 bytes the opener writes first, big-endian.
     pub fn to_bytes(self) -> [u8; 4] {

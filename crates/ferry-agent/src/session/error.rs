@@ -53,6 +53,10 @@ pub enum SessionError {
     /// heartbeats went unanswered.
     #[error("the connection to the edge was lost")]
     Lost,
+    /// The edge is draining and asked the agent to move to another node; the old session
+    /// keeps serving its streams until that node closes it.
+    #[error("the edge is draining; moving to the next server_addr")]
+    Moved,
     /// A bind for a tunnel the agent no longer holds: it was stopped in the meantime.
     #[error("no tunnel named {0:?}")]
     NoSuchTunnel(String),
