@@ -130,6 +130,55 @@ async fn any_node_carries_https_and_tls_to_the_node_that_holds_the_agent() {
     )
     .await;
 
+    // A command through node 2 for a session node 1 holds reaches node 1, which answers with
+    // the agent's own word (Ferry's agent takes no remote commands), not "no such session".
+    let (_, sessions) = n2.api("GET", "/tunnel_sessions", None).await;
+    let id = sessions["tunnel_sessions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, v) = n2
+        .api("POST", &format!("/tunnel_sessions/{id}/restart"), None)
+        .await;
+    assert_eq!(status, 400, "{v}");
+    assert!(v.to_string().contains("ERR_FERRY_248"), "{v}");
+
+    // An authtoken deleted through node 2 closes its session on node 1.
+    let (status, cred) = n2
+        .api(
+            "POST",
+            "/credentials",
+            Some(r#"{"description":"short-lived"}"#),
+        )
+        .await;
+    assert_eq!(status, 201, "{cred}");
+    let doomed = n1
+        .agent_as(
+            cred["token"].as_str().unwrap(),
+            "http",
+            &[&up.port(), "--domain", "doomed.example.test"],
+        )
+        .await;
+    let (status, _) = n2
+        .api(
+            "DELETE",
+            &format!("/credentials/{}", cred["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    eventually(
+        "node 1 closing the session of a token deleted through node 2",
+        Duration::from_secs(10),
+        || async {
+            doomed
+                .proc
+                .output()
+                .contains("no longer accepts this agent's authtoken")
+        },
+    )
+    .await;
+
     // The name is node 1's: a bind through node 2 is refused, as on one node.
     let other = HttpUpstream::start("other").await;
     let refused = n2.spawn_agent("http", &[&other.port(), "--domain", "app.example.test"]);

@@ -80,6 +80,60 @@ fn from_unix_ms(ms: i64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
+impl From<AgentCommand> for crate::cluster::Command {
+    fn from(c: AgentCommand) -> Self {
+        match c {
+            AgentCommand::Restart => Self::Restart,
+            AgentCommand::Stop => Self::Stop,
+            AgentCommand::Update => Self::Update,
+        }
+    }
+}
+
+impl From<crate::cluster::Command> for AgentCommand {
+    fn from(c: crate::cluster::Command) -> Self {
+        match c {
+            crate::cluster::Command::Restart => Self::Restart,
+            crate::cluster::Command::Stop => Self::Stop,
+            crate::cluster::Command::Update => Self::Update,
+        }
+    }
+}
+
+impl From<CommandError> for crate::cluster::Reply {
+    fn from(e: CommandError) -> Self {
+        match e {
+            CommandError::NoSession(_) => Self::NoSession,
+            CommandError::Unsupported { why, .. } => Self::Unsupported { why },
+            CommandError::Refused(message) => Self::Refused { message },
+            CommandError::Failed(message) => Self::Failed { message },
+        }
+    }
+}
+
+impl crate::cluster::Reply {
+    /// The holding node's answer to a command, as this node's own would have been.
+    fn into_result(self, id: &str, command: AgentCommand) -> Result<(), CommandError> {
+        match self {
+            Self::Done => Ok(()),
+            Self::NoSession => Err(CommandError::NoSession(id.to_string())),
+            Self::Unsupported { why } => Err(CommandError::Unsupported {
+                command: match command {
+                    AgentCommand::Restart => "restart",
+                    AgentCommand::Stop => "stop",
+                    AgentCommand::Update => "update",
+                },
+                why,
+            }),
+            Self::Refused { message } => Err(CommandError::Refused(message)),
+            Self::Failed { message } => Err(CommandError::Failed(message)),
+            Self::Closed { .. } => Err(CommandError::Failed(
+                "the holding node answered a command with a count".into(),
+            )),
+        }
+    }
+}
+
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One bound endpoint.
@@ -182,9 +236,46 @@ impl EdgeView {
     }
 
     /// Closes every session authenticated with one of `credential_ids` (a deleted authtoken,
-    /// or the tokens of a deactivated bot user) and returns how many were closed. Their
-    /// tunnels go offline at once; the agents cannot authenticate again.
+    /// or the tokens of a deactivated bot user), on this node and, without waiting, on every
+    /// other live node, and returns how many this node closed. Their tunnels go offline at
+    /// once; the agents cannot authenticate again.
     pub fn close_sessions_of(&self, credential_ids: &[String]) -> usize {
+        let here = self.close_sessions_here(credential_ids);
+        let me = self.shared.config.node_name.clone();
+        for node in self.shared.membership.live() {
+            if node.name == me || node.cluster_addr.is_empty() {
+                continue;
+            }
+            let shared = self.shared.clone();
+            let request = crate::cluster::Request::CloseSessionsOf {
+                credentials: credential_ids.to_vec(),
+            };
+            tokio::spawn(async move {
+                match crate::cluster::ask(
+                    &shared.cluster,
+                    &node.cluster_addr,
+                    &request,
+                    COMMAND_TIMEOUT,
+                )
+                .await
+                {
+                    Ok(crate::cluster::Reply::Closed { count }) => {
+                        tracing::info!(node = %node.name, count, "another node closed the sessions of a revoked authtoken");
+                    }
+                    Ok(other) => {
+                        tracing::warn!(node = %node.name, ?other, "unexpected answer to closing a revoked authtoken's sessions")
+                    }
+                    Err(error) => {
+                        tracing::warn!(node = %node.name, %error, "could not ask another node to close a revoked authtoken's sessions; its agents are refused at their next bind or authentication")
+                    }
+                }
+            });
+        }
+        here
+    }
+
+    /// [`EdgeView::close_sessions_of`] for this node's own sessions.
+    pub(crate) fn close_sessions_here(&self, credential_ids: &[String]) -> usize {
         let doomed: Vec<_> = self
             .shared
             .sessions
@@ -201,9 +292,56 @@ impl EdgeView {
         doomed.len()
     }
 
-    /// Sends `command` to the agent of session `id` and waits for its answer. An agent that
-    /// said in Auth that it does not handle the command is not asked.
+    /// Sends `command` to the agent of session `id`, on this node or through the node that
+    /// holds it, and waits for its answer. An agent that said in Auth that it does not
+    /// handle the command is not asked.
     pub async fn command(&self, id: &str, command: AgentCommand) -> Result<(), CommandError> {
+        let local = self
+            .shared
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .any(|s| s.id.as_str() == id);
+        if local {
+            return self.command_here(id, command).await;
+        }
+        let Some(addr) = self.holder_of_session(id).await else {
+            return Err(CommandError::NoSession(id.to_string()));
+        };
+        let request = crate::cluster::Request::Command {
+            session: id.to_string(),
+            command: command.into(),
+        };
+        // The holding node waits for the agent up to its own timeout; a few seconds more for
+        // the hop.
+        let wait = COMMAND_TIMEOUT + Duration::from_secs(5);
+        match crate::cluster::ask(&self.shared.cluster, &addr, &request, wait).await {
+            Ok(reply) => reply.into_result(id, command),
+            Err(e) => Err(CommandError::Failed(e)),
+        }
+    }
+
+    /// The node-to-node address of the live node that holds session `id`.
+    async fn holder_of_session(&self, id: &str) -> Option<String> {
+        let live = self.shared.membership.live();
+        let mut held = self.shared.membership.elsewhere().sessions;
+        if !held.iter().any(|s| s.id == id) {
+            held = self.shared.store.held_sessions().await.ok()?;
+        }
+        let node = held.into_iter().find(|s| s.id == id)?.node;
+        live.into_iter()
+            .find(|n| n.name == node && n.name != self.shared.config.node_name)
+            .map(|n| n.cluster_addr)
+            .filter(|a| !a.is_empty())
+    }
+
+    /// [`EdgeView::command`] for a session of this node.
+    pub(crate) async fn command_here(
+        &self,
+        id: &str,
+        command: AgentCommand,
+    ) -> Result<(), CommandError> {
         let session = self
             .shared
             .sessions

@@ -26,8 +26,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-pub(crate) use self::header::Forwarded;
-use self::header::MAX_HEADER;
+use self::header::MAX_FRAME;
+pub(crate) use self::header::{Command, Reply, Request};
 use self::peers::Peers;
 use crate::registry::patterns_for;
 use crate::Shared;
@@ -171,7 +171,7 @@ pub(crate) async fn forward<IO>(
             }
         }
     };
-    let mut head = Forwarded { client }.encode();
+    let mut head = header::encode(&Request::Connection { client });
     head.extend_from_slice(&hello);
     if let Err(error) = stream.write_all(&head).await {
         tracing::info!(%client, node = %addr, code = %ErrorCode::NodeUnreachable, %error, "cannot carry a connection to the node serving it");
@@ -217,30 +217,77 @@ pub(crate) async fn serve(shared: Arc<Shared>, cluster: Arc<Cluster>, listener: 
     }
 }
 
-/// One carried connection: its header, then the front's routing as for a connection this
-/// node accepted itself, without carrying it any further.
-async fn serve_stream(shared: Arc<Shared>, mut stream: ferry_transport::Stream, from: SocketAddr) {
+/// Reads one frame (a request or a reply) within `wait`.
+async fn read_frame<T, S>(stream: &mut S, wait: Duration) -> Result<T, String>
+where
+    T: serde::de::DeserializeOwned,
+    S: AsyncRead + Unpin,
+{
     let read = async {
         let mut prefix = [0u8; 2];
         stream
             .read_exact(&mut prefix)
             .await
             .map_err(|e| e.to_string())?;
-        let len = Forwarded::announced_len(prefix).map_err(|e| e.to_string())?;
-        let mut json = vec![0u8; len.min(MAX_HEADER)];
+        let len = header::announced_len(prefix).map_err(|e| e.to_string())?;
+        let mut json = vec![0u8; len.min(MAX_FRAME)];
         stream
             .read_exact(&mut json)
             .await
             .map_err(|e| e.to_string())?;
-        Forwarded::decode(&json).map_err(|e| e.to_string())
+        header::decode(&json).map_err(|e| e.to_string())
     };
-    let header = match tokio::time::timeout(HANDSHAKE, read).await {
-        Ok(Ok(h)) => h,
-        Ok(Err(why)) => {
+    tokio::time::timeout(wait, read)
+        .await
+        .map_err(|_| format!("no answer within {} s", wait.as_secs()))?
+}
+
+/// One stream from a peer: a carried connection is routed as this node's own listener would
+/// (and never carried further); a command or a revocation is carried out on this node's own
+/// sessions and answered.
+async fn serve_stream(shared: Arc<Shared>, mut stream: ferry_transport::Stream, from: SocketAddr) {
+    let request: Request = match read_frame(&mut stream, HANDSHAKE).await {
+        Ok(r) => r,
+        Err(why) => {
             tracing::warn!(%from, "dropping a node-to-node stream: {why}");
             return;
         }
-        Err(_) => return,
     };
-    crate::front::route_carried(shared, stream, header.client).await;
+    let reply = match request {
+        Request::Connection { client } => {
+            crate::front::route_carried(shared, stream, client).await;
+            return;
+        }
+        Request::Command { session, command } => {
+            let view = crate::EdgeView::new(shared);
+            match view.command_here(&session, command.into()).await {
+                Ok(()) => Reply::Done,
+                Err(e) => Reply::from(e),
+            }
+        }
+        Request::CloseSessionsOf { credentials } => Reply::Closed {
+            count: crate::EdgeView::new(shared).close_sessions_here(&credentials),
+        },
+    };
+    if let Err(error) = stream.write_all(&header::encode(&reply)).await {
+        tracing::debug!(%from, %error, "could not answer a node-to-node request");
+    }
+    let _ = stream.shutdown().await;
+}
+
+/// Asks the node at `addr` for `request` and waits up to `wait` for its reply.
+pub(crate) async fn ask(
+    cluster: &Cluster,
+    addr: &str,
+    request: &Request,
+    wait: Duration,
+) -> Result<Reply, String> {
+    let mut stream = cluster.peers.open(addr).await.map_err(|e| e.to_string())?;
+    stream
+        .write_all(&header::encode(request))
+        .await
+        .map_err(|e| e.to_string())?;
+    read_frame(&mut stream, wait)
+        .await
+        .map_err(|e| format!("{addr}: {e}"))
 }
