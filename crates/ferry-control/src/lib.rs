@@ -25,6 +25,8 @@ mod reserved_domains;
 mod resource;
 #[cfg(test)]
 mod router_tests;
+#[cfg(test)]
+mod test_support;
 mod tls_certificates;
 mod validate;
 

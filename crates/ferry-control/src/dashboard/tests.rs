@@ -8,11 +8,10 @@ use axum::body::Body;
 use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use serde_json::json;
-use tower::ServiceExt;
 
 use super::OverTls;
 use crate::router;
-use crate::router_tests::Api;
+use crate::test_support::{answer, Api};
 
 /// A browser without JavaScript: a cookie jar and forms.
 pub(super) struct Browser<'a> {
@@ -44,6 +43,15 @@ impl Page {
             + 19;
         let len = self.html[start..].find('"').expect("end of value");
         self.html[start..start + len].to_string()
+    }
+
+    /// The HTML from the error beside `field` to the end, where that error's words are.
+    pub(super) fn error_beside(&self, field: &str) -> &str {
+        let at = self
+            .html
+            .find(&format!("id=\"{field}-error\""))
+            .unwrap_or_else(|| panic!("no error beside {field}: {}", self.html));
+        &self.html[at..]
     }
 
     pub(super) fn cookies(&self) -> Vec<&str> {
@@ -123,15 +131,10 @@ impl<'a> Browser<'a> {
         } else {
             app
         };
-        let response = app
-            .oneshot(req.body(body).expect("request"))
-            .await
-            .expect("infallible");
-        let (parts, body) = response.into_parts();
-        let bytes = axum::body::to_bytes(body, usize::MAX).await.expect("body");
+        let (status, headers, bytes) = answer(app, req.body(body).expect("request")).await;
         let page = Page {
-            status: parts.status,
-            headers: parts.headers,
+            status,
+            headers,
             html: String::from_utf8_lossy(&bytes).into_owned(),
         };
         for c in page.cookies() {
@@ -359,11 +362,8 @@ async fn an_authtoken_is_created_with_the_rest_rules_and_shown_once() {
         )
         .await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
-    let at = page
-        .html
-        .find("id=\"acl-error\"")
-        .expect("the error beside ACL Rules");
-    assert!(page.html[at..].contains("ERR_FERRY_244"), "{}", page.html);
+    let beside = page.error_beside("acl");
+    assert!(beside.contains("ERR_FERRY_244"), "{}", page.html);
 
     let page = b
         .post(
@@ -408,16 +408,9 @@ async fn a_taken_domain_is_refused_beside_its_field_with_the_code() {
 
     let page = b.post("/dashboard/domains", &form).await;
     assert_eq!(page.status, StatusCode::CONFLICT);
-    let at = page
-        .html
-        .find("id=\"domain-error\"")
-        .expect("the error beside Domain");
-    assert!(
-        page.html[at..].contains("is already reserved"),
-        "{}",
-        page.html
-    );
-    assert!(page.html[at..].contains("ERR_FERRY_242"), "{}", page.html);
+    let beside = page.error_beside("domain");
+    assert!(beside.contains("is already reserved"), "{}", page.html);
+    assert!(beside.contains("ERR_FERRY_242"), "{}", page.html);
     // The field keeps what was typed.
     assert!(
         page.html.contains("value=\"*.customer1.example.com\""),
