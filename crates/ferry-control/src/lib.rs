@@ -20,6 +20,8 @@ mod managed;
 mod openapi;
 mod page;
 mod pem;
+#[cfg(test)]
+mod request_schema_tests;
 mod reserved_addrs;
 mod reserved_domains;
 mod resource;
