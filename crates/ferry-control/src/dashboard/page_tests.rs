@@ -15,8 +15,7 @@ use crate::{CommandFailure, SessionCommand};
 #[tokio::test]
 async fn an_agent_ingress_shows_its_ns_targets_and_checks_its_delegation() {
     let api = Api::new().await;
-    let mut b = Browser::new(&api);
-    b.sign_in(&api.key).await;
+    let mut b = Browser::signed_in(&api).await;
     let csrf = b.csrf().await;
     let form = [
         ("csrf", csrf.as_str()),
@@ -73,8 +72,7 @@ async fn an_agent_ingress_shows_its_ns_targets_and_checks_its_delegation() {
 #[tokio::test]
 async fn a_ca_is_uploaded_as_a_file_or_pasted_and_a_key_is_refused_beside_the_field() {
     let api = Api::new().await;
-    let mut b = Browser::new(&api);
-    b.sign_in(&api.key).await;
+    let mut b = Browser::signed_in(&api).await;
     let csrf = b.csrf().await;
     let ca = self_signed(true);
     let path = "/dashboard/certificate-authorities";
@@ -142,8 +140,7 @@ async fn a_ca_is_uploaded_as_a_file_or_pasted_and_a_key_is_refused_beside_the_fi
 #[tokio::test]
 async fn a_tls_certificate_is_uploaded_with_its_key_and_shows_its_names() {
     let api = Api::new().await;
-    let mut b = Browser::new(&api);
-    b.sign_in(&api.key).await;
+    let mut b = Browser::signed_in(&api).await;
     let csrf = b.csrf().await;
     let leaf = self_signed(false);
     let (cert, key) = (leaf.cert.pem(), leaf.key_pair.serialize_pem());
@@ -196,8 +193,7 @@ async fn an_authtokens_acl_and_description_are_edited_through_the_rest_patch() {
         )
         .await;
     let id = c["id"].as_str().expect("id");
-    let mut b = Browser::new(&api);
-    b.sign_in(&api.key).await;
+    let mut b = Browser::signed_in(&api).await;
     let list = b.get("/dashboard/authtokens").await;
     let edit = format!("/dashboard/authtokens/{id}/edit");
     assert!(list.html.contains(&edit), "{}", list.html);
@@ -240,8 +236,7 @@ async fn a_bot_user_is_deactivated_as_the_rest_patch_does() {
         .call(Method::POST, "/bot_users", Some(json!({ "name": "ci" })))
         .await;
     let id = bot["id"].as_str().expect("id");
-    let mut b = Browser::new(&api);
-    b.sign_in(&api.key).await;
+    let mut b = Browser::signed_in(&api).await;
     let page = b.get("/dashboard/bot-users").await;
     assert!(page.html.contains("Deactivate"), "{}", page.html);
     let csrf = page.csrf();
@@ -267,8 +262,7 @@ async fn the_live_page_shows_sessions_and_endpoints_and_sends_the_rest_actions()
         _ => Ok(()),
     }));
     let api = Api::with_live(agent.clone()).await;
-    let mut b = Browser::new(&api);
-    b.sign_in(&api.key).await;
+    let mut b = Browser::signed_in(&api).await;
     let page = b.get("/dashboard/live").await;
     for shown in [
         SESSION,
@@ -333,8 +327,7 @@ async fn the_edge_page_shows_version_listeners_database_counts_and_expiring_cert
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{v}");
-    let mut b = Browser::new(&api);
-    b.sign_in(&api.key).await;
+    let mut b = Browser::signed_in(&api).await;
     let page = b.get("/dashboard/edge").await;
     for shown in [
         "0.0.0-test",

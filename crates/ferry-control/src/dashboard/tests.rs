@@ -158,6 +158,13 @@ impl<'a> Browser<'a> {
         self.send(Method::POST, path, Some(form)).await
     }
 
+    /// A browser signed in with the API's own key.
+    pub(super) async fn signed_in(api: &'a Api) -> Self {
+        let mut b = Self::new(api);
+        b.sign_in(&api.key).await;
+        b
+    }
+
     /// Signs in with `key` through the sign-in form.
     pub(super) async fn sign_in(&mut self, key: &str) -> Page {
         let csrf = self.get("/").await.csrf();
@@ -294,8 +301,7 @@ async fn sign_in_without_its_own_form_token_is_refused() {
 #[tokio::test]
 async fn a_write_without_the_session_csrf_token_is_refused() {
     let api = Api::new().await;
-    let mut b = Browser::new(&api);
-    b.sign_in(&api.key).await;
+    let mut b = Browser::signed_in(&api).await;
     for form in [
         vec![("name", "bot")],
         vec![("name", "bot"), ("csrf", "wrong")],
@@ -322,8 +328,7 @@ async fn a_write_without_the_session_csrf_token_is_refused() {
 #[tokio::test]
 async fn sign_out_and_a_deleted_api_key_end_the_session() {
     let api = Api::new().await;
-    let mut b = Browser::new(&api);
-    b.sign_in(&api.key).await;
+    let mut b = Browser::signed_in(&api).await;
     let csrf = b.csrf().await;
     let session = b.jar["ferry_session"].clone();
     let page = b.post("/dashboard/sign-out", &[("csrf", &csrf)]).await;
@@ -348,8 +353,7 @@ async fn sign_out_and_a_deleted_api_key_end_the_session() {
 #[tokio::test]
 async fn an_authtoken_is_created_with_the_rest_rules_and_shown_once() {
     let api = Api::new().await;
-    let mut b = Browser::new(&api);
-    b.sign_in(&api.key).await;
+    let mut b = Browser::signed_in(&api).await;
     let csrf = b.csrf().await;
     let page = b
         .post(
@@ -390,8 +394,7 @@ async fn an_authtoken_is_created_with_the_rest_rules_and_shown_once() {
 #[tokio::test]
 async fn a_taken_domain_is_refused_beside_its_field_with_the_code() {
     let api = Api::new().await;
-    let mut b = Browser::new(&api);
-    b.sign_in(&api.key).await;
+    let mut b = Browser::signed_in(&api).await;
     let csrf = b.csrf().await;
     let form = [
         ("csrf", csrf.as_str()),
