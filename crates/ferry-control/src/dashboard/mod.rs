@@ -28,10 +28,11 @@ pub struct OverTls;
 /// The dashboard's routes, merged into the API's router beside (not under) its Bearer check.
 pub(crate) fn routes() -> Router<AppState> {
     use ferry_store::{
-        AgentIngress, ApiKey, CertificateAuthority, Credential, ReservedDomain, TlsCertificate,
+        AgentIngress, ApiKey, BotUser, CertificateAuthority, Credential, ReservedDomain,
+        TlsCertificate,
     };
     use pages::check_status::{check, panel};
-    use pages::listed::delete;
+    use pages::listed::{delete, list};
     use pages::{
         agent_ingresses, api_keys, authtoken_edit, authtokens, bot_users, certificates, domains,
         edge, live, sign_in,
@@ -46,7 +47,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/dashboard", get(pages::home))
         .route(
             "/dashboard/domains",
-            get(domains::list).post(domains::create),
+            get(list::<ReservedDomain>).post(domains::create),
         )
         .route("/dashboard/domains/{id}", get(panel::<ReservedDomain>))
         .route(
@@ -59,7 +60,7 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route(
             "/dashboard/agent-ingresses",
-            get(agent_ingresses::list).post(agent_ingresses::create),
+            get(list::<AgentIngress>).post(agent_ingresses::create),
         )
         .route(
             "/dashboard/agent-ingresses/{id}",
@@ -88,7 +89,7 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route(
             "/dashboard/bot-users",
-            get(bot_users::list).post(bot_users::create),
+            get(list::<BotUser>).post(bot_users::create),
         )
         .route(
             "/dashboard/bot-users/{id}/deactivate",
@@ -101,8 +102,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/dashboard/api-keys/{id}/delete", post(delete::<ApiKey>))
         .route(
             "/dashboard/certificate-authorities",
-            get(certificates::list::<CertificateAuthority>)
-                .post(certificates::create::<CertificateAuthority>),
+            get(list::<CertificateAuthority>).post(certificates::create::<CertificateAuthority>),
         )
         .route(
             "/dashboard/certificate-authorities/{id}/delete",
@@ -110,7 +110,7 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route(
             "/dashboard/tls-certificates",
-            get(certificates::list::<TlsCertificate>).post(certificates::create::<TlsCertificate>),
+            get(list::<TlsCertificate>).post(certificates::create::<TlsCertificate>),
         )
         .route(
             "/dashboard/tls-certificates/{id}/delete",

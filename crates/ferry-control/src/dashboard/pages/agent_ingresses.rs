@@ -2,16 +2,16 @@
 //! name servers to delegate the domain to (`ns_targets`), the names agents dial
 //! (`region_domains`), and "Check Status" of the NS delegation.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use ferry_dnscheck::Expectation;
-use ferry_store::AgentIngress;
+use ferry_store::{AgentIngress, Listed};
 use maud::{html, Markup};
 use serde_json::{json, Value};
 
 use super::check_status::Checked;
 use super::form::{panel_button, Field};
-use super::listed::{create as create_one, list_page, older, Before, OnDashboard};
+use super::listed::{create as create_one, older, refused, OnDashboard, WithForm};
 use super::{csrf_field, see, shell, FormError};
 use crate::dashboard::csrf::Posted;
 use crate::dashboard::session::Signed;
@@ -21,24 +21,17 @@ use crate::AppState;
 
 const PATH: &str = AgentIngress::PATH;
 
-pub(crate) async fn list(
-    State(s): State<AppState>,
-    signed: Signed,
-    Query(before): Query<Before>,
-) -> Response {
-    list_page_with(&s, &signed, before, None, ("", "")).await
-}
+/// The list and the create form; what the form held is the domain and the description.
+impl WithForm for AgentIngress {
+    type Entered = (String, String);
 
-/// The list and the create form; `entered` is what the form held (domain, description), kept
-/// beside an error.
-async fn list_page_with(
-    s: &AppState,
-    signed: &Signed,
-    before: Before,
-    error: Option<FormError>,
-    entered: (&str, &str),
-) -> Response {
-    list_page::<AgentIngress>(s, signed, before, error, |listed, e| {
+    fn view(
+        s: &AppState,
+        signed: &Signed,
+        listed: &Listed<Self>,
+        entered: &(String, String),
+        e: Option<&FormError>,
+    ) -> Markup {
         html! {
             h1 { "Agent Ingresses" }
             @if listed.items.is_empty() {
@@ -65,17 +58,16 @@ async fn list_page_with(
             form.stack method="post" action=(PATH) {
                 (csrf_field(&signed.csrf))
                 (FormError::at(e, None))
-                (Field::new("domain", "Domain", entered.0)
+                (Field::new("domain", "Domain", &entered.0)
                     .required()
                     .placeholder("connect.example.com")
                     .hint("A domain you delegate to this edge's name servers; agents dial tunnel.<region>.<domain>.")
                     .show(e))
-                (Field::new("description", "Description", entered.1).show(e))
+                (Field::new("description", "Description", &entered.1).show(e))
                 div { button type="submit" { "Add Agent Ingress" } }
             }
         }
-    })
-    .await
+    }
 }
 
 /// Names as code, one a line.
@@ -96,15 +88,8 @@ pub(crate) async fn create(State(s): State<AppState>, posted: Posted) -> Respons
     match create_one::<AgentIngress>(&s, fields).await {
         Ok(v) => see(&format!("{PATH}/{}", v["id"].as_str().unwrap_or_default())),
         Err(e) => {
-            let entered = (domain.as_str(), description.as_str());
-            list_page_with(
-                &s,
-                &posted.signed,
-                Before::none(),
-                Some(FormError(e)),
-                entered,
-            )
-            .await
+            let entered = (domain, description);
+            refused::<AgentIngress>(&s, &posted.signed, e, &entered).await
         }
     }
 }

@@ -2,35 +2,30 @@
 //! one (ngrok's `PATCH /bot_users/{id}` with `active: false`: its agents are disconnected and
 //! its authtokens stop authenticating).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
-use ferry_store::BotUser;
-use maud::html;
+use ferry_store::{BotUser, Listed};
+use maud::{html, Markup};
 use serde_json::json;
 
 use super::form::{row_button, Field};
-use super::listed::{create as create_one, list_page, older, update, Before};
+use super::listed::{create as create_one, older, refused, update, WithForm};
 use super::{csrf_field, problem, see, FormError};
 use crate::dashboard::csrf::Posted;
 use crate::dashboard::session::Signed;
 use crate::AppState;
 
-pub(crate) async fn list(
-    State(s): State<AppState>,
-    signed: Signed,
-    Query(before): Query<Before>,
-) -> Response {
-    page(&s, &signed, before, None, "").await
-}
+/// The list and the create form; what the form held is the name.
+impl WithForm for BotUser {
+    type Entered = String;
 
-async fn page(
-    s: &AppState,
-    signed: &Signed,
-    before: Before,
-    error: Option<FormError>,
-    name: &str,
-) -> Response {
-    list_page::<BotUser>(s, signed, before, error, |listed, e| {
+    fn view(
+        _s: &AppState,
+        signed: &Signed,
+        listed: &Listed<Self>,
+        name: &String,
+        e: Option<&FormError>,
+    ) -> Markup {
         html! {
             h1 { "Bot Users" }
             @if listed.items.is_empty() {
@@ -64,8 +59,7 @@ async fn page(
                 div { button type="submit" { "Add Bot User" } }
             }
         }
-    })
-    .await
+    }
 }
 
 /// Creates one as `POST /bot_users` does.
@@ -73,16 +67,7 @@ pub(crate) async fn create(State(s): State<AppState>, posted: Posted) -> Respons
     let name = posted.fields.get("name");
     match create_one::<BotUser>(&s, json!({ "name": name })).await {
         Ok(_) => see("/dashboard/bot-users"),
-        Err(e) => {
-            page(
-                &s,
-                &posted.signed,
-                Before::none(),
-                Some(FormError(e)),
-                &name,
-            )
-            .await
-        }
+        Err(e) => refused::<BotUser>(&s, &posted.signed, e, &name).await,
     }
 }
 

@@ -5,13 +5,14 @@
 //! the REST create's own code, so the page and the API cannot read a certificate
 //! differently.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
+use ferry_store::Listed;
 use maud::{html, Markup};
 use serde_json::{json, Value};
 
 use super::form::{row_button, Field};
-use super::listed::{create as create_one, list_page, older, Before, OnDashboard};
+use super::listed::{create as create_one, older, refused, OnDashboard, WithForm};
 use super::{csrf_field, see, FormError};
 use crate::dashboard::csrf::{Fields, Posted};
 use crate::dashboard::session::Signed;
@@ -37,23 +38,17 @@ pub(crate) trait Uploaded: OnDashboard + Described {
     }
 }
 
-pub(crate) async fn list<R: Uploaded>(
-    State(s): State<AppState>,
-    signed: Signed,
-    Query(before): Query<Before>,
-) -> Response {
-    page::<R>(&s, &signed, before, None, ("", "")).await
-}
+/// The list and the upload form; what the form held is the description and the first PEM.
+impl<R: Uploaded> WithForm for R {
+    type Entered = (String, String);
 
-/// The list and the upload form; `entered` is what the form held (description, first PEM).
-async fn page<R: Uploaded>(
-    s: &AppState,
-    signed: &Signed,
-    before: Before,
-    error: Option<FormError>,
-    entered: (&str, &str),
-) -> Response {
-    list_page::<R>(s, signed, before, error, |listed, e| {
+    fn view(
+        _s: &AppState,
+        signed: &Signed,
+        listed: &Listed<Self>,
+        entered: &(String, String),
+        e: Option<&FormError>,
+    ) -> Markup {
         html! {
             h1 { (R::NAV) }
             @if listed.items.is_empty() {
@@ -78,15 +73,14 @@ async fn page<R: Uploaded>(
             form.stack method="post" action=(R::PATH) enctype="multipart/form-data" {
                 (csrf_field(&signed.csrf))
                 (FormError::at(e, None))
-                (Field::new("description", "Description", entered.0).show(e))
+                (Field::new("description", "Description", &entered.0).show(e))
                 @for (i, (field, label, placeholder)) in R::PEMS.iter().enumerate() {
-                    (pem_input(field, label, placeholder, if i == 0 { entered.1 } else { "" }, e))
+                    (pem_input(field, label, placeholder, if i == 0 { &entered.1 } else { "" }, e))
                 }
                 div { button type="submit" { (R::UPLOAD.1) } }
             }
         }
-    })
-    .await
+    }
 }
 
 /// Uploads one as the REST create does.
@@ -103,16 +97,8 @@ pub(crate) async fn create<R: Uploaded>(State(s): State<AppState>, posted: Poste
     match create_one::<R>(&s, fields).await {
         Ok(_) => see(R::PATH),
         Err(e) => {
-            let first = pems.first().map_or("", String::as_str);
-            let entered = (description.as_str(), first);
-            page::<R>(
-                &s,
-                &posted.signed,
-                Before::none(),
-                Some(FormError(e)),
-                entered,
-            )
-            .await
+            let first = pems.into_iter().next().unwrap_or_default();
+            refused::<R>(&s, &posted.signed, e, &(description, first)).await
         }
     }
 }

@@ -1,16 +1,16 @@
 //! "Domains": the reserved domains; a domain's row opens its panel with its "DNS Targets"
 //! ("N targets"), "Check Status" and its per-record result, and its certificate.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use ferry_dnscheck::Expectation;
-use ferry_store::ReservedDomain;
+use ferry_store::{Listed, ReservedDomain};
 use maud::{html, Markup};
 use serde_json::{json, Value};
 
 use super::check_status::Checked;
 use super::form::{panel_button, Field};
-use super::listed::{create as create_one, list_page, older, Before, OnDashboard};
+use super::listed::{create as create_one, older, refused, OnDashboard, WithForm};
 use super::{csrf_field, see, shell, FormError};
 use crate::dashboard::csrf::Posted;
 use crate::dashboard::session::Signed;
@@ -18,23 +18,17 @@ use crate::dns_check;
 use crate::resource::Resource;
 use crate::AppState;
 
-pub(crate) async fn list(
-    State(s): State<AppState>,
-    signed: Signed,
-    Query(before): Query<Before>,
-) -> Response {
-    list_page_with(&s, &signed, before, None, "").await
-}
+/// The list and the form; what the form held is its domain.
+impl WithForm for ReservedDomain {
+    type Entered = String;
 
-/// The list and the form; `domain` is what the form held, kept beside an error.
-async fn list_page_with(
-    s: &AppState,
-    signed: &Signed,
-    before: Before,
-    error: Option<FormError>,
-    domain: &str,
-) -> Response {
-    list_page::<ReservedDomain>(s, signed, before, error, |listed, e| {
+    fn view(
+        _s: &AppState,
+        signed: &Signed,
+        listed: &Listed<Self>,
+        domain: &String,
+        e: Option<&FormError>,
+    ) -> Markup {
         html! {
             h1 { "Domains" }
             @if listed.items.is_empty() {
@@ -68,8 +62,7 @@ async fn list_page_with(
                 div { button type="submit" { "Reserve Domain" } }
             }
         }
-    })
-    .await
+    }
 }
 
 /// "N targets": how many records the customer creates.
@@ -88,16 +81,7 @@ pub(crate) async fn create(State(s): State<AppState>, posted: Posted) -> Respons
             "/dashboard/domains/{}",
             v["id"].as_str().unwrap_or_default()
         )),
-        Err(e) => {
-            list_page_with(
-                &s,
-                &posted.signed,
-                Before::none(),
-                Some(FormError(e)),
-                &domain,
-            )
-            .await
-        }
+        Err(e) => refused::<ReservedDomain>(&s, &posted.signed, e, &domain).await,
     }
 }
 

@@ -3,7 +3,7 @@
 //! create, update and delete run with a form's values, so the same fields are accepted and
 //! refused as over the API.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ferry_store::{
@@ -69,6 +69,52 @@ impl Before {
             limit: PAGE_SIZE,
         }
     }
+}
+
+/// A list page with a create form under its rows.
+pub(crate) trait WithForm: OnDashboard {
+    /// What the form held: shown again beside the error that refused it, empty at first.
+    type Entered: Default + Send + Sync;
+
+    /// The rows of `listed` and the form holding `entered`, `e` beside its field.
+    fn view(
+        s: &AppState,
+        signed: &Signed,
+        listed: &Listed<Self>,
+        entered: &Self::Entered,
+        e: Option<&FormError>,
+    ) -> Markup;
+}
+
+/// A list page as a link opens it (`?before=` pages on), its form empty.
+pub(crate) async fn list<R: WithForm>(
+    State(s): State<AppState>,
+    signed: Signed,
+    Query(before): Query<Before>,
+) -> Response {
+    let entered = R::Entered::default();
+    list_page::<R>(&s, &signed, before, None, |listed, e| {
+        R::view(&s, &signed, listed, &entered, e)
+    })
+    .await
+}
+
+/// The first page again after a create was refused: the form as it was sent, the error
+/// beside its field.
+pub(crate) async fn refused<R: WithForm>(
+    s: &AppState,
+    signed: &Signed,
+    error: ApiError,
+    entered: &R::Entered,
+) -> Response {
+    list_page::<R>(
+        s,
+        signed,
+        Before::none(),
+        Some(FormError(error)),
+        |listed, e| R::view(s, signed, listed, entered, e),
+    )
+    .await
 }
 
 /// A list page: the page of `R` that `before` asks for, drawn by `view` with the form's
