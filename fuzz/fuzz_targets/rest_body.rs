@@ -1,139 +1,22 @@
-//! REST request bodies as the guides' users type them into curl: the control plane's
-//! `body::parse` (ferry-control/src/body.rs) decoding into the request types of the resources
-//! the guides create, then the field checks their handlers make before the store; and the
+//! REST request bodies as the guides' users type them into curl: `ferry_api::parse` decoding
+//! into the request types of the resources the guides create, then the field checks their
+//! handlers make before the store; and the
 //! agent API's `POST /api/tunnels` decoding (`explain_json`, `RawTunnel`, `tunnel_spec`).
 //! None of it may panic, and every error must say where: a line and a column in the body
 //! (inside it), and the field when a value is wrong.
 //!
-//! ferry-control keeps `body` and its request types private and depends on the store (sqlx),
-//! so this target compiles the real `src/body.rs` into itself with `#[path]`, next to a
-//! stand-in for the one thing it imports from the crate (`ApiError::new`) and copies of the
-//! request types. Driving the public router instead would need a store and an API key per
-//! input. If `body.rs` grows another crate import, this target stops building, which CI
-//! reports.
+//! The bodies and their decoding are ferry-api's, the very ones the control plane's handlers
+//! use; driving the router instead would need a store and an API key per input.
 #![no_main]
 
 use ferry_agent::api::explain_json;
 use ferry_agent::config::{tunnel_spec, RawTunnel};
+use ferry_api::requests::{
+    AgentIngressCreate, BotUserBody, CredentialCreate, ReservedDomainCreate,
+};
 use ferry_types::{acl, ErrorCode, HostPattern, Hostname, ResourceId};
 use libfuzzer_sys::fuzz_target;
 use serde::de::DeserializeOwned;
-
-#[allow(dead_code)]
-#[path = "../../crates/ferry-control/src/body.rs"]
-mod body;
-
-/// Stands in for ferry-control's `ApiError` (src/error.rs), whose store conversion and
-/// response body need the store; `body.rs` only builds one with `ApiError::new`.
-mod error {
-    use axum::response::{IntoResponse, Response};
-    use ferry_types::ErrorCode;
-
-    #[derive(Debug)]
-    pub struct ApiError {
-        pub code: ErrorCode,
-        pub msg: String,
-    }
-
-    impl ApiError {
-        pub fn new(code: ErrorCode, msg: impl Into<String>) -> Self {
-            Self {
-                code,
-                msg: msg.into(),
-            }
-        }
-    }
-
-    impl IntoResponse for ApiError {
-        fn into_response(self) -> Response {
-            self.msg.into_response()
-        }
-    }
-}
-
-/// Copies of ferry-control's request types (same fields, same serde attributes); keep them
-/// in step with the files named.
-#[allow(dead_code)]
-mod requests {
-    use serde::Deserialize;
-
-    /// `agent_ingresses.rs` `Policy`.
-    #[derive(Deserialize, Debug)]
-    #[serde(deny_unknown_fields)]
-    pub struct Policy {
-        #[serde(default)]
-        pub authority: Option<String>,
-        #[serde(default)]
-        pub private_key_type: Option<String>,
-    }
-
-    /// `agent_ingresses.rs` `Create`: `POST /agent_ingresses`.
-    #[derive(Deserialize, Debug)]
-    #[serde(deny_unknown_fields)]
-    pub struct AgentIngressCreate {
-        #[serde(default)]
-        pub description: Option<String>,
-        #[serde(default)]
-        pub metadata: Option<String>,
-        #[serde(default)]
-        pub domain: Option<String>,
-        #[serde(default)]
-        pub certificate_management_policy: Option<Policy>,
-    }
-
-    /// `reserved_domains.rs` `ResolvesTo`.
-    #[derive(Deserialize, Debug)]
-    #[serde(deny_unknown_fields)]
-    pub struct ResolvesTo {
-        pub value: String,
-    }
-
-    /// `reserved_domains.rs` `Create`: `POST /reserved_domains`.
-    #[derive(Deserialize, Debug)]
-    #[serde(deny_unknown_fields)]
-    pub struct ReservedDomainCreate {
-        #[serde(default)]
-        pub domain: Option<String>,
-        #[serde(default)]
-        pub region: Option<String>,
-        #[serde(default)]
-        pub description: Option<String>,
-        #[serde(default)]
-        pub metadata: Option<String>,
-        #[serde(default)]
-        pub certificate_id: Option<String>,
-        #[serde(default)]
-        pub certificate_management_policy: Option<Policy>,
-        #[serde(default)]
-        pub resolves_to: Option<Vec<ResolvesTo>>,
-    }
-
-    /// `credentials.rs` `Create`: `POST /credentials`, with its `bind:` ACL.
-    #[derive(Deserialize, Debug)]
-    #[serde(deny_unknown_fields)]
-    pub struct CredentialCreate {
-        #[serde(default)]
-        pub description: Option<String>,
-        #[serde(default)]
-        pub metadata: Option<String>,
-        #[serde(default)]
-        pub acl: Option<Vec<String>>,
-        #[serde(default)]
-        pub owner_id: Option<String>,
-    }
-
-    /// `bot_users.rs` `Create`: `POST /bot_users`.
-    #[derive(Deserialize, Debug)]
-    #[serde(deny_unknown_fields)]
-    pub struct BotUserCreate {
-        #[serde(default)]
-        pub name: Option<String>,
-        #[serde(default)]
-        pub active: Option<bool>,
-    }
-}
-
-use requests::*;
 
 fuzz_target!(|data: &[u8]| {
     if let Some(c) = decode::<AgentIngressCreate>(data) {
@@ -159,15 +42,15 @@ fuzz_target!(|data: &[u8]| {
             let _ = ResourceId::parse(&id, "bot");
         }
     }
-    let _ = decode::<BotUserCreate>(data);
+    let _ = decode::<BotUserBody>(data);
 
     agent_api_tunnel(data);
 });
 
-/// `body::parse`, holding its errors to their promise: a line and a column inside the body,
+/// `ferry_api::parse`, holding its errors to their promise: a line and a column inside the body,
 /// and a field for a wrong value.
 fn decode<T: DeserializeOwned>(data: &[u8]) -> Option<T> {
-    let e = match body::parse::<T>(data) {
+    let e = match ferry_api::parse::<T>(data) {
         Ok(v) => return Some(v),
         Err(e) => e,
     };

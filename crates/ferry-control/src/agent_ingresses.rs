@@ -2,9 +2,9 @@
 //! edge's own name servers (`ns_targets`) and one `tunnel.<region>.<domain>` per region; an
 //! agent that dials one of those names (SNI) is taken by the agent ingress.
 
+use ferry_api::requests::{AgentIngressCreate as Create, AgentIngressUpdate as Update, Policy};
 use ferry_store::{AgentIngress, NewAgentIngress};
 use ferry_types::Hostname;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::openapi::{null_obj, policy, policy_input, s, strings};
@@ -13,50 +13,24 @@ use crate::validate;
 use crate::{described, managed};
 use crate::{ApiError, AppState};
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Create {
-    description: Option<String>,
-    metadata: Option<String>,
-    domain: Option<String>,
-    certificate_management_policy: Option<Policy>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Update {
-    description: Option<String>,
-    metadata: Option<String>,
-    certificate_management_policy: Option<Policy>,
-}
-
-/// `certificate_management_policy`: only Let's Encrypt is an authority.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Policy {
-    authority: Option<String>,
-    private_key_type: Option<String>,
-}
-
-impl Policy {
-    /// The stored form, with `default_key` when no key type is given.
-    pub(crate) fn resolve(self, default_key: &str) -> Result<Value, ApiError> {
-        let authority = self.authority.unwrap_or_else(|| "letsencrypt".into());
-        if authority != "letsencrypt" {
-            return Err(ApiError::field(
-                "certificate_management_policy.authority",
-                format!("{authority:?} is not supported; use \"letsencrypt\""),
-            ));
-        }
-        let key = self.private_key_type.unwrap_or_else(|| default_key.into());
-        if key != "rsa" && key != "ecdsa" {
-            return Err(ApiError::field(
-                "certificate_management_policy.private_key_type",
-                format!("{key:?} is not supported; use \"rsa\" or \"ecdsa\""),
-            ));
-        }
-        Ok(json!({ "authority": authority, "private_key_type": key }))
+/// A `certificate_management_policy` in its stored form, with `default_key` when no key type
+/// is given: only Let's Encrypt is an authority.
+pub(crate) fn resolve_policy(p: Policy, default_key: &str) -> Result<Value, ApiError> {
+    let authority = p.authority.unwrap_or_else(|| "letsencrypt".into());
+    if authority != "letsencrypt" {
+        return Err(ApiError::field(
+            "certificate_management_policy.authority",
+            format!("{authority:?} is not supported; use \"letsencrypt\""),
+        ));
     }
+    let key = p.private_key_type.unwrap_or_else(|| default_key.into());
+    if key != "rsa" && key != "ecdsa" {
+        return Err(ApiError::field(
+            "certificate_management_policy.private_key_type",
+            format!("{key:?} is not supported; use \"rsa\" or \"ecdsa\""),
+        ));
+    }
+    Ok(json!({ "authority": authority, "private_key_type": key }))
 }
 
 /// `tunnel.<region>.<domain>` for each region, this node's (`--region`) and then those of
@@ -122,7 +96,7 @@ impl Resource for AgentIngress {
             .map_err(|e| ApiError::field("domain", e))?
             .to_string();
         let cert_policy = match c.certificate_management_policy {
-            Some(p) => p.resolve("rsa")?,
+            Some(p) => resolve_policy(p, "rsa")?,
             None => Value::Null,
         };
         let (description, metadata) = described::created(c.description, c.metadata)?;
@@ -149,7 +123,7 @@ impl Resource for AgentIngress {
 
     async fn update(s: &AppState, a: &mut Self, u: Update) -> ApiResult<()> {
         if let Some(p) = u.certificate_management_policy {
-            a.cert_policy = p.resolve("rsa")?;
+            a.cert_policy = resolve_policy(p, "rsa")?;
             let id = a.id.to_string();
             a.cert_status = managed::apply(s, &id, &a.cert_policy, names(s, a)).await?;
         }

@@ -1,21 +1,13 @@
 //! `/api_keys`: bearer keys for this API. The token is in the create response only.
 
+use ferry_api::requests::{ApiKeyCreate as Create, DescribedUpdate};
 use ferry_store::ApiKey;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::described;
 use crate::openapi::{ns, s};
 use crate::resource::{ApiResult, Resource, Rest, Schemas};
 use crate::AppState;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Create {
-    description: Option<String>,
-    metadata: Option<String>,
-    owner_id: Option<String>,
-}
 
 fn render(s: &AppState, k: &ApiKey, token: Option<&str>) -> Value {
     described::item(s, k, json!({ "token": token, "owner_id": k.owner_id }))
@@ -24,7 +16,7 @@ fn render(s: &AppState, k: &ApiKey, token: Option<&str>) -> Value {
 impl Resource for ApiKey {
     const REST: Rest = Rest::new("/api_keys", "keys", "API key", "ApiKey");
     type Create = Create;
-    type Update = described::Update;
+    type Update = DescribedUpdate;
 
     fn render(s: &AppState, k: &Self) -> Value {
         render(s, k, None)
@@ -40,7 +32,7 @@ impl Resource for ApiKey {
         Ok(render(s, &k, Some(token.expose())))
     }
 
-    async fn update(_s: &AppState, k: &mut Self, u: described::Update) -> ApiResult<()> {
+    async fn update(_s: &AppState, k: &mut Self, u: DescribedUpdate) -> ApiResult<()> {
         described::patch(k, u.description, u.metadata)
     }
 

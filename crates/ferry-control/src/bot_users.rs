@@ -1,21 +1,13 @@
 //! `/bot_users`: owners of authtokens that belong to no person. Deactivating (or deleting) a
 //! bot revokes its authtokens: their live sessions are closed and they stop authenticating.
 
+use ferry_api::requests::BotUserBody as Body;
 use ferry_store::{BotUser, Credential, NewBotUser};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::openapi::{b, input, obj, s};
 use crate::resource::{ApiResult, Resource, Rest, Schemas};
 use crate::{ApiError, AppState};
-
-/// The create and the update body alike.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Body {
-    name: Option<String>,
-    active: Option<bool>,
-}
 
 fn check_name(name: &str) -> ApiResult<()> {
     crate::validate::description(name).map_err(|_| ApiError::field("name", "longer than 255 bytes"))

@@ -1,8 +1,8 @@
 //! `/certificate_authorities`: uploaded CA certificates for mutual TLS. The response carries
 //! the parsed subject, validity and key usages.
 
+use ferry_api::requests::{CertificateAuthorityCreate as Create, DescribedUpdate};
 use ferry_store::{CertificateAuthority, NewCertificateAuthority};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::described;
@@ -20,14 +20,6 @@ const SHOWN: &[&str] = &[
     "extended_key_usages",
 ];
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Create {
-    description: Option<String>,
-    metadata: Option<String>,
-    ca_pem: Option<String>,
-}
-
 impl Resource for CertificateAuthority {
     const REST: Rest = Rest::new(
         "/certificate_authorities",
@@ -36,7 +28,7 @@ impl Resource for CertificateAuthority {
         "CertificateAuthority",
     );
     type Create = Create;
-    type Update = described::Update;
+    type Update = DescribedUpdate;
 
     fn render(s: &AppState, c: &Self) -> Value {
         let mut fields = pem::shown(&c.parsed, SHOWN);
@@ -61,7 +53,7 @@ impl Resource for CertificateAuthority {
         ))
     }
 
-    async fn update(_s: &AppState, c: &mut Self, u: described::Update) -> ApiResult<()> {
+    async fn update(_s: &AppState, c: &mut Self, u: DescribedUpdate) -> ApiResult<()> {
         described::patch(c, u.description, u.metadata)
     }
 

@@ -1,32 +1,15 @@
 //! `/credentials`: authtokens for agents, with their `bind:` ACL. The token is in the create
 //! response only. Deleting one closes its live sessions.
 
+use ferry_api::requests::{CredentialCreate as Create, CredentialUpdate as Update};
 use ferry_store::{BotUser, Credential, NewCredential};
 use ferry_types::{acl, ErrorCode};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::described;
 use crate::openapi::{ns, s, strings};
 use crate::resource::{ApiResult, Resource, Rest, Schemas};
 use crate::{ApiError, AppState};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Create {
-    description: Option<String>,
-    metadata: Option<String>,
-    acl: Option<Vec<String>>,
-    owner_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Update {
-    description: Option<String>,
-    metadata: Option<String>,
-    acl: Option<Vec<String>>,
-}
 
 fn render(s: &AppState, c: &Credential, token: Option<&str>) -> Value {
     described::item(

@@ -6,7 +6,6 @@ use ferry_store::{
     AgentIngress, ApiKey, CertificateAuthority, Credential, ReservedAddr, ReservedDomain,
     TlsCertificate,
 };
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::openapi::{self, obj, s};
@@ -43,14 +42,6 @@ described!(
     ReservedDomain,
     TlsCertificate
 );
-
-/// The update body of a resource whose only changeable fields are these two.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Update {
-    pub description: Option<String>,
-    pub metadata: Option<String>,
-}
 
 /// A new resource's `description` and `metadata`, absent ones empty, both checked.
 pub(crate) fn created(

@@ -15,20 +15,15 @@ use axum::extract::{Path, State};
 use axum::http::Method;
 use axum::routing::post;
 use axum::Json;
+use ferry_api::requests::NoFields;
 use ferry_dnscheck::{Expectation, Verdict, Want};
 use ferry_store::{AgentIngress, ReservedDomain};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::body::JsonBody;
 use crate::openapi::{b, input, ns, obj, s, strings, Operation};
 use crate::resource::{find, ApiResult};
 use crate::{rfc3339, AppState};
-
-/// The body, when one is sent: `{}`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NoFields {}
 
 /// The two Check Status operations.
 pub(crate) fn operations() -> Vec<Operation> {

@@ -19,6 +19,13 @@ pub struct ApiError {
     pub msg: String,
 }
 
+/// A body [`ferry_api::parse`] refused, answered with its code and words.
+impl From<ferry_api::Refused> for ApiError {
+    fn from(r: ferry_api::Refused) -> Self {
+        Self::new(r.code, r.msg)
+    }
+}
+
 impl ApiError {
     /// An answer of any code; [`ApiError::not_found`] and [`ApiError::field`] word the two
     /// that every resource gives.

@@ -20,11 +20,15 @@ mod managed;
 mod openapi;
 mod page;
 mod pem;
+#[cfg(test)]
+mod request_schema_tests;
 mod reserved_addrs;
 mod reserved_domains;
 mod resource;
 #[cfg(test)]
 mod router_tests;
+#[cfg(test)]
+mod test_support;
 mod tls_certificates;
 mod validate;
 

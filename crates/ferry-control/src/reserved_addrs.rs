@@ -1,10 +1,10 @@
 //! `/reserved_addrs`: TCP addresses on the edge's port range. Outside dev mode a TCP endpoint
 //! that asks for an address gets it only when it is reserved here.
 
+use ferry_api::requests::{DescribedUpdate, ReservedAddrCreate as Create};
 use ferry_store::{NewReservedAddr, ReservedAddr};
 use ferry_types::ErrorCode;
 use rand::Rng;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::described;
@@ -13,14 +13,6 @@ use crate::resource::{ApiResult, Resource, Rest, Schemas};
 use crate::{ApiError, AppState};
 
 const REGIONS: &[&str] = &["us", "eu", "au", "ap", "jp", "in", "sa"];
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Create {
-    description: Option<String>,
-    metadata: Option<String>,
-    region: Option<String>,
-}
 
 /// A port of the TCP range that no reservation holds, tried from a random start.
 async fn free_addr(s: &AppState) -> Result<String, ApiError> {
@@ -49,7 +41,7 @@ impl Resource for ReservedAddr {
         "ReservedAddr",
     );
     type Create = Create;
-    type Update = described::Update;
+    type Update = DescribedUpdate;
 
     fn render(s: &AppState, a: &Self) -> Value {
         let fields = json!({
@@ -82,7 +74,7 @@ impl Resource for ReservedAddr {
         Ok(Self::render(s, &s.store.create::<ReservedAddr>(new).await?))
     }
 
-    async fn update(_s: &AppState, a: &mut Self, u: described::Update) -> ApiResult<()> {
+    async fn update(_s: &AppState, a: &mut Self, u: DescribedUpdate) -> ApiResult<()> {
         if u.description.is_none() && u.metadata.is_none() {
             return Err(ApiError::new(
                 ErrorCode::UpdateEmpty,

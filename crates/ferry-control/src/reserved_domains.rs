@@ -5,46 +5,20 @@
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::routing::delete;
+use ferry_api::requests::{
+    ReservedDomainCreate as Create, ReservedDomainUpdate as Update, ResolvesTo,
+};
 use ferry_store::{NewReservedDomain, ReservedDomain, TlsCertificate};
 use ferry_types::{ErrorCode, HostPattern, Hostname};
 use rand::Rng;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::agent_ingresses::Policy;
+use crate::agent_ingresses::resolve_policy;
 use crate::openapi::{b, input, ns, null_obj, obj, policy, policy_input, reference, s, Operation};
 use crate::resource::{find, ApiResult, Resource, Rest, Schemas};
 use crate::validate;
 use crate::{described, managed};
 use crate::{ApiError, AppState};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Create {
-    domain: Option<String>,
-    region: Option<String>,
-    description: Option<String>,
-    metadata: Option<String>,
-    certificate_id: Option<String>,
-    certificate_management_policy: Option<Policy>,
-    resolves_to: Option<Vec<ResolvesTo>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Update {
-    description: Option<String>,
-    metadata: Option<String>,
-    certificate_id: Option<String>,
-    certificate_management_policy: Option<Policy>,
-    resolves_to: Option<Vec<ResolvesTo>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ResolvesTo {
-    value: String,
-}
 
 fn resolves_to(v: Vec<ResolvesTo>) -> Value {
     Value::Array(v.into_iter().map(|r| json!({ "value": r.value })).collect())
@@ -142,7 +116,7 @@ impl Resource for ReservedDomain {
                     "cannot be given together with certificate_id",
                 ))
             }
-            (Some(p), true) => p.resolve("ecdsa")?,
+            (Some(p), true) => resolve_policy(p, "ecdsa")?,
             (None, true) if !own => {
                 json!({ "authority": "letsencrypt", "private_key_type": "ecdsa" })
             }
@@ -218,7 +192,7 @@ impl Resource for ReservedDomain {
             d.certificate_id = cert;
         }
         if let Some(p) = u.certificate_management_policy {
-            d.cert_policy = p.resolve("ecdsa")?;
+            d.cert_policy = resolve_policy(p, "ecdsa")?;
             d.certificate_id.clear();
         }
         if d.cert_policy != before_policy {

@@ -2,189 +2,26 @@
 //! error shapes, paging, and that the router and the OpenAPI document name the same
 //! operations. The end-to-end suite (tests/e2e/control.rs) covers the same API over HTTP.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
-use ferry_store::testing::ScratchDir;
-use ferry_store::Store;
+use axum::http::{Method, StatusCode};
+use ferry_dnscheck::{Answer, Kind};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
-use ferry_dnscheck::{Answer, Kind, LookupFuture, Lookups};
-
-use crate::{
-    router, AppState, CommandFailure, CommandFuture, ControlConfig, DnsFuture, Live, LiveSession,
-    LiveTunnel, SessionCommand,
-};
-
-/// No agents: the live views are empty.
-struct NoEdge;
-
-impl Live for NoEdge {
-    fn live_regions(&self) -> Vec<String> {
-        Vec::new()
-    }
-
-    fn sessions(&self) -> Vec<LiveSession> {
-        Vec::new()
-    }
-    fn tunnels(&self) -> Vec<LiveTunnel> {
-        Vec::new()
-    }
-    fn command<'a>(&'a self, _: &'a str, _: SessionCommand) -> CommandFuture<'a> {
-        Box::pin(async { Err(CommandFailure::NoSession) })
-    }
-    fn close_sessions_of(&self, _: &[String]) -> usize {
-        0
-    }
-    fn agent_ingresses_changed(&self, _: Vec<String>) {}
-    fn certificates_changed(&self) {}
-    fn dns_changed(&self) -> DnsFuture<'_> {
-        Box::pin(async {})
-    }
-}
-
-/// Check Status's lookups answered from a table the test fills; a name not in it does not
-/// exist (a wildcard's random label is matched by its parent, as a `*.` record would).
-struct Dns(std::sync::Mutex<std::collections::HashMap<(String, Kind), Answer>>);
-
-impl Lookups for Dns {
-    fn lookup<'a>(&'a self, name: &'a str, kind: Kind) -> LookupFuture<'a> {
-        let table = self.0.lock().expect("table");
-        let wildcard = name
-            .split_once('.')
-            .map(|(_, parent)| format!("*.{parent}"));
-        let answer = table
-            .get(&(name.to_string(), kind))
-            .or_else(|| wildcard.and_then(|w| table.get(&(w, kind))))
-            .cloned()
-            .unwrap_or(Answer::NoName);
-        Box::pin(async move { answer })
-    }
-}
-
-pub(crate) struct Api {
-    _dir: ScratchDir,
-    pub(crate) state: AppState,
-    dns_table: Arc<Dns>,
-    pub(crate) key: String,
-}
-
-impl Api {
-    pub(crate) async fn new() -> Self {
-        Self::with_live(Arc::new(NoEdge)).await
-    }
-
-    pub(crate) async fn with_live(live: Arc<dyn Live>) -> Self {
-        let dir = ScratchDir::new();
-        let store = Store::open_sqlite(&dir.path.join("ferry.db"))
-            .await
-            .expect("store")
-            .with_sealing_key(ferry_store::SealingKey::generate());
-        let (_, key) = store.create_api_key("", "", "").await.expect("key");
-        let dns_table = Arc::new(Dns(std::sync::Mutex::new(std::collections::HashMap::new())));
-        let config = ControlConfig {
-            public_base: "https://api.test".into(),
-            ns_targets: vec!["ns1.ferry.test".into(), "ns2.ferry.test".into()],
-            regions: vec!["us".into()],
-            base_domain: "ferry.test".into(),
-            tcp_public_host: "tcp.ferry.test".into(),
-            tcp_ports: (20000, 20100),
-            dns_check_resolver: None,
-            version: "0.0.0-test".into(),
-            started_at: std::time::SystemTime::now(),
-            listeners: vec![("HTTPS".into(), "127.0.0.1:443".into())],
-        };
-        Self {
-            _dir: dir,
-            state: AppState::new(store, config, live).with_dns_lookups(dns_table.clone()),
-            dns_table,
-            key: key.expose().to_string(),
-        }
-    }
-
-    pub(crate) async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("Authorization", format!("Bearer {}", self.key))
-            .header("Ngrok-Version", "2");
-        let body = match body {
-            Some(b) => {
-                req = req.header("Content-Type", "application/json");
-                Body::from(b.to_string())
-            }
-            None => Body::empty(),
-        };
-        let response = router(self.state.clone())
-            .oneshot(req.body(body).expect("request"))
-            .await
-            .expect("infallible");
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .expect("body");
-        let json = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).expect("JSON")
-        };
-        (status, json)
-    }
-}
-
-const SESSION: &str = "ts_0123456789abcdefghijABCDEFG";
-
-/// One agent session whose agent fails each command its own way.
-struct OneAgent;
-
-impl Live for OneAgent {
-    fn live_regions(&self) -> Vec<String> {
-        Vec::new()
-    }
-
-    fn sessions(&self) -> Vec<LiveSession> {
-        vec![LiveSession {
-            id: SESSION.into(),
-            credential_id: "cr_1".into(),
-            ip: "127.0.0.1".into(),
-            os: "linux".into(),
-            agent_version: "1".into(),
-            metadata: String::new(),
-            started_at: std::time::SystemTime::UNIX_EPOCH,
-        }]
-    }
-    fn tunnels(&self) -> Vec<LiveTunnel> {
-        Vec::new()
-    }
-    fn command<'a>(&'a self, _: &'a str, command: SessionCommand) -> CommandFuture<'a> {
-        Box::pin(async move {
-            Err(match command {
-                SessionCommand::Restart => CommandFailure::NoAnswer("no answer in 10s".into()),
-                SessionCommand::Stop => CommandFailure::Refused("busy".into()),
-                SessionCommand::Update => CommandFailure::Unsupported("not here".into()),
-            })
-        })
-    }
-    fn close_sessions_of(&self, _: &[String]) -> usize {
-        0
-    }
-    fn agent_ingresses_changed(&self, _: Vec<String>) {}
-    fn certificates_changed(&self) {}
-    fn dns_changed(&self) -> DnsFuture<'_> {
-        Box::pin(async {})
-    }
-}
+use crate::test_support::{found, self_signed, Api, Edge, SESSION};
+use crate::{CommandFailure, SessionCommand};
 
 #[tokio::test]
 async fn a_failed_agent_command_answers_by_what_went_wrong() {
-    let api = Api::with_live(Arc::new(OneAgent)).await;
+    let api = Api::with_live(Arc::new(Edge::with_agent(|command| {
+        Err(match command {
+            SessionCommand::Restart => CommandFailure::NoAnswer("no answer in 10s".into()),
+            SessionCommand::Stop => CommandFailure::Refused("busy".into()),
+            SessionCommand::Update => CommandFailure::Unsupported("not here".into()),
+        })
+    })))
+    .await;
     for (action, status, code) in [
         ("restart", 504, "ERR_FERRY_250"),
         ("stop", 502, "ERR_FERRY_249"),
@@ -445,54 +282,13 @@ async fn answers_have_the_fields_their_schemas_name() {
     }
 }
 
-/// A fresh certificate for "app.example.test" and its key; a CA's when `ca`.
-pub(crate) fn self_signed(ca: bool) -> rcgen::CertifiedKey {
-    let mut params =
-        rcgen::CertificateParams::new(vec!["app.example.test".to_owned()]).expect("params");
-    if ca {
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    }
-    let key_pair = rcgen::KeyPair::generate().expect("key");
-    let cert = params.self_signed(&key_pair).expect("sign");
-    rcgen::CertifiedKey { cert, key_pair }
-}
-
-/// No agents; counts the DNS rebuilds the API asks for.
-#[derive(Default)]
-struct CountsDns(std::sync::atomic::AtomicUsize);
-
-impl Live for CountsDns {
-    fn live_regions(&self) -> Vec<String> {
-        Vec::new()
-    }
-
-    fn sessions(&self) -> Vec<LiveSession> {
-        Vec::new()
-    }
-    fn tunnels(&self) -> Vec<LiveTunnel> {
-        Vec::new()
-    }
-    fn command<'a>(&'a self, _: &'a str, _: SessionCommand) -> CommandFuture<'a> {
-        Box::pin(async { Err(CommandFailure::NoSession) })
-    }
-    fn close_sessions_of(&self, _: &[String]) -> usize {
-        0
-    }
-    fn agent_ingresses_changed(&self, _: Vec<String>) {}
-    fn certificates_changed(&self) {}
-    fn dns_changed(&self) -> DnsFuture<'_> {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Box::pin(async {})
-    }
-}
-
 /// Every write to what DNS answers (agent ingresses, reserved domains) asks the edge for
 /// new zones before the API answers; other writes do not.
 #[tokio::test]
 async fn writes_to_dns_names_rebuild_the_zones_before_answering() {
-    let live = Arc::new(CountsDns::default());
+    let live = Arc::new(Edge::default());
     let api = Api::with_live(live.clone()).await;
-    let count = || live.0.load(std::sync::atomic::Ordering::SeqCst);
+    let count = || live.dns_rebuilds.load(Ordering::SeqCst);
     for (path, body) in [
         (
             "/agent_ingresses",
@@ -520,21 +316,6 @@ async fn writes_to_dns_names_rebuild_the_zones_before_answering() {
         .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(count(), before);
-}
-
-impl Api {
-    /// Check Status's lookup of `name` for `kind` answers `answer` from now on.
-    pub(crate) fn dns(&self, name: &str, kind: Kind, answer: Answer) {
-        self.dns_table
-            .0
-            .lock()
-            .expect("table")
-            .insert((name.to_string(), kind), answer);
-    }
-}
-
-pub(crate) fn found(v: &[&str]) -> Answer {
-    Answer::Found(v.iter().map(|s| s.to_string()).collect())
 }
 
 #[tokio::test]

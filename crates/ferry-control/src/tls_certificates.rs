@@ -1,8 +1,8 @@
 //! `/tls_certificates`: uploaded certificates (chain, leaf first) with their private keys.
 //! The key is kept for serving and never returned.
 
+use ferry_api::requests::{DescribedUpdate, TlsCertificateCreate as Create};
 use ferry_store::{NewTlsCertificate, TlsCertificate};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::described;
@@ -29,15 +29,6 @@ const SHOWN: &[&str] = &[
     "subject_country",
 ];
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Create {
-    description: Option<String>,
-    metadata: Option<String>,
-    certificate_pem: Option<String>,
-    private_key_pem: Option<String>,
-}
-
 impl Resource for TlsCertificate {
     const REST: Rest = Rest::new(
         "/tls_certificates",
@@ -46,7 +37,7 @@ impl Resource for TlsCertificate {
         "TlsCertificate",
     );
     type Create = Create;
-    type Update = described::Update;
+    type Update = DescribedUpdate;
 
     fn render(s: &AppState, c: &Self) -> Value {
         let mut fields = pem::shown(&c.parsed, SHOWN);
@@ -77,7 +68,7 @@ impl Resource for TlsCertificate {
         ))
     }
 
-    async fn update(_s: &AppState, c: &mut Self, u: described::Update) -> ApiResult<()> {
+    async fn update(_s: &AppState, c: &mut Self, u: DescribedUpdate) -> ApiResult<()> {
         described::patch(c, u.description, u.metadata)
     }
 

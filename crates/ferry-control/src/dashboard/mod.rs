@@ -27,9 +27,15 @@ pub struct OverTls;
 
 /// The dashboard's routes, merged into the API's router beside (not under) its Bearer check.
 pub(crate) fn routes() -> Router<AppState> {
+    use ferry_store::{
+        AgentIngress, ApiKey, BotUser, CertificateAuthority, Credential, ReservedDomain,
+        TlsCertificate,
+    };
+    use pages::check_status::{check, panel};
+    use pages::listed::{delete, list};
     use pages::{
-        agent_ingresses, api_keys, authtoken_edit, authtokens, bot_users, certificate_authorities,
-        domains, edge, live, sign_in, tls_certificates,
+        agent_ingresses, api_keys, authtoken_edit, authtokens, bot_users, certificates, domains,
+        edge, live, sign_in,
     };
     Router::new()
         .route("/", get(sign_in::page))
@@ -41,26 +47,32 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/dashboard", get(pages::home))
         .route(
             "/dashboard/domains",
-            get(domains::list).post(domains::create),
+            get(list::<ReservedDomain>).post(domains::create),
         )
-        .route("/dashboard/domains/{id}", get(domains::panel))
-        .route("/dashboard/domains/{id}/check", post(domains::check))
-        .route("/dashboard/domains/{id}/delete", post(domains::delete))
+        .route("/dashboard/domains/{id}", get(panel::<ReservedDomain>))
+        .route(
+            "/dashboard/domains/{id}/check",
+            post(check::<ReservedDomain>),
+        )
+        .route(
+            "/dashboard/domains/{id}/delete",
+            post(delete::<ReservedDomain>),
+        )
         .route(
             "/dashboard/agent-ingresses",
-            get(agent_ingresses::list).post(agent_ingresses::create),
+            get(list::<AgentIngress>).post(agent_ingresses::create),
         )
         .route(
             "/dashboard/agent-ingresses/{id}",
-            get(agent_ingresses::panel),
+            get(panel::<AgentIngress>),
         )
         .route(
             "/dashboard/agent-ingresses/{id}/check",
-            post(agent_ingresses::check),
+            post(check::<AgentIngress>),
         )
         .route(
             "/dashboard/agent-ingresses/{id}/delete",
-            post(agent_ingresses::delete),
+            post(delete::<AgentIngress>),
         )
         .route(
             "/dashboard/authtokens",
@@ -69,7 +81,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/dashboard/authtokens/new", get(authtokens::new))
         .route(
             "/dashboard/authtokens/{id}/delete",
-            post(authtokens::delete),
+            post(delete::<Credential>),
         )
         .route(
             "/dashboard/authtokens/{id}/edit",
@@ -77,7 +89,7 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route(
             "/dashboard/bot-users",
-            get(bot_users::list).post(bot_users::create),
+            get(list::<BotUser>).post(bot_users::create),
         )
         .route(
             "/dashboard/bot-users/{id}/deactivate",
@@ -87,22 +99,22 @@ pub(crate) fn routes() -> Router<AppState> {
             "/dashboard/api-keys",
             get(api_keys::list).post(api_keys::create),
         )
-        .route("/dashboard/api-keys/{id}/delete", post(api_keys::delete))
+        .route("/dashboard/api-keys/{id}/delete", post(delete::<ApiKey>))
         .route(
             "/dashboard/certificate-authorities",
-            get(certificate_authorities::list).post(certificate_authorities::create),
+            get(list::<CertificateAuthority>).post(certificates::create::<CertificateAuthority>),
         )
         .route(
             "/dashboard/certificate-authorities/{id}/delete",
-            post(certificate_authorities::delete),
+            post(delete::<CertificateAuthority>),
         )
         .route(
             "/dashboard/tls-certificates",
-            get(tls_certificates::list).post(tls_certificates::create),
+            get(list::<TlsCertificate>).post(certificates::create::<TlsCertificate>),
         )
         .route(
             "/dashboard/tls-certificates/{id}/delete",
-            post(tls_certificates::delete),
+            post(delete::<TlsCertificate>),
         )
         .route("/dashboard/live", get(live::page))
         .route("/dashboard/live/fragment", get(live::fragment_only))

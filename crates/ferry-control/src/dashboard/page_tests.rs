@@ -3,23 +3,19 @@
 //! the live view and the edge's status.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use axum::http::{Method, StatusCode};
 use ferry_dnscheck::Kind;
 use serde_json::json;
 
 use super::tests::Browser;
-use crate::router_tests::{found, self_signed, Api};
-use crate::{
-    CommandFailure, CommandFuture, DnsFuture, Live, LiveSession, LiveTunnel, SessionCommand,
-};
+use crate::test_support::{found, self_signed, Api, Edge, SESSION};
+use crate::{CommandFailure, SessionCommand};
 
 #[tokio::test]
 async fn an_agent_ingress_shows_its_ns_targets_and_checks_its_delegation() {
     let api = Api::new().await;
-    let mut b = Browser::new(&api);
-    b.sign_in(&api.key).await;
+    let mut b = Browser::signed_in(&api).await;
     let csrf = b.csrf().await;
     let form = [
         ("csrf", csrf.as_str()),
@@ -47,11 +43,8 @@ async fn an_agent_ingress_shows_its_ns_targets_and_checks_its_delegation() {
     // Taken: refused beside the field, with the code.
     let page = b.post("/dashboard/agent-ingresses", &form).await;
     assert_eq!(page.status, StatusCode::CONFLICT);
-    let at = page
-        .html
-        .find("id=\"domain-error\"")
-        .expect("beside Domain");
-    assert!(page.html[at..].contains("ERR_FERRY_"), "{}", page.html);
+    let beside = page.error_beside("domain");
+    assert!(beside.contains("ERR_FERRY_"), "{}", page.html);
 
     let check = format!("{panel_path}/check");
     let page = b.post(&check, &[("csrf", &csrf)]).await;
@@ -79,8 +72,7 @@ async fn an_agent_ingress_shows_its_ns_targets_and_checks_its_delegation() {
 #[tokio::test]
 async fn a_ca_is_uploaded_as_a_file_or_pasted_and_a_key_is_refused_beside_the_field() {
     let api = Api::new().await;
-    let mut b = Browser::new(&api);
-    b.sign_in(&api.key).await;
+    let mut b = Browser::signed_in(&api).await;
     let csrf = b.csrf().await;
     let ca = self_signed(true);
     let path = "/dashboard/certificate-authorities";
@@ -94,12 +86,9 @@ async fn a_ca_is_uploaded_as_a_file_or_pasted_and_a_key_is_refused_beside_the_fi
         )
         .await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
-    let at = page
-        .html
-        .find("id=\"ca_pem-error\"")
-        .expect("beside the field");
-    assert!(page.html[at..].contains("private key"), "{}", page.html);
-    assert!(page.html[at..].contains("ERR_FERRY_"), "{}", page.html);
+    let beside = page.error_beside("ca_pem");
+    assert!(beside.contains("private key"), "{}", page.html);
+    assert!(beside.contains("ERR_FERRY_"), "{}", page.html);
 
     // A file that is no PEM.
     let page = b
@@ -151,8 +140,7 @@ async fn a_ca_is_uploaded_as_a_file_or_pasted_and_a_key_is_refused_beside_the_fi
 #[tokio::test]
 async fn a_tls_certificate_is_uploaded_with_its_key_and_shows_its_names() {
     let api = Api::new().await;
-    let mut b = Browser::new(&api);
-    b.sign_in(&api.key).await;
+    let mut b = Browser::signed_in(&api).await;
     let csrf = b.csrf().await;
     let leaf = self_signed(false);
     let (cert, key) = (leaf.cert.pem(), leaf.key_pair.serialize_pem());
@@ -170,15 +158,8 @@ async fn a_tls_certificate_is_uploaded_with_its_key_and_shows_its_names() {
         )
         .await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
-    let at = page
-        .html
-        .find("id=\"private_key_pem-error\"")
-        .expect("beside the key");
-    assert!(
-        page.html[at..].contains("not a private key"),
-        "{}",
-        page.html
-    );
+    let beside = page.error_beside("private_key_pem");
+    assert!(beside.contains("not a private key"), "{}", page.html);
 
     let page = b
         .post_multipart(
@@ -212,8 +193,7 @@ async fn an_authtokens_acl_and_description_are_edited_through_the_rest_patch() {
         )
         .await;
     let id = c["id"].as_str().expect("id");
-    let mut b = Browser::new(&api);
-    b.sign_in(&api.key).await;
+    let mut b = Browser::signed_in(&api).await;
     let list = b.get("/dashboard/authtokens").await;
     let edit = format!("/dashboard/authtokens/{id}/edit");
     assert!(list.html.contains(&edit), "{}", list.html);
@@ -225,11 +205,8 @@ async fn an_authtokens_acl_and_description_are_edited_through_the_rest_patch() {
         .post(&edit, &[("csrf", &csrf), ("acl", "connect:nope")])
         .await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
-    let at = page
-        .html
-        .find("id=\"acl-error\"")
-        .expect("beside ACL Rules");
-    assert!(page.html[at..].contains("ERR_FERRY_244"), "{}", page.html);
+    let beside = page.error_beside("acl");
+    assert!(beside.contains("ERR_FERRY_244"), "{}", page.html);
 
     let page = b
         .post(
@@ -259,8 +236,7 @@ async fn a_bot_user_is_deactivated_as_the_rest_patch_does() {
         .call(Method::POST, "/bot_users", Some(json!({ "name": "ci" })))
         .await;
     let id = bot["id"].as_str().expect("id");
-    let mut b = Browser::new(&api);
-    b.sign_in(&api.key).await;
+    let mut b = Browser::signed_in(&api).await;
     let page = b.get("/dashboard/bot-users").await;
     assert!(page.html.contains("Deactivate"), "{}", page.html);
     let csrf = page.csrf();
@@ -279,64 +255,14 @@ async fn a_bot_user_is_deactivated_as_the_rest_patch_does() {
     assert!(!page.html.contains(">Deactivate<"), "{}", page.html);
 }
 
-/// One agent with one tunnel; records the commands it is sent.
-#[derive(Default)]
-struct Agent(std::sync::Mutex<Vec<(String, SessionCommand)>>);
-
-const SESSION: &str = "ts_0123456789abcdefghijABCDEFG";
-
-impl Live for Agent {
-    fn live_regions(&self) -> Vec<String> {
-        Vec::new()
-    }
-
-    fn sessions(&self) -> Vec<LiveSession> {
-        vec![LiveSession {
-            id: SESSION.into(),
-            credential_id: "cr_1".into(),
-            ip: "192.0.2.7".into(),
-            os: "linux".into(),
-            agent_version: "3.19.0".into(),
-            metadata: String::new(),
-            started_at: SystemTime::UNIX_EPOCH,
-        }]
-    }
-    fn tunnels(&self) -> Vec<LiveTunnel> {
-        vec![LiveTunnel {
-            id: "tn_1".into(),
-            session_id: SESSION.into(),
-            public_url: "https://app.customer1.example.com".into(),
-            proto: "https".into(),
-            metadata: String::new(),
-            forwards_to: "http://localhost:8080".into(),
-            started_at: SystemTime::UNIX_EPOCH,
-        }]
-    }
-    fn command<'a>(&'a self, id: &'a str, command: SessionCommand) -> CommandFuture<'a> {
-        self.0.lock().expect("log").push((id.to_string(), command));
-        Box::pin(async move {
-            match command {
-                SessionCommand::Update => Err(CommandFailure::Unsupported("not here".into())),
-                _ => Ok(()),
-            }
-        })
-    }
-    fn close_sessions_of(&self, _: &[String]) -> usize {
-        0
-    }
-    fn agent_ingresses_changed(&self, _: Vec<String>) {}
-    fn certificates_changed(&self) {}
-    fn dns_changed(&self) -> DnsFuture<'_> {
-        Box::pin(async {})
-    }
-}
-
 #[tokio::test]
 async fn the_live_page_shows_sessions_and_endpoints_and_sends_the_rest_actions() {
-    let agent = Arc::new(Agent::default());
+    let agent = Arc::new(Edge::with_agent(|command| match command {
+        SessionCommand::Update => Err(CommandFailure::Unsupported("not here".into())),
+        _ => Ok(()),
+    }));
     let api = Api::with_live(agent.clone()).await;
-    let mut b = Browser::new(&api);
-    b.sign_in(&api.key).await;
+    let mut b = Browser::signed_in(&api).await;
     let page = b.get("/dashboard/live").await;
     for shown in [
         SESSION,
@@ -370,7 +296,7 @@ async fn the_live_page_shows_sessions_and_endpoints_and_sends_the_rest_actions()
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     assert!(page.html.contains("ERR_FERRY_248"), "{}", page.html);
     assert_eq!(
-        *agent.0.lock().expect("log"),
+        *agent.commands.lock().expect("log"),
         [
             (SESSION.to_string(), SessionCommand::Restart),
             (SESSION.to_string(), SessionCommand::Update)
@@ -386,7 +312,7 @@ async fn the_live_page_shows_sessions_and_endpoints_and_sends_the_rest_actions()
 
 #[tokio::test]
 async fn the_edge_page_shows_version_listeners_database_counts_and_expiring_certificates() {
-    let api = Api::with_live(Arc::new(Agent::default())).await;
+    let api = Api::with_live(Arc::new(Edge::with_agent(|_| Ok(())))).await;
     // A certificate that expires in 10 days.
     let mut params =
         rcgen::CertificateParams::new(vec!["soon.example.test".to_owned()]).expect("params");
@@ -401,8 +327,7 @@ async fn the_edge_page_shows_version_listeners_database_counts_and_expiring_cert
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{v}");
-    let mut b = Browser::new(&api);
-    b.sign_in(&api.key).await;
+    let mut b = Browser::signed_in(&api).await;
     let page = b.get("/dashboard/edge").await;
     for shown in [
         "0.0.0-test",

@@ -8,11 +8,10 @@ use axum::body::Body;
 use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use serde_json::json;
-use tower::ServiceExt;
 
 use super::OverTls;
 use crate::router;
-use crate::router_tests::Api;
+use crate::test_support::{answer, Api};
 
 /// A browser without JavaScript: a cookie jar and forms.
 pub(super) struct Browser<'a> {
@@ -44,6 +43,15 @@ impl Page {
             + 19;
         let len = self.html[start..].find('"').expect("end of value");
         self.html[start..start + len].to_string()
+    }
+
+    /// The HTML from the error beside `field` to the end, where that error's words are.
+    pub(super) fn error_beside(&self, field: &str) -> &str {
+        let at = self
+            .html
+            .find(&format!("id=\"{field}-error\""))
+            .unwrap_or_else(|| panic!("no error beside {field}: {}", self.html));
+        &self.html[at..]
     }
 
     pub(super) fn cookies(&self) -> Vec<&str> {
@@ -123,15 +131,10 @@ impl<'a> Browser<'a> {
         } else {
             app
         };
-        let response = app
-            .oneshot(req.body(body).expect("request"))
-            .await
-            .expect("infallible");
-        let (parts, body) = response.into_parts();
-        let bytes = axum::body::to_bytes(body, usize::MAX).await.expect("body");
+        let (status, headers, bytes) = answer(app, req.body(body).expect("request")).await;
         let page = Page {
-            status: parts.status,
-            headers: parts.headers,
+            status,
+            headers,
             html: String::from_utf8_lossy(&bytes).into_owned(),
         };
         for c in page.cookies() {
@@ -153,6 +156,13 @@ impl<'a> Browser<'a> {
 
     pub(super) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         self.send(Method::POST, path, Some(form)).await
+    }
+
+    /// A browser signed in with the API's own key.
+    pub(super) async fn signed_in(api: &'a Api) -> Self {
+        let mut b = Self::new(api);
+        b.sign_in(&api.key).await;
+        b
     }
 
     /// Signs in with `key` through the sign-in form.
@@ -291,8 +301,7 @@ async fn sign_in_without_its_own_form_token_is_refused() {
 #[tokio::test]
 async fn a_write_without_the_session_csrf_token_is_refused() {
     let api = Api::new().await;
-    let mut b = Browser::new(&api);
-    b.sign_in(&api.key).await;
+    let mut b = Browser::signed_in(&api).await;
     for form in [
         vec![("name", "bot")],
         vec![("name", "bot"), ("csrf", "wrong")],
@@ -319,8 +328,7 @@ async fn a_write_without_the_session_csrf_token_is_refused() {
 #[tokio::test]
 async fn sign_out_and_a_deleted_api_key_end_the_session() {
     let api = Api::new().await;
-    let mut b = Browser::new(&api);
-    b.sign_in(&api.key).await;
+    let mut b = Browser::signed_in(&api).await;
     let csrf = b.csrf().await;
     let session = b.jar["ferry_session"].clone();
     let page = b.post("/dashboard/sign-out", &[("csrf", &csrf)]).await;
@@ -345,8 +353,7 @@ async fn sign_out_and_a_deleted_api_key_end_the_session() {
 #[tokio::test]
 async fn an_authtoken_is_created_with_the_rest_rules_and_shown_once() {
     let api = Api::new().await;
-    let mut b = Browser::new(&api);
-    b.sign_in(&api.key).await;
+    let mut b = Browser::signed_in(&api).await;
     let csrf = b.csrf().await;
     let page = b
         .post(
@@ -359,11 +366,8 @@ async fn an_authtoken_is_created_with_the_rest_rules_and_shown_once() {
         )
         .await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
-    let at = page
-        .html
-        .find("id=\"acl-error\"")
-        .expect("the error beside ACL Rules");
-    assert!(page.html[at..].contains("ERR_FERRY_244"), "{}", page.html);
+    let beside = page.error_beside("acl");
+    assert!(beside.contains("ERR_FERRY_244"), "{}", page.html);
 
     let page = b
         .post(
@@ -390,8 +394,7 @@ async fn an_authtoken_is_created_with_the_rest_rules_and_shown_once() {
 #[tokio::test]
 async fn a_taken_domain_is_refused_beside_its_field_with_the_code() {
     let api = Api::new().await;
-    let mut b = Browser::new(&api);
-    b.sign_in(&api.key).await;
+    let mut b = Browser::signed_in(&api).await;
     let csrf = b.csrf().await;
     let form = [
         ("csrf", csrf.as_str()),
@@ -408,16 +411,9 @@ async fn a_taken_domain_is_refused_beside_its_field_with_the_code() {
 
     let page = b.post("/dashboard/domains", &form).await;
     assert_eq!(page.status, StatusCode::CONFLICT);
-    let at = page
-        .html
-        .find("id=\"domain-error\"")
-        .expect("the error beside Domain");
-    assert!(
-        page.html[at..].contains("is already reserved"),
-        "{}",
-        page.html
-    );
-    assert!(page.html[at..].contains("ERR_FERRY_242"), "{}", page.html);
+    let beside = page.error_beside("domain");
+    assert!(beside.contains("is already reserved"), "{}", page.html);
+    assert!(beside.contains("ERR_FERRY_242"), "{}", page.html);
     // The field keeps what was typed.
     assert!(
         page.html.contains("value=\"*.customer1.example.com\""),

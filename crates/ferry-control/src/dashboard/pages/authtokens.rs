@@ -2,82 +2,88 @@
 //! Authtoken" with an "Owner" (the bot users and the signed-in key's owner); the new token
 //! shown once, with a copy button; revoke.
 
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Query, State};
+use axum::response::Response;
 use ferry_store::{BotUser, Credential};
 use maud::html;
 use serde_json::json;
 
-use super::{
-    body, csrf_field, older, owner_name, problem, see, shell, shown_once, Before, FormError,
-};
+use super::form::{row_button, Field};
+use super::listed::{create as create_one, form_page, list_page, older, Before, OnDashboard};
+use super::{csrf_field, owner_name, problem, show_created, shown_once, FormError};
 use crate::dashboard::csrf::Posted;
-use crate::dashboard::session::{Shown, Signed};
-use crate::resource::{delete_one, Resource};
-use crate::{ApiError, AppState};
+use crate::dashboard::session::Signed;
+use crate::AppState;
 
-const NAV: &str = "Authtokens";
 const PAGE: &str = "authtokens";
+
+/// The "ACL Rules" field: one rule a line, sent as the REST body's `acl` list.
+pub(super) fn acl_field<'a>(entered: &'a str, hint: &'a str) -> Field<'a> {
+    Field::new("acl", "ACL Rules", entered)
+        .rows(3)
+        .placeholder("bind:*.customer1.example.com")
+        .hint(hint)
+}
+
+/// The rules of an "ACL Rules" field: its lines that are not blank, trimmed.
+pub(super) fn acl_rules(entered: &str) -> Vec<&str> {
+    entered
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect()
+}
 
 pub(crate) async fn list(
     State(s): State<AppState>,
     signed: Signed,
     Query(before): Query<Before>,
 ) -> Response {
-    let loaded = async {
-        Ok::<_, ApiError>((
-            s.store.list::<Credential>(&before.page()).await?,
-            s.store.all::<BotUser>().await?,
-        ))
-    }
-    .await;
-    let (listed, bots) = match loaded {
-        Ok(l) => l,
-        Err(e) => return problem(e),
+    let bots = match s.store.all::<BotUser>().await {
+        Ok(b) => b,
+        Err(e) => return problem(e.into()),
     };
     let new = match signed.take_shown(&s, PAGE).await {
         Ok(new) => new,
         Err(e) => return problem(e),
     };
-    let body = html! {
-        h1 { "Authtokens" }
-        @if let Some(new) = &new {
-            (shown_once("Your new authtoken", "Copy it now: it will not be shown again.", new))
-        }
-        p { a.button href="/dashboard/authtokens/new" { "Add a Tunnel Authtoken" } }
-        @if listed.items.is_empty() {
-            p { "No authtokens yet." }
-        } @else {
-            table {
-                thead { tr { th { "ID" } th { "Description" } th { "Owner" } th { "ACL Rules" } th { "Created" } th { span.hint { "Actions" } } } }
-                tbody {
-                    @for c in &listed.items {
-                        tr {
-                            td data-label="ID" { code { (c.id) } }
-                            td data-label="Description" { (c.description) }
-                            td data-label="Owner" { (owner_name(&bots, &c.owner_id)) }
-                            td data-label="ACL Rules" {
-                                @if c.acl.is_empty() { "none (any name)" }
-                                @for rule in &c.acl { code { (rule) } " " }
-                            }
-                            td data-label="Created" { (c.created_at) }
-                            td {
-                                a href={ "/dashboard/authtokens/" (c.id) "/edit" } aria-label={ "Edit " (c.id) } { "Edit" }
-                                " "
-                                form.inline method="post" action={ "/dashboard/authtokens/" (c.id) "/delete" } {
-                                    (csrf_field(&signed.csrf))
-                                    button.danger type="submit" aria-label={ "Revoke " (c.id) } { "Revoke" }
+    list_page::<Credential>(&s, &signed, before, None, |listed, _| {
+        html! {
+            h1 { "Authtokens" }
+            @if let Some(new) = &new {
+                (shown_once("Your new authtoken", "Copy it now: it will not be shown again.", new))
+            }
+            p { a.button href="/dashboard/authtokens/new" { "Add a Tunnel Authtoken" } }
+            @if listed.items.is_empty() {
+                p { "No authtokens yet." }
+            } @else {
+                table {
+                    thead { tr { th { "ID" } th { "Description" } th { "Owner" } th { "ACL Rules" } th { "Created" } th { span.hint { "Actions" } } } }
+                    tbody {
+                        @for c in &listed.items {
+                            tr {
+                                td data-label="ID" { code { (c.id) } }
+                                td data-label="Description" { (c.description) }
+                                td data-label="Owner" { (owner_name(&bots, &c.owner_id)) }
+                                td data-label="ACL Rules" {
+                                    @if c.acl.is_empty() { "none (any name)" }
+                                    @for rule in &c.acl { code { (rule) } " " }
+                                }
+                                td data-label="Created" { (c.created_at) }
+                                td {
+                                    a href={ "/dashboard/authtokens/" (c.id) "/edit" } aria-label={ "Edit " (c.id) } { "Edit" }
+                                    " "
+                                    (row_button(&signed.csrf, &format!("/dashboard/authtokens/{}/delete", c.id), "Revoke", c.id.as_str()))
                                 }
                             }
                         }
                     }
                 }
             }
+            (older(listed))
         }
-        (older("/dashboard/authtokens", listed.more, listed.items.last().map(|c| c.id.as_str())))
-    };
-    shell("Authtokens", Some(&signed), NAV, body).into_response()
+    })
+    .await
 }
 
 /// What the form held, to show it again beside an error.
@@ -102,8 +108,6 @@ async fn form(
         Ok(b) => b,
         Err(e) => return problem(e.into()),
     };
-    let status = error.as_ref().map_or(StatusCode::OK, FormError::status);
-    let e = error.as_ref();
     // The signed-in key's owner first, then every bot user.
     let own = &signed.key.owner_id;
     let selected = entered.owner_id.clone().unwrap_or_else(|| own.clone());
@@ -113,41 +117,34 @@ async fn form(
             .filter(|b| b.id.as_str() != own)
             .map(|b| (b.id.to_string(), owner_name(&bots, b.id.as_str()))),
     );
-    let body = html! {
-        p { a href="/dashboard/authtokens" { "← Back" } }
-        h1 { "Add a Tunnel Authtoken" }
-        form.stack method="post" action="/dashboard/authtokens" {
-            (csrf_field(&signed.csrf))
-            (FormError::at(e, None))
-            div {
-                label for="description" { "Description" }
-                input #description name="description" value=(entered.description) aria-describedby="description-error";
-                (FormError::at(e, Some("description")))
-            }
-            div {
-                label for="owner_id" { "Owner" }
-                select #owner_id name="owner_id" aria-describedby="owner_id-error" {
-                    @for (id, name) in &owners {
-                        option value=(id) selected[*id == selected] { (name) }
+    form_page(
+        "Add a Tunnel Authtoken",
+        signed,
+        Credential::NAV,
+        error,
+        |e| {
+            html! {
+                p { a href="/dashboard/authtokens" { "← Back" } }
+                h1 { "Add a Tunnel Authtoken" }
+                form.stack method="post" action="/dashboard/authtokens" {
+                    (csrf_field(&signed.csrf))
+                    (FormError::at(e, None))
+                    (Field::new("description", "Description", &entered.description).show(e))
+                    div {
+                        label for="owner_id" { "Owner" }
+                        select #owner_id name="owner_id" aria-describedby="owner_id-error" {
+                            @for (id, name) in &owners {
+                                option value=(id) selected[*id == selected] { (name) }
+                            }
+                        }
+                        (FormError::at(e, Some("owner_id")))
                     }
+                    (acl_field(&entered.acl, "One rule a line, such as bind:*.customer1.example.com; none lets the token bind any name.").show(e))
+                    div { button type="submit" { "Save" } }
                 }
-                (FormError::at(e, Some("owner_id")))
             }
-            div {
-                label for="acl" { "ACL Rules" }
-                textarea #acl name="acl" rows="3" placeholder="bind:*.customer1.example.com"
-                    aria-describedby="acl-hint acl-error" { (entered.acl) }
-                p.hint #acl-hint { "One rule a line, such as bind:*.customer1.example.com; none lets the token bind any name." }
-                (FormError::at(e, Some("acl")))
-            }
-            div { button type="submit" { "Save" } }
-        }
-    };
-    (
-        status,
-        shell("Add a Tunnel Authtoken", Some(signed), NAV, body),
+        },
     )
-        .into_response()
 }
 
 /// Creates one as `POST /credentials` does; its token waits for the list page, once.
@@ -158,45 +155,13 @@ pub(crate) async fn create(State(s): State<AppState>, posted: Posted) -> Respons
         owner_id: Some(f.get("owner_id")),
         acl: f.get("acl"),
     };
-    let acl: Vec<&str> = entered
-        .acl
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    let created = async {
-        let c = body(json!({
-            "description": entered.description,
-            "owner_id": entered.owner_id,
-            "acl": acl,
-        }))?;
-        <Credential as Resource>::create(&s, c).await
-    }
-    .await;
-    match created {
-        Ok(v) => {
-            let shown = Shown {
-                page: PAGE,
-                id: v["id"].as_str().unwrap_or_default().to_string(),
-                token: v["token"].as_str().unwrap_or_default().to_string(),
-            };
-            if let Err(e) = posted.signed.show_once(&s, shown).await {
-                return problem(e);
-            }
-            see("/dashboard/authtokens")
-        }
+    let fields = json!({
+        "description": entered.description,
+        "owner_id": entered.owner_id,
+        "acl": acl_rules(&entered.acl),
+    });
+    match create_one::<Credential>(&s, fields).await {
+        Ok(v) => show_created(&s, &posted.signed, PAGE, &v, "/dashboard/authtokens").await,
         Err(e) => form(&s, &posted.signed, entered, Some(FormError(e))).await,
-    }
-}
-
-/// Revokes one as `DELETE /credentials/{id}` does: its agents are disconnected.
-pub(crate) async fn delete(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    _posted: Posted,
-) -> Response {
-    match delete_one::<Credential>(&s, &id).await {
-        Ok(()) => see("/dashboard/authtokens"),
-        Err(e) => problem(e),
     }
 }

@@ -1,51 +1,49 @@
-//! The pages: one file per part of the navigation, and here what they share: the page shell
-//! with the navigation (the guides' words), errors shown in words with their code, and the
-//! request bodies built from a form for the REST API's own create functions.
+//! The pages: one file per part of the navigation, and here what they all share: the page
+//! shell with the navigation (the guides' words) and errors shown in words with their code.
 
 pub(super) mod agent_ingresses;
 pub(super) mod api_keys;
 pub(super) mod authtoken_edit;
 pub(super) mod authtokens;
 pub(super) mod bot_users;
-pub(super) mod certificate_authorities;
-mod certificates;
+mod certificate_authorities;
+pub(super) mod certificates;
+pub(super) mod check_status;
 pub(super) mod domains;
 pub(super) mod edge;
+mod form;
+pub(super) mod listed;
 pub(super) mod live;
 pub(super) mod sign_in;
-pub(super) mod tls_certificates;
+mod tls_certificates;
 
 use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use ferry_store::{BotUser, Page};
+use ferry_store::{
+    AgentIngress, ApiKey, BotUser, CertificateAuthority, Credential, ReservedDomain, TlsCertificate,
+};
 use ferry_types::ErrorCode;
 use maud::{html, Markup, DOCTYPE};
-use serde::de::DeserializeOwned;
+use serde_json::Value;
 
+use self::listed::OnDashboard;
 use super::csrf;
-use super::session::Signed;
-use crate::ApiError;
+use super::session::{Shown, Signed};
+use crate::{ApiError, AppState};
 
 /// The entries of the navigation, in the guides' words, with their paths.
 const NAV: [(&str, &str); 9] = [
-    ("Domains", "/dashboard/domains"),
-    ("Agent Ingresses", "/dashboard/agent-ingresses"),
-    ("Authtokens", "/dashboard/authtokens"),
-    ("Bot Users", "/dashboard/bot-users"),
-    ("API Keys", "/dashboard/api-keys"),
-    (
-        "Certificate Authorities",
-        "/dashboard/certificate-authorities",
-    ),
-    ("TLS Certificates", "/dashboard/tls-certificates"),
+    (ReservedDomain::NAV, ReservedDomain::PATH),
+    (AgentIngress::NAV, AgentIngress::PATH),
+    (Credential::NAV, Credential::PATH),
+    (BotUser::NAV, BotUser::PATH),
+    (ApiKey::NAV, ApiKey::PATH),
+    (CertificateAuthority::NAV, CertificateAuthority::PATH),
+    (TlsCertificate::NAV, TlsCertificate::PATH),
     ("Live", "/dashboard/live"),
     ("Edge", "/dashboard/edge"),
 ];
-
-/// How many rows a list shows at a time; "Older" pages on by ID, as the REST API does.
-const PAGE_SIZE: u32 = 50;
-
 /// A whole page: `current` is the navigation entry it belongs to; a signed-out page (sign-in,
 /// an error) has no navigation.
 pub(crate) fn shell(title: &str, signed: Option<&Signed>, current: &str, body: Markup) -> Markup {
@@ -144,46 +142,6 @@ impl FormError {
     }
 }
 
-/// A REST request body built from a form, decoded into the REST API's own struct, so the
-/// same fields are accepted and refused.
-pub(crate) fn body<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiError> {
-    serde_json::from_value(v).map_err(|e| ApiError::new(ErrorCode::FieldInvalid, e.to_string()))
-}
-
-/// The page of a list that `before` (an ID from an "Older" link) asks for.
-pub(crate) fn page(before: Option<String>) -> Page {
-    Page {
-        before_id: before.filter(|b| !b.is_empty()),
-        limit: PAGE_SIZE,
-    }
-}
-
-/// The "Older" link of a list whose last row is `last`, when older rows remain.
-pub(crate) fn older(path: &str, more: bool, last: Option<&str>) -> Markup {
-    html! {
-        @if let (true, Some(last)) = (more, last) {
-            p { a href={ (path) "?before=" (last) } { "Older" } }
-        }
-    }
-}
-
-/// The `?before=` of a list page.
-#[derive(serde::Deserialize)]
-pub(crate) struct Before {
-    before: Option<String>,
-}
-
-impl Before {
-    /// The first page: what a form shown again beside its error lists.
-    pub(crate) fn none() -> Self {
-        Before { before: None }
-    }
-
-    pub(crate) fn page(self) -> Page {
-        page(self.before)
-    }
-}
-
 /// An owner as a page names it: a bot user's name, or the operator's own account.
 pub(crate) fn owner_name(bots: &[BotUser], owner_id: &str) -> String {
     if owner_id.is_empty() {
@@ -257,8 +215,28 @@ pub(crate) async fn copy_js() -> Response {
         .into_response()
 }
 
+/// After a secret was created (`created`, the REST answer with its `id` and `token`): kept for
+/// the list page at `path` to show once, then that page.
+pub(crate) async fn show_created(
+    s: &AppState,
+    signed: &Signed,
+    page: &'static str,
+    created: &Value,
+    path: &str,
+) -> Response {
+    let shown = Shown {
+        page,
+        id: created["id"].as_str().unwrap_or_default().to_string(),
+        token: created["token"].as_str().unwrap_or_default().to_string(),
+    };
+    match signed.show_once(s, shown).await {
+        Ok(()) => see(path),
+        Err(e) => problem(e),
+    }
+}
+
 /// A secret shown once, with a copy button (hidden until the script shows it).
-pub(crate) fn shown_once(title: &str, note: &str, shown: &super::session::Shown) -> Markup {
+pub(crate) fn shown_once(title: &str, note: &str, shown: &Shown) -> Markup {
     html! {
         section.panel.success role="status" {
             h2 { (title) }
