@@ -5,6 +5,10 @@
 //! clock like every lease; a name's row is the claim on it, so two nodes can never both hand
 //! out one name.
 
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::record::{self, Cell::Int, Cell::Text};
 use crate::{Store, StoreError};
 
 /// One registration of one node, as [`Store::register_node`] returned its epoch: what every
@@ -71,30 +75,6 @@ const SESSION_COLUMNS: &str =
 const NAME_COLUMNS: &str = "h.name, h.tunnel_id, h.session_id, h.node, n.cluster_addr, \
                             h.public_url, h.proto, h.metadata, h.forwards_to, h.started_at";
 
-type SessionRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-);
-type NameRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-);
-
 impl Store {
     /// The condition that the registration which wrote the row `table` (aliased) still holds
     /// its lease.
@@ -108,24 +88,29 @@ impl Store {
 
     /// Records a session `by` holds (a new one, or one moved here).
     pub async fn hold_session(&self, by: &Holder, s: &HeldSession) -> Result<(), StoreError> {
-        sqlx::query(
+        let query = sqlx::query(
             "INSERT INTO held_sessions (id, node, epoch, credential_id, remote, os, \
              agent_version, metadata, client_type, started_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              ON CONFLICT (id) DO UPDATE SET node = excluded.node, epoch = excluded.epoch",
-        )
-        .bind(s.id.clone())
-        .bind(by.node.clone())
-        .bind(by.epoch)
-        .bind(s.credential_id.clone())
-        .bind(s.remote.clone())
-        .bind(s.os.clone())
-        .bind(s.agent_version.clone())
-        .bind(s.metadata.clone())
-        .bind(s.client_type.clone())
-        .bind(s.started_at_ms)
-        .execute(&self.pool)
-        .await?;
+        );
+        let cells = [
+            Text(s.id.clone()),
+            Text(by.node.clone()),
+            Int(by.epoch),
+            Text(s.credential_id.clone()),
+            Text(s.remote.clone()),
+            Text(s.os.clone()),
+            Text(s.agent_version.clone()),
+            Text(s.metadata.clone()),
+            Text(s.client_type.clone()),
+            Int(s.started_at_ms),
+        ];
+        cells
+            .into_iter()
+            .fold(query, record::bind)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -160,17 +145,21 @@ impl Store {
              WHERE held_names.tunnel_id = excluded.tunnel_id \
              OR held_names.session_id = excluded.session_id OR NOT {holder_live}"
         );
-        let done = sqlx::query(&sql)
-            .bind(n.name.clone())
-            .bind(n.tunnel_id.clone())
-            .bind(n.session_id.clone())
-            .bind(by.node.clone())
-            .bind(by.epoch)
-            .bind(n.public_url.clone())
-            .bind(n.proto.clone())
-            .bind(n.metadata.clone())
-            .bind(n.forwards_to.clone())
-            .bind(n.started_at_ms)
+        let cells = [
+            Text(n.name.clone()),
+            Text(n.tunnel_id.clone()),
+            Text(n.session_id.clone()),
+            Text(by.node.clone()),
+            Int(by.epoch),
+            Text(n.public_url.clone()),
+            Text(n.proto.clone()),
+            Text(n.metadata.clone()),
+            Text(n.forwards_to.clone()),
+            Int(n.started_at_ms),
+        ];
+        let done = cells
+            .into_iter()
+            .fold(sqlx::query(&sql), record::bind)
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
@@ -199,8 +188,8 @@ impl Store {
             "SELECT {SESSION_COLUMNS} FROM held_sessions s WHERE {} ORDER BY id",
             self.holder_live("s")
         );
-        let rows: Vec<SessionRow> = sqlx::query_as(&sql).fetch_all(&self.pool).await?;
-        Ok(rows.into_iter().map(session).collect())
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter().map(session).collect()
     }
 
     /// Every live registration's names, by name.
@@ -228,16 +217,12 @@ impl Store {
              AND n.epoch = h.epoch WHERE n.lease_until > {} AND {filter} ORDER BY h.name",
             self.now_ms()
         );
-        let mut query = sqlx::query_as::<_, NameRow>(&sql);
+        let mut query = sqlx::query(&sql);
         for a in args {
             query = query.bind(a.clone());
         }
-        Ok(query
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .map(name)
-            .collect())
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(name).collect()
     }
 
     /// Moves what `by`'s earlier registration held to `by`: the same process registered again
@@ -276,33 +261,33 @@ impl Store {
     }
 }
 
-fn session(r: SessionRow) -> HeldSession {
-    HeldSession {
-        id: r.0,
-        node: r.1,
-        credential_id: r.2,
-        remote: r.3,
-        os: r.4,
-        agent_version: r.5,
-        metadata: r.6,
-        client_type: r.7,
-        started_at_ms: r.8,
-    }
+fn session(r: &AnyRow) -> Result<HeldSession, StoreError> {
+    Ok(HeldSession {
+        id: r.try_get("id")?,
+        node: r.try_get("node")?,
+        credential_id: r.try_get("credential_id")?,
+        remote: r.try_get("remote")?,
+        os: r.try_get("os")?,
+        agent_version: r.try_get("agent_version")?,
+        metadata: r.try_get("metadata")?,
+        client_type: r.try_get("client_type")?,
+        started_at_ms: r.try_get("started_at")?,
+    })
 }
 
-fn name(r: NameRow) -> HeldName {
-    HeldName {
-        name: r.0,
-        tunnel_id: r.1,
-        session_id: r.2,
-        node: r.3,
-        cluster_addr: r.4,
-        public_url: r.5,
-        proto: r.6,
-        metadata: r.7,
-        forwards_to: r.8,
-        started_at_ms: r.9,
-    }
+fn name(r: &AnyRow) -> Result<HeldName, StoreError> {
+    Ok(HeldName {
+        name: r.try_get("name")?,
+        tunnel_id: r.try_get("tunnel_id")?,
+        session_id: r.try_get("session_id")?,
+        node: r.try_get("node")?,
+        cluster_addr: r.try_get("cluster_addr")?,
+        public_url: r.try_get("public_url")?,
+        proto: r.try_get("proto")?,
+        metadata: r.try_get("metadata")?,
+        forwards_to: r.try_get("forwards_to")?,
+        started_at_ms: r.try_get("started_at")?,
+    })
 }
 
 #[cfg(test)]

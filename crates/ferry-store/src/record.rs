@@ -199,7 +199,7 @@ fn duplicate<R: Record>(record: &R, unique: Option<&Unique>) -> StoreError {
 
 type AnyQuery<'q> = Query<'q, Any, AnyArguments<'q>>;
 
-fn bind(query: AnyQuery<'_>, cell: Cell) -> AnyQuery<'_> {
+pub(crate) fn bind(query: AnyQuery<'_>, cell: Cell) -> AnyQuery<'_> {
     match cell {
         Cell::Blob(v) => query.bind(v),
         Cell::Int(v) => query.bind(v),
