@@ -125,6 +125,10 @@ pub struct TlsArgs {
     /// ALPN protocols to offer when terminating (http/1.1, h2); none by default.
     #[arg(long)]
     alpn: Vec<String>,
+    /// Start each connection with a PROXY protocol header of this version (1 or 2), written
+    /// by the edge with the public client's address.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
+    proxy_proto: Option<u8>,
     #[command(flatten)]
     session: SessionArgs,
 }
@@ -143,6 +147,10 @@ pub struct TcpArgs {
     /// A public host:port to ask for.
     #[arg(long)]
     remote_addr: Option<String>,
+    /// Start each connection with a PROXY protocol header of this version (1 or 2), written
+    /// by the edge with the public client's address.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
+    proxy_proto: Option<u8>,
     #[command(flatten)]
     session: SessionArgs,
 }
@@ -166,6 +174,7 @@ fn base_spec(name: String, proto: TunnelProto, addr: &str) -> anyhow::Result<Tun
         inspect: proto == TunnelProto::Http,
         host_header: HostHeader::Preserve,
         basic_auth: Vec::new(),
+        proxy_proto: 0,
     })
 }
 
@@ -215,6 +224,10 @@ pub async fn run_tls(a: TlsArgs, level: Option<String>) -> anyhow::Result<()> {
     spec.key = a.key;
     spec.mutual_tls_cas = a.mutual_tls_cas;
     spec.alpn = a.alpn;
+    spec.proxy_proto = a.proxy_proto.unwrap_or(0);
+    if spec.proxy_proto != 0 && spec.terminate_at == TerminateAt::Agent {
+        return Err(usage("--proxy-proto with --terminate-at agent: the header would come before the TLS the agent terminates; let TLS end at the edge or the upstream"));
+    }
     run_agent(a.session, vec![spec], level).await
 }
 
@@ -226,6 +239,7 @@ pub async fn run_tcp(a: TcpArgs, level: Option<String>) -> anyhow::Result<()> {
         .unwrap_or_else(|| "command_line".into());
     let mut spec = base_spec(name, TunnelProto::Tcp, &a.addr)?;
     spec.remote_addr = a.remote_addr;
+    spec.proxy_proto = a.proxy_proto.unwrap_or(0);
     run_agent(a.session, vec![spec], level).await
 }
 

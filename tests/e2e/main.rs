@@ -22,6 +22,7 @@ mod hardening;
 mod harness;
 mod http;
 mod protect;
+mod proxy_proto;
 mod resilience;
 mod sdk;
 mod served_certs;

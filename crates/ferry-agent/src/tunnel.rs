@@ -115,6 +115,8 @@ pub struct TunnelSpec {
     pub host_header: HostHeader,
     /// `user:password` pairs the edge requires (HTTP only).
     pub basic_auth: Vec<(String, String)>,
+    /// TCP and TLS: the PROXY protocol version (1 or 2) asked of the edge; 0 for none.
+    pub proxy_proto: u8,
 }
 
 /// A tunnel the agent will not bind because it could not serve it as asked. Found before the
@@ -235,7 +237,7 @@ impl TunnelSpec {
                     None => json!({}),
                 });
                 json!({
-                    "Domain": domain, "Hostname": "", "Subdomain": subdomain, "ProxyProto": 0,
+                    "Domain": domain, "Hostname": "", "Subdomain": subdomain, "ProxyProto": self.proxy_proto,
                     "MutualTLSAtAgent": self.terminate_at == TerminateAt::Agent && self.mutual_tls_cas.is_some(),
                     "MutualTLSAtEdge": if at_edge { client_cas } else { None },
                     "TLSTermination": termination,
@@ -243,7 +245,7 @@ impl TunnelSpec {
                 })
             }
             TunnelProto::Tcp => json!({
-                "Addr": self.remote_addr.clone().unwrap_or_default(), "ProxyProto": 0,
+                "Addr": self.remote_addr.clone().unwrap_or_default(), "ProxyProto": self.proxy_proto,
                 "IPRestriction": null, "TrafficPolicy": null,
             }),
         }
@@ -414,6 +416,7 @@ mod tests {
             inspect: false,
             host_header: HostHeader::Preserve,
             basic_auth: Vec::new(),
+            proxy_proto: 0,
         }
     }
 

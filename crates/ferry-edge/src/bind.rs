@@ -89,6 +89,7 @@ pub async fn bind(
         started_at: std::time::SystemTime::now(),
         client_tls,
         tls_termination,
+        proxy_proto: decision.proxy_proto,
     });
     // The cluster's claim first: another node may serve the name (or the node lost its
     // lease and may hand out nothing until it has registered again).

@@ -42,18 +42,25 @@ pub async fn serve_tls_port(shared: Arc<Shared>, listener: TcpListener, role: Po
             }
         };
         let _ = conn.set_nodelay(true);
+        let Ok(local) = conn.local_addr() else {
+            continue;
+        };
         let s = shared.clone();
-        tokio::spawn(async move { route_tls(s, conn, peer, role, Origin::Public).await });
+        tokio::spawn(async move { route_tls(s, conn, peer, local, role, Origin::Public).await });
     }
 }
 
 /// Serves a connection another node accepted and carried here (`cluster.rs`), as if this
 /// node's own socket had accepted it from `client`.
-pub(crate) async fn route_carried<IO>(shared: Arc<Shared>, io: IO, client: SocketAddr)
-where
+pub(crate) async fn route_carried<IO>(
+    shared: Arc<Shared>,
+    io: IO,
+    client: SocketAddr,
+    local: SocketAddr,
+) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    route_tls(shared, io, client, PortRole::Shared, Origin::Carried).await;
+    route_tls(shared, io, client, local, PortRole::Shared, Origin::Carried).await;
 }
 
 /// Where a connection on the TLS port came from.
@@ -99,6 +106,7 @@ async fn route_tls<IO>(
     shared: Arc<Shared>,
     mut conn: IO,
     peer: SocketAddr,
+    local: SocketAddr,
     role: PortRole,
     origin: Origin,
 ) where
@@ -166,11 +174,9 @@ async fn route_tls<IO>(
     };
     if let Target::Carry(host, addr) = target {
         let tracker = shared.tracker.clone();
-        let cluster = shared.cluster.clone();
         tracker
             .spawn(async move {
-                crate::cluster::forward(shared, &cluster, &host, addr, peer, buf.freeze(), conn)
-                    .await
+                crate::cluster::forward(shared, &host, addr, peer, local, buf.freeze(), conn).await
             })
             .await
             .ok();
@@ -208,7 +214,10 @@ async fn route_tls<IO>(
         }
         Target::Passthrough(tunnel) => {
             let tracker = shared.tracker.clone();
-            tracker.spawn(carry(shared, tunnel, peer, io)).await.ok();
+            tracker
+                .spawn(carry(shared, tunnel, peer, local, io))
+                .await
+                .ok();
         }
         Target::Terminated(tunnel, config) => {
             let accept = TlsAcceptor::from(config).accept(io);
@@ -223,7 +232,10 @@ async fn route_tls<IO>(
                 Err(_) => return,
             };
             let tracker = shared.tracker.clone();
-            tracker.spawn(carry(shared, tunnel, peer, tls)).await.ok();
+            tracker
+                .spawn(carry(shared, tunnel, peer, local, tls))
+                .await
+                .ok();
         }
         Target::Carry(..) => {}
         Target::Https(client_tls) => {
@@ -260,11 +272,23 @@ async fn route_tls<IO>(
 
 /// Carries a TLS endpoint's connection to its agent: the client's own TLS bytes, or the
 /// plaintext of a handshake the edge completed.
-async fn carry<C>(shared: Arc<Shared>, tunnel: Arc<Tunnel>, peer: SocketAddr, conn: C)
-where
+async fn carry<C>(
+    shared: Arc<Shared>,
+    tunnel: Arc<Tunnel>,
+    peer: SocketAddr,
+    local: SocketAddr,
+    conn: C,
+) where
     C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let stream = match proxy_stream::open(&tunnel, peer, shared.config.stream_wait).await {
+    let stream = match proxy_stream::open_for_connection(
+        &tunnel,
+        peer,
+        local,
+        shared.config.stream_wait,
+    )
+    .await
+    {
         Ok(s) => s,
         Err(e) => {
             tracing::info!(%peer, code = %e.code(), error = %e, "cannot reach the agent for a TLS connection");

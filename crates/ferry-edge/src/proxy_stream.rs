@@ -54,6 +54,31 @@ pub async fn open(
     client: SocketAddr,
     wait: Duration,
 ) -> Result<ProxyStream, OpenError> {
+    open_with(tunnel, client, wait, &[]).await
+}
+
+/// [`open`] for a TCP or TLS connection that arrived at `local`: when the tunnel was bound
+/// with `proxy_proto`, the PROXY protocol header goes first, in the same write as the proxy
+/// header, so the upstream reads it before the client's first byte.
+pub async fn open_for_connection(
+    tunnel: &Tunnel,
+    client: SocketAddr,
+    local: SocketAddr,
+    wait: Duration,
+) -> Result<ProxyStream, OpenError> {
+    let prefix = tunnel
+        .proxy_proto
+        .map(|v| ferry_proto::proxy_protocol::header(v, client, local))
+        .unwrap_or_default();
+    open_with(tunnel, client, wait, &prefix).await
+}
+
+async fn open_with(
+    tunnel: &Tunnel,
+    client: SocketAddr,
+    wait: Duration,
+    prefix: &[u8],
+) -> Result<ProxyStream, OpenError> {
     let now = tokio::time::Instant::now();
     let ready = tokio::time::Instant::from_std(tunnel.ready_at);
     if ready > now {
@@ -72,7 +97,9 @@ pub async fn open(
         // terminated.
         passthrough_tls: tunnel.proto == BindProto::Tls && tunnel.tls_termination.is_none(),
     };
-    let stream = open_typed(&tunnel.session.open, StreamType::PROXY, &header.encode())
+    let mut first = header.encode();
+    first.extend_from_slice(prefix);
+    let stream = open_typed(&tunnel.session.open, StreamType::PROXY, &first)
         .await
         .map_err(OpenError::Open)?;
     Ok(ProxyStream {

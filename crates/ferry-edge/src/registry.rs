@@ -58,6 +58,9 @@ pub struct Tunnel {
     /// For a TLS endpoint the edge terminates (`terminate.rs`): the configuration its
     /// connections are accepted with. `None` passes the client's TLS through to the agent.
     pub tls_termination: Option<Arc<rustls::ServerConfig>>,
+    /// A TCP or TLS endpoint's PROXY protocol header (ngrok's `proxy_proto`), written ahead
+    /// of each connection's bytes.
+    pub proxy_proto: Option<ferry_proto::ProxyVersion>,
 }
 
 pub enum Route {
@@ -390,6 +393,7 @@ mod tests {
             started_at: std::time::SystemTime::now(),
             client_tls: None,
             tls_termination: None,
+            proxy_proto: None,
         })
     }
 

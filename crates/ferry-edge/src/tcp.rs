@@ -72,7 +72,17 @@ async fn serve(shared: Arc<Shared>, conn: TcpStream, peer: SocketAddr, port: u16
         // The agent is gone: a clean close is all a TCP client can be told.
         Route::Offline | Route::Unknown => return,
     };
-    let stream = match proxy_stream::open(&tunnel, peer, shared.config.stream_wait).await {
+    let local = conn
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], port)));
+    let stream = match proxy_stream::open_for_connection(
+        &tunnel,
+        peer,
+        local,
+        shared.config.stream_wait,
+    )
+    .await
+    {
         Ok(s) => s,
         Err(e) => {
             tracing::info!(port, code = %e.code(), error = %e, "cannot reach the agent for a TCP connection");

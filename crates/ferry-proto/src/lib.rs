@@ -8,6 +8,7 @@ mod bind_proto;
 pub mod client;
 pub mod msg;
 pub mod proxy_header;
+pub mod proxy_protocol;
 pub mod rpc;
 pub mod sni;
 mod stream_type;
@@ -15,6 +16,7 @@ mod stream_type;
 pub use bind_proto::{BindProto, UnknownProto};
 pub use client::ClientKind;
 pub use proxy_header::{ProxyHeader, ProxyHeaderError};
+pub use proxy_protocol::ProxyVersion;
 pub use rpc::{decode_json_prefix, DecodeError, Decoded};
 pub use stream_type::StreamType;
 

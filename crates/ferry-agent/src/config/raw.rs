@@ -218,9 +218,9 @@ pub struct RawTunnel {
     /// `user_agent_filter` (ngrok: allow or deny by `User-Agent` at the edge): refuses the
     /// tunnel, not enforced yet.
     pub user_agent_filter: Option<Any>,
-    /// `proxy_proto` (ngrok: send a PROXY protocol header upstream): warned about and
-    /// ignored, so an upstream that expects one will not find it.
-    pub proxy_proto: Option<Any>,
+    /// `proxy_proto`: the PROXY protocol version (1 or 2) whose header a tcp or tls
+    /// tunnel's connections start with; the edge writes it, the agent passes it on.
+    pub proxy_proto: Option<ScalarOut>,
     /// `traffic_policy` (ngrok's rule language, out of scope for Ferry): refuses the tunnel.
     pub traffic_policy: Option<Any>,
     /// `policy`: `traffic_policy`'s name before ngrok 3.14; refuses the tunnel too.
@@ -268,7 +268,6 @@ pub const UNSUPPORTED_TUNNEL_KEYS: &[&str] = &[
     "websocket_tcp_converter",
     "request_header",
     "response_header",
-    "proxy_proto",
 ];
 
 /// Tunnel keys that would protect an endpoint. Ignoring one would expose what the user meant

@@ -60,6 +60,22 @@ pub fn tunnel_spec(name: &str, raw: &RawTunnel) -> Result<(TunnelSpec, Vec<Strin
     if raw.basic_auth.is_some() || raw.auth.is_some() || raw.host_header.is_some() {
         only("basic_auth/host_header", &[TunnelProto::Http])?;
     }
+    let proxy_proto = match raw.proxy_proto.as_ref().map(|v| v.text()) {
+        None => 0,
+        Some(v) => match v.trim().trim_start_matches(['v', 'V']) {
+            "" | "0" => 0,
+            "1" => 1,
+            "2" => 2,
+            _ => {
+                return Err(format!(
+                    "proxy_proto {v:?} is not a PROXY protocol version: 1 or 2"
+                ))
+            }
+        },
+    };
+    if proxy_proto != 0 {
+        only("proxy_proto", &[TunnelProto::Tcp, TunnelProto::Tls])?;
+    }
     let set = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
     let has_cas = set(&raw.mutual_tls_cas);
     let terminate_at = match raw.terminate_at.as_deref().map(str::trim) {
@@ -90,6 +106,9 @@ pub fn tunnel_spec(name: &str, raw: &RawTunnel) -> Result<(TunnelSpec, Vec<Strin
                 ))
             }
         }
+    }
+    if proxy_proto != 0 && terminate_at == TerminateAt::Agent {
+        return Err("proxy_proto with terminate_at: agent: the header would come before the TLS the agent terminates, and the agent does not read it off; let TLS end at the edge (terminate_at: edge) or at the upstream".into());
     }
     let http_scheme = match raw.schemes.as_deref() {
         None => false,
@@ -145,6 +164,7 @@ pub fn tunnel_spec(name: &str, raw: &RawTunnel) -> Result<(TunnelSpec, Vec<Strin
         inspect: raw.inspect.unwrap_or(proto == TunnelProto::Http),
         host_header,
         basic_auth,
+        proxy_proto,
     };
     Ok((spec, warnings))
 }

@@ -94,6 +94,8 @@ pub struct Decision {
     pub settle: Duration,
     pub metadata: String,
     pub forwards_to: String,
+    /// The PROXY protocol header the endpoint's connections start with.
+    pub proxy_proto: Option<ferry_proto::ProxyVersion>,
 }
 
 /// Where a tunnel is reached.
@@ -170,6 +172,7 @@ pub fn decide(
         settle,
         metadata: req.metadata,
         forwards_to: req.forwards_to,
+        proxy_proto: req.proxy_proto,
     })
 }
 

@@ -3,7 +3,7 @@
 
 use std::num::ParseIntError;
 
-use ferry_proto::{DecodeError, UnknownProto};
+use ferry_proto::{BindProto, DecodeError, UnknownProto};
 use ferry_store::StoreError;
 use ferry_types::{ErrorCode, HostError, HostPattern};
 
@@ -45,8 +45,8 @@ pub enum BindRefusal {
     Protection(#[from] ProtectionError),
     #[error(transparent)]
     Proto(#[from] UnknownProto),
-    #[error("proxy_proto {0}: this Ferry edge does not send PROXY protocol headers yet")]
-    ProxyProto(u64),
+    #[error("proxy_proto {version} applies to tcp and tls endpoints, not to {proto}: an HTTP upstream learns the client's address from X-Forwarded-For")]
+    ProxyProto { version: u8, proto: BindProto },
     #[error("cannot check reserved {what} right now ({source}); retry")]
     ReservationUnavailable {
         /// `domains` or `addresses`.
@@ -98,9 +98,10 @@ impl BindRefusal {
             }
             Self::DomainNotReserved { .. } => ErrorCode::DomainNotReserved,
             Self::MutualTlsOnHttp => ErrorCode::MutualTlsCaInvalid,
-            Self::Options(_) | Self::Protection(_) | Self::ProxyProto(_) | Self::Unenforced(_) => {
-                ErrorCode::BindPayloadInvalid
-            }
+            Self::Options(_)
+            | Self::Protection(_)
+            | Self::ProxyProto { .. }
+            | Self::Unenforced(_) => ErrorCode::BindPayloadInvalid,
             Self::PortUnavailable(_) | Self::TcpAddr { .. } | Self::TcpPortOutOfRange { .. } => {
                 ErrorCode::TcpAddrUnavailable
             }

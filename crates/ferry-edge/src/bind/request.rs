@@ -4,7 +4,7 @@
 //! the tunnel ID a re-bind names could be one at all.
 
 use ferry_proto::msg::{Bind, BindOptsView};
-use ferry_proto::BindProto;
+use ferry_proto::{BindProto, ProxyVersion};
 use ferry_types::{HostPattern, Hostname, TunnelId};
 use serde_json::Value;
 
@@ -60,6 +60,8 @@ pub struct BindRequest {
     pub termination: Option<Termination>,
     pub metadata: String,
     pub forwards_to: String,
+    /// The PROXY protocol header a TCP or TLS endpoint's connections start with.
+    pub proxy_proto: Option<ProxyVersion>,
 }
 
 /// The name or port a bind asks for.
@@ -117,6 +119,13 @@ impl BindRequest {
         if client_ca.is_some() && proto == BindProto::Http {
             return Err(BindRefusal::MutualTlsOnHttp);
         }
+        let proxy_proto = ProxyVersion::from_bind(view.proxy_proto());
+        if let (Some(v), BindProto::Http | BindProto::Https) = (proxy_proto, proto) {
+            return Err(BindRefusal::ProxyProto {
+                version: v.number(),
+                proto,
+            });
+        }
         // Last, as the tunnel ID is the first thing `decide` checks.
         let id = rebind_id(req.id)?;
         let opts = if req.opts.is_object() {
@@ -135,6 +144,7 @@ impl BindRequest {
             termination,
             metadata: req.extra.metadata,
             forwards_to: req.forwards_to,
+            proxy_proto,
         })
     }
 
@@ -204,10 +214,6 @@ fn check_unenforced(proto: BindProto, opts: &Value) -> Result<(), BindRefusal> {
                 proto,
             });
         }
-    }
-    let proxy_proto = map.get("proxyproto").and_then(Value::as_u64).unwrap_or(0);
-    if proxy_proto != 0 {
-        return Err(BindRefusal::ProxyProto(proxy_proto));
     }
     Ok(())
 }

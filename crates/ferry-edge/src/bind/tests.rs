@@ -131,10 +131,15 @@ fn malformed_requests_are_refused_before_anything_is_looked_up() {
         oauth.to_string().contains("does not enforce oauth"),
         "{oauth}"
     );
+    // PROXY protocol headers go to TCP and TLS upstreams; an HTTP one has X-Forwarded-For.
     assert_eq!(
-        code(request("tcp", json!({ "ProxyProto": 2 }))),
+        code(request("https", json!({ "ProxyProto": 2 }))),
         ErrorCode::BindPayloadInvalid
     );
+    let tcp = request("tcp", json!({ "ProxyProto": "1" })).unwrap();
+    assert_eq!(tcp.proxy_proto, Some(ferry_proto::ProxyVersion::V1));
+    let tls = request("tls", json!({ "ProxyProto": 2 })).unwrap();
+    assert_eq!(tls.proxy_proto, Some(ferry_proto::ProxyVersion::V2));
     assert_eq!(
         code(request("https", json!({ "Domain": "bad..name" }))),
         ErrorCode::DomainMalformed

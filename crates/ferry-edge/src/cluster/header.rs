@@ -19,8 +19,11 @@ pub(crate) enum Request {
     /// A public connection for one of its tunnels; the client's bytes follow, from the
     /// first byte of its ClientHello. `client` is the public client's address as the
     /// accepting node's socket saw it: what `X-Forwarded-For` and the agent's proxy header
-    /// say.
-    Connection { client: SocketAddr },
+    /// say; `local` is the address it connected to, for a PROXY protocol header.
+    Connection {
+        client: SocketAddr,
+        local: SocketAddr,
+    },
     /// The REST API's restart, stop or update of one session; answered.
     Command { session: String, command: Command },
     /// The sessions of deleted authtokens or deactivated bot users, to close; answered with
@@ -105,6 +108,7 @@ mod tests {
     fn every_message_round_trips_and_a_long_frame_is_refused_by_its_length() {
         round_trip(Request::Connection {
             client: "[2001:db8::7]:4433".parse().unwrap(),
+            local: "[2001:db8::1]:443".parse().unwrap(),
         });
         round_trip(Request::Command {
             session: "ts_1".into(),

@@ -141,15 +141,16 @@ impl Cluster {
 /// reached, the database is asked again once (the agent may have moved).
 pub(crate) async fn forward<IO>(
     shared: Arc<Shared>,
-    cluster: &Cluster,
     host: &Hostname,
     mut addr: String,
     client: SocketAddr,
+    local: SocketAddr,
     hello: Bytes,
     conn: IO,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
+    let cluster = shared.cluster.clone();
     let mut tried_again = false;
     let mut stream = loop {
         match cluster.peers.open(&addr).await {
@@ -171,7 +172,7 @@ pub(crate) async fn forward<IO>(
             }
         }
     };
-    let mut head = header::encode(&Request::Connection { client });
+    let mut head = header::encode(&Request::Connection { client, local });
     head.extend_from_slice(&hello);
     if let Err(error) = stream.write_all(&head).await {
         tracing::info!(%client, node = %addr, code = %ErrorCode::NodeUnreachable, %error, "cannot carry a connection to the node serving it");
@@ -254,8 +255,8 @@ async fn serve_stream(shared: Arc<Shared>, mut stream: ferry_transport::Stream, 
         }
     };
     let reply = match request {
-        Request::Connection { client } => {
-            crate::front::route_carried(shared, stream, client).await;
+        Request::Connection { client, local } => {
+            crate::front::route_carried(shared, stream, client, local).await;
             return;
         }
         Request::Command { session, command } => {
