@@ -80,6 +80,14 @@ async fn nodes_on_one_database_share_regions_and_dns_and_a_dead_one_leaves_it() 
         || async { dig(&dns, us, "A", false).await.data("A") == ["127.0.0.12"] },
     )
     .await;
+    // The domain itself, like every endpoint name, answers every live node: any node serves
+    // any tunnel.
+    let apex = |dns: String| async move {
+        let mut a = dig(&dns, "connect.example.test", "A", false).await.data("A");
+        a.sort();
+        a
+    };
+    assert_eq!(apex(dns.clone()).await, ["127.0.0.11", "127.0.0.12"]);
 
     // kill -9: n2's lease passes within 5 s, and n1's renewal loop rebuilds its zones.
     drop(n2.proc.take());
@@ -94,6 +102,7 @@ async fn nodes_on_one_database_share_regions_and_dns_and_a_dead_one_leaves_it() 
     )
     .await;
     assert!(killed.elapsed() < Duration::from_secs(10));
+    assert_eq!(apex(dns.clone()).await, ["127.0.0.11"]);
     // n1 itself still answers for its region.
     let eu = dig(&dns, "tunnel.eu.connect.example.test", "A", false).await;
     assert_eq!(eu.data("A"), ["127.0.0.11"], "{}", eu.text);

@@ -18,8 +18,9 @@ pub struct Snapshot {
     /// Each agent ingress domain answers `tunnel.<region>.<domain>` for each region, with
     /// that region's addresses.
     pub regions: Vec<Region>,
-    /// `--public-ip`: the addresses (A and AAAA) of the CNAME targets and the name servers
-    /// that fall inside a served zone.
+    /// The addresses (A and AAAA) of the CNAME targets, of each agent ingress domain itself
+    /// and of the name servers that fall inside a served zone: every live node's
+    /// `--public-ip`, as any node serves any tunnel.
     pub public_ips: Vec<IpAddr>,
     /// Reserved domains' `cname_target`s: each answers the public addresses.
     pub cname_targets: Vec<String>,

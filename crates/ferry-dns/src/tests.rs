@@ -164,11 +164,10 @@ fn agent_ingress_zone_has_soa_ns_and_tunnel_addresses() {
         &ask(&set, "eu.connect.customer.test.", RecordType::A),
         "connect.customer.test",
     );
-    // The apex has no address.
-    assert_nodata(
-        &ask(&set, "connect.customer.test.", RecordType::A),
-        "connect.customer.test",
-    );
+    // The domain itself answers every live node's addresses, beside its SOA and NS.
+    let apex = ask(&set, "connect.customer.test.", RecordType::A);
+    assert_eq!(ips(&apex), ["192.0.2.1".parse::<IpAddr>().unwrap()]);
+    assert!(apex.metadata.authoritative);
 }
 
 #[test]

@@ -129,7 +129,12 @@ impl ZoneSet {
             }
         }
 
+        let addresses = b.addresses(&snapshot.public_ips);
         for apex in &ingresses {
+            // The domain itself answers every live node: an agent given only the domain
+            // reaches the installation wherever a node lives (region names stay pinned).
+            let name = apex.to_string();
+            b.add("agent ingress domain", &name, apex, addresses.clone());
             for region in &snapshot.regions {
                 let name = format!("tunnel.{}.{apex}", region.name);
                 if let Some(n) = b.parse("tunnel name", &name) {
@@ -138,7 +143,6 @@ impl ZoneSet {
                 }
             }
         }
-        let addresses = b.addresses(&snapshot.public_ips);
         for target in &snapshot.cname_targets {
             if let Some(n) = b.parse("cname target", target) {
                 b.add("cname target", target, &n, addresses.clone());

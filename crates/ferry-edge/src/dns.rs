@@ -111,8 +111,8 @@ impl DnsFeed {
                     ns_targets: self.ns_targets.clone(),
                 })
                 .collect(),
+            public_ips: self.endpoint_ips(nodes),
             regions: self.regions(nodes),
-            public_ips: self.public_ips.clone(),
             cname_targets: targets.cname_targets,
             acme_targets: targets.acme_targets,
             challenges: challenges
@@ -126,6 +126,24 @@ impl DnsFeed {
             negative_ttl: NEGATIVE_TTL.min(self.ttl),
             serial,
         })
+    }
+
+    /// What endpoint names (and an agent ingress domain itself) answer: every live, active
+    /// node's addresses, since any node serves any tunnel; this node's own when none is
+    /// listed (a node not registered, or the only one).
+    fn endpoint_ips(&self, nodes: &[Node]) -> Vec<IpAddr> {
+        let mut ips: Vec<IpAddr> = Vec::new();
+        for node in nodes.iter().filter(|n| n.state == NodeState::Active) {
+            for ip in node.public_addrs.iter().filter_map(|a| a.parse::<IpAddr>().ok()) {
+                if !ips.contains(&ip) {
+                    ips.push(ip);
+                }
+            }
+        }
+        if ips.is_empty() {
+            ips = self.public_ips.clone();
+        }
+        ips
     }
 
     /// Every region of the live nodes, with the addresses of its active ones (a draining
