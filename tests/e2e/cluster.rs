@@ -83,7 +83,9 @@ async fn nodes_on_one_database_share_regions_and_dns_and_a_dead_one_leaves_it() 
     // The domain itself, like every endpoint name, answers every live node: any node serves
     // any tunnel.
     let apex = |dns: String| async move {
-        let mut a = dig(&dns, "connect.example.test", "A", false).await.data("A");
+        let mut a = dig(&dns, "connect.example.test", "A", false)
+            .await
+            .data("A");
         a.sort();
         a
     };

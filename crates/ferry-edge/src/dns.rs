@@ -134,7 +134,11 @@ impl DnsFeed {
     fn endpoint_ips(&self, nodes: &[Node]) -> Vec<IpAddr> {
         let mut ips: Vec<IpAddr> = Vec::new();
         for node in nodes.iter().filter(|n| n.state == NodeState::Active) {
-            for ip in node.public_addrs.iter().filter_map(|a| a.parse::<IpAddr>().ok()) {
+            for ip in node
+                .public_addrs
+                .iter()
+                .filter_map(|a| a.parse::<IpAddr>().ok())
+            {
                 if !ips.contains(&ip) {
                     ips.push(ip);
                 }

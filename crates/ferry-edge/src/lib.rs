@@ -296,7 +296,14 @@ impl EdgeHandle {
             cluster: node_to_node.clone(),
             config,
         });
-        membership.spawn_renewals(dns_feed.clone());
+        let hints = match shared.store.change_feed().await {
+            Ok(feed) => feed,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for the other nodes' changes; reading them every second instead");
+                None
+            }
+        };
+        membership.spawn_renewals(dns_feed.clone(), hints);
         if let Some(feed) = dns_feed {
             feed.spawn_safety_net(shared.shutdown.clone());
         }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use ferry_store::{HeldName, HeldSession, Holder, Node, Store, StoreError};
+use ferry_store::{ChangeFeed, HeldName, HeldSession, Hint, Holder, Node, Store, StoreError};
 use tokio_util::sync::CancellationToken;
 
 use crate::dns::DnsFeed;
@@ -20,6 +20,11 @@ use crate::EdgeConfig;
 const LEASE: Duration = Duration::from_secs(5);
 /// How often the lease is renewed: a few renewals may fail (a slow database) before it passes.
 const RENEW_EVERY: Duration = Duration::from_secs(1);
+/// Every how many renewals what the other nodes hold is read without a hint: the periodic
+/// reconcile behind `LISTEN/NOTIFY`.
+const RECONCILE_EVERY: u32 = 5;
+/// How long after a hint the read waits, so that a burst of hints costs one read.
+const HINT_SETTLE: Duration = Duration::from_millis(20);
 /// How long a dead node's row stays before a live node deletes it. Dead rows are never
 /// served (the live list reads the lease); this only keeps the table small.
 const SWEEP_GRACE: Duration = Duration::from_secs(5);
@@ -104,17 +109,41 @@ impl Membership {
     }
 
     /// Renews until [`Membership::leave`], rebuilding `dns` whenever the live list changes.
-    pub(crate) fn spawn_renewals(self: Arc<Self>, dns: Option<Arc<DnsFeed>>) {
+    /// What the other nodes hold is read again when `hints` says it changed (or may have
+    /// been missed), and every [`RECONCILE_EVERY`] renewals regardless; without a feed
+    /// (SQLite: one node), at every renewal.
+    pub(crate) fn spawn_renewals(
+        self: Arc<Self>,
+        dns: Option<Arc<DnsFeed>>,
+        mut hints: Option<Box<dyn ChangeFeed>>,
+    ) {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(RENEW_EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await;
+            let mut renewals = 0u32;
             loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
+                let hinted = tokio::select! {
+                    _ = tick.tick() => None,
+                    h = next_hint(&mut hints) => Some(h),
                     _ = self.stop.cancelled() => break,
-                }
-                match self.renew().await {
+                };
+                let result = match hinted {
+                    Some(hint) => {
+                        if hint == Hint::Resync {
+                            tracing::debug!("change hints may have been missed; reading what the nodes hold again");
+                        }
+                        // A burst of writes sends a burst of hints: one read for them all.
+                        tokio::time::sleep(HINT_SETTLE).await;
+                        self.refresh().await
+                    }
+                    None => {
+                        renewals = renewals.wrapping_add(1);
+                        let reconcile = hints.is_none() || renewals.is_multiple_of(RECONCILE_EVERY);
+                        self.renew(reconcile).await
+                    }
+                };
+                match result {
                     Ok(live) => {
                         if let Some(feed) = &dns {
                             if let Err(error) = feed.nodes_seen(&live).await {
@@ -123,16 +152,34 @@ impl Membership {
                         }
                     }
                     Err(error) => {
-                        tracing::warn!(%error, node = %self.name, "could not renew this node's lease; retrying in 1 s");
+                        tracing::warn!(%error, node = %self.name, "could not renew this node's lease or read the other nodes; retrying in 1 s");
                     }
                 }
             }
         });
     }
 
+    /// Reads the live nodes and what the other nodes hold, keeps both and returns the
+    /// nodes.
+    async fn refresh(&self) -> Result<Vec<Node>, StoreError> {
+        let live = self.store.live_nodes().await?;
+        *self.live.write().unwrap_or_else(|p| p.into_inner()) = live.clone();
+        self.read_elsewhere().await?;
+        Ok(live)
+    }
+
+    async fn read_elsewhere(&self) -> Result<(), StoreError> {
+        let mut sessions = self.store.held_sessions().await?;
+        let mut names = self.store.held_names().await?;
+        sessions.retain(|s| s.node != self.name);
+        names.retain(|n| n.node != self.name);
+        *self.elsewhere.write().unwrap_or_else(|p| p.into_inner()) = Elsewhere { sessions, names };
+        Ok(())
+    }
+
     /// One renewal: extends the lease (registering again when the row was lost), sweeps dead
     /// rows and reads the live list, which it keeps and returns.
-    async fn renew(&self) -> Result<Vec<Node>, StoreError> {
+    async fn renew(&self, reconcile: bool) -> Result<Vec<Node>, StoreError> {
         let old_epoch = self.epoch.load(Ordering::Relaxed);
         if self
             .store
@@ -162,11 +209,9 @@ impl Membership {
         }
         let live = self.store.live_nodes().await?;
         *self.live.write().unwrap_or_else(|p| p.into_inner()) = live.clone();
-        let mut sessions = self.store.held_sessions().await?;
-        let mut names = self.store.held_names().await?;
-        sessions.retain(|s| s.node != self.name);
-        names.retain(|n| n.node != self.name);
-        *self.elsewhere.write().unwrap_or_else(|p| p.into_inner()) = Elsewhere { sessions, names };
+        if reconcile {
+            self.read_elsewhere().await?;
+        }
         Ok(live)
     }
 
@@ -186,5 +231,13 @@ impl Membership {
         if let Err(error) = self.store.delete_node(&self.name, epoch).await {
             tracing::warn!(%error, "could not remove this node's row; other nodes drop it when its lease passes");
         }
+    }
+}
+
+/// The next hint of `feed`, or never when there is none.
+async fn next_hint(feed: &mut Option<Box<dyn ChangeFeed>>) -> Hint {
+    match feed {
+        Some(f) => f.next().await,
+        None => std::future::pending().await,
     }
 }

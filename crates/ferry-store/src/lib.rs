@@ -11,6 +11,7 @@ mod bot_users;
 mod cert_jobs;
 mod cert_orders;
 mod certificate_authorities;
+mod changes;
 mod credentials;
 mod dashboard_sessions;
 mod dns_challenges;
@@ -37,6 +38,7 @@ pub use api_keys::{ApiKey, NewApiKey};
 pub use bot_users::{BotUser, NewBotUser};
 pub use cert_jobs::{CertJob, NewCertJob, INSTALLATION, ISSUED, PENDING};
 pub use certificate_authorities::{CertificateAuthority, NewCertificateAuthority};
+pub use changes::{ChangeFeed, Hint};
 pub use credentials::{Credential, NewCredential};
 pub use dashboard_sessions::{DashboardSession, SessionExpiry};
 pub use dns_challenges::DnsChallenge;
@@ -67,6 +69,8 @@ pub struct Store {
     backend: Backend,
     /// Seals private keys; set by [`Store::with_sealing_key`].
     sealing: Option<SealingKey>,
+    /// A PostgreSQL server's URL, for the connection that listens for change hints.
+    url: Option<String>,
 }
 
 impl Store {
@@ -133,6 +137,7 @@ impl Store {
             pool,
             backend,
             sealing: None,
+            url: (backend == Backend::Postgres).then(|| url.to_string()),
         })
     }
 
@@ -250,6 +255,22 @@ pub mod testing {
         }
     }
 
+    /// Ends, from the server's side, every connection on the database at `url` that listens
+    /// for change hints (`pg_terminate_backend`), as a network cut or a server restart
+    /// would; returns how many.
+    pub async fn terminate_listeners(url: &str) -> u64 {
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(url).await.expect("connect");
+        let killed: Vec<(bool,)> = sqlx::query_as(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = 'ferry-listen' AND datname = current_database()",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .expect("pg_terminate_backend");
+        killed.into_iter().filter(|(k,)| *k).count() as u64
+    }
+
     /// A store on an existing, migrated database whose connections each run `setup` first
     /// (one connection at a time): how tests put a real database into a real failing state,
     /// such as `PRAGMA max_page_count` for a full disk or a read-only session.
@@ -275,6 +296,7 @@ pub mod testing {
             pool,
             backend,
             sealing: Some(SealingKey::generate()),
+            url: None,
         }
     }
 
