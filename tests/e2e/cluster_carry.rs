@@ -383,3 +383,124 @@ async fn nodes_hear_of_new_tunnels_at_once_even_after_their_listen_connection_is
         "listed {took:?} after the LISTEN connections were cut"
     );
 }
+
+/// A TCP relay to PostgreSQL that the test can cut: every connection through it is dropped
+/// and new ones are refused until it resumes, as a stopped server looks to its clients.
+struct DatabaseGate {
+    addr: std::net::SocketAddr,
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    relays: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl DatabaseGate {
+    async fn start(server: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let relays = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (gate, kept, server) = (open.clone(), relays.clone(), server.to_string());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !gate.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue;
+                }
+                let server = server.clone();
+                let relay = tokio::spawn(async move {
+                    if let Ok(mut db) = tokio::net::TcpStream::connect(&server).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut db).await;
+                    }
+                });
+                kept.lock().unwrap().push(relay.abort_handle());
+            }
+        });
+        Self { addr, open, relays }
+    }
+
+    fn cut(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        for r in self.relays.lock().unwrap().drain(..) {
+            r.abort();
+        }
+    }
+
+    fn resume(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// `url` with its server replaced by the gate.
+    fn url(&self, url: &str) -> String {
+        let (scheme_user, rest) = url.split_once('@').unwrap();
+        let (_, db) = rest.split_once('/').unwrap();
+        format!("{scheme_user}@{}/{db}", self.addr)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_away_for_twelve_seconds_expires_nobody() {
+    let direct = ferry_store::testing::fresh_postgres_url().await;
+    let server = direct
+        .split_once('@')
+        .unwrap()
+        .1
+        .split_once('/')
+        .unwrap()
+        .0
+        .to_string();
+    let gate = DatabaseGate::start(&server).await;
+    let url = gate.url(&direct);
+    let n1 = dev_node(&url, "n1", "127.0.0.41", &[]).await;
+    let mut n2 = dev_node(&url, "n2", "127.0.0.42", &[]).await;
+    n2.api_key = n1.api_key.clone();
+    let up = HttpUpstream::start("site").await;
+    let agent = n1
+        .agent("http", &[&up.port(), "--domain", "steady.example.test"])
+        .await;
+    let served = || async {
+        let (code, out, _) = curl(&via(&n2, "127.0.0.42", "steady.example.test", "/")).await;
+        code == 0 && out == "hello from site"
+    };
+    let listed = || async {
+        let (s, t) = n2.api("GET", "/tunnels", None).await;
+        s == 200 && t.to_string().contains("steady.example.test")
+    };
+    eventually(
+        "node 2 listing node 1's tunnel",
+        Duration::from_secs(5),
+        listed,
+    )
+    .await;
+    assert!(served().await);
+
+    gate.cut();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    // Both leases have passed; node 2 still carries to node 1 from what it knew.
+    assert!(served().await, "carried while the database is away");
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    gate.resume();
+
+    eventually(
+        "node 1's tunnel listed by node 2 again",
+        Duration::from_secs(10),
+        listed,
+    )
+    .await;
+    assert!(served().await);
+    // Some seconds on, once a sweep could have run: still there, and both nodes live.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert!(
+        listed().await,
+        "node 1's tunnel swept after the database came back"
+    );
+    assert!(served().await);
+    let (_, s) = n2.api("GET", "/tunnel_sessions", None).await;
+    assert_eq!(
+        s["tunnel_sessions"].as_array().map(Vec::len),
+        Some(1),
+        "{s}"
+    );
+    assert!(
+        !agent.proc.output().contains("Session offline"),
+        "{}",
+        agent.proc.output()
+    );
+}

@@ -46,6 +46,8 @@ pub(crate) struct Membership {
     epoch: AtomicI64,
     /// The live nodes as of the last renewal.
     live: RwLock<Vec<Node>>,
+    /// Since when every renewal has succeeded.
+    healthy_since: HealthySince,
     /// What the other live nodes held as of the last renewal, for the API's lists.
     elsewhere: RwLock<Elsewhere>,
     /// Ends the renewals at the end of a drain (not at its start: a draining node stays live
@@ -81,6 +83,7 @@ impl Membership {
             public_addrs,
             cluster_addr,
             epoch: AtomicI64::new(epoch),
+            healthy_since: HealthySince::default(),
             live: RwLock::new(live),
             elsewhere: RwLock::default(),
             stop: CancellationToken::new(),
@@ -181,14 +184,23 @@ impl Membership {
     /// rows and reads the live list, which it keeps and returns.
     async fn renew(&self, reconcile: bool) -> Result<Vec<Node>, StoreError> {
         let old_epoch = self.epoch.load(Ordering::Relaxed);
-        if self
+        let renewed = self
             .store
             .renew_node_lease(&self.name, old_epoch, LEASE)
-            .await?
-        {
-            self.store.sweep_expired_nodes(SWEEP_GRACE).await?;
-            self.store.sweep_dead_holdings().await?;
+            .await
+            .inspect_err(|_| self.healthy_since.set(None))?;
+        if renewed {
+            // Only a node that has held its lease without a break for longer than any other
+            // node's lease and grace sweeps: after the database itself was away, every node's
+            // lease passed at once, and the first back must not delete the others before
+            // they have had a renewal of their own to come back.
+            let healthy = self.healthy_since.get_or_start();
+            if healthy.elapsed() >= LEASE + SWEEP_GRACE {
+                self.store.sweep_expired_nodes(SWEEP_GRACE).await?;
+                self.store.sweep_dead_holdings().await?;
+            }
         } else {
+            self.healthy_since.set(None);
             tracing::warn!(node = %self.name, "this node's lease was lost (a stall, or another process under its name); registering again");
             let epoch = self
                 .store
@@ -231,6 +243,25 @@ impl Membership {
         if let Err(error) = self.store.delete_node(&self.name, epoch).await {
             tracing::warn!(%error, "could not remove this node's row; other nodes drop it when its lease passes");
         }
+    }
+}
+
+/// Since when a node's renewals have all succeeded; `None` after a failure.
+#[derive(Default)]
+struct HealthySince(std::sync::Mutex<Option<std::time::Instant>>);
+
+impl HealthySince {
+    fn set(&self, at: Option<std::time::Instant>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = at;
+    }
+
+    /// The start of the current healthy run, which begins now if there was none.
+    fn get_or_start(&self) -> std::time::Instant {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(std::time::Instant::now)
     }
 }
 
