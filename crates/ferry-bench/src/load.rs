@@ -134,6 +134,18 @@ pub async fn low_load(
     Ok(run)
 }
 
+/// Whether one request on a fresh connection is answered within a second.
+pub async fn probe(target: &HttpTarget) -> bool {
+    let attempt = async {
+        let mut sender = http_client(target).await?;
+        one_request(&mut sender, &target.host).await
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(1), attempt).await,
+        Ok(Ok(_))
+    )
+}
+
 /// `workers` clients each opening a fresh TCP connection per request (HTTP/1.1 with
 /// `Connection: close`) until `duration` has passed.
 pub async fn new_connections(

@@ -2,6 +2,7 @@
 //! through rathole with TLS, and prints every figure with its median, spread and ratios.
 //! `bench/run.sh` installs the tools and builds the binaries; this program only measures.
 
+mod cluster;
 mod iperf;
 mod load;
 mod origin;
@@ -66,6 +67,8 @@ enum Part {
     Http,
     Fresh,
     Low,
+    /// Two Ferry nodes on one PostgreSQL database: a forwarded hop, and failover.
+    Cluster,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -156,7 +159,17 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         }
     }
 
-    let text = table.render(&machine(&args));
+    let mut text = table.render(&machine(&args));
+    if plan.wants(Part::Cluster) {
+        let mut runs = cluster::ClusterRuns::default();
+        for run in 1..=plan.runs {
+            eprintln!("several nodes: run {run}/{}", plan.runs);
+            cluster::run(dir.path(), &args.ferry, &origin, plan.samples, &mut runs)
+                .await
+                .context("measuring several nodes")?;
+        }
+        text.push_str(&report::cluster(&runs));
+    }
     println!("{text}");
     if let Some(out) = &args.out {
         std::fs::write(out, &text).with_context(|| format!("writing {out:?}"))?;

@@ -89,6 +89,12 @@ impl Proc {
         Ok(Duration::from_millis((tick(11)? + tick(12)?) * 10))
     }
 
+    /// SIGKILL, and waits for the process to be gone.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Polls `ready` until it yields a value, failing early if the process dies.
     pub async fn wait_for<T>(
         &mut self,

@@ -190,6 +190,34 @@ fn num(v: f64) -> String {
     }
 }
 
+/// The several-nodes section: latency through the agent's own node and through another
+/// (a carried hop), what the hop adds, and failover after a kill -9.
+pub fn cluster(runs: &crate::cluster::ClusterRuns) -> String {
+    let added = |hop: &Runs, own: &Runs| match (hop.median(), own.median()) {
+        (Some(h), Some(o)) => num(h - o),
+        _ => "–".into(),
+    };
+    let mut out = String::from(
+        "\nSeveral nodes (two edges on one PostgreSQL database, an agent on node 1; one request at a time, 2 ms apart)\n\n| figure | through node 1 (the agent's) | through node 2 (carried) | added by the hop |\n|---|---:|---:|---:|\n",
+    );
+    for (label, own, hop) in [
+        ("HTTPS p50 (ms)", &runs.own_p50, &runs.hop_p50),
+        ("HTTPS p99 (ms)", &runs.own_p99, &runs.hop_p99),
+    ] {
+        out.push_str(&format!(
+            "| {label} | {} | {} | {} |\n",
+            cell(Some(own)),
+            cell(Some(hop)),
+            added(hop, own)
+        ));
+    }
+    out.push_str(&format!(
+        "\n| failover: kill -9 of node 1 until the name answers through node 2 (s) | {} |\n|---|---:|\n",
+        cell(Some(&runs.failover_s))
+    ));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,11 +56,11 @@ fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
-fn read_json(path: &Path) -> Option<Value> {
+pub fn read_json(path: &Path) -> Option<Value> {
     serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
 }
 
-fn str_of<'a>(v: &'a Value, key: &str, file: &str) -> anyhow::Result<&'a str> {
+pub fn str_of<'a>(v: &'a Value, key: &str, file: &str) -> anyhow::Result<&'a str> {
     v[key]
         .as_str()
         .with_context(|| format!("{file}: no string {key:?} in {v}"))
@@ -202,7 +202,7 @@ pub async fn ferry(dir: &Path, ferry: &Path, origin: &Origin) -> anyhow::Result<
     })
 }
 
-fn connector(ca: &Path) -> anyhow::Result<TlsConnector> {
+pub fn connector(ca: &Path) -> anyhow::Result<TlsConnector> {
     let mut roots = rustls::RootCertStore::empty();
     let pem = std::fs::read(ca).with_context(|| format!("reading {ca:?}"))?;
     for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
