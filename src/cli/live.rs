@@ -32,6 +32,7 @@ impl Live for EdgeLive {
                 agent_version: s.agent_version,
                 metadata: s.metadata,
                 started_at: s.started_at,
+                region: s.region,
             })
             .collect()
     }
@@ -48,6 +49,7 @@ impl Live for EdgeLive {
                 metadata: t.metadata,
                 forwards_to: t.forwards_to,
                 started_at: t.started_at,
+                region: t.region,
             })
             .collect()
     }

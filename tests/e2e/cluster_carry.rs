@@ -16,13 +16,11 @@ const SECRET_KEY: &str = "8899aabbccddeeff00112233445566778899aabbccddeeff001122
 
 pub(crate) async fn dev_node(url: &str, name: &str, ip: &str, extra: &[&str]) -> Edge {
     let https = format!("{ip}:0");
-    let mut args = vec![
-        "--database-url",
-        url,
-        "--node-name",
-        name,
-        "--region",
-        "eu",
+    let mut args = vec!["--database-url", url, "--node-name", name];
+    if !extra.contains(&"--region") {
+        args.extend(["--region", "eu"]);
+    }
+    args.extend([
         "--public-ip",
         ip,
         "--https-addr",
@@ -31,7 +29,7 @@ pub(crate) async fn dev_node(url: &str, name: &str, ip: &str, extra: &[&str]) ->
         &https,
         "--cluster-addr",
         &https,
-    ];
+    ]);
     args.extend_from_slice(extra);
     Edge::start_with_env(&args, &[("FERRY_SECRET_KEY", SECRET_KEY)]).await
 }
@@ -55,7 +53,7 @@ fn via(edge: &Edge, ip: &str, host: &str, path: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_node_carries_https_and_tls_to_the_node_that_holds_the_agent() {
     let url = ferry_store::testing::fresh_postgres_url().await;
-    let n1 = dev_node(&url, "n1", "127.0.0.11", &[]).await;
+    let n1 = dev_node(&url, "n1", "127.0.0.11", &["--region", "us"]).await;
     let mut n2 = dev_node(&url, "n2", "127.0.0.12", &[]).await;
     let n3 = dev_node(&url, "n3", "127.0.0.13", &[]).await;
     // The installation's CA is shared: a joining node's dev.json names the same one, and

@@ -100,6 +100,8 @@ pub struct LiveSession {
     pub metadata: String,
     /// ngrok's `started_at`: when Auth succeeded, answered in RFC 3339 to the second.
     pub started_at: SystemTime,
+    /// ngrok's `region`: that of the node holding the session; empty for this node's.
+    pub region: String,
 }
 
 /// One live tunnel (an agent endpoint), as the edge reports it.
@@ -122,6 +124,8 @@ pub struct LiveTunnel {
     pub forwards_to: String,
     /// ngrok's `started_at`: when the bind succeeded; also the endpoint's `created_at`.
     pub started_at: SystemTime,
+    /// ngrok's `region`: that of the node holding the tunnel; empty for this node's.
+    pub region: String,
 }
 
 /// ngrok's tunnel-session actions, which the edge passes to the agent.

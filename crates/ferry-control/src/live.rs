@@ -203,9 +203,18 @@ fn body_of(id: &str) -> &str {
     id.split_once('_').map(|(_, b)| b).unwrap_or(id)
 }
 
-/// The region a live session or tunnel is answered in: this node's.
+/// This node's region: what a live session or tunnel held here is answered in.
 pub(crate) fn region(s: &AppState) -> String {
     s.config.regions.first().cloned().unwrap_or_default()
+}
+
+/// The region of the node holding a session or tunnel (`held`, empty for this node).
+fn region_of(s: &AppState, held: &str) -> String {
+    if held.is_empty() {
+        region(s)
+    } else {
+        held.to_string()
+    }
 }
 
 fn render_session(s: &AppState, t: &LiveSession) -> Value {
@@ -220,7 +229,7 @@ fn render_session(s: &AppState, t: &LiveSession) -> Value {
         "ip": t.ip,
         "metadata": t.metadata,
         "os": t.os,
-        "region": region(s),
+        "region": region_of(s, &t.region),
         "started_at": rfc3339(t.started_at),
         "transport": "ngrok/v2",
     })
@@ -242,7 +251,7 @@ fn render_tunnel(s: &AppState, t: &LiveTunnel) -> Value {
         "started_at": rfc3339(t.started_at),
         "metadata": t.metadata,
         "proto": t.proto,
-        "region": region(s),
+        "region": region_of(s, &t.region),
         "tunnel_session": session_ref(s, &t.session_id),
         "endpoint": { "id": ep, "uri": s.url(&format!("/endpoints/{ep}")) },
         "labels": {},
@@ -270,7 +279,7 @@ fn render_endpoint(s: &AppState, t: &LiveTunnel) -> Value {
     let started = rfc3339(t.started_at);
     json!({
         "id": ep,
-        "region": region(s),
+        "region": region_of(s, &t.region),
         "created_at": started,
         "updated_at": started,
         "public_url": t.public_url,

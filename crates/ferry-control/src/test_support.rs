@@ -60,6 +60,7 @@ impl Edge {
                 agent_version: "3.19.0".into(),
                 metadata: String::new(),
                 started_at: SystemTime::UNIX_EPOCH,
+                region: String::new(),
             }],
             tunnels: vec![LiveTunnel {
                 id: "tn_1".into(),
@@ -69,6 +70,7 @@ impl Edge {
                 metadata: String::new(),
                 forwards_to: "http://localhost:8080".into(),
                 started_at: SystemTime::UNIX_EPOCH,
+                region: String::new(),
             }],
             answer,
             ..Self::default()

@@ -38,6 +38,8 @@ pub struct LiveSession {
     pub client_type: String,
     /// When Auth succeeded.
     pub started_at: SystemTime,
+    /// The region of the node that holds it; empty for this node.
+    pub region: String,
 }
 
 /// A command the edge sends to an agent (ngrok's server-to-agent streams 4, 5 and 6).
@@ -153,6 +155,8 @@ pub struct LiveTunnel {
     pub forwards_to: String,
     /// When the bind succeeded (a re-bind after a reconnect starts again).
     pub started_at: SystemTime,
+    /// The region of the node that holds it; empty for this node.
+    pub region: String,
 }
 
 impl EdgeView {
@@ -176,6 +180,7 @@ impl EdgeView {
                 metadata: s.metadata.clone(),
                 client_type: s.client.to_string(),
                 started_at: s.started_at,
+                region: String::new(),
             })
             .chain(
                 self.shared
@@ -193,6 +198,7 @@ impl EdgeView {
                             metadata: s.metadata,
                             client_type: s.client_type,
                             started_at: from_unix_ms(s.started_at_ms),
+                            region: self.region_of(&s.node),
                         })
                     }),
             )
@@ -213,6 +219,7 @@ impl EdgeView {
                 metadata: t.metadata.clone(),
                 forwards_to: t.forwards_to.clone(),
                 started_at: t.started_at,
+                region: String::new(),
             })
             .chain(
                 self.shared
@@ -229,10 +236,22 @@ impl EdgeView {
                             metadata: n.metadata,
                             forwards_to: n.forwards_to,
                             started_at: from_unix_ms(n.started_at_ms),
+                            region: self.region_of(&n.node),
                         })
                     }),
             )
             .collect()
+    }
+
+    /// The region of the live node `node`, as of the last renewal.
+    fn region_of(&self, node: &str) -> String {
+        self.shared
+            .membership
+            .live()
+            .into_iter()
+            .find(|n| n.name == node)
+            .map(|n| n.region)
+            .unwrap_or_default()
     }
 
     /// Closes every session authenticated with one of `credential_ids` (a deleted authtoken,
