@@ -106,6 +106,17 @@ async fn any_node_carries_https_and_tls_to_the_node_that_holds_the_agent() {
         b"carried by n3"
     );
 
+    // A TCP endpoint is served by the node holding its session, on that node's address.
+    let tcp_echo = crate::upstream::TcpEcho::start().await;
+    let tcp_agent = n1.agent("tcp", &[&tcp_echo.port()]).await;
+    let addr = tcp_agent.url().trim_start_matches("tcp://").to_string();
+    assert!(addr.starts_with("127.0.0.11:"), "{addr}");
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    assert_eq!(
+        echo_round(&mut tcp, b"tcp at node 1").await.unwrap(),
+        b"tcp at node 1"
+    );
+
     // Every node's API answers for the whole cluster.
     eventually(
         "node 2's API listing node 1's session and tunnels",
@@ -117,7 +128,7 @@ async fn any_node_carries_https_and_tls_to_the_node_that_holds_the_agent() {
                 .as_array()
                 .map(|a| a.iter().filter_map(|t| t["public_url"].as_str()).collect())
                 .unwrap_or_default();
-            s["tunnel_sessions"].as_array().map(Vec::len) == Some(2)
+            s["tunnel_sessions"].as_array().map(Vec::len) == Some(3)
                 && urls
                     .iter()
                     .any(|u| u.starts_with("https://app.example.test"))
