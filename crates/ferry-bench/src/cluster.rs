@@ -31,6 +31,8 @@ pub struct ClusterRuns {
     pub hop_p50: Runs,
     pub hop_p99: Runs,
     pub failover_s: Runs,
+    /// Seconds from a kill -9 until every agent of a fleet is back (`fleet.rs`).
+    pub fleet_s: Runs,
 }
 
 /// One run: a fresh database, two nodes, an agent on the first; latency through each node,
@@ -120,15 +122,24 @@ pub async fn run(
     Ok(())
 }
 
-struct Node {
-    proc: Proc,
-    data: PathBuf,
-    https: SocketAddr,
-    agent_addr: String,
+pub(crate) struct Node {
+    pub(crate) proc: Proc,
+    pub(crate) data: PathBuf,
+    pub(crate) https: SocketAddr,
+    pub(crate) agent_addr: String,
 }
 
-async fn node(dir: &Path, ferry: &Path, url: &str, name: &str, ip: &str) -> anyhow::Result<Node> {
+pub(crate) async fn node(
+    dir: &Path,
+    ferry: &Path,
+    url: &str,
+    name: &str,
+    ip: &str,
+) -> anyhow::Result<Node> {
     let data = dir.join(format!("nodes-{name}"));
+    // Each run has a fresh database: a data dir from the run before would keep credentials
+    // that database no longer has.
+    let _ = std::fs::remove_dir_all(&data);
     let ready = dir.join(format!("nodes-{name}-ready.json"));
     let _ = std::fs::remove_file(&ready);
     let any = format!("{ip}:0");
@@ -170,13 +181,13 @@ async fn node(dir: &Path, ferry: &Path, url: &str, name: &str, ip: &str) -> anyh
 }
 
 /// A database of its own on the local PostgreSQL server, dropped at the end.
-struct Database {
+pub(crate) struct Database {
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Database {
-    async fn create() -> anyhow::Result<Self> {
+    pub(crate) async fn create() -> anyhow::Result<Self> {
         let name = format!("ferry_bench_{}", std::process::id());
         psql(&format!("DROP DATABASE IF EXISTS {name}")).await?;
         psql(&format!("CREATE DATABASE {name}")).await.context(
@@ -186,7 +197,7 @@ impl Database {
         Ok(Self { name, url })
     }
 
-    async fn drop(self) {
+    pub(crate) async fn drop(self) {
         let _ = psql(&format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",
             self.name

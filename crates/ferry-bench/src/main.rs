@@ -3,6 +3,7 @@
 //! `bench/run.sh` installs the tools and builds the binaries; this program only measures.
 
 mod cluster;
+mod fleet;
 mod iperf;
 mod load;
 mod origin;
@@ -40,6 +41,9 @@ struct Args {
     /// Runs of each figure (default 5, 1 with --quick).
     #[arg(long)]
     runs: Option<usize>,
+    /// Agents in the fleet figure.
+    #[arg(long, default_value_t = 1000)]
+    fleet: usize,
     /// Connections held open to measure memory per connection.
     #[arg(long, default_value_t = 1000)]
     hold: usize,
@@ -69,6 +73,8 @@ enum Part {
     Low,
     /// Two Ferry nodes on one PostgreSQL database: a forwarded hop, and failover.
     Cluster,
+    /// A fleet of agents on a node that dies, back through the other.
+    Fleet,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -160,15 +166,24 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     }
 
     let mut text = table.render(&machine(&args));
-    if plan.wants(Part::Cluster) {
+    if plan.wants(Part::Cluster) || plan.wants(Part::Fleet) {
         let mut runs = cluster::ClusterRuns::default();
-        for run in 1..=plan.runs {
+        for run in (1..=plan.runs).filter(|_| plan.wants(Part::Cluster)) {
             eprintln!("several nodes: run {run}/{}", plan.runs);
             cluster::run(dir.path(), &args.ferry, &origin, plan.samples, &mut runs)
                 .await
                 .context("measuring several nodes")?;
         }
-        text.push_str(&report::cluster(&runs));
+        if plan.wants(Part::Fleet) {
+            for run in 1..=plan.runs {
+                eprintln!("a fleet of {} agents: run {run}/{}", args.fleet, plan.runs);
+                let took = fleet::run(dir.path(), &args.ferry, &origin, args.fleet)
+                    .await
+                    .context("measuring the fleet")?;
+                runs.fleet_s.push(took);
+            }
+        }
+        text.push_str(&report::cluster(&runs, args.fleet));
     }
     println!("{text}");
     if let Some(out) = &args.out {

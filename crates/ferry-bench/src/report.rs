@@ -192,7 +192,7 @@ fn num(v: f64) -> String {
 
 /// The several-nodes section: latency through the agent's own node and through another
 /// (a carried hop), what the hop adds, and failover after a kill -9.
-pub fn cluster(runs: &crate::cluster::ClusterRuns) -> String {
+pub fn cluster(runs: &crate::cluster::ClusterRuns, fleet: usize) -> String {
     let added = |hop: &Runs, own: &Runs| match (hop.median(), own.median()) {
         (Some(h), Some(o)) => num(h - o),
         _ => "–".into(),
@@ -212,8 +212,9 @@ pub fn cluster(runs: &crate::cluster::ClusterRuns) -> String {
         ));
     }
     out.push_str(&format!(
-        "\n| failover: kill -9 of node 1 until the name answers through node 2 (s) | {} |\n|---|---:|\n",
-        cell(Some(&runs.failover_s))
+        "\n| failover (s) | |\n|---|---:|\n| kill -9 of node 1 until the name answers through node 2 | {} |\n| kill -9 of node 1 until all {fleet} agents of a fleet are online through node 2 | {} |\n",
+        cell(Some(&runs.failover_s)),
+        cell(Some(&runs.fleet_s))
     ));
     out
 }
