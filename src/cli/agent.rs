@@ -6,8 +6,8 @@ use std::sync::Arc;
 use ferry_agent::api::{self, ApiState};
 use ferry_agent::config::{default_paths, ferry_default_path, tunnel_spec, Config, RawTunnel};
 use ferry_agent::{
-    Agent, AgentConfig, AgentError, AgentEvent, HostHeader, RootCas, TerminateAt, TunnelProto,
-    TunnelSpec, Upstream,
+    Agent, AgentConfig, AgentError, AgentEvent, RootCas, TerminateAt, TunnelProto, TunnelSpec,
+    Upstream,
 };
 use ferry_types::Secret;
 
@@ -157,25 +157,7 @@ pub struct TcpArgs {
 
 fn base_spec(name: String, proto: TunnelProto, addr: &str) -> anyhow::Result<TunnelSpec> {
     let addr = Upstream::parse(addr).map_err(|e| usage(e.to_string()))?;
-    Ok(TunnelSpec {
-        name,
-        proto,
-        addr,
-        domain: None,
-        subdomain: None,
-        remote_addr: None,
-        terminate_at: TerminateAt::Upstream,
-        crt: None,
-        key: None,
-        mutual_tls_cas: None,
-        alpn: Vec::new(),
-        http_scheme: false,
-        metadata: String::new(),
-        inspect: proto == TunnelProto::Http,
-        host_header: HostHeader::Preserve,
-        basic_auth: Vec::new(),
-        proxy_proto: 0,
-    })
+    Ok(TunnelSpec::new(name, proto, addr))
 }
 
 pub async fn run_http(a: HttpArgs, level: Option<String>) -> anyhow::Result<()> {

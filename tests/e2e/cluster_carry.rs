@@ -202,28 +202,41 @@ async fn any_node_carries_https_and_tls_to_the_node_that_holds_the_agent() {
     assert_eq!((code, out.as_str()), (0, "hello from site"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_agent_whose_node_dies_serves_its_names_through_the_next_node() {
+/// Two nodes on a fresh database and a Ferry agent for `domain` that knows node 1 then
+/// node 2 (started through node 2's harness, whose own `--server-addr` comes second), bound
+/// at node 1.
+struct Pair {
+    n1: Edge,
+    n2: Edge,
+    up: HttpUpstream,
+    agent: crate::harness::Agent,
+}
+
+async fn agent_on_the_first_of_two(n1_extra: &[&str], domain: &str) -> Pair {
     let url = ferry_store::testing::fresh_postgres_url().await;
-    let mut n1 = dev_node(&url, "n1", "127.0.0.11", &[]).await;
+    let n1 = dev_node(&url, "n1", "127.0.0.11", n1_extra).await;
     let mut n2 = dev_node(&url, "n2", "127.0.0.12", &[]).await;
     n2.token = n1.token.clone();
     n2.api_key = n1.api_key.clone();
     let up = HttpUpstream::start("site").await;
-    // Started through node 2's harness with node 1 first: --server-addr n1 --server-addr n2.
     let n1_agents = n1.agent_addr();
     let agent = n2
         .agent(
             "http",
-            &[
-                &up.port(),
-                "--domain",
-                "moves.example.test",
-                "--server-addr",
-                &n1_agents,
-            ],
+            &[&up.port(), "--domain", domain, "--server-addr", &n1_agents],
         )
         .await;
+    Pair { n1, n2, up, agent }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_whose_node_dies_serves_its_names_through_the_next_node() {
+    let Pair {
+        mut n1,
+        n2,
+        up: _up,
+        agent,
+    } = agent_on_the_first_of_two(&[], "moves.example.test").await;
     // Each test node has its own port; in production every node's is 443.
     let host_of = |url: &str| {
         url.rsplit_once(':')
@@ -276,25 +289,12 @@ async fn an_agent_whose_node_dies_serves_its_names_through_the_next_node() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_draining_node_finishes_its_download_while_its_agent_moves_to_the_next() {
-    let url = ferry_store::testing::fresh_postgres_url().await;
-    let mut n1 = dev_node(&url, "n1", "127.0.0.11", &["--drain-timeout", "30"]).await;
-    let mut n2 = dev_node(&url, "n2", "127.0.0.12", &[]).await;
-    n2.token = n1.token.clone();
-    n2.api_key = n1.api_key.clone();
-    let up = HttpUpstream::start("site").await;
-    let n1_agents = n1.agent_addr();
-    let agent = n2
-        .agent(
-            "http",
-            &[
-                &up.port(),
-                "--domain",
-                "drain.example.test",
-                "--server-addr",
-                &n1_agents,
-            ],
-        )
-        .await;
+    let Pair {
+        mut n1,
+        n2,
+        up: _up,
+        agent,
+    } = agent_on_the_first_of_two(&["--drain-timeout", "30"], "drain.example.test").await;
 
     // A download through node 1 at 2 MB/s: about 4 s, so node 1 drains in the middle of it.
     const SIZE: u64 = 8_000_000;

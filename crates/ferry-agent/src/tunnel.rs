@@ -186,6 +186,30 @@ pub enum TunnelError {
 }
 
 impl TunnelSpec {
+    /// A tunnel named `name` to `addr` with every option at its default: no name asked
+    /// for, TLS passed through, inspection on for HTTP only, no protections.
+    pub fn new(name: impl Into<String>, proto: TunnelProto, addr: Upstream) -> Self {
+        Self {
+            name: name.into(),
+            proto,
+            addr,
+            domain: None,
+            subdomain: None,
+            remote_addr: None,
+            terminate_at: TerminateAt::Upstream,
+            crt: None,
+            key: None,
+            mutual_tls_cas: None,
+            alpn: Vec::new(),
+            http_scheme: false,
+            metadata: String::new(),
+            inspect: proto == TunnelProto::Http,
+            host_header: HostHeader::Preserve,
+            basic_auth: Vec::new(),
+            proxy_proto: 0,
+        }
+    }
+
     /// The protocol of the bind. ngrok's agents bind `https` for an HTTPS endpoint.
     pub fn bind_proto(&self) -> BindProto {
         match (self.proto, self.http_scheme) {
@@ -400,23 +424,12 @@ mod tests {
     fn spec(dir: &Path, terminate_at: TerminateAt, files: &[&str]) -> TunnelSpec {
         let has = |name: &str| files.contains(&name).then(|| dir.join(name));
         TunnelSpec {
-            name: "t".into(),
-            proto: TunnelProto::Tls,
-            addr: Upstream::parse("3000").unwrap(),
             domain: Some("t.example.test".into()),
-            subdomain: None,
-            remote_addr: None,
             terminate_at,
             crt: has("server-crt.pem"),
             key: has("server-key.pem"),
             mutual_tls_cas: has("ca-crt.pem"),
-            alpn: Vec::new(),
-            http_scheme: false,
-            metadata: String::new(),
-            inspect: false,
-            host_header: HostHeader::Preserve,
-            basic_auth: Vec::new(),
-            proxy_proto: 0,
+            ..TunnelSpec::new("t", TunnelProto::Tls, Upstream::parse("3000").unwrap())
         }
     }
 

@@ -10,10 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use ferry_agent::{
-    Agent, AgentConfig, AgentEvent, HostHeader, RootCas, TerminateAt, TunnelProto, TunnelSpec,
-    Upstream,
-};
+use ferry_agent::{Agent, AgentConfig, AgentEvent, RootCas, TunnelProto, TunnelSpec, Upstream};
 use ferry_types::Secret;
 
 use crate::cluster::{node, Database};
@@ -96,23 +93,13 @@ fn tail(log: &str, lines: usize) -> String {
 
 fn spec(i: usize, upstream: &str) -> anyhow::Result<TunnelSpec> {
     Ok(TunnelSpec {
-        name: format!("a{i}"),
-        proto: TunnelProto::Http,
-        addr: Upstream::parse(upstream)?,
         domain: Some(format!("a{i}.fleet.bench.example.test")),
-        subdomain: None,
-        remote_addr: None,
-        terminate_at: TerminateAt::Upstream,
-        crt: None,
-        key: None,
-        mutual_tls_cas: None,
-        alpn: Vec::new(),
-        http_scheme: false,
-        metadata: String::new(),
         inspect: false,
-        host_header: HostHeader::Preserve,
-        basic_auth: Vec::new(),
-        proxy_proto: 0,
+        ..TunnelSpec::new(
+            format!("a{i}"),
+            TunnelProto::Http,
+            Upstream::parse(upstream)?,
+        )
     })
 }
 

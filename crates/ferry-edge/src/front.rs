@@ -9,7 +9,6 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use ferry_proto::sni::{parse_client_hello_sni, ClientHelloSni};
 use ferry_proto::BindProto;
-use ferry_transport::splice;
 use ferry_types::{ErrorCode, Hostname, TunnelId};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpListener;
@@ -281,21 +280,5 @@ async fn carry<C>(
 ) where
     C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let stream = match proxy_stream::open_for_connection(
-        &tunnel,
-        peer,
-        local,
-        shared.config.stream_wait,
-    )
-    .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::info!(%peer, code = %e.code(), error = %e, "cannot reach the agent for a TLS connection");
-            return;
-        }
-    };
-    if let Err(e) = splice(conn, stream, shared.config.idle_timeout).await {
-        tracing::debug!(%peer, error = %e, "TLS connection ended");
-    }
+    proxy_stream::carry_connection(&tunnel, peer, local, conn, &shared.config, "TLS").await;
 }

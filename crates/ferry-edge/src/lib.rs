@@ -173,6 +173,16 @@ impl Shared {
         held::session_started(self, &s).await;
     }
 
+    /// Every authenticated session now.
+    pub fn sessions_now(&self) -> Vec<Arc<AgentSession>> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
     pub fn forget_session(&self, id: &ResourceId) {
         self.sessions
             .lock()
@@ -361,16 +371,10 @@ impl EdgeHandle {
         // With the listeners closed, Ferry's agents move to their next server_addr now
         // (where their tunnels' names follow them), while this node finishes their open
         // streams; ngrok's agents cannot be asked and reconnect when their session closes.
-        let sessions: Vec<_> = self
-            .shared
-            .sessions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .filter(|s| s.client.is_ferry())
-            .cloned()
-            .collect();
-        for s in sessions {
+        for s in self.shared.sessions_now() {
+            if !s.client.is_ferry() {
+                continue;
+            }
             tokio::spawn(async move {
                 match ferry_transport::open_typed(&s.open, ferry_proto::StreamType::MOVE, &[]).await
                 {
@@ -395,15 +399,7 @@ impl EdgeHandle {
                 "drain deadline reached; closing the rest"
             );
         }
-        let sessions: Vec<_> = self
-            .shared
-            .sessions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect();
-        for s in sessions {
+        for s in self.shared.sessions_now() {
             s.kill.kill();
         }
         self.shared.membership.leave().await;

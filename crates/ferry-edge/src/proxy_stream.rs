@@ -73,6 +73,31 @@ pub async fn open_for_connection(
     open_with(tunnel, client, wait, &prefix).await
 }
 
+/// Carries a TCP or TLS connection that arrived at `local` from `client` to the tunnel's
+/// agent, both ways until either side ends; `what` names the kind in the log.
+pub async fn carry_connection<C>(
+    tunnel: &Tunnel,
+    client: SocketAddr,
+    local: SocketAddr,
+    conn: C,
+    config: &crate::EdgeConfig,
+    what: &'static str,
+) where
+    C: AsyncRead + AsyncWrite + Unpin,
+{
+    let stream = match open_for_connection(tunnel, client, local, config.stream_wait).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::info!(%client, code = %e.code(), error = %e, "cannot reach the agent for a {what} connection");
+            return;
+        }
+    };
+    match ferry_transport::splice(conn, stream, config.idle_timeout).await {
+        Ok(moved) => tracing::debug!(%client, ?moved, "{what} connection done"),
+        Err(e) => tracing::debug!(%client, error = %e, "{what} connection ended"),
+    }
+}
+
 async fn open_with(
     tunnel: &Tunnel,
     client: SocketAddr,

@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use ferry_transport::splice;
 use ferry_types::TunnelId;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -75,22 +74,5 @@ async fn serve(shared: Arc<Shared>, conn: TcpStream, peer: SocketAddr, port: u16
     let local = conn
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], port)));
-    let stream = match proxy_stream::open_for_connection(
-        &tunnel,
-        peer,
-        local,
-        shared.config.stream_wait,
-    )
-    .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::info!(port, code = %e.code(), error = %e, "cannot reach the agent for a TCP connection");
-            return;
-        }
-    };
-    match splice(conn, stream, shared.config.idle_timeout).await {
-        Ok(moved) => tracing::debug!(port, ?moved, "TCP connection done"),
-        Err(e) => tracing::debug!(port, error = %e, "TCP connection ended"),
-    }
+    proxy_stream::carry_connection(&tunnel, peer, local, conn, &shared.config, "TCP").await;
 }

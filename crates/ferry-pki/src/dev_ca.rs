@@ -39,12 +39,7 @@ impl DevCa {
     /// on first use. If only the key exists (a crash between the two writes), a certificate is
     /// made for it: nobody can trust a certificate that was never written.
     pub fn load_or_create(dir: &Path) -> Result<DevCa, PkiError> {
-        std::fs::create_dir_all(dir).map_err(PkiError::io("create directory", dir))?;
-        let dir = dir
-            .canonicalize()
-            .map_err(PkiError::io("resolve directory", dir))?;
-        let cert_path = dir.join(CERT_FILE);
-        let key_path = dir.join(KEY_FILE);
+        let (cert_path, key_path) = files_in(dir)?;
         let authority = match (exists(&cert_path), exists(&key_path)) {
             (true, true) => load(&cert_path, &key_path)?,
             (true, false) => {
@@ -77,14 +72,9 @@ impl DevCa {
     /// and `key_pem`): the files are written when absent, and files already there must be
     /// that same CA, never silently replaced (clients may trust them).
     pub fn adopt(dir: &Path, cert_pem: &str, key_pem: &str) -> Result<DevCa, PkiError> {
-        std::fs::create_dir_all(dir).map_err(PkiError::io("create directory", dir))?;
-        let dir = dir
-            .canonicalize()
-            .map_err(PkiError::io("resolve directory", dir))?;
-        let cert_path = dir.join(CERT_FILE);
-        let key_path = dir.join(KEY_FILE);
+        let (cert_path, key_path) = files_in(dir)?;
         if exists(&cert_path) || exists(&key_path) {
-            let ca = DevCa::load_or_create(&dir)?;
+            let ca = DevCa::load_or_create(dir)?;
             if ca.cert_pem().trim() != cert_pem.trim() {
                 return Err(PkiError::CaNotShared {
                     cert_path,
@@ -95,7 +85,7 @@ impl DevCa {
         }
         write_atomic(&key_path, key_pem.as_bytes(), true)?;
         write_atomic(&cert_path, cert_pem.as_bytes(), false)?;
-        DevCa::load_or_create(&dir)
+        DevCa::load_or_create(dir)
     }
 
     /// The CA's private key in PEM, for the database that shares it among nodes (sealed
@@ -164,6 +154,15 @@ fn subject() -> DistinguishedName {
     );
     dn.push(DnType::CommonName, "Ferry Development CA");
     dn
+}
+
+/// The CA's certificate and key paths in `dir` (made if absent), absolute.
+fn files_in(dir: &Path) -> Result<(PathBuf, PathBuf), PkiError> {
+    std::fs::create_dir_all(dir).map_err(PkiError::io("create directory", dir))?;
+    let dir = dir
+        .canonicalize()
+        .map_err(PkiError::io("resolve directory", dir))?;
+    Ok((dir.join(CERT_FILE), dir.join(KEY_FILE)))
 }
 
 fn load(cert_path: &Path, key_path: &Path) -> Result<Authority, PkiError> {
