@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::dns::dig;
+use crate::dns::{dig, dig_with};
 use crate::harness::{eventually, Edge};
 
 /// A sealing key both nodes share, as the contract requires of nodes on one database.
@@ -90,6 +90,13 @@ async fn nodes_on_one_database_share_regions_and_dns_and_a_dead_one_leaves_it() 
         a
     };
     assert_eq!(apex(dns.clone()).await, ["127.0.0.11", "127.0.0.12"]);
+    // Nearest first: the node in the client subnet a resolver passes on (EDNS Client
+    // Subnet) leads.
+    for near in ["127.0.0.11", "127.0.0.12"] {
+        let subnet = format!("+subnet={near}/32");
+        let a = dig_with(&dns, "connect.example.test", "A", &[&subnet]).await;
+        assert_eq!(a.data("A")[0], near, "{}", a.text);
+    }
 
     // kill -9: n2's lease passes within 5 s, and n1's renewal loop rebuilds its zones.
     drop(n2.proc.take());

@@ -56,6 +56,11 @@ impl Dig {
 
 /// `dig @server name rtype`, over TCP when `tcp`.
 pub(crate) async fn dig(server: &str, name: &str, rtype: &str, tcp: bool) -> Dig {
+    dig_with(server, name, rtype, if tcp { &["+tcp"] } else { &[] }).await
+}
+
+/// `dig @server name rtype` with more of dig's options (`+tcp`, `+subnet=...`).
+pub(crate) async fn dig_with(server: &str, name: &str, rtype: &str, options: &[&str]) -> Dig {
     let (host, port) = server.rsplit_once(':').expect("host:port");
     let mut cmd = tokio::process::Command::new("dig");
     cmd.args([
@@ -68,9 +73,7 @@ pub(crate) async fn dig(server: &str, name: &str, rtype: &str, tcp: bool) -> Dig
         "+time=3",
         "+tries=2",
     ]);
-    if tcp {
-        cmd.arg("+tcp");
-    }
+    cmd.args(options);
     let out = cmd
         .output()
         .await

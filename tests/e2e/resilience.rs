@@ -1,5 +1,7 @@
 use std::time::Duration;
 
+use ngrok::prelude::*;
+
 use crate::harness::{curl, eventually, Edge};
 use crate::upstream::HttpUpstream;
 
@@ -125,4 +127,44 @@ async fn a_client_that_never_finishes_its_client_hello_is_dropped() {
         "closed too early: {:?}",
         started.elapsed()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draining_edge_asks_ngrok_agents_that_take_it_to_restart() {
+    let mut edge = Edge::start().await;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (tx, mut restarted) = tokio::sync::mpsc::unbounded_channel();
+    // ngrok's SDK takes the restart command once its application registers a handler.
+    let _sess = ngrok::Session::builder()
+        .authtoken(edge.token.clone())
+        .server_addr(edge.agent_addr())
+        .unwrap()
+        .ca_cert(bytes::Bytes::from(std::fs::read(&edge.ca).unwrap()))
+        .handle_restart_command(move |_req| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(());
+                Ok(())
+            }
+        })
+        .connect()
+        .await
+        .expect("SDK connects");
+    // A tunnel, as an SDK application has, and the edge sees the session live.
+    let _tunnel = _sess
+        .http_endpoint()
+        .domain("restart.example.test")
+        .listen()
+        .await
+        .expect("the SDK binds");
+    let mut proc = edge.proc.take().unwrap();
+    proc.signal("TERM");
+    let called = tokio::time::timeout(Duration::from_secs(5), restarted.recv()).await;
+    assert!(
+        matches!(called, Ok(Some(()))),
+        "the SDK's restart handler not called within 5 s of SIGTERM; edge:\n{}",
+        proc.output()
+    );
+    let status = proc.wait_exit(Duration::from_secs(20)).await;
+    assert_eq!(status.code(), Some(0), "{status:?}");
 }

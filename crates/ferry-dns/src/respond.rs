@@ -2,11 +2,12 @@
 //! flags, and EDNS. Pure, so that the unit tests and the fuzz target run exactly what the
 //! server runs, without sockets.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use hickory_server::net::xfer::Protocol;
 use hickory_server::proto::op::{Edns, MessageType, Metadata, OpCode, ResponseCode};
-use hickory_server::proto::rr::{DNSClass, RecordType};
+use hickory_server::proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
+use hickory_server::proto::rr::{DNSClass, RData, Record, RecordType};
 use hickory_server::proto::serialize::binary::BinEncoder;
 use hickory_server::server::Request;
 use hickory_server::zone_handler::{MessageRequest, MessageResponseBuilder};
@@ -38,14 +39,31 @@ impl Reply {
     }
 }
 
-/// What Ferry answers to `request`. A standard query with one question of class IN is
-/// looked up in `zones`; anything else is refused or reported as not implemented, never
-/// forwarded (Ferry is no resolver).
-pub fn respond(zones: &ZoneSet, request: &MessageRequest) -> Reply {
+/// What Ferry answers to `request`, which came from `from`. A standard query with one
+/// question of class IN is looked up in `zones`; anything else is refused or reported as not
+/// implemented, never forwarded (Ferry is no resolver). Several addresses come nearest
+/// first ([`nearest_first`]) to the client subnet the resolver passed on (EDNS Client Subnet,
+/// RFC 7871, whose scope the response then states), else to the resolver.
+pub fn respond(zones: &ZoneSet, request: &MessageRequest, from: IpAddr) -> Reply {
+    let subnet = request
+        .edns
+        .as_ref()
+        .and_then(|e| match e.option(EdnsCode::Subnet) {
+            Some(EdnsOption::Subnet(s)) => Some(*s),
+            _ => None,
+        });
     let edns = request.edns.as_ref().map(|asked| {
         let mut e = Edns::new();
         e.set_version(0);
         e.set_max_payload(asked.max_payload().clamp(512, MAX_UDP_PAYLOAD));
+        if let Some(s) = subnet {
+            // The order depends on the whole source prefix: that is the answer's scope.
+            e.options_mut().insert(EdnsOption::Subnet(ClientSubnet::new(
+                s.addr(),
+                s.source_prefix(),
+                s.source_prefix(),
+            )));
+        }
         e
     });
     let refuse = |code| Reply {
@@ -68,9 +86,27 @@ pub fn respond(zones: &ZoneSet, request: &MessageRequest) -> Reply {
     if matches!(query.query_type(), RecordType::AXFR | RecordType::IXFR) {
         return refuse(ResponseCode::Refused);
     }
+    let mut answer = zones.answer(query.original().name(), query.query_type());
+    nearest_first(&mut answer.answers, subnet.map_or(from, |s| s.addr()));
     Reply {
-        answer: zones.answer(query.original().name(), query.query_type()),
+        answer,
         edns: edns.clone(),
+    }
+}
+
+/// Orders address records by how many leading bits each shares with `client`, most first
+/// (the same network, then the same larger block); ties keep the zone's order. With no map
+/// of the world, the addresses themselves are the only distance Ferry knows: nodes in the
+/// client's own network, or its provider's block, lead the answer.
+pub fn nearest_first(answers: &mut [Record], client: IpAddr) {
+    answers.sort_by_key(|r| std::cmp::Reverse(shared_bits(&r.data, client)));
+}
+
+fn shared_bits(data: &RData, client: IpAddr) -> u32 {
+    match (data, client) {
+        (RData::A(a), IpAddr::V4(c)) => (u32::from(a.0) ^ u32::from(c)).leading_zeros(),
+        (RData::AAAA(a), IpAddr::V6(c)) => (u128::from(a.0) ^ u128::from(c)).leading_zeros(),
+        _ => 0,
     }
 }
 
@@ -84,7 +120,7 @@ pub fn answer_packet(zones: &ZoneSet, packet: &[u8], udp: bool) -> Option<Vec<u8
     if request.metadata.message_type != MessageType::Query {
         return None;
     }
-    let reply = respond(zones, &request);
+    let reply = respond(zones, &request, from.ip());
     let response = MessageResponseBuilder::new(&request.queries, reply.edns.as_ref()).build(
         reply.metadata(&request.metadata),
         reply.answer.answers.iter(),

@@ -153,7 +153,7 @@ impl RequestHandler for Handler {
         mut response_handle: R,
     ) -> ResponseInfo {
         let zones = self.zones.current();
-        let reply = respond(&zones, request);
+        let reply = respond(&zones, request, request.src().ip());
         let metadata = reply.metadata(&request.metadata);
         let response = MessageResponseBuilder::new(&request.queries, reply.edns.as_ref()).build(
             metadata,

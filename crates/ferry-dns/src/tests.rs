@@ -553,3 +553,43 @@ fn each_region_answers_its_own_nodes() {
         assert_eq!(got, [RData::A(A::from(ip))], "{region}");
     }
 }
+
+#[test]
+fn several_addresses_come_nearest_first_to_the_client_subnet_or_the_resolver() {
+    use hickory_server::proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
+
+    let mut s = snapshot();
+    s.public_ips = ["192.0.2.1", "198.51.100.9", "203.0.113.5"]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+    let (set, _) = ZoneSet::build(&s);
+    let q = "connect.customer.test.";
+    // answer_packet answers as if from 127.0.0.1: no address is near, the zone's order holds.
+    let plain = ask(&set, q, RecordType::A);
+    assert_eq!(ips(&plain), s.public_ips);
+    // A resolver that passes its client's subnet gets the node in that block first, and the
+    // scope it may cache the order for.
+    let near = ask_with(&set, q, RecordType::A, |m| {
+        let mut e = Edns::new();
+        e.options_mut().insert(EdnsOption::Subnet(ClientSubnet::new(
+            "203.0.113.0".parse().unwrap(),
+            24,
+            0,
+        )));
+        m.set_edns(e);
+    });
+    assert_eq!(ips(&near)[0], "203.0.113.5".parse::<IpAddr>().unwrap());
+    assert_eq!(ips(&near).len(), 3);
+    match near.edns.as_ref().and_then(|e| e.option(EdnsCode::Subnet)) {
+        Some(EdnsOption::Subnet(s)) => assert_eq!(s.scope_prefix(), 24),
+        other => panic!("no client subnet in the answer: {other:?}"),
+    }
+    // Without the option, the resolver's own address decides.
+    let mut records = plain.answers.clone();
+    crate::respond::nearest_first(&mut records, "198.51.100.200".parse().unwrap());
+    assert_eq!(
+        records[0].data,
+        RData::A(A("198.51.100.9".parse().unwrap()))
+    );
+}

@@ -211,6 +211,9 @@ async fn reload_certificates(shared: Arc<Shared>) {
 
 const BIND_KEY_SETTING: &str = "bind_token_key";
 
+/// How long a drain waits for its agents to take the word to move or restart.
+const HANDOFF_WAIT: Duration = Duration::from_secs(3);
+
 impl EdgeHandle {
     /// Binds every listener and starts serving.
     pub async fn start(config: EdgeConfig, store: Store, ca: DevCa) -> Result<Self, EdgeError> {
@@ -368,25 +371,42 @@ impl EdgeHandle {
             dns.stop();
         }
         self.shared.shutdown.cancel();
-        // With the listeners closed, Ferry's agents move to their next server_addr now
-        // (where their tunnels' names follow them), while this node finishes their open
-        // streams; ngrok's agents cannot be asked and reconnect when their session closes.
+        // With the listeners closed, the agents are asked to go elsewhere: Ferry's move to
+        // their next server_addr now (where their tunnels' names follow them) while this node
+        // finishes their open streams; ngrok's agents that take the restart command get it,
+        // as ngrok's own edge sends it; the others reconnect when their session closes at
+        // the end of the drain.
+        let mut told = tokio::task::JoinSet::new();
         for s in self.shared.sessions_now() {
-            if !s.client.is_ferry() {
-                continue;
-            }
-            tokio::spawn(async move {
-                match ferry_transport::open_typed(&s.open, ferry_proto::StreamType::MOVE, &[]).await
-                {
-                    Ok(mut stream) => {
-                        let _ = tokio::io::AsyncWriteExt::shutdown(&mut stream).await;
+            let view = self.view();
+            told.spawn(async move {
+                if s.client.is_ferry() {
+                    match ferry_transport::open_typed(&s.open, ferry_proto::StreamType::MOVE, &[])
+                        .await
+                    {
+                        Ok(mut stream) => {
+                            let _ = tokio::io::AsyncWriteExt::shutdown(&mut stream).await;
+                        }
+                        Err(error) => {
+                            tracing::debug!(session = %s.id, %error, "could not ask an agent to move")
+                        }
                     }
-                    Err(error) => {
-                        tracing::debug!(session = %s.id, %error, "could not ask an agent to move")
+                } else if s.restart_unsupported.as_deref() == Some("") {
+                    if let Err(error) = view
+                        .command_here(s.id.as_str(), AgentCommand::Restart)
+                        .await
+                    {
+                        tracing::debug!(session = %s.id, %error, "could not ask an agent to restart");
                     }
                 }
             });
         }
+        // The word reaches every agent before a drain with nothing open ends their sessions;
+        // an agent that does not answer holds the drain up by no more than this.
+        let _ = tokio::time::timeout(HANDOFF_WAIT, async {
+            while told.join_next().await.is_some() {}
+        })
+        .await;
         self.shared.tracker.close();
         let open = self.shared.tracker.len();
         tracing::info!(open, "draining: waiting for open connections");
