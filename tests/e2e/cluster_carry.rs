@@ -23,13 +23,14 @@ pub(crate) async fn dev_node(url: &str, name: &str, ip: &str, extra: &[&str]) ->
     args.extend([
         "--public-ip",
         ip,
-        "--https-addr",
-        &https,
         "--http-addr",
         &https,
         "--cluster-addr",
         &https,
     ]);
+    if !extra.contains(&"--https-addr") {
+        args.extend(["--https-addr", &https]);
+    }
     args.extend_from_slice(extra);
     Edge::start_with_env(&args, &[("FERRY_SECRET_KEY", SECRET_KEY)]).await
 }
@@ -512,4 +513,85 @@ async fn the_database_away_for_twelve_seconds_expires_nobody() {
         "{}",
         agent.proc.output()
     );
+}
+
+/// A `server_addr` name that resolves to several nodes, as `connect.<domain>` does, is tried
+/// address by address: with the first node killed, the agent comes back through the second
+/// on the same name and port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_addr_that_resolves_to_every_node_is_tried_address_by_address() {
+    let url = ferry_store::testing::fresh_postgres_url().await;
+    // Both nodes on one port, each on its own address, as nodes behind one name are.
+    let port = crate::harness::free_port();
+    let a1 = format!("127.0.0.71:{port}");
+    let a2 = format!("127.0.0.72:{port}");
+    let mut n1 = dev_node(&url, "n1", "127.0.0.71", &["--https-addr", &a1]).await;
+    let mut n2 = dev_node(&url, "n2", "127.0.0.72", &["--https-addr", &a2]).await;
+    n2.api_key = n1.api_key.clone();
+    let (status, v) = n1
+        .api(
+            "POST",
+            "/agent_ingresses",
+            Some(r#"{"domain":"connect.example.test"}"#),
+        )
+        .await;
+    assert_eq!(status, 201, "{v}");
+    // Node 2's DNS, which outlives node 1 here (each node serves the zones).
+    let dns = n2.ready["dns"].as_str().unwrap().to_string();
+    eventually(
+        "connect.example.test answering both nodes",
+        Duration::from_secs(10),
+        || async {
+            let mut a = crate::dns::dig(&dns, "connect.example.test", "A", false)
+                .await
+                .data("A");
+            a.sort();
+            a == ["127.0.0.71", "127.0.0.72"]
+        },
+    )
+    .await;
+
+    let up = HttpUpstream::start("site").await;
+    let dir = n1.dir.path();
+    let file = dir.join("named.yml");
+    std::fs::write(
+        &file,
+        format!(
+            "version: \"2\"\nauthtoken: {}\nserver_addr: connect.example.test:{port}\nroot_cas: {}\ndns_resolver_ips: [\"{dns}\"]\ntunnels:\n  web:\n    proto: http\n    addr: {}\n    domain: named.example.test\n",
+            n1.token,
+            n1.ca.display(),
+            up.port()
+        ),
+    )
+    .unwrap();
+    let ready = dir.join("named-ready.json");
+    let args: Vec<String> = [
+        "start",
+        "web",
+        "--config",
+        &file.display().to_string(),
+        "--ready-file",
+        &ready.display().to_string(),
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut agent = crate::harness::Proc::spawn("named", &args, dir, &[]);
+    crate::harness::wait_ready(&mut agent, &ready).await;
+
+    // Both addresses are as near to the agent's resolver: the zone's order holds and the
+    // agent is on node 1, the first.
+    drop(n1.proc.take());
+    let killed = std::time::Instant::now();
+    loop {
+        let (code, out, _) = curl(&via(&n2, "127.0.0.72", "named.example.test", "/")).await;
+        if code == 0 && out == "hello from site" {
+            break;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(30),
+            "the name not served through node 2 ({code} {out}); agent:\n{}",
+            agent.output()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

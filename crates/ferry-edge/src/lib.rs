@@ -209,6 +209,27 @@ async fn reload_certificates(shared: Arc<Shared>) {
     }
 }
 
+/// How often the agent ingress domains are read again: another node's API may have added
+/// one, whose agents this node must then take by SNI.
+const INGRESS_RELOAD_EVERY: Duration = Duration::from_secs(5);
+
+/// Reads the agent ingress domains every [`INGRESS_RELOAD_EVERY`] (this node's own API sets
+/// them at once through [`EdgeView::set_agent_ingresses`]).
+async fn reload_agent_ingresses(shared: Arc<Shared>) {
+    loop {
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => break,
+            _ = tokio::time::sleep(INGRESS_RELOAD_EVERY) => {}
+        }
+        match shared.store.agent_ingress_domains().await {
+            Ok(domains) => EdgeView::new(shared.clone()).set_agent_ingresses(&domains),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the agent ingress domains; keeping the ones known")
+            }
+        }
+    }
+}
+
 const BIND_KEY_SETTING: &str = "bind_token_key";
 
 /// How long a drain waits for its agents to take the word to move or restart.
@@ -337,6 +358,7 @@ impl EdgeHandle {
             ));
         }
         tokio::spawn(reload_certificates(shared.clone()));
+        tokio::spawn(reload_agent_ingresses(shared.clone()));
         let sweeper = shared.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(15));
