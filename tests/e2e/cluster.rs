@@ -42,14 +42,9 @@ async fn nodes_on_one_database_share_regions_and_dns_and_a_dead_one_leaves_it() 
         assert_ne!(addr.port(), 0, "{cluster}");
     }
 
-    let (status, v) = n1
-        .api(
-            "POST",
-            "/agent_ingresses",
-            Some(r#"{"domain":"connect.example.test"}"#),
-        )
+    let v = n1
+        .created("/agent_ingresses", r#"{"domain":"connect.example.test"}"#)
         .await;
-    assert_eq!(status, 201, "{v}");
     let path = format!("/agent_ingresses/{}", v["id"].as_str().unwrap());
     // n1 learns of n2 at its next lease renewal, within a second.
     eventually(
@@ -122,14 +117,8 @@ async fn a_draining_node_leaves_the_other_nodes_dns_at_once() {
     let url = ferry_store::testing::fresh_postgres_url().await;
     let n1 = node(&url, "n1", "eu", "127.0.0.11").await;
     let mut n2 = node(&url, "n2", "us", "127.0.0.12").await;
-    let (status, v) = n1
-        .api(
-            "POST",
-            "/agent_ingresses",
-            Some(r#"{"domain":"connect.example.test"}"#),
-        )
+    n1.created("/agent_ingresses", r#"{"domain":"connect.example.test"}"#)
         .await;
-    assert_eq!(status, 201, "{v}");
     let dns = n1.ready["dns"].as_str().unwrap().to_string();
     let us = "tunnel.us.connect.example.test";
     eventually(

@@ -154,14 +154,9 @@ async fn any_node_carries_https_and_tls_to_the_node_that_holds_the_agent() {
     assert!(v.to_string().contains("ERR_FERRY_248"), "{v}");
 
     // An authtoken deleted through node 2 closes its session on node 1.
-    let (status, cred) = n2
-        .api(
-            "POST",
-            "/credentials",
-            Some(r#"{"description":"short-lived"}"#),
-        )
+    let cred = n2
+        .created("/credentials", r#"{"description":"short-lived"}"#)
         .await;
-    assert_eq!(status, 201, "{cred}");
     let doomed = n1
         .agent_as(
             cred["token"].as_str().unwrap(),
@@ -528,14 +523,8 @@ async fn a_server_addr_that_resolves_to_every_node_is_tried_address_by_address()
     let mut n1 = dev_node(&url, "n1", "127.0.0.71", &["--https-addr", &a1]).await;
     let mut n2 = dev_node(&url, "n2", "127.0.0.72", &["--https-addr", &a2]).await;
     n2.api_key = n1.api_key.clone();
-    let (status, v) = n1
-        .api(
-            "POST",
-            "/agent_ingresses",
-            Some(r#"{"domain":"connect.example.test"}"#),
-        )
+    n1.created("/agent_ingresses", r#"{"domain":"connect.example.test"}"#)
         .await;
-    assert_eq!(status, 201, "{v}");
     // Node 2's DNS, which outlives node 1 here (each node serves the zones).
     let dns = n2.ready["dns"].as_str().unwrap().to_string();
     eventually(

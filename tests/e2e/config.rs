@@ -292,14 +292,9 @@ async fn the_guides_copy_traps_are_named_with_the_fix() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_addr_is_a_region_domain_resolved_through_dns_resolver_ips() {
     let edge = Edge::start().await;
-    let (status, a) = edge
-        .api(
-            "POST",
-            "/agent_ingresses",
-            Some(r#"{"domain":"connect.example.test"}"#),
-        )
+    let a = edge
+        .created("/agent_ingresses", r#"{"domain":"connect.example.test"}"#)
         .await;
-    assert_eq!(status, 201, "{a}");
     let region = a["region_domains"][0].as_str().unwrap().to_string();
     let dns = edge.ready["dns"].as_str().unwrap().to_string();
     let up = HttpUpstream::start("via region").await;

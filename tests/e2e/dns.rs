@@ -126,22 +126,14 @@ async fn dig_reads_the_zones_of_a_dev_edge_over_udp_and_tcp() {
         .await
         .assert_status("REFUSED", false);
 
-    let (status, v) = edge
-        .api(
-            "POST",
-            "/agent_ingresses",
-            Some(r#"{"domain":"connect.example.test"}"#),
-        )
+    edge.created("/agent_ingresses", r#"{"domain":"connect.example.test"}"#)
         .await;
-    assert_eq!(status, 201, "{v}");
-    let (status, rd) = edge
-        .api(
-            "POST",
+    let rd = edge
+        .created(
             "/reserved_domains",
-            Some(r#"{"domain":"*.customer1.example.test"}"#),
+            r#"{"domain":"*.customer1.example.test"}"#,
         )
         .await;
-    assert_eq!(status, 201, "{rd}");
     let cname = rd["cname_target"]
         .as_str()
         .expect("cname_target")
@@ -294,14 +286,9 @@ async fn outside_dev_mode_dns_is_served_only_when_asked_for() {
     ])
     .await;
     let dns = edge.ready["dns"].as_str().expect("dns").to_string();
-    let (status, v) = edge
-        .api(
-            "POST",
-            "/agent_ingresses",
-            Some(r#"{"domain":"connect.customer.test"}"#),
-        )
+    let v = edge
+        .created("/agent_ingresses", r#"{"domain":"connect.customer.test"}"#)
         .await;
-    assert_eq!(status, 201, "{v}");
     assert_eq!(
         v["region_domains"],
         serde_json::json!([

@@ -41,14 +41,12 @@ async fn check_status_names_each_record_right_and_wrong() {
     let resolver = dns.addr.to_string();
     let edge = Edge::start_with(&["--dns-check-resolver", &resolver]).await;
 
-    let (status, d) = edge
-        .api(
-            "POST",
+    let d = edge
+        .created(
             "/reserved_domains",
-            Some(r#"{"domain":"*.customer1.example.com"}"#),
+            r#"{"domain":"*.customer1.example.com"}"#,
         )
         .await;
-    assert_eq!(status, 201, "{d}");
     let path = format!("/reserved_domains/{}/dns_check", d["id"].as_str().unwrap());
     let cname = d["cname_target"].as_str().unwrap().to_string();
     let acme = d["acme_challenge_cname_target"]
@@ -164,14 +162,9 @@ async fn check_status_names_each_record_right_and_wrong() {
 async fn check_status_of_an_agent_ingress_compares_its_delegation() {
     let dns = CustomerDns::start().await;
     let edge = Edge::start_with(&["--dns-check-resolver", &dns.addr.to_string()]).await;
-    let (status, a) = edge
-        .api(
-            "POST",
-            "/agent_ingresses",
-            Some(r#"{"domain":"connect.example.com"}"#),
-        )
+    let a = edge
+        .created("/agent_ingresses", r#"{"domain":"connect.example.com"}"#)
         .await;
-    assert_eq!(status, 201, "{a}");
     let ns = a["ns_targets"].clone();
     let servers: Vec<String> = serde_json::from_value(ns.clone()).unwrap();
     assert!(!servers.is_empty(), "{a}");

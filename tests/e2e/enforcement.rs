@@ -289,14 +289,9 @@ async fn agent_ingress_region_domains_take_agents_and_other_names_do_not() {
         alpn_for(&edge, name).await.is_err(),
         "outside dev mode a public name without a certificate gets no handshake"
     );
-    let (status, v) = edge
-        .api(
-            "POST",
-            "/agent_ingresses",
-            Some(r#"{"domain":"connect.example.test"}"#),
-        )
+    let v = edge
+        .created("/agent_ingresses", r#"{"domain":"connect.example.test"}"#)
         .await;
-    assert_eq!(status, 201, "{v}");
     assert_eq!(v["region_domains"], json!([name]));
     assert_eq!(
         alpn_for(&edge, name).await.unwrap(),

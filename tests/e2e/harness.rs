@@ -290,6 +290,13 @@ impl Edge {
         raw_api(args, &url).await
     }
 
+    /// `POST path` with `body`, which must answer 201; returns the created resource.
+    pub async fn created(&self, path: &str, body: &str) -> Value {
+        let (status, v) = self.api("POST", path, Some(body)).await;
+        assert_eq!(status, 201, "POST {path} {body}: {v}");
+        v
+    }
+
     pub fn agent_addr(&self) -> String {
         self.ready["agent_ingress"].as_str().unwrap().to_string()
     }
