@@ -42,7 +42,7 @@ impl Reply {
 /// What Ferry answers to `request`, which came from `from`. A standard query with one
 /// question of class IN is looked up in `zones`; anything else is refused or reported as not
 /// implemented, never forwarded (Ferry is no resolver). Several addresses come nearest
-/// first ([`nearest_first`]) to the client subnet the resolver passed on (EDNS Client Subnet,
+/// first (`nearest_first`) to the client subnet the resolver passed on (EDNS Client Subnet,
 /// RFC 7871, whose scope the response then states), else to the resolver.
 pub fn respond(zones: &ZoneSet, request: &MessageRequest, from: IpAddr) -> Reply {
     let subnet = request
