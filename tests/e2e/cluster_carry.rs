@@ -354,7 +354,7 @@ async fn nodes_hear_of_new_tunnels_at_once_even_after_their_listen_connection_is
     n2.api_key = n1.api_key.clone();
     let up = HttpUpstream::start("site").await;
     // Node 2 reads what the others hold every 5 s without a hint; the hint brings it within
-    // well under that.
+    // well under that (3 s leaves room for a loaded machine).
     let listed_by_n2 = |domain: &'static str| {
         let n2 = &n2;
         async move {
@@ -376,7 +376,7 @@ async fn nodes_hear_of_new_tunnels_at_once_even_after_their_listen_connection_is
         .agent("http", &[&up.port(), "--domain", "first.example.test"])
         .await;
     let took = listed_by_n2("first.example.test").await;
-    assert!(took < Duration::from_secs(2), "listed after {took:?}");
+    assert!(took < Duration::from_secs(3), "listed after {took:?}");
 
     assert!(ferry_store::testing::terminate_listeners(&url).await >= 2);
     let _b = n1
@@ -384,7 +384,7 @@ async fn nodes_hear_of_new_tunnels_at_once_even_after_their_listen_connection_is
         .await;
     let took = listed_by_n2("second.example.test").await;
     assert!(
-        took < Duration::from_secs(2),
+        took < Duration::from_secs(3),
         "listed {took:?} after the LISTEN connections were cut"
     );
 }
@@ -567,6 +567,9 @@ async fn a_server_addr_that_resolves_to_every_node_is_tried_address_by_address()
     let mut agent = crate::harness::Proc::spawn("named", &args, dir, &[]);
     crate::harness::wait_ready(&mut agent, &ready).await;
 
+    // Node 2 reads the agent ingress domains every 5 s: it takes agents for the new one by
+    // then.
+    tokio::time::sleep(Duration::from_secs(6)).await;
     // Both addresses are as near to the agent's resolver: the zone's order holds and the
     // agent is on node 1, the first.
     drop(n1.proc.take());
