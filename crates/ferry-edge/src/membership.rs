@@ -106,6 +106,31 @@ impl Membership {
             .clone()
     }
 
+    /// Whether any other node was live at the last renewal.
+    pub(crate) fn has_peers(&self) -> bool {
+        self.live
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|n| n.name != self.name)
+    }
+
+    /// Where the most specific of `patterns` (a host, then the wildcards above it) is held
+    /// by another node, as of the last read: `Some(Some(addr))` to carry there, `Some(None)`
+    /// when its holder cannot be reached (no cluster address), `None` when no other node
+    /// was known to hold any of them. Read under the lock, without copying the list: this
+    /// runs for every public connection this node does not serve.
+    pub(crate) fn cached_holder(&self, patterns: &[String]) -> Option<Option<String>> {
+        let elsewhere = self.elsewhere.read().unwrap_or_else(|p| p.into_inner());
+        patterns.iter().find_map(|p| {
+            elsewhere
+                .names
+                .iter()
+                .find(|n| n.name == *p)
+                .map(|n| (!n.cluster_addr.is_empty()).then(|| n.cluster_addr.clone()))
+        })
+    }
+
     /// The live nodes as of the last renewal.
     pub(crate) fn live(&self) -> Vec<Node> {
         self.live.read().unwrap_or_else(|p| p.into_inner()).clone()

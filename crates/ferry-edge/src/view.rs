@@ -166,6 +166,7 @@ impl EdgeView {
 
     /// Every authenticated session now, in no particular order.
     pub fn sessions(&self) -> Vec<LiveSession> {
+        let region_of = self.regions();
         self.shared
             .sessions
             .lock()
@@ -198,7 +199,7 @@ impl EdgeView {
                             metadata: s.metadata,
                             client_type: s.client_type,
                             started_at: from_unix_ms(s.started_at_ms),
-                            region: self.region_of(&s.node),
+                            region: region_of(&s.node),
                         })
                     }),
             )
@@ -207,6 +208,7 @@ impl EdgeView {
 
     /// Every bound tunnel now, in no particular order; offline names are not tunnels.
     pub fn tunnels(&self) -> Vec<LiveTunnel> {
+        let region_of = self.regions();
         self.shared
             .registry
             .snapshot()
@@ -236,22 +238,22 @@ impl EdgeView {
                             metadata: n.metadata,
                             forwards_to: n.forwards_to,
                             started_at: from_unix_ms(n.started_at_ms),
-                            region: self.region_of(&n.node),
+                            region: region_of(&n.node),
                         })
                     }),
             )
             .collect()
     }
 
-    /// The region of the live node `node`, as of the last renewal.
-    fn region_of(&self, node: &str) -> String {
-        self.shared
-            .membership
-            .live()
-            .into_iter()
-            .find(|n| n.name == node)
-            .map(|n| n.region)
-            .unwrap_or_default()
+    /// The region of each live node as of the last renewal, read once per listing.
+    fn regions(&self) -> impl Fn(&str) -> String {
+        let live = self.shared.membership.live();
+        move |node| {
+            live.iter()
+                .find(|n| n.name == node)
+                .map(|n| n.region.clone())
+                .unwrap_or_default()
+        }
     }
 
     /// Closes every session authenticated with one of `credential_ids` (a deleted authtoken,

@@ -98,15 +98,16 @@ impl Cluster {
         host: &Hostname,
         fresh: bool,
     ) -> Option<String> {
+        // A node alone (every SQLite edge) has nobody to carry to: a name it does not serve
+        // costs it no lookup.
+        if !shared.membership.has_peers() {
+            return None;
+        }
         let patterns: Vec<String> = patterns_for(host).iter().map(|p| p.to_string()).collect();
         let mine = shared.config.node_name.as_str();
         if !fresh {
-            let known = shared.membership.elsewhere().names;
-            for p in &patterns {
-                if let Some(n) = known.iter().find(|n| n.name == *p) {
-                    return (n.node != mine && !n.cluster_addr.is_empty())
-                        .then(|| n.cluster_addr.clone());
-                }
+            if let Some(addr) = shared.membership.cached_holder(&patterns) {
+                return addr;
             }
         }
         if !self.may_look_up() {
