@@ -25,13 +25,14 @@ mod reserved_domains;
 mod sealed;
 mod secret;
 mod settings;
+mod timed;
 mod tls_certificates;
 
 use std::path::Path;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyConnection, AnyPool, Connection, Executor};
+use sqlx::{AnyConnection, Connection, Executor};
 
 pub use agent_ingresses::{AgentIngress, NewAgentIngress};
 pub use api_keys::{ApiKey, NewApiKey};
@@ -65,7 +66,7 @@ pub enum Backend {
 /// A handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pool: AnyPool,
+    pool: timed::TimedPool,
     backend: Backend,
     /// Seals private keys; set by [`Store::with_sealing_key`].
     sealing: Option<SealingKey>,
@@ -134,7 +135,7 @@ impl Store {
         }
         let pool = pool.connect_with(opts).await?;
         Ok(Self {
-            pool,
+            pool: timed::TimedPool(pool),
             backend,
             sealing: None,
             url: (backend == Backend::Postgres).then(|| url.to_string()),
@@ -293,7 +294,7 @@ pub mod testing {
             .await
             .unwrap_or_else(|e| panic!("test store at {url}: {e}"));
         Store {
-            pool,
+            pool: timed::TimedPool(pool),
             backend,
             sealing: Some(SealingKey::generate()),
             url: None,
