@@ -57,6 +57,11 @@ pub struct EdgeArgs {
     /// system picks; ready-file key `dns`). Default in --dev: 127.0.0.1:0; otherwise no DNS.
     #[arg(long)]
     dns_addr: Option<SocketAddr>,
+    /// Serve Prometheus' `/metrics` here without authentication, for a scraper on a private
+    /// network (port 0: one the system picks; ready-file key `metrics`). The API serves the
+    /// same at `/metrics` to a holder of an API key.
+    #[arg(long)]
+    metrics_addr: Option<SocketAddr>,
     /// The TTL of DNS answers, in seconds (negative answers and DNS-01 challenge records
     /// get at most 5).
     #[arg(long, default_value_t = 60)]
@@ -268,6 +273,9 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
         if let Some(cluster) = addrs.cluster {
             ready["cluster"] = cluster.to_string().into();
         }
+        if let Some(metrics) = addrs.metrics {
+            ready["metrics"] = metrics.to_string().into();
+        }
         ready::write(path, &ready)?;
     }
     terminated.await;
@@ -436,6 +444,7 @@ fn config_from(a: &EdgeArgs) -> anyhow::Result<EdgeConfig> {
         .dns_addr
         .or_else(|| a.dev.then(|| SocketAddr::from(([127, 0, 0, 1], 0))));
     c.dns_ttl = a.dns_ttl;
+    c.metrics_listen = a.metrics_addr;
     c.public_ips = if !a.public_ips.is_empty() {
         a.public_ips.clone()
     } else if a.dev {

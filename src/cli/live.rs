@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use ferry_control::{
-    CommandFailure, CommandFuture, DnsFuture, Live, LiveSession, LiveTunnel, SessionCommand,
+    CommandFailure, CommandFuture, DnsFuture, Live, LiveSession, LiveTunnel, MetricsFuture,
+    SessionCommand,
 };
 use ferry_edge::{AgentCommand, CommandError, EdgeView};
 use tokio::sync::Notify;
@@ -93,5 +94,9 @@ impl Live for EdgeLive {
                 tracing::warn!(%error, "could not rebuild the DNS zones after a change");
             }
         })
+    }
+
+    fn metrics(&self) -> MetricsFuture<'_> {
+        Box::pin(self.view.metrics())
     }
 }

@@ -112,6 +112,7 @@ impl<I: Issuer> Runner<I> {
             job.msg = "Renewing the managed certificate.".into();
         }
         let started = parse(&job.started_at).unwrap_or_else(OffsetDateTime::now_utc);
+        ferry_metrics::acme::order_started();
         let outcome = self.issuer.issue(job).await;
         let now = OffsetDateTime::now_utc();
         match outcome {
@@ -145,6 +146,9 @@ impl<I: Issuer> Runner<I> {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let next = schedule::after(attempt, job.attempts, started, now);
+        if let Some(code) = next.error_code {
+            ferry_metrics::acme::order_failed(code);
+        }
         job.error_code = next.error_code.unwrap_or_default().to_string();
         job.msg = next.msg;
         job.attempts = next.attempts;

@@ -1,5 +1,6 @@
 //! Every request: `Ngrok-Version: 2`, then a valid API key. A body on GET or DELETE is
-//! refused as ngrok does.
+//! refused as ngrok does. `/metrics` needs the key but no version: it is not an ngrok
+//! operation, and Prometheus sends no such header.
 
 use axum::extract::{Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH};
@@ -17,13 +18,19 @@ pub async fn check(State(state): State<AppState>, req: Request, next: Next) -> R
         return next.run(req).await;
     }
     let (headers, method) = (req.headers().clone(), req.method().clone());
-    match admit(&state, &headers, &method).await {
+    let versioned = req.uri().path() != "/metrics";
+    match admit(&state, &headers, &method, versioned).await {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
     }
 }
 
-async fn admit(state: &AppState, headers: &HeaderMap, method: &Method) -> Result<(), ApiError> {
+async fn admit(
+    state: &AppState,
+    headers: &HeaderMap,
+    method: &Method,
+    versioned: bool,
+) -> Result<(), ApiError> {
     let token = match headers.get(AUTHORIZATION).map(|v| v.to_str()) {
         None => {
             return Err(ApiError::new(
@@ -49,6 +56,7 @@ async fn admit(state: &AppState, headers: &HeaderMap, method: &Method) -> Result
     };
     api_key(state, &token).await?;
     match headers.get("ngrok-version").map(|v| v.to_str()) {
+        _ if !versioned => {}
         None => {
             return Err(ApiError::new(
                 ErrorCode::VersionMissing,

@@ -17,6 +17,7 @@ mod dns_check;
 mod error;
 mod live;
 mod managed;
+mod metrics;
 mod openapi;
 mod page;
 mod pem;
@@ -146,6 +147,9 @@ pub type CommandFuture<'a> = Pin<Box<dyn Future<Output = Result<(), CommandFailu
 /// The end of a DNS rebuild ([`Live::dns_changed`]).
 pub type DnsFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
+/// The edge's metrics in Prometheus' text format ([`Live::metrics`]).
+pub type MetricsFuture<'a> = Pin<Box<dyn Future<Output = String> + Send + 'a>>;
+
 /// Why a [`SessionCommand`] was not carried out. Each answers with its own status: the
 /// caller can tell a command the agent does not take (400) from an agent that refused it
 /// (502) or never answered (504), which may still carry it out.
@@ -201,6 +205,8 @@ pub trait Live: Send + Sync + 'static {
     /// The regions of the nodes live on the database now, each once. Agent ingresses
     /// answer one `tunnel.<region>.<domain>` for each, after the configured regions.
     fn live_regions(&self) -> Vec<String>;
+    /// The edge's metrics in Prometheus' text format, for `GET /metrics`.
+    fn metrics(&self) -> MetricsFuture<'_>;
 }
 
 /// Shared by every handler.
@@ -252,6 +258,7 @@ pub fn router(state: AppState) -> Router {
             router.route(&op.path, op.handler)
         })
         .route("/openapi.json", axum::routing::get(openapi::serve))
+        .route("/metrics", axum::routing::get(metrics::serve))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

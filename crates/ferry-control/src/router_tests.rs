@@ -459,3 +459,33 @@ async fn check_status_of_an_agent_ingress_compares_its_ns_set() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
 }
+
+#[tokio::test]
+async fn metrics_need_an_api_key_but_no_ngrok_version() {
+    use crate::test_support::answer;
+    use axum::body::Body;
+    use axum::http::Request;
+    let api = Api::new().await;
+    let get = |key: Option<&str>| {
+        let mut req = Request::builder().uri("/metrics");
+        if let Some(k) = key {
+            req = req.header("Authorization", format!("Bearer {k}"));
+        }
+        req.body(Body::empty()).unwrap()
+    };
+    let app = || crate::router(api.state.clone());
+    let (status, headers, body) = answer(app(), get(Some(&api.key))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], ferry_metrics::CONTENT_TYPE);
+    assert!(String::from_utf8_lossy(&body).contains("ferry_edge_binds_total"));
+    let (status, _, body) = answer(app(), get(None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(String::from_utf8_lossy(&body).contains("ERR_FERRY_"));
+    let (status, _, _) = answer(app(), get(Some("not-a-key"))).await;
+    assert!(status.is_client_error());
+    let (_, spec) = api.call(Method::GET, "/openapi.json", None).await;
+    assert!(
+        spec["paths"].get("/metrics").is_none(),
+        "not an ngrok operation"
+    );
+}

@@ -19,7 +19,7 @@ use tower::ServiceExt;
 
 use crate::{
     router, AppState, CommandFailure, CommandFuture, ControlConfig, DnsFuture, Live, LiveSession,
-    LiveTunnel, SessionCommand,
+    LiveTunnel, MetricsFuture, SessionCommand,
 };
 
 /// The one session [`Edge::with_agent`] has.
@@ -104,6 +104,9 @@ impl Live for Edge {
     fn dns_changed(&self) -> DnsFuture<'_> {
         self.dns_rebuilds.fetch_add(1, Ordering::SeqCst);
         Box::pin(async {})
+    }
+    fn metrics(&self) -> MetricsFuture<'_> {
+        Box::pin(async { "ferry_edge_binds_total{proto=\"http\"} 1\n".to_string() })
     }
 }
 

@@ -155,6 +155,7 @@ impl RequestHandler for Handler {
         let zones = self.zones.current();
         let reply = respond(&zones, request, request.src().ip());
         let metadata = reply.metadata(&request.metadata);
+        ferry_metrics::dns::query_answered(mnemonic(metadata.response_code));
         let response = MessageResponseBuilder::new(&request.queries, reply.edns.as_ref()).build(
             metadata,
             reply.answer.answers.iter(),
@@ -176,5 +177,20 @@ impl RequestHandler for Handler {
                 })
             }
         }
+    }
+}
+
+/// A response code as DNS tools print it (`NOERROR`, `NXDOMAIN`): the label of
+/// `ferry_dns_queries_total`. The codes this server never sends are `OTHER`.
+fn mnemonic(code: ResponseCode) -> &'static str {
+    match code {
+        ResponseCode::NoError => "NOERROR",
+        ResponseCode::FormErr => "FORMERR",
+        ResponseCode::ServFail => "SERVFAIL",
+        ResponseCode::NXDomain => "NXDOMAIN",
+        ResponseCode::NotImp => "NOTIMP",
+        ResponseCode::Refused => "REFUSED",
+        ResponseCode::BADVERS => "BADVERS",
+        _ => "OTHER",
     }
 }

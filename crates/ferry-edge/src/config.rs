@@ -36,6 +36,9 @@ pub struct EdgeConfig {
     /// Where the authoritative DNS server listens, UDP and TCP on one port (port 0: one the
     /// system picks); `None` serves no DNS.
     pub dns_listen: Option<SocketAddr>,
+    /// Where Prometheus scrapes `/metrics` without authentication (port 0: one the system
+    /// picks); `None`: only the API's `/metrics`, behind an API key.
+    pub metrics_listen: Option<SocketAddr>,
     /// The TTL of the DNS answers, in seconds (negative answers and challenge records get
     /// at most 5 s).
     pub dns_ttl: u32,
@@ -123,6 +126,7 @@ impl EdgeConfig {
             ingress_domains: Vec::new(),
             base_domain: Hostname::parse("ferry.localhost").expect("valid literal"),
             dns_listen: None,
+            metrics_listen: None,
             dns_ttl: 60,
             public_ips: vec![lo],
             regions: vec!["local".into()],

@@ -195,7 +195,10 @@ async fn route_tls<IO>(
             };
             let acceptor = TlsAcceptor::from(shared.agent_tls.clone());
             let accept = acceptor.accept(ferry_transport::session_io(io));
-            match tokio::time::timeout(shared.config.handshake_timeout, accept).await {
+            match counted(
+                "agent",
+                tokio::time::timeout(shared.config.handshake_timeout, accept).await,
+            ) {
                 Ok(Ok(tls)) => ingress::serve_agent(shared, tls, peer, ticket).await,
                 Ok(Err(e)) => tracing::info!(%peer, error = %e, "agent TLS handshake failed"),
                 Err(_) => tracing::info!(%peer, "agent TLS handshake timed out"),
@@ -203,7 +206,10 @@ async fn route_tls<IO>(
         }
         Target::Api(api) => {
             let accept = TlsAcceptor::from(shared.https_tls.clone()).accept(io);
-            match tokio::time::timeout(shared.config.handshake_timeout, accept).await {
+            match counted(
+                "public",
+                tokio::time::timeout(shared.config.handshake_timeout, accept).await,
+            ) {
                 Ok(Ok(tls)) => {
                     shared.tracker.spawn(api(Box::new(tls), peer)).await.ok();
                 }
@@ -220,7 +226,10 @@ async fn route_tls<IO>(
         }
         Target::Terminated(tunnel, config) => {
             let accept = TlsAcceptor::from(config).accept(io);
-            let tls = match tokio::time::timeout(shared.config.handshake_timeout, accept).await {
+            let tls = match counted(
+                "public",
+                tokio::time::timeout(shared.config.handshake_timeout, accept).await,
+            ) {
                 Ok(Ok(tls)) => tls,
                 // A client without a certificate from the endpoint's CAs ends here, told so by
                 // the TLS alert; nothing reaches the agent.
@@ -243,17 +252,18 @@ async fn route_tls<IO>(
                 None => (shared.https_tls.clone(), None),
             };
             let acceptor = TlsAcceptor::from(config);
-            let tls =
-                match tokio::time::timeout(shared.config.handshake_timeout, acceptor.accept(io))
-                    .await
-                {
-                    Ok(Ok(tls)) => tls,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, error = %e, "public TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => return,
-                };
+            let accept = acceptor.accept(io);
+            let tls = match counted(
+                "public",
+                tokio::time::timeout(shared.config.handshake_timeout, accept).await,
+            ) {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "public TLS handshake failed");
+                    return;
+                }
+                Err(_) => return,
+            };
             let tracker = shared.tracker.clone();
             tracker
                 .spawn(http_proxy::serve_conn(
@@ -267,6 +277,21 @@ async fn route_tls<IO>(
                 .ok();
         }
     }
+}
+
+/// Counts a handshake on `listener` (`public`, `agent`, `node`) that completed, failed or
+/// timed out, and hands its outcome on.
+pub(crate) fn counted<T, E>(
+    listener: &str,
+    outcome: Result<Result<T, E>, tokio::time::error::Elapsed>,
+) -> Result<Result<T, E>, tokio::time::error::Elapsed> {
+    let metrics = ferry_metrics::edge::edge();
+    let family = match outcome {
+        Ok(Ok(_)) => &metrics.tls_handshakes,
+        _ => &metrics.tls_handshake_failures,
+    };
+    family.with_label_values(&[listener]).inc();
+    outcome
 }
 
 /// Carries a TLS endpoint's connection to its agent: the client's own TLS bytes, or the

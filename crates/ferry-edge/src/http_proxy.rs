@@ -108,7 +108,8 @@ async fn handle(
     if let Some(answer) = acme_http01(&shared, &req) {
         return Ok(answer);
     }
-    Ok(match forward(&shared, req, &conn).await {
+    let start = std::time::Instant::now();
+    let resp = match forward(&shared, req, &conn).await {
         Ok(resp) => resp,
         Err((code, detail, json)) => {
             let mut resp = error_response(code, &detail, json);
@@ -120,7 +121,16 @@ async fn handle(
             }
             resp
         }
-    })
+    };
+    // Every answer counts, the edge's own error pages too: a 502 for an offline agent is
+    // what an operator most needs to see.
+    let metrics = ferry_metrics::edge::edge();
+    metrics.http_duration.observe(start.elapsed().as_secs_f64());
+    metrics
+        .http_requests
+        .with_label_values(&[ferry_metrics::status_class(resp.status().as_u16())])
+        .inc();
+    Ok(resp)
 }
 
 /// The answer to an ACME HTTP-01 validation of a challenge Ferry published, whatever the

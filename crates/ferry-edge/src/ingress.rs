@@ -201,6 +201,10 @@ impl StreamCtx {
             Ok(resp) => serde_json::to_value(resp).unwrap_or_default(),
             Err(refusal) => {
                 let code = refusal.code();
+                ferry_metrics::edge::edge()
+                    .auth_failures
+                    .with_label_values(&[&code.to_string()])
+                    .inc();
                 tracing::info!(remote = %self.remote, %code, "agent authentication refused: {refusal}");
                 let reply = error_reply(&code.wire_error(&refusal.to_string()));
                 let _ = write_and_finish(&mut stream, &reply).await;
@@ -355,20 +359,29 @@ impl StreamCtx {
                 return;
             }
         };
+        let metrics = ferry_metrics::edge::edge();
+        let refused = |code: ErrorCode, msg: &str| {
+            metrics
+                .bind_refusals
+                .with_label_values(&[&code.to_string()])
+                .inc();
+            error_reply(&code.wire_error(msg))
+        };
         let reply = match req {
-            Err(e) => error_reply(
-                &ErrorCode::BindPayloadInvalid.wire_error(&format!("bind message: {e}")),
-            ),
+            Err(e) => refused(ErrorCode::BindPayloadInvalid, &format!("bind message: {e}")),
             Ok(req) => match self.current_acl(authed).await {
                 Err(refusal) => {
                     tracing::info!(session = %authed.session.id, code = %refusal.code(), "bind refused: {refusal}");
-                    error_reply(&refusal.code().wire_error(&refusal.to_string()))
+                    refused(refusal.code(), &refusal.to_string())
                 }
                 Ok(acl) => match bind::bind(&self.shared, &authed.session, &acl, req).await {
-                    Ok(resp) => serde_json::to_value(resp).unwrap_or_default(),
+                    Ok(resp) => {
+                        metrics.binds.with_label_values(&[&resp.proto]).inc();
+                        serde_json::to_value(resp).unwrap_or_default()
+                    }
                     Err(refusal) => {
                         tracing::info!(session = %authed.session.id, code = %refusal.code(), "bind refused: {refusal}");
-                        error_reply(&refusal.code().wire_error(&refusal.to_string()))
+                        refused(refusal.code(), &refusal.to_string())
                     }
                 },
             },

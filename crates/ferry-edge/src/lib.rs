@@ -18,6 +18,7 @@ mod held;
 mod http_proxy;
 mod ingress;
 mod membership;
+mod metrics;
 mod pre_auth;
 mod protect;
 mod proxy_stream;
@@ -100,6 +101,8 @@ pub struct EdgeAddrs {
     pub dns: Option<SocketAddr>,
     /// Where other nodes reach this one, when `--cluster-addr` was given.
     pub cluster: Option<SocketAddr>,
+    /// Where Prometheus scrapes, when `--metrics-addr` was given.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// A running edge.
@@ -248,6 +251,14 @@ impl EdgeHandle {
             Some(a) => Some(bind(a).await?),
             None => None,
         };
+        let metrics = match config.metrics_listen {
+            Some(a) => Some(bind(a).await?),
+            None => None,
+        };
+        let metrics_addr = match (&metrics, config.metrics_listen) {
+            (Some(l), Some(asked)) => Some(local(l, asked)?),
+            _ => None,
+        };
         let cluster_addr = match (&cluster, config.cluster_listen) {
             (Some(l), Some(asked)) => Some(local(l, asked)?),
             _ => None,
@@ -344,6 +355,9 @@ impl EdgeHandle {
         if let Some(l) = cluster {
             tokio::spawn(cluster::serve(shared.clone(), node_to_node, l));
         }
+        if let Some(l) = metrics {
+            tokio::spawn(metrics::serve(shared.clone(), l));
+        }
         tokio::spawn(front::serve_tls_port(
             shared.clone(),
             https,
@@ -377,6 +391,7 @@ impl EdgeHandle {
                 tcp_ports: shared.config.tcp_ports,
                 dns: dns_server.as_ref().map(|d| d.local_addr()),
                 cluster: cluster_addr,
+                metrics: metrics_addr,
             },
             shared,
             dns: dns_server,

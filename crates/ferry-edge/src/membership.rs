@@ -48,6 +48,8 @@ pub(crate) struct Membership {
     live: RwLock<Vec<Node>>,
     /// Since when every renewal has succeeded.
     healthy_since: HealthySince,
+    /// When the lease was last registered or renewed: `ferry_edge_lease_age_seconds`.
+    renewed_at: std::sync::Mutex<std::time::Instant>,
     /// What the other live nodes held as of the last renewal, for the API's lists.
     elsewhere: RwLock<Elsewhere>,
     /// Ends the renewals at the end of a drain (not at its start: a draining node stays live
@@ -84,6 +86,7 @@ impl Membership {
             cluster_addr,
             epoch: AtomicI64::new(epoch),
             healthy_since: HealthySince::default(),
+            renewed_at: std::sync::Mutex::new(std::time::Instant::now()),
             live: RwLock::new(live),
             elsewhere: RwLock::default(),
             stop: CancellationToken::new(),
@@ -129,6 +132,15 @@ impl Membership {
                 .find(|n| n.name == *p)
                 .map(|n| (!n.cluster_addr.is_empty()).then(|| n.cluster_addr.clone()))
         })
+    }
+
+    /// How long ago the lease was last registered or renewed: past [`LEASE`], the other
+    /// nodes count this one dead.
+    pub(crate) fn lease_age(&self) -> Duration {
+        self.renewed_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .elapsed()
     }
 
     /// The live nodes as of the last renewal.
@@ -244,6 +256,7 @@ impl Membership {
                 .carry_over_holdings(&self.holder(), old_epoch)
                 .await?;
         }
+        *self.renewed_at.lock().unwrap_or_else(|p| p.into_inner()) = std::time::Instant::now();
         let live = self.store.live_nodes().await?;
         *self.live.write().unwrap_or_else(|p| p.into_inner()) = live.clone();
         if reconcile {

@@ -7,6 +7,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use ferry_metrics::edge::{edge, IN, OUT};
+use ferry_metrics::IntCounter;
 use ferry_proto::{BindProto, ProxyHeader, StreamType};
 use ferry_transport::{open_typed, RpcError, Stream};
 use ferry_types::ErrorCode;
@@ -15,10 +17,16 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use crate::registry::Tunnel;
 
-/// A stream to an agent that holds one of its session's stream slots until dropped.
+/// A stream to an agent that holds one of its session's stream slots until dropped. Every
+/// public connection's bytes pass here, so this is where they are counted
+/// (`ferry_edge_bytes_total`), with the streams open and opened.
 pub struct ProxyStream {
     stream: Stream,
     _permit: OwnedSemaphorePermit,
+    /// Bytes towards the agent.
+    sent: IntCounter,
+    /// Bytes from the agent.
+    received: IntCounter,
 }
 
 /// Why no proxy stream could be opened.
@@ -127,10 +135,25 @@ async fn open_with(
     let stream = open_typed(&tunnel.session.open, StreamType::PROXY, &first)
         .await
         .map_err(OpenError::Open)?;
+    let metrics = edge();
+    let proto = header.proto.as_str();
+    metrics
+        .proxy_streams_opened
+        .with_label_values(&[proto])
+        .inc();
+    metrics.proxy_streams_open.inc();
     Ok(ProxyStream {
         stream,
         _permit: permit,
+        sent: metrics.bytes.with_label_values(&[proto, IN]),
+        received: metrics.bytes.with_label_values(&[proto, OUT]),
     })
+}
+
+impl Drop for ProxyStream {
+    fn drop(&mut self) {
+        edge().proxy_streams_open.dec();
+    }
 }
 
 impl AsyncRead for ProxyStream {
@@ -139,7 +162,10 @@ impl AsyncRead for ProxyStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
+        self.received.inc_by((buf.filled().len() - before) as u64);
+        polled
     }
 }
 
@@ -149,7 +175,11 @@ impl AsyncWrite for ProxyStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.stream).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = polled {
+            self.sent.inc_by(n as u64);
+        }
+        polled
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

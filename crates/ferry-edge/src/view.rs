@@ -15,7 +15,7 @@ use crate::Shared;
 /// A cheap, clonable handle on a running edge's live state.
 #[derive(Clone)]
 pub struct EdgeView {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 /// One authenticated agent session.

@@ -52,10 +52,7 @@ pub const LISTENERS: [&str; 3] = ["public", "agent", "node"];
 static EDGE: LazyLock<Edge> = LazyLock::new(|| {
     let protos: Vec<[&str; 1]> = PROTOS.iter().map(|p| [*p]).collect();
     let protos: Vec<&[&str]> = protos.iter().map(|p| &p[..]).collect();
-    let bytes: Vec<[&str; 2]> = PROTOS
-        .iter()
-        .flat_map(|p| [[*p, IN], [*p, OUT]])
-        .collect();
+    let bytes: Vec<[&str; 2]> = PROTOS.iter().flat_map(|p| [[*p, IN], [*p, OUT]]).collect();
     let bytes: Vec<&[&str]> = bytes.iter().map(|p| &p[..]).collect();
     let classes: Vec<[&str; 1]> = STATUS_CLASSES.iter().map(|c| [*c]).collect();
     let classes: Vec<&[&str]> = classes.iter().map(|c| &c[..]).collect();

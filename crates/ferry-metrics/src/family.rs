@@ -47,8 +47,11 @@ pub(crate) fn histogram_vec(
     labels: &[&str],
     buckets: &[f64],
 ) -> HistogramVec {
-    HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets.to_vec()), labels)
-        .expect("a valid histogram family")
+    HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(buckets.to_vec()),
+        labels,
+    )
+    .expect("a valid histogram family")
 }
 
 /// A gauge family made for one scrape from `rows` (label values, value).
@@ -78,7 +81,8 @@ pub(crate) fn build_info(role: &str) -> Box<dyn Collector> {
         &["role", "version"],
     )
     .expect("a valid gauge family");
-    v.with_label_values(&[role, env!("CARGO_PKG_VERSION")]).set(1);
+    v.with_label_values(&[role, env!("CARGO_PKG_VERSION")])
+        .set(1);
     Box::new(v)
 }
 

@@ -32,9 +32,7 @@ pub fn query_done(sql: &str, took: Duration) {
         .find(|op| first.eq_ignore_ascii_case(op))
         .copied()
         .unwrap_or("other");
-    QUERIES
-        .with_label_values(&[op])
-        .observe(took.as_secs_f64());
+    QUERIES.with_label_values(&[op]).observe(took.as_secs_f64());
 }
 
 pub(crate) fn families() -> Vec<Box<dyn Collector>> {

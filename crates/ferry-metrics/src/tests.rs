@@ -47,7 +47,10 @@ fn the_edge_writes_what_it_was_given_and_what_was_counted() {
         assert!(text.contains(want), "{want} missing from\n{text}");
     }
     assert!(text.contains("ferry_edge_bind_refusals_total{code=\"ERR_FERRY_301\"}"));
-    assert!(!text.contains("ferry_agent_"), "an agent family in the edge's scrape");
+    assert!(
+        !text.contains("ferry_agent_"),
+        "an agent family in the edge's scrape"
+    );
 }
 
 #[test]

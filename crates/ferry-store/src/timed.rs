@@ -113,7 +113,9 @@ mod tests {
     #[tokio::test]
     async fn every_query_through_the_pool_is_timed() {
         let dir = ScratchDir::new();
-        let store = Store::open_sqlite(&dir.path.join("ferry.db")).await.unwrap();
+        let store = Store::open_sqlite(&dir.path.join("ferry.db"))
+            .await
+            .unwrap();
         let (selects, inserts) = (count("select"), count("insert"));
         store.all::<ApiKey>().await.unwrap();
         store.create_api_key("", "", "").await.unwrap();

@@ -179,6 +179,10 @@ pub(crate) async fn forward<IO>(
         tracing::info!(%client, node = %addr, code = %ErrorCode::NodeUnreachable, %error, "cannot carry a connection to the node serving it");
         return;
     }
+    ferry_metrics::edge::edge()
+        .carried_streams
+        .with_label_values(&[ferry_metrics::edge::OUT])
+        .inc();
     if let Err(error) = splice(conn, stream, shared.config.idle_timeout).await {
         tracing::debug!(%client, node = %addr, %error, "a carried connection ended");
     }
@@ -200,7 +204,8 @@ pub(crate) async fn serve(shared: Arc<Shared>, cluster: Arc<Cluster>, listener: 
         let _ = tcp.set_nodelay(true);
         let (shared, acceptor) = (shared.clone(), cluster.acceptor.clone());
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE, acceptor.accept(tcp)).await {
+            let accept = tokio::time::timeout(HANDSHAKE, acceptor.accept(tcp)).await;
+            let tls = match crate::front::counted("node", accept) {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(error)) => {
                     tracing::warn!(%from, %error, "refused a node-to-node connection: its TLS handshake failed (not a node of this installation?)");
@@ -257,6 +262,10 @@ async fn serve_stream(shared: Arc<Shared>, mut stream: ferry_transport::Stream, 
     };
     let reply = match request {
         Request::Connection { client, local } => {
+            ferry_metrics::edge::edge()
+                .carried_streams
+                .with_label_values(&[ferry_metrics::edge::IN])
+                .inc();
             crate::front::route_carried(shared, stream, client, local).await;
             return;
         }
