@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use ferry_metrics::agent::agent;
 use ferry_transport::{splice, Stream};
 use ferry_types::ErrorCode;
 use http::{header, Request, Response, StatusCode, Version};
@@ -23,6 +24,7 @@ use tokio::sync::Mutex;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use crate::capture::{headers_of, CaptureStore, RequestHead, ResponseHead};
+use crate::counted::Counted;
 use crate::metrics::TunnelMetrics;
 use crate::tunnel::{HostHeader, TunnelProto, TunnelSpec};
 
@@ -70,6 +72,7 @@ pub async fn serve(fwd: Arc<Forwarder>, stream: Stream, client: SocketAddr) {
     let name = fwd.spec.name.clone();
     let metrics = fwd.metrics.clone();
     let _open = metrics.conn_opened();
+    let stream = Counted::new(stream, proto_label(&fwd));
     match fwd.spec.proto {
         TunnelProto::Http if fwd.passes_http_through() => {
             splice_http(&fwd, Box::new(stream), client).await
@@ -92,7 +95,35 @@ pub async fn serve(fwd: Arc<Forwarder>, stream: Stream, client: SocketAddr) {
     }
 }
 
+/// The `proto` label of the agent's families.
+fn proto_label(fwd: &Forwarder) -> &'static str {
+    match fwd.spec.proto {
+        TunnelProto::Http => "http",
+        TunnelProto::Tcp => "tcp",
+        TunnelProto::Tls => "tls",
+    }
+}
+
+/// A counted HTTP answer, by its status class.
+fn answered(status: StatusCode) {
+    agent()
+        .http_requests
+        .with_label_values(&[ferry_metrics::status_class(status.as_u16())])
+        .inc();
+}
+
 async fn dial(fwd: &Forwarder) -> Result<Box<dyn Conn>, String> {
+    let dialed = dial_upstream(fwd).await;
+    if dialed.is_err() {
+        agent()
+            .dial_failures
+            .with_label_values(&[proto_label(fwd)])
+            .inc();
+    }
+    dialed
+}
+
+async fn dial_upstream(fwd: &Forwarder) -> Result<Box<dyn Conn>, String> {
     let up = &fwd.spec.addr;
     let tcp = up
         .connect(DIAL_TIMEOUT)
@@ -121,6 +152,7 @@ async fn splice_http(fwd: &Forwarder, mut conn: Box<dyn Conn>, client: SocketAdd
             let (content_type, body) = ferry_types::error_page::render(code, &why, false);
             let status =
                 StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
+            answered(status);
             let head = format!(
                 "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                 body.len()
@@ -203,7 +235,7 @@ struct HttpConn {
     sender: UpstreamSlot,
 }
 
-async fn serve_http(fwd: Arc<Forwarder>, stream: Stream, client: SocketAddr) {
+async fn serve_http(fwd: Arc<Forwarder>, stream: impl Conn, client: SocketAddr) {
     let state = Arc::new(HttpConn {
         fwd,
         client,
@@ -272,11 +304,13 @@ pub async fn exchange(
                 c.finish(started.elapsed());
             }
             fwd.metrics.http_request(started.elapsed());
+            answered(page.status());
             return page;
         }
     };
     let took = started.elapsed();
     fwd.metrics.http_request(took);
+    answered(resp.status());
     tracing::debug!(
         tunnel = %name,
         %client,

@@ -7,6 +7,7 @@
 pub mod api;
 mod capture;
 pub mod config;
+mod counted;
 mod forward;
 mod metrics;
 pub mod resolve;

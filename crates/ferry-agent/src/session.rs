@@ -47,7 +47,11 @@ pub async fn run_once(inner: &Arc<Inner>) -> Result<(), SessionError> {
         .stream_limit(8192)
         .start();
     let (open, accept) = mux.split();
-    let clock = BeatClock::default();
+    let clock = BeatClock::observing(|took| {
+        ferry_metrics::agent::agent()
+            .heartbeat
+            .observe(took.as_secs_f64())
+    });
     let moving = CancellationToken::new();
     let mut accept_task = tokio::spawn(accept_loop(
         inner.clone(),
@@ -86,9 +90,14 @@ pub async fn run_once(inner: &Arc<Inner>) -> Result<(), SessionError> {
             });
         }
         *inner.current.lock().await = Some((open.clone(), clock.clone()));
-        inner
+        let metrics = ferry_metrics::agent::agent();
+        if inner
             .online_once
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            metrics.reconnects.inc();
+        }
+        metrics.session_up.set(1);
         let _ = inner.events.send(AgentEvent::Online);
         Ok::<(), SessionError>(())
     }
@@ -109,6 +118,7 @@ pub async fn run_once(inner: &Arc<Inner>) -> Result<(), SessionError> {
     }
     kill.kill();
     *inner.current.lock().await = None;
+    ferry_metrics::agent::agent().session_up.set(0);
     Err(SessionError::Lost)
 }
 

@@ -31,7 +31,7 @@ pub struct Agent {
 }
 
 static AGENT: LazyLock<Agent> = LazyLock::new(|| {
-    const PROTOS: [&str; 4] = ["http", "https", "tcp", "tls"];
+    const PROTOS: [&str; 3] = ["http", "tcp", "tls"];
     let protos: Vec<[&str; 1]> = PROTOS.iter().map(|p| [*p]).collect();
     let protos: Vec<&[&str]> = protos.iter().map(|p| &p[..]).collect();
     let bytes: Vec<[&str; 2]> = PROTOS

@@ -21,7 +21,12 @@ pub struct BeatClock {
     start: Instant,
     last_ms: Arc<AtomicU64>,
     latency_us: Arc<AtomicU64>,
+    /// Told each round trip of this side's beats ([`BeatClock::observing`]).
+    observer: Option<RoundTrip>,
 }
+
+/// What [`BeatClock::observing`] calls with each heartbeat's round trip.
+type RoundTrip = Arc<dyn Fn(Duration) + Send + Sync>;
 
 impl Default for BeatClock {
     fn default() -> Self {
@@ -29,11 +34,21 @@ impl Default for BeatClock {
             start: Instant::now(),
             last_ms: Arc::new(AtomicU64::new(0)),
             latency_us: Arc::new(AtomicU64::new(0)),
+            observer: None,
         }
     }
 }
 
 impl BeatClock {
+    /// A clock that also hands each round trip of this side's beats to `observer`: the
+    /// agent's latency histogram, which the last round trip alone could not make.
+    pub fn observing(observer: impl Fn(Duration) + Send + Sync + 'static) -> Self {
+        Self {
+            observer: Some(Arc::new(observer)),
+            ..Self::default()
+        }
+    }
+
     /// Records that the peer is alive now: one of its beats arrived, or it echoed ours.
     pub fn touch(&self) {
         let ms = self.start.elapsed().as_millis() as u64;
@@ -101,9 +116,13 @@ async fn beat<S: AsyncRead + AsyncWrite + Unpin>(
         match tokio::time::timeout_at(sent + tolerance, round).await {
             Ok(Ok(())) => {
                 clock.touch();
+                let took = sent.elapsed();
                 clock
                     .latency_us
-                    .store(sent.elapsed().as_micros() as u64, Ordering::Relaxed);
+                    .store(took.as_micros() as u64, Ordering::Relaxed);
+                if let Some(observe) = &clock.observer {
+                    observe(took);
+                }
             }
             Ok(Err(e)) => return e,
             Err(_) => {

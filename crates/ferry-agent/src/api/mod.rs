@@ -1,6 +1,7 @@
 //! The local agent API on `web_addr` (127.0.0.1:4040 by default), with ngrok's paths, fields
 //! and status codes: tunnels started and stopped at run time, captured requests and their
-//! replay, and the inspection page at `/`.
+//! replay, and the inspection page at `/`; beside them `/metrics` (Prometheus) and
+//! `/healthz` (200 while the agent runs).
 
 mod error;
 mod guard;
@@ -75,6 +76,8 @@ pub(crate) fn router(state: ApiState) -> Router {
             get(list_requests).delete(clear_requests).post(replay),
         )
         .route("/api/requests/http/{id}", get(get_request))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
         .fallback(|| async { ApiError::not_found("no such path in the agent API") })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -91,6 +94,19 @@ pub async fn serve(listener: TcpListener, state: ApiState) -> std::io::Result<()
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .await
+}
+
+/// The agent's Prometheus families (`ferry_agent_...`), for a scraper on this host: the API
+/// listens on loopback unless `web_addr` says otherwise.
+async fn metrics() -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            ferry_metrics::CONTENT_TYPE,
+        )],
+        ferry_metrics::agent_text(),
+    )
+        .into_response()
 }
 
 async fn root() -> Json<Value> {
