@@ -26,6 +26,9 @@ command -v tmux >/dev/null 2>&1 || need+=(tmux)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # Let's Encrypt's test CA, which the ACME tests (tests/e2e/acme.rs) issue from.
 [ -x /usr/bin/pebble ] || need+=(pebble)
+# promtool checks the text format of the edge's and the agent's metrics (tests/e2e/metrics.rs);
+# only that tool of the package is used.
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ "${#need[@]}" -gt 0 ]; then
