@@ -7,8 +7,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use ferry_metrics::agent::agent;
-use ferry_metrics::edge::{IN, OUT};
 use ferry_metrics::IntCounter;
+use ferry_metrics::{IN, OUT};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 pub(crate) struct Counted<S> {

@@ -7,8 +7,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use ferry_metrics::edge::{edge, IN, OUT};
-use ferry_metrics::IntCounter;
+use ferry_metrics::edge::edge;
+use ferry_metrics::{IntCounter, IN, OUT};
 use ferry_proto::{BindProto, ProxyHeader, StreamType};
 use ferry_transport::{open_typed, RpcError, Stream};
 use ferry_types::ErrorCode;

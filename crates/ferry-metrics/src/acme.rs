@@ -5,6 +5,7 @@ use std::sync::LazyLock;
 use prometheus::core::Collector;
 use prometheus::{IntCounter, IntCounterVec};
 
+use crate::each;
 use crate::family::{counter, counter_vec};
 
 static ORDERS: LazyLock<IntCounter> = LazyLock::new(|| {
@@ -19,7 +20,7 @@ static FAILURES: LazyLock<IntCounterVec> = LazyLock::new(|| {
         "ferry_acme_order_failures_total",
         "Certificate attempts that failed, by ngrok's provisioning error code.",
         &["error_code"],
-        &[&["DNS_ERROR"], &["INTERNAL_ERROR"]],
+        &each(&["DNS_ERROR", "INTERNAL_ERROR"]),
     )
 });
 

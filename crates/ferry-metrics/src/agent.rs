@@ -6,7 +6,7 @@ use prometheus::core::Collector;
 use prometheus::{Histogram, IntCounter, IntCounterVec, IntGauge};
 
 use crate::family::{counter, counter_vec, gauge, histogram, LATENCY};
-use crate::STATUS_CLASSES;
+use crate::{both_ways, each, STATUS_CLASSES};
 
 /// The agent's counters and gauges.
 pub struct Agent {
@@ -31,16 +31,10 @@ pub struct Agent {
 }
 
 static AGENT: LazyLock<Agent> = LazyLock::new(|| {
+    // The agent's kinds of tunnel: an HTTP tunnel's streams are `http` whether its public
+    // side is HTTP or HTTPS.
     const PROTOS: [&str; 3] = ["http", "tcp", "tls"];
-    let protos: Vec<[&str; 1]> = PROTOS.iter().map(|p| [*p]).collect();
-    let protos: Vec<&[&str]> = protos.iter().map(|p| &p[..]).collect();
-    let bytes: Vec<[&str; 2]> = PROTOS
-        .iter()
-        .flat_map(|p| [[*p, crate::edge::IN], [*p, crate::edge::OUT]])
-        .collect();
-    let bytes: Vec<&[&str]> = bytes.iter().map(|p| &p[..]).collect();
-    let classes: Vec<[&str; 1]> = STATUS_CLASSES.iter().map(|c| [*c]).collect();
-    let classes: Vec<&[&str]> = classes.iter().map(|c| &c[..]).collect();
+    let protos = each(&PROTOS);
     Agent {
         session_up: gauge(
             "ferry_agent_session_up",
@@ -69,7 +63,7 @@ static AGENT: LazyLock<Agent> = LazyLock::new(|| {
             "ferry_agent_bytes_total",
             "Bytes towards the upstream (in) and back (out), by the tunnel's protocol.",
             &["proto", "direction"],
-            &bytes,
+            &both_ways(&PROTOS),
         ),
         dial_failures: counter_vec(
             "ferry_agent_upstream_dial_failures_total",
@@ -81,7 +75,7 @@ static AGENT: LazyLock<Agent> = LazyLock::new(|| {
             "ferry_agent_http_requests_total",
             "HTTP requests the upstream (or the agent for it) answered, by status class.",
             &["class"],
-            &classes,
+            &each(&STATUS_CLASSES),
         ),
     }
 });

@@ -5,6 +5,7 @@ use std::sync::LazyLock;
 use prometheus::core::Collector;
 use prometheus::IntCounterVec;
 
+use crate::each;
 use crate::family::counter_vec;
 
 /// `ferry_dns_queries_total{rcode}`: queries answered, by response code (`NOERROR`,
@@ -15,7 +16,7 @@ static QUERIES: LazyLock<IntCounterVec> = LazyLock::new(|| {
         "ferry_dns_queries_total",
         "DNS queries answered, by response code.",
         &["rcode"],
-        &[&["NOERROR"], &["NXDOMAIN"], &["REFUSED"]],
+        &each(&["NOERROR", "NXDOMAIN", "REFUSED"]),
     )
 });
 

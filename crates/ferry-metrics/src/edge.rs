@@ -7,7 +7,7 @@ use prometheus::core::Collector;
 use prometheus::{Histogram, IntCounterVec, IntGauge};
 
 use crate::family::{counter_vec, gauge, gauges, histogram, LATENCY};
-use crate::STATUS_CLASSES;
+use crate::{both_ways, each, IN, OUT, STATUS_CLASSES};
 
 /// The bind protocols, each counted from the start.
 const PROTOS: [&str; 4] = ["http", "https", "tcp", "tls"];
@@ -41,23 +41,12 @@ pub struct Edge {
     pub carried_streams: IntCounterVec,
 }
 
-/// Directions of [`Edge::bytes`].
-pub const IN: &str = "in";
-/// Directions of [`Edge::bytes`].
-pub const OUT: &str = "out";
-
 /// The listeners of [`Edge::tls_handshakes`].
 pub const LISTENERS: [&str; 3] = ["public", "agent", "node"];
 
 static EDGE: LazyLock<Edge> = LazyLock::new(|| {
-    let protos: Vec<[&str; 1]> = PROTOS.iter().map(|p| [*p]).collect();
-    let protos: Vec<&[&str]> = protos.iter().map(|p| &p[..]).collect();
-    let bytes: Vec<[&str; 2]> = PROTOS.iter().flat_map(|p| [[*p, IN], [*p, OUT]]).collect();
-    let bytes: Vec<&[&str]> = bytes.iter().map(|p| &p[..]).collect();
-    let classes: Vec<[&str; 1]> = STATUS_CLASSES.iter().map(|c| [*c]).collect();
-    let classes: Vec<&[&str]> = classes.iter().map(|c| &c[..]).collect();
-    let listeners: Vec<[&str; 1]> = LISTENERS.iter().map(|l| [*l]).collect();
-    let listeners: Vec<&[&str]> = listeners.iter().map(|l| &l[..]).collect();
+    let protos = each(&PROTOS);
+    let listeners = each(&LISTENERS);
     Edge {
         binds: counter_vec(
             "ferry_edge_binds_total",
@@ -91,13 +80,13 @@ static EDGE: LazyLock<Edge> = LazyLock::new(|| {
             "ferry_edge_bytes_total",
             "Bytes of public connections towards agents (in) and back (out), by protocol.",
             &["proto", "direction"],
-            &bytes,
+            &both_ways(&PROTOS),
         ),
         http_requests: counter_vec(
             "ferry_edge_http_requests_total",
             "HTTP requests answered on the public ports, by status class.",
             &["class"],
-            &classes,
+            &each(&STATUS_CLASSES),
         ),
         http_duration: histogram(
             "ferry_edge_http_request_duration_seconds",
@@ -120,7 +109,7 @@ static EDGE: LazyLock<Edge> = LazyLock::new(|| {
             "ferry_edge_carried_streams_total",
             "Public connections carried to the node holding their tunnel (out) or from one (in).",
             &["direction"],
-            &[&[IN], &[OUT]],
+            &each(&[IN, OUT]),
         ),
     }
 });

@@ -23,7 +23,7 @@ pub(crate) fn counter_vec(
     name: &str,
     help: &str,
     labels: &[&str],
-    known: &[&[&str]],
+    known: &[Vec<&str>],
 ) -> IntCounterVec {
     let v = IntCounterVec::new(Opts::new(name, help), labels).expect("a valid counter family");
     for values in known {

@@ -181,7 +181,7 @@ pub(crate) async fn forward<IO>(
     }
     ferry_metrics::edge::edge()
         .carried_streams
-        .with_label_values(&[ferry_metrics::edge::OUT])
+        .with_label_values(&[ferry_metrics::OUT])
         .inc();
     if let Err(error) = splice(conn, stream, shared.config.idle_timeout).await {
         tracing::debug!(%client, node = %addr, %error, "a carried connection ended");
@@ -264,7 +264,7 @@ async fn serve_stream(shared: Arc<Shared>, mut stream: ferry_transport::Stream, 
         Request::Connection { client, local } => {
             ferry_metrics::edge::edge()
                 .carried_streams
-                .with_label_values(&[ferry_metrics::edge::IN])
+                .with_label_values(&[ferry_metrics::IN])
                 .inc();
             crate::front::route_carried(shared, stream, client, local).await;
             return;
