@@ -1,5 +1,6 @@
 use std::io::Write;
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -9,10 +10,10 @@ use clap::{Args, Subcommand};
 use ferry_edge::{EdgeConfig, EdgeHandle};
 use ferry_pki::DevCa;
 use ferry_store::{NewCredential, Store};
-use ferry_types::Hostname;
+use ferry_types::{ErrorCode, Hostname};
 
 use super::live::EdgeLive;
-use super::{ready, signal, usage};
+use super::{ready, signal, systemd, upgrade, usage};
 
 #[derive(Args, Debug)]
 pub struct EdgeArgs {
@@ -166,6 +167,8 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let started_at = std::time::SystemTime::now();
+    upgrade::remember_invocation()?;
+    let (mut inherited, predecessor) = upgrade::inherited();
     let config = config_from(&a)?;
     if config.dns_listen.is_some() && config.public_ips.is_empty() {
         tracing::warn!(
@@ -184,9 +187,12 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
         ensure_admin_key(&store, &data_dir, &ca_path).await?;
     }
 
-    let api = tokio::net::TcpListener::bind(a.api_addr)
-        .await
-        .with_context(|| format!("cannot listen on {} for the REST API", a.api_addr))?;
+    let api = match inherited.take_tcp(API_ROLE) {
+        Some(given) => given,
+        None => tokio::net::TcpListener::bind(a.api_addr).await,
+    }
+    .with_context(|| format!("cannot listen on {} for the REST API", a.api_addr))?;
+    let api_socket = api.as_fd().try_clone_to_owned()?;
     let api_url = format!("http://{}", api.local_addr()?);
     let tcp_host = config.tcp_public_host.clone();
     let tcp_ports = config.tcp_ports;
@@ -194,8 +200,19 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
     let dev = config.dev;
     let ns_targets = config.ns_targets.clone();
     let config_api_domain = config.api_domain.as_ref().map(|d| d.to_string());
-    let edge = EdgeHandle::start(config, store.clone(), ca).await?;
+    let edge = EdgeHandle::start(config, store.clone(), ca, inherited).await?;
     let view = edge.view();
+    if predecessor.is_some() {
+        // The predecessor's agents move here while it drains (up to --drain-timeout),
+        // ngrok's SDKs once it has.
+        let window = Duration::from_secs(a.drain_timeout.min(30) + 5);
+        match view.expect_predecessors_agents(window).await {
+            Ok(names) => tracing::info!(names, "waiting for the previous process's agents"),
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the names the previous process served; requests for them may meet 404 until their agents bind here")
+            }
+        }
+    }
     let jobs = start_certificate_jobs(&a, &store, &view, &data_dir, &ns_targets, dev)?;
     view.set_agent_ingresses(&store.agent_ingress_domains().await?);
     let api_domain = config_api_domain;
@@ -240,8 +257,12 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
             Box::pin(ferry_control::serve_io(io, api_state.clone()))
         }));
     }
+    let (api_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let stopped = async move {
+        let _ = stopped.await;
+    };
     tokio::spawn(async move {
-        if let Err(e) = ferry_control::serve(api, state).await {
+        if let Err(e) = ferry_control::serve(api, state, stopped).await {
             tracing::error!(error = %e, "the REST API stopped");
         }
     });
@@ -253,8 +274,10 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
         addrs.https, addrs.http, addrs.agent_ingress, addrs.tcp_ports.0, addrs.tcp_ports.1
     );
     let terminated = signal::terminated();
+    let upgrades = signal::upgrade_requests();
     if let Some(path) = &a.ready_file {
         let mut ready = serde_json::json!({
+            "pid": std::process::id(),
             "agent_ingress": addrs.agent_ingress.to_string(),
             "https": addrs.https.to_string(),
             "http": addrs.http.to_string(),
@@ -270,10 +293,70 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
         }
         ready::write(path, &ready)?;
     }
-    terminated.await;
-    tracing::info!("signal received: draining");
-    edge.drain(Duration::from_secs(a.drain_timeout)).await;
+    if predecessor.is_some() {
+        tracing::info!("took over from the previous process; it drains now");
+        systemd::ready_as_main();
+    } else {
+        systemd::ready();
+    }
+    upgrade::tell_predecessor(predecessor);
+    let drain = Duration::from_secs(a.drain_timeout);
+    if take_over_or_stop(&edge, api_socket, terminated, upgrades).await {
+        let _ = api_stop.send(());
+    } else {
+        systemd::stopping();
+        tracing::info!("signal received: draining");
+    }
+    edge.drain(drain).await;
     Ok(())
+}
+
+/// The role under which the REST API's listener is handed over.
+const API_ROLE: &str = "api";
+
+/// Serves until SIGTERM (false) or until a successor started by SIGUSR2 is ready (true). An
+/// upgrade that fails leaves this process serving as before.
+async fn take_over_or_stop(
+    edge: &EdgeHandle,
+    api: std::os::fd::OwnedFd,
+    terminated: impl std::future::Future<Output = ()>,
+    upgrades: Option<tokio::signal::unix::Signal>,
+) -> bool {
+    let Some(mut upgrades) = upgrades else {
+        terminated.await;
+        return false;
+    };
+    tokio::pin!(terminated);
+    loop {
+        tokio::select! {
+            _ = &mut terminated => return false,
+            _ = upgrades.recv() => {}
+        }
+        tracing::info!("SIGUSR2: starting a new process to take over");
+        edge.set_handing_over(true);
+        match hand_over(edge, &api).await {
+            Ok(pid) => {
+                tracing::info!(pid, "the new process is ready; draining this one");
+                return true;
+            }
+            Err(error) => {
+                tracing::error!(code = %ErrorCode::UpgradeFailed, "upgrade failed, this process keeps serving: {error:#}");
+                edge.set_handing_over(false);
+            }
+        }
+    }
+}
+
+/// Starts the successor with every listening socket and waits until it is ready.
+async fn hand_over(edge: &EdgeHandle, api: &std::os::fd::OwnedFd) -> anyhow::Result<u32> {
+    let mut sockets = edge
+        .successor_sockets()
+        .context("cannot pass the listening sockets on")?;
+    sockets.push((API_ROLE.to_string(), api.try_clone()?));
+    let successor = upgrade::Successor::start(sockets)?;
+    let pid = successor.pid();
+    successor.ready().await?;
+    Ok(pid)
 }
 
 /// The listeners the dashboard's edge page lists, by what they serve.

@@ -8,6 +8,8 @@ mod installation_ca;
 mod live;
 mod ready;
 mod signal;
+mod systemd;
+mod upgrade;
 
 use clap::{Parser, Subcommand};
 

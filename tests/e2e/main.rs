@@ -29,4 +29,5 @@ mod served_certs;
 mod store_failures;
 mod tls_edge;
 mod tls_tcp;
+mod upgrade;
 mod upstream;

@@ -15,6 +15,7 @@ mod dashboard;
 mod described;
 mod dns_check;
 mod error;
+mod health;
 mod live;
 mod managed;
 mod openapi;
@@ -201,6 +202,8 @@ pub trait Live: Send + Sync + 'static {
     /// The regions of the nodes live on the database now, each once. Agent ingresses
     /// answer one `tunnel.<region>.<domain>` for each, after the configured regions.
     fn live_regions(&self) -> Vec<String>;
+    /// Whether the edge has begun to drain: alive, but `/readyz` answers 503.
+    fn draining(&self) -> bool;
 }
 
 /// Shared by every handler.
@@ -258,7 +261,9 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::check,
         ));
-    api.merge(dashboard::routes()).with_state(state)
+    api.merge(dashboard::routes())
+        .merge(health::routes())
+        .with_state(state)
 }
 
 /// The resources kept in the store, each with its five operations and its schema: one list,
@@ -310,9 +315,16 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     )
 }
 
-/// Serves the API on `listener` until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).await
+/// Serves the API on `listener` until `stop` resolves (a successor took the listener over),
+/// then finishes the requests under way.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(stop)
+        .await
 }
 
 /// Serves the API on one connection the edge already decrypted (`--api-domain` on the

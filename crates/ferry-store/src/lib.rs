@@ -16,6 +16,7 @@ mod credentials;
 mod dashboard_sessions;
 mod dns_challenges;
 mod error;
+mod health;
 mod held;
 mod nodes;
 mod page;
