@@ -281,10 +281,11 @@ fn unit(kind: Kind, exec: &[String], configs: &[PathBuf], needs: &EdgeNeeds) -> 
                  # One descriptor per agent session and per public connection.\n\
                  LimitNOFILE=1048576\n",
             );
+            // "-": a path that does not exist yet is no reason to refuse to start.
             for p in &needs.writes {
                 u.push_str(&format!(
                     "ReadWritePaths={}\n",
-                    quote(&p.display().to_string())
+                    quote(&format!("-{}", p.display()))
                 ));
             }
         }
@@ -434,7 +435,7 @@ mod tests {
             "NotifyAccess=all",
             "TimeoutStopSec=48s",
             "AmbientCapabilities=CAP_NET_BIND_SERVICE",
-            "ReadWritePaths=/srv/ferry",
+            "ReadWritePaths=-/srv/ferry",
             "ProtectHome=yes",
             "ExecStart=/usr/bin/ferry edge",
         ] {

@@ -41,6 +41,10 @@ fn write(path: &Path, text: &str) -> String {
 async fn an_edge_from_a_config_file_and_the_agent_units_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let (dns_port, file_http, flag_http) = (free_port(), free_port(), free_port());
+    let key_file = write(
+        &dir.path().join("sealing.key"),
+        &format!("{}\n", "ab".repeat(32)),
+    );
     let config = write(
         &dir.path().join("edge.yml"),
         &format!(
@@ -52,7 +56,8 @@ async fn an_edge_from_a_config_file_and_the_agent_units_command_line() {
              region: [us, eu]\n\
              drain_timeout: 2\n\
              heartbeat_interval: 5\n\
-             public_ip:\n  - 127.0.0.1\n"
+             public_ip:\n  - 127.0.0.1\n\
+             secret_key_file: {key_file}\n"
         ),
     );
     let flag_http_addr = format!("127.0.0.1:{flag_http}");
@@ -61,6 +66,11 @@ async fn an_edge_from_a_config_file_and_the_agent_units_command_line() {
     assert_eq!(
         edge.ready["http"], flag_http_addr,
         "the flag wins over the file"
+    );
+    let data = edge.dir.path().join("data");
+    assert!(
+        !data.join("secret.key").exists(),
+        "the sealing key came from secret_key_file"
     );
 
     let (code, out, err) = ferry(&[
@@ -181,7 +191,11 @@ async fn systemd_accepts_both_units() {
         &dir.path().join("agent.yml"),
         "version: \"2\"\nauthtoken: x\ntunnels: {}\n",
     );
-    let edge_yml = write(&dir.path().join("edge.yml"), "drain_timeout: 30\n");
+    let data = dir.path().join("edge data");
+    let edge_yml = write(
+        &dir.path().join("edge.yml"),
+        &format!("drain_timeout: 30\ndata_dir: {}\n", data.display()),
+    );
     let (code, agent_unit, err) = ferry(&[
         "service",
         "install",
@@ -204,7 +218,13 @@ async fn systemd_accepts_both_units() {
     .await;
     assert_eq!(code, 0, "{err}");
     let edge_text = std::fs::read_to_string(edge_unit.trim()).unwrap();
-    for line in ["Type=notify", "NotifyAccess=all", "TimeoutStopSec=48s"] {
+    let writable = format!("ReadWritePaths=\"-{}\"", data.display());
+    for line in [
+        "Type=notify",
+        "NotifyAccess=all",
+        "TimeoutStopSec=48s",
+        &writable,
+    ] {
         assert!(edge_text.lines().any(|l| l == line), "{line}:\n{edge_text}");
     }
     let out = std::process::Command::new(analyze)
@@ -285,6 +305,10 @@ async fn backup_under_load_restores_every_acknowledged_write_and_a_newer_store_i
         ferry(&["edge", "backup", "--data-dir", &data_arg, "--out", &out_arg]).await;
     assert_eq!(code, 2, "an existing file is refused");
     assert!(err.contains("already exists"), "{err}");
+    let url_file = write(
+        &edge.dir.path().join("db-url"),
+        "postgres://u:p@127.0.0.1/ferry\n",
+    );
     let (code, _, err) = ferry(&[
         "edge",
         "backup",
@@ -292,11 +316,11 @@ async fn backup_under_load_restores_every_acknowledged_write_and_a_newer_store_i
         &data_arg,
         "--out",
         "/nonexistent/x.db",
-        "--database-url",
-        "postgres://u:p@127.0.0.1/ferry",
+        "--database-url-file",
+        &url_file,
     ])
     .await;
-    assert_eq!(code, 2);
+    assert_eq!(code, 2, "{err}");
     assert!(err.contains("pg_dump"), "{err}");
 
     // Restore as README.md says: the data dir's other files, the backup as ferry.db, no
