@@ -8,8 +8,13 @@ use ferry_store::{StoreError, KEY_FILE};
 use super::usage;
 
 /// Copies `data_dir`'s store to `out`; refuses a PostgreSQL store (`database_url`), which
-/// pg_dump backs up, and an existing `out`.
-pub async fn run(data_dir: &Path, database_url: Option<&str>, out: &Path) -> anyhow::Result<()> {
+/// pg_dump backs up, and an existing `out`. `key_file` is `--secret-key-file`, if given.
+pub async fn run(
+    data_dir: &Path,
+    database_url: Option<&str>,
+    key_file: Option<&Path>,
+    out: &Path,
+) -> anyhow::Result<()> {
     if database_url.is_some() {
         return Err(usage(StoreError::BackupNeedsPgDump.to_string()));
     }
@@ -24,7 +29,7 @@ pub async fn run(data_dir: &Path, database_url: Option<&str>, out: &Path) -> any
     println!("backed up {} to {}", db.display(), out.display());
     // The store's private keys are sealed with this key: a copy without it restores every
     // row but the certificates' keys.
-    if std::env::var_os("FERRY_SECRET_KEY").is_none() {
+    if std::env::var_os("FERRY_SECRET_KEY").is_none() && key_file.is_none() {
         eprintln!(
             "keep {} with the backup: it seals the store's private keys (unless FERRY_SECRET_KEY or --secret-key-file gives the key)",
             data_dir.join(KEY_FILE).display()

@@ -233,7 +233,13 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
         }
         Some(EdgeAction::Backup { out }) => {
             let url = database_url(&a)?;
-            return super::backup::run(&a.data_dir, url.as_deref(), &out).await;
+            return super::backup::run(
+                &a.data_dir,
+                url.as_deref(),
+                a.secret_key_file.as_deref(),
+                &out,
+            )
+            .await;
         }
         None => {}
     }
