@@ -26,6 +26,10 @@ command -v tmux >/dev/null 2>&1 || need+=(tmux)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # Let's Encrypt's test CA, which the ACME tests (tests/e2e/acme.rs) issue from.
 [ -x /usr/bin/pebble ] || need+=(pebble)
+# systemd-analyze verifies the units `ferry service install` writes (tests/e2e/operations.rs);
+# sqlite3 plays a newer Ferry's migration there.
+[ -x /usr/bin/systemd-analyze ] || need+=(systemd)
+command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ "${#need[@]}" -gt 0 ]; then

@@ -28,9 +28,27 @@ pub struct EdgeArgs {
         global = true
     )]
     data_dir: PathBuf,
-    /// Use this PostgreSQL database (postgres://...) instead of SQLite in the data dir.
-    #[arg(long, env = "FERRY_DATABASE_URL", global = true)]
+    /// A YAML file of settings: each flag's long name with _ for - (`api_addr: 127.0.0.1:0`,
+    /// `region: [us, eu]`). Flags and their environment variables win over it.
+    #[arg(long, global = true)]
+    pub(super) config: Option<PathBuf>,
+    /// Use this PostgreSQL database (postgres://...) instead of SQLite in the data dir. It
+    /// holds a password: prefer FERRY_DATABASE_URL or --database-url-file, which `ps` does
+    /// not show.
+    #[arg(
+        long,
+        env = "FERRY_DATABASE_URL",
+        hide_env_values = true,
+        global = true
+    )]
     database_url: Option<String>,
+    /// A file holding the database URL (as systemd's LoadCredential= provides one).
+    #[arg(long, env = "FERRY_DATABASE_URL_FILE", global = true)]
+    database_url_file: Option<PathBuf>,
+    /// A file holding the key that seals private keys in the store (64 hex digits), instead of
+    /// FERRY_SECRET_KEY or the data dir's secret.key.
+    #[arg(long, env = "FERRY_SECRET_KEY_FILE", global = true)]
+    secret_key_file: Option<PathBuf>,
     /// The REST API's plain-HTTP listener (keep it on loopback, or put TLS in front).
     #[arg(long, default_value = "127.0.0.1:0")]
     api_addr: SocketAddr,
@@ -128,23 +146,46 @@ pub struct EdgeArgs {
     #[arg(long, default_value = "http-01", value_parser = ["http-01", "tls-alpn-01"])]
     acme_challenge: String,
     #[command(subcommand)]
-    action: Option<EdgeAction>,
+    pub(super) action: Option<EdgeAction>,
 }
 
 /// Let's Encrypt's production directory, the default outside --dev.
 const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
 
 #[derive(Subcommand, Debug)]
-enum EdgeAction {
+pub(super) enum EdgeAction {
     /// Manage REST API keys offline, straight in the edge's database.
     ApiKey {
         #[command(subcommand)]
         command: ApiKeyCommand,
     },
+    /// Check the --config file: print every setting's effective value, or exit 2 naming
+    /// the file, line and column of a mistake.
+    Config {
+        #[command(subcommand)]
+        command: EdgeConfigCommand,
+    },
+    /// Run this edge as a systemd service (install, start, stop, restart, uninstall).
+    Service {
+        #[command(subcommand)]
+        command: super::service::EdgeServiceCommand,
+    },
+    /// Copy the data dir's SQLite store while the edge runs (PostgreSQL: use pg_dump).
+    Backup {
+        /// The new file to write; an existing file is never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
-enum ApiKeyCommand {
+pub(super) enum EdgeConfigCommand {
+    /// Print the merged settings as YAML.
+    Check,
+}
+
+#[derive(Subcommand, Debug)]
+pub(super) enum ApiKeyCommand {
     /// Create an API key and print its token (shown only this once).
     Create {
         /// A note about what the key is for.
@@ -154,17 +195,54 @@ enum ApiKeyCommand {
 }
 
 pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
-    if let Some(EdgeAction::ApiKey {
-        command: ApiKeyCommand::Create { description },
-    }) = &a.action
-    {
-        let (_, store) = open_store(&a).await?;
-        let (key, token) = store.create_api_key(description, "", "").await?;
-        println!(
-            "{}",
-            serde_json::json!({ "id": key.id.to_string(), "token": token.expose() })
-        );
-        return Ok(());
+    let merged = super::edge_config::merge(a)?;
+    let mut a = merged.args;
+    match a.action.take() {
+        Some(EdgeAction::ApiKey {
+            command: ApiKeyCommand::Create { description },
+        }) => {
+            let (_, store) = open_store(&a).await?;
+            let (key, token) = store.create_api_key(&description, "", "").await?;
+            println!(
+                "{}",
+                serde_json::json!({ "id": key.id.to_string(), "token": token.expose() })
+            );
+            return Ok(());
+        }
+        Some(EdgeAction::Config {
+            command: EdgeConfigCommand::Check,
+        }) => {
+            config_from(&a)?;
+            super::edge_config::print_merged(&merged.matches);
+            return Ok(());
+        }
+        Some(EdgeAction::Service { command }) => {
+            let needs = super::service::EdgeNeeds {
+                drain_timeout: a.drain_timeout,
+                writes: [
+                    Some(a.data_dir.clone()),
+                    a.ready_file
+                        .clone()
+                        .and_then(|f| f.parent().map(Path::to_path_buf)),
+                ]
+                .into_iter()
+                .flatten()
+                .filter(|p| p.is_absolute())
+                .collect(),
+            };
+            return super::service::run_edge(command, a.config.as_deref(), needs);
+        }
+        Some(EdgeAction::Backup { out }) => {
+            let url = database_url(&a)?;
+            return super::backup::run(
+                &a.data_dir,
+                url.as_deref(),
+                a.secret_key_file.as_deref(),
+                &out,
+            )
+            .await;
+        }
+        None => {}
     }
     let started_at = std::time::SystemTime::now();
     upgrade::remember_invocation()?;
@@ -440,7 +518,7 @@ async fn open_store(a: &EdgeArgs) -> anyhow::Result<(PathBuf, Store)> {
         .with_context(|| format!("cannot create the data directory {}", a.data_dir.display()))?;
     let data_dir = std::fs::canonicalize(&a.data_dir)
         .with_context(|| format!("cannot resolve the data directory {}", a.data_dir.display()))?;
-    let store = match &a.database_url {
+    let store = match &database_url(a)? {
         Some(url) => Store::open(url)
             .await
             .with_context(|| format!("cannot open the store at {}", redacted(url)))?,
@@ -451,9 +529,19 @@ async fn open_store(a: &EdgeArgs) -> anyhow::Result<(PathBuf, Store)> {
                 .with_context(|| format!("cannot open the store at {}", path.display()))?
         }
     };
-    let key =
-        ferry_store::SealingKey::load(std::env::var("FERRY_SECRET_KEY").ok().as_deref(), &data_dir)
-            .context("loading the key that seals private keys")?;
+    let key = match (std::env::var("FERRY_SECRET_KEY").ok(), &a.secret_key_file) {
+        (Some(_), Some(_)) => {
+            return Err(usage(
+                "FERRY_SECRET_KEY and --secret-key-file both give the sealing key: keep one",
+            ))
+        }
+        (None, Some(file)) => {
+            let hex = super::secrets::read("--secret-key-file", file)?;
+            ferry_store::SealingKey::from_hex(&hex, &file.display().to_string())
+        }
+        (env, None) => ferry_store::SealingKey::load(env.as_deref(), &data_dir),
+    }
+    .context("loading the key that seals private keys")?;
     let store = store.with_sealing_key(key);
     let sealed = store.seal_plaintext_keys().await?;
     if sealed > 0 {
@@ -463,6 +551,19 @@ async fn open_store(a: &EdgeArgs) -> anyhow::Result<(PathBuf, Store)> {
         );
     }
     Ok((data_dir, store))
+}
+
+/// The PostgreSQL URL from --database-url (or FERRY_DATABASE_URL) or the file named by
+/// --database-url-file; `None` for the data dir's SQLite store.
+fn database_url(a: &EdgeArgs) -> anyhow::Result<Option<String>> {
+    match (&a.database_url, &a.database_url_file) {
+        (Some(_), Some(_)) => Err(usage(
+            "--database-url (or FERRY_DATABASE_URL) and --database-url-file both give the database: keep one",
+        )),
+        (Some(url), None) => Ok(Some(url.clone())),
+        (None, Some(file)) => super::secrets::read("--database-url-file", file).map(Some),
+        (None, None) => Ok(None),
+    }
 }
 
 /// A database URL fit for an error message: the server and the database, without the user,

@@ -21,6 +21,7 @@ mod guides;
 mod hardening;
 mod harness;
 mod http;
+mod operations;
 mod protect;
 mod proxy_proto;
 mod resilience;
