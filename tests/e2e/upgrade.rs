@@ -1,13 +1,16 @@
 //! Restarts without refusals: the health probes flip as an edge drains, and SIGUSR2 hands
-//! every listening socket to a new process while clients keep connecting.
+//! every listening socket (the TCP endpoints' too) to a new process while clients keep
+//! connecting.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 use crate::harness::{curl, eventually, raw_api, Edge};
 use crate::sdk::sdk_session;
-use crate::upstream::HttpUpstream;
+use crate::upstream::{HttpUpstream, TcpEcho};
 use ngrok::config::ForwarderBuilder;
 
 /// A process this test did not spawn itself (the edge's successor), killed at the end.
@@ -79,7 +82,7 @@ struct Outcome {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigusr2_upgrades_in_place_without_refusing_a_connection() {
-    let mut edge = Edge::start().await;
+    let mut edge = Edge::start_with(&["--tcp-ports", "37000-37999"]).await;
     let up = HttpUpstream::start("upgraded").await;
     let _agent = edge
         .agent("http", &[&up.port(), "--domain", "ferry.upgrade.test"])
@@ -91,6 +94,20 @@ async fn sigusr2_upgrades_in_place_without_refusing_a_connection() {
         .listen_and_forward(format!("http://{}", up.addr).parse().unwrap())
         .await
         .expect("the SDK binds");
+    let echo = TcpEcho::start().await;
+    let tcp_port = (37000..=37999)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .unwrap();
+    let _tcp = edge
+        .agent(
+            "tcp",
+            &[
+                &echo.port(),
+                "--remote-addr",
+                &format!("127.0.0.1:{tcp_port}"),
+            ],
+        )
+        .await;
     let old_pid = ready_pid(&edge).expect("the ready file carries the pid");
 
     // Load: a new connection per request to both names, until told to stop (bounded in
@@ -124,6 +141,37 @@ async fn sigusr2_upgrades_in_place_without_refusing_a_connection() {
             seen
         }));
     }
+    // And a TCP endpoint's port, whose listener is handed over as well.
+    let tcp_stop = stop.clone();
+    load.push(tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while !tcp_stop.load(Ordering::SeqCst) && seen.len() < 2000 {
+            let result = tokio::time::timeout(Duration::from_secs(10), async {
+                let mut s = tokio::net::TcpStream::connect(("127.0.0.1", tcp_port)).await?;
+                s.write_all(b"ping").await?;
+                let mut back = [0u8; 4];
+                s.read_exact(&mut back).await?;
+                Ok::<_, std::io::Error>(back)
+            })
+            .await;
+            let (exit, status) = match result {
+                Ok(Ok(back)) if &back == b"ping" => (0, "200".to_string()),
+                Ok(Ok(back)) => (0, format!("{back:?}")),
+                Ok(Err(e)) => (1, e.to_string()),
+                Err(_) => (1, "timed out".to_string()),
+            };
+            seen.push(Outcome {
+                host: "tcp",
+                at: started.elapsed(),
+                exit,
+                status,
+            });
+            if started.elapsed() > Duration::from_secs(40) {
+                break;
+            }
+        }
+        seen
+    }));
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let signalled = started.elapsed();
@@ -154,7 +202,7 @@ async fn sigusr2_upgrades_in_place_without_refusing_a_connection() {
         old.output()
     );
     // Every name answers again within a few seconds of the signal, and from then on always.
-    for host in ["ferry.upgrade.test", "sdk.upgrade.test"] {
+    for host in ["ferry.upgrade.test", "sdk.upgrade.test", "tcp"] {
         let mine: Vec<_> = outcomes.iter().filter(|o| o.host == host).collect();
         let last_bad = mine.iter().rev().find(|o| o.status != "200");
         if let Some(bad) = last_bad {

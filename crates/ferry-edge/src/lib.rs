@@ -132,6 +132,10 @@ pub(crate) struct Shared {
     pub certs_changed: Notify,
     /// Fires when the edge starts draining: listeners stop, HTTP connections finish.
     pub shutdown: CancellationToken,
+    /// Second handles on the TCP endpoints' listening sockets, by port, for a successor.
+    pub tcp_listeners: Mutex<HashMap<u16, std::os::fd::OwnedFd>>,
+    /// TCP endpoints' sockets a predecessor handed over, until their agents bind them here.
+    pub inherited_tcp: Mutex<HashMap<u16, std::net::TcpListener>>,
     /// Set when a drain begins, before anything else: `/readyz` answers 503 from then on.
     pub draining: std::sync::atomic::AtomicBool,
     /// Public connections in flight, which a drain waits for.
@@ -343,6 +347,7 @@ impl EdgeHandle {
             }
             _ => None,
         };
+        let inherited_tcp = inherited.take_tcp_endpoints();
         let left = inherited.left();
         if !left.is_empty() {
             tracing::warn!(
@@ -368,6 +373,8 @@ impl EdgeHandle {
             certs_changed: Notify::new(),
             shutdown: CancellationToken::new(),
             draining: std::sync::atomic::AtomicBool::new(false),
+            tcp_listeners: Mutex::new(HashMap::new()),
+            inherited_tcp: Mutex::new(inherited_tcp),
             tracker: TaskTracker::new(),
             sessions: Mutex::new(HashMap::new()),
             agent_ingresses: RwLock::new(Vec::new()),
@@ -434,10 +441,19 @@ impl EdgeHandle {
     /// New handles on every listening socket, by role, for a process taking over
     /// (SIGUSR2). An error once the edge began to drain: its sockets are closing.
     pub fn successor_sockets(&self) -> std::io::Result<Vec<(String, std::os::fd::OwnedFd)>> {
-        match &*self.handover.lock().unwrap_or_else(|p| p.into_inner()) {
-            Some(kept) => kept.duplicate(),
-            None => Err(std::io::Error::other("the edge is draining")),
+        let mut sockets = match &*self.handover.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(kept) => kept.duplicate()?,
+            None => return Err(std::io::Error::other("the edge is draining")),
+        };
+        let endpoints = self
+            .shared
+            .tcp_listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for (port, fd) in endpoints.iter() {
+            sockets.push((format!("{}{port}", sockets::TCP_ENDPOINT), fd.try_clone()?));
         }
+        Ok(sockets)
     }
 
     /// A successor takes over under this node's name (`on`), or failed to (`!on`): this

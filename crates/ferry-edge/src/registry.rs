@@ -95,6 +95,9 @@ pub enum ClaimError {
     NoFreePort(u16, u16),
 }
 
+/// How long a connection waits for a bind that has claimed its port to finish.
+const BIND_IN_PROGRESS: std::time::Duration = std::time::Duration::from_secs(2);
+
 #[derive(Default)]
 pub struct Registry {
     inner: Mutex<Inner>,
@@ -156,6 +159,27 @@ impl Registry {
             },
             Some(_) => Route::Offline,
             None => Route::Unknown,
+        }
+    }
+
+    /// [`Registry::route_port`], waiting a moment while the port is claimed by a bind that
+    /// has not finished: a listener handed over by an upgrade already holds connections
+    /// when the bind claiming it starts its accept loop.
+    pub async fn route_port_when_bound(&self, port: u16) -> Route {
+        let deadline = tokio::time::Instant::now() + BIND_IN_PROGRESS;
+        loop {
+            let bound = self.bound.notified();
+            let binding = {
+                let inner = self.lock();
+                inner
+                    .ports
+                    .get(&port)
+                    .and_then(|e| e.tunnel.as_ref())
+                    .is_some_and(|id| !inner.tunnels.contains_key(id))
+            };
+            if !binding || tokio::time::timeout_at(deadline, bound).await.is_err() {
+                return self.route_port(port);
+            }
         }
     }
 

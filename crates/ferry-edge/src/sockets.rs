@@ -27,6 +27,9 @@ pub mod role {
     pub const DNS_TCP: &str = "dns-tcp";
 }
 
+/// The role prefix of a TCP endpoint's listener, followed by its port.
+pub const TCP_ENDPOINT: &str = "tcp-";
+
 /// Sockets a process was given, taken by role as the listeners are set up; a role given none
 /// is bound afresh.
 #[derive(Debug, Default)]
@@ -58,6 +61,20 @@ impl Inherited {
     /// The UDP socket given for `role`.
     pub fn take_udp(&mut self, role: &str) -> Option<std::net::UdpSocket> {
         self.udp.remove(role)
+    }
+
+    /// The TCP endpoints' listeners given (role `tcp-<port>`), by port: each waits for the
+    /// agent that binds its port again.
+    pub fn take_tcp_endpoints(&mut self) -> HashMap<u16, std::net::TcpListener> {
+        let ports: Vec<(String, u16)> = self
+            .tcp
+            .keys()
+            .filter_map(|role| Some((role.clone(), role.strip_prefix(TCP_ENDPOINT)?.parse().ok()?)))
+            .collect();
+        ports
+            .into_iter()
+            .filter_map(|(role, port)| Some((port, self.tcp.remove(&role)?)))
+            .collect()
     }
 
     /// The roles given and not taken, for a warning: a socket nobody serves only queues.

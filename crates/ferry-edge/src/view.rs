@@ -457,6 +457,25 @@ impl EdgeView {
         self.shared
             .registry
             .expect_hosts(hosts, std::time::Instant::now() + window);
+        // A TCP endpoint's socket whose agent did not come back stops queueing connections
+        // nobody will accept.
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(window).await;
+            let left = std::mem::take(
+                &mut *shared
+                    .inherited_tcp
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()),
+            );
+            if !left.is_empty() {
+                let ports: Vec<u16> = left.keys().copied().collect();
+                tracing::info!(
+                    ?ports,
+                    "closing TCP endpoints no agent bound again after the upgrade"
+                );
+            }
+        });
         Ok(count)
     }
 
