@@ -222,3 +222,39 @@ async fn sigusr2_upgrades_in_place_without_refusing_a_connection() {
     // The API moved with the rest.
     assert_eq!(probe(&edge, "/readyz").await, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systemd_hears_ready_the_new_main_pid_and_stopping() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notify");
+    let socket = tokio::net::UnixDatagram::bind(&path).unwrap();
+    let notify = path.display().to_string();
+    let mut edge = Edge::start_with_env(&[], &[("NOTIFY_SOCKET", &notify)]).await;
+    assert_eq!(next(&socket).await, "READY=1\n");
+
+    let mut old = edge.proc.take().unwrap();
+    let old_pid = old.child.id();
+    old.signal("USR2");
+    let took_over = next(&socket).await;
+    let status = old.wait_exit(Duration::from_secs(15)).await;
+    let new_pid = ready_pid(&edge).unwrap();
+    let _successor = KillOnDrop(new_pid as u32);
+    assert_eq!(status.code(), Some(0));
+    assert_ne!(new_pid, u64::from(old_pid));
+    assert_eq!(took_over, format!("MAINPID={new_pid}\nREADY=1\n"));
+
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &new_pid.to_string()])
+        .status();
+    assert_eq!(next(&socket).await, "STOPPING=1\n");
+}
+
+/// The next datagram the edge sent to its `NOTIFY_SOCKET`.
+async fn next(socket: &tokio::net::UnixDatagram) -> String {
+    let mut buf = [0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(15), socket.recv(&mut buf))
+        .await
+        .expect("a notification within 15 s")
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
