@@ -29,6 +29,10 @@ command -v tmux >/dev/null 2>&1 || need+=(tmux)
 # promtool checks the text format of the edge's and the agent's metrics (tests/e2e/metrics.rs);
 # only that tool of the package is used.
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# systemd-analyze verifies the units `ferry service install` writes (tests/e2e/operations.rs);
+# sqlite3 plays a newer Ferry's migration there.
+[ -x /usr/bin/systemd-analyze ] || need+=(systemd)
+command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ "${#need[@]}" -gt 0 ]; then

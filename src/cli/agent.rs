@@ -398,6 +398,7 @@ async fn run_agent_with(
                     }
                     if !ready_written {
                         ready_written = true;
+                        super::systemd::ready();
                         if let Some(w) = &web_state {
                             restore_api_tunnels(w).await;
                         }
@@ -417,7 +418,10 @@ async fn run_agent_with(
 
     tokio::select! {
         res = agent.run() => res.map_err(anyhow::Error::from),
-        _ = signal::terminated() => Ok(()),
+        _ = signal::terminated() => {
+            super::systemd::stopping();
+            Ok(())
+        }
     }
 }
 

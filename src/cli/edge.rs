@@ -1,5 +1,6 @@
 use std::io::Write;
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -9,10 +10,10 @@ use clap::{Args, Subcommand};
 use ferry_edge::{EdgeConfig, EdgeHandle};
 use ferry_pki::DevCa;
 use ferry_store::{NewCredential, Store};
-use ferry_types::Hostname;
+use ferry_types::{ErrorCode, Hostname};
 
 use super::live::EdgeLive;
-use super::{ready, signal, usage};
+use super::{ready, signal, systemd, upgrade, usage};
 
 #[derive(Args, Debug)]
 pub struct EdgeArgs {
@@ -27,9 +28,27 @@ pub struct EdgeArgs {
         global = true
     )]
     data_dir: PathBuf,
-    /// Use this PostgreSQL database (postgres://...) instead of SQLite in the data dir.
-    #[arg(long, env = "FERRY_DATABASE_URL", global = true)]
+    /// A YAML file of settings: each flag's long name with _ for - (`api_addr: 127.0.0.1:0`,
+    /// `region: [us, eu]`). Flags and their environment variables win over it.
+    #[arg(long, global = true)]
+    pub(super) config: Option<PathBuf>,
+    /// Use this PostgreSQL database (postgres://...) instead of SQLite in the data dir. It
+    /// holds a password: prefer FERRY_DATABASE_URL or --database-url-file, which `ps` does
+    /// not show.
+    #[arg(
+        long,
+        env = "FERRY_DATABASE_URL",
+        hide_env_values = true,
+        global = true
+    )]
     database_url: Option<String>,
+    /// A file holding the database URL (as systemd's LoadCredential= provides one).
+    #[arg(long, env = "FERRY_DATABASE_URL_FILE", global = true)]
+    database_url_file: Option<PathBuf>,
+    /// A file holding the key that seals private keys in the store (64 hex digits), instead of
+    /// FERRY_SECRET_KEY or the data dir's secret.key.
+    #[arg(long, env = "FERRY_SECRET_KEY_FILE", global = true)]
+    secret_key_file: Option<PathBuf>,
     /// The REST API's plain-HTTP listener (keep it on loopback, or put TLS in front).
     #[arg(long, default_value = "127.0.0.1:0")]
     api_addr: SocketAddr,
@@ -132,23 +151,46 @@ pub struct EdgeArgs {
     #[arg(long, default_value = "http-01", value_parser = ["http-01", "tls-alpn-01"])]
     acme_challenge: String,
     #[command(subcommand)]
-    action: Option<EdgeAction>,
+    pub(super) action: Option<EdgeAction>,
 }
 
 /// Let's Encrypt's production directory, the default outside --dev.
 const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
 
 #[derive(Subcommand, Debug)]
-enum EdgeAction {
+pub(super) enum EdgeAction {
     /// Manage REST API keys offline, straight in the edge's database.
     ApiKey {
         #[command(subcommand)]
         command: ApiKeyCommand,
     },
+    /// Check the --config file: print every setting's effective value, or exit 2 naming
+    /// the file, line and column of a mistake.
+    Config {
+        #[command(subcommand)]
+        command: EdgeConfigCommand,
+    },
+    /// Run this edge as a systemd service (install, start, stop, restart, uninstall).
+    Service {
+        #[command(subcommand)]
+        command: super::service::EdgeServiceCommand,
+    },
+    /// Copy the data dir's SQLite store while the edge runs (PostgreSQL: use pg_dump).
+    Backup {
+        /// The new file to write; an existing file is never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
-enum ApiKeyCommand {
+pub(super) enum EdgeConfigCommand {
+    /// Print the merged settings as YAML.
+    Check,
+}
+
+#[derive(Subcommand, Debug)]
+pub(super) enum ApiKeyCommand {
     /// Create an API key and print its token (shown only this once).
     Create {
         /// A note about what the key is for.
@@ -158,19 +200,58 @@ enum ApiKeyCommand {
 }
 
 pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
-    if let Some(EdgeAction::ApiKey {
-        command: ApiKeyCommand::Create { description },
-    }) = &a.action
-    {
-        let (_, store) = open_store(&a).await?;
-        let (key, token) = store.create_api_key(description, "", "").await?;
-        println!(
-            "{}",
-            serde_json::json!({ "id": key.id.to_string(), "token": token.expose() })
-        );
-        return Ok(());
+    let merged = super::edge_config::merge(a)?;
+    let mut a = merged.args;
+    match a.action.take() {
+        Some(EdgeAction::ApiKey {
+            command: ApiKeyCommand::Create { description },
+        }) => {
+            let (_, store) = open_store(&a).await?;
+            let (key, token) = store.create_api_key(&description, "", "").await?;
+            println!(
+                "{}",
+                serde_json::json!({ "id": key.id.to_string(), "token": token.expose() })
+            );
+            return Ok(());
+        }
+        Some(EdgeAction::Config {
+            command: EdgeConfigCommand::Check,
+        }) => {
+            config_from(&a)?;
+            super::edge_config::print_merged(&merged.matches);
+            return Ok(());
+        }
+        Some(EdgeAction::Service { command }) => {
+            let needs = super::service::EdgeNeeds {
+                drain_timeout: a.drain_timeout,
+                writes: [
+                    Some(a.data_dir.clone()),
+                    a.ready_file
+                        .clone()
+                        .and_then(|f| f.parent().map(Path::to_path_buf)),
+                ]
+                .into_iter()
+                .flatten()
+                .filter(|p| p.is_absolute())
+                .collect(),
+            };
+            return super::service::run_edge(command, a.config.as_deref(), needs);
+        }
+        Some(EdgeAction::Backup { out }) => {
+            let url = database_url(&a)?;
+            return super::backup::run(
+                &a.data_dir,
+                url.as_deref(),
+                a.secret_key_file.as_deref(),
+                &out,
+            )
+            .await;
+        }
+        None => {}
     }
     let started_at = std::time::SystemTime::now();
+    upgrade::remember_invocation()?;
+    let (mut inherited, predecessor) = upgrade::inherited();
     let config = config_from(&a)?;
     if config.dns_listen.is_some() && config.public_ips.is_empty() {
         tracing::warn!(
@@ -189,9 +270,12 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
         ensure_admin_key(&store, &data_dir, &ca_path).await?;
     }
 
-    let api = tokio::net::TcpListener::bind(a.api_addr)
-        .await
-        .with_context(|| format!("cannot listen on {} for the REST API", a.api_addr))?;
+    let api = match inherited.take_tcp(API_ROLE) {
+        Some(given) => given,
+        None => tokio::net::TcpListener::bind(a.api_addr).await,
+    }
+    .with_context(|| format!("cannot listen on {} for the REST API", a.api_addr))?;
+    let api_socket = api.as_fd().try_clone_to_owned()?;
     let api_url = format!("http://{}", api.local_addr()?);
     let tcp_host = config.tcp_public_host.clone();
     let tcp_ports = config.tcp_ports;
@@ -199,8 +283,19 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
     let dev = config.dev;
     let ns_targets = config.ns_targets.clone();
     let config_api_domain = config.api_domain.as_ref().map(|d| d.to_string());
-    let edge = EdgeHandle::start(config, store.clone(), ca).await?;
+    let edge = EdgeHandle::start(config, store.clone(), ca, inherited).await?;
     let view = edge.view();
+    if predecessor.is_some() {
+        // The predecessor's agents move here while it drains (up to --drain-timeout),
+        // ngrok's SDKs once it has.
+        let window = Duration::from_secs(a.drain_timeout.min(30) + 5);
+        match view.expect_predecessors_agents(window).await {
+            Ok(names) => tracing::info!(names, "waiting for the previous process's agents"),
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the names the previous process served; requests for them may meet 404 until their agents bind here")
+            }
+        }
+    }
     let jobs = start_certificate_jobs(&a, &store, &view, &data_dir, &ns_targets, dev)?;
     view.set_agent_ingresses(&store.agent_ingress_domains().await?);
     let api_domain = config_api_domain;
@@ -245,8 +340,12 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
             Box::pin(ferry_control::serve_io(io, api_state.clone()))
         }));
     }
+    let (api_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let stopped = async move {
+        let _ = stopped.await;
+    };
     tokio::spawn(async move {
-        if let Err(e) = ferry_control::serve(api, state).await {
+        if let Err(e) = ferry_control::serve(api, state, stopped).await {
             tracing::error!(error = %e, "the REST API stopped");
         }
     });
@@ -258,8 +357,10 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
         addrs.https, addrs.http, addrs.agent_ingress, addrs.tcp_ports.0, addrs.tcp_ports.1
     );
     let terminated = signal::terminated();
+    let upgrades = signal::upgrade_requests();
     if let Some(path) = &a.ready_file {
         let mut ready = serde_json::json!({
+            "pid": std::process::id(),
             "agent_ingress": addrs.agent_ingress.to_string(),
             "https": addrs.https.to_string(),
             "http": addrs.http.to_string(),
@@ -278,10 +379,70 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
         }
         ready::write(path, &ready)?;
     }
-    terminated.await;
-    tracing::info!("signal received: draining");
-    edge.drain(Duration::from_secs(a.drain_timeout)).await;
+    if predecessor.is_some() {
+        tracing::info!("took over from the previous process; it drains now");
+        systemd::ready_as_main();
+    } else {
+        systemd::ready();
+    }
+    upgrade::tell_predecessor(predecessor);
+    let drain = Duration::from_secs(a.drain_timeout);
+    if take_over_or_stop(&edge, api_socket, terminated, upgrades).await {
+        let _ = api_stop.send(());
+    } else {
+        systemd::stopping();
+        tracing::info!("signal received: draining");
+    }
+    edge.drain(drain).await;
     Ok(())
+}
+
+/// The role under which the REST API's listener is handed over.
+const API_ROLE: &str = "api";
+
+/// Serves until SIGTERM (false) or until a successor started by SIGUSR2 is ready (true). An
+/// upgrade that fails leaves this process serving as before.
+async fn take_over_or_stop(
+    edge: &EdgeHandle,
+    api: std::os::fd::OwnedFd,
+    terminated: impl std::future::Future<Output = ()>,
+    upgrades: Option<tokio::signal::unix::Signal>,
+) -> bool {
+    let Some(mut upgrades) = upgrades else {
+        terminated.await;
+        return false;
+    };
+    tokio::pin!(terminated);
+    loop {
+        tokio::select! {
+            _ = &mut terminated => return false,
+            _ = upgrades.recv() => {}
+        }
+        tracing::info!("SIGUSR2: starting a new process to take over");
+        edge.set_handing_over(true);
+        match hand_over(edge, &api).await {
+            Ok(pid) => {
+                tracing::info!(pid, "the new process is ready; draining this one");
+                return true;
+            }
+            Err(error) => {
+                tracing::error!(code = %ErrorCode::UpgradeFailed, "upgrade failed, this process keeps serving: {error:#}");
+                edge.set_handing_over(false);
+            }
+        }
+    }
+}
+
+/// Starts the successor with every listening socket and waits until it is ready.
+async fn hand_over(edge: &EdgeHandle, api: &std::os::fd::OwnedFd) -> anyhow::Result<u32> {
+    let mut sockets = edge
+        .successor_sockets()
+        .context("cannot pass the listening sockets on")?;
+    sockets.push((API_ROLE.to_string(), api.try_clone()?));
+    let successor = upgrade::Successor::start(sockets)?;
+    let pid = successor.pid();
+    successor.ready().await?;
+    Ok(pid)
 }
 
 /// The listeners the dashboard's edge page lists, by what they serve.
@@ -365,7 +526,7 @@ async fn open_store(a: &EdgeArgs) -> anyhow::Result<(PathBuf, Store)> {
         .with_context(|| format!("cannot create the data directory {}", a.data_dir.display()))?;
     let data_dir = std::fs::canonicalize(&a.data_dir)
         .with_context(|| format!("cannot resolve the data directory {}", a.data_dir.display()))?;
-    let store = match &a.database_url {
+    let store = match &database_url(a)? {
         Some(url) => Store::open(url)
             .await
             .with_context(|| format!("cannot open the store at {}", redacted(url)))?,
@@ -376,9 +537,19 @@ async fn open_store(a: &EdgeArgs) -> anyhow::Result<(PathBuf, Store)> {
                 .with_context(|| format!("cannot open the store at {}", path.display()))?
         }
     };
-    let key =
-        ferry_store::SealingKey::load(std::env::var("FERRY_SECRET_KEY").ok().as_deref(), &data_dir)
-            .context("loading the key that seals private keys")?;
+    let key = match (std::env::var("FERRY_SECRET_KEY").ok(), &a.secret_key_file) {
+        (Some(_), Some(_)) => {
+            return Err(usage(
+                "FERRY_SECRET_KEY and --secret-key-file both give the sealing key: keep one",
+            ))
+        }
+        (None, Some(file)) => {
+            let hex = super::secrets::read("--secret-key-file", file)?;
+            ferry_store::SealingKey::from_hex(&hex, &file.display().to_string())
+        }
+        (env, None) => ferry_store::SealingKey::load(env.as_deref(), &data_dir),
+    }
+    .context("loading the key that seals private keys")?;
     let store = store.with_sealing_key(key);
     let sealed = store.seal_plaintext_keys().await?;
     if sealed > 0 {
@@ -388,6 +559,19 @@ async fn open_store(a: &EdgeArgs) -> anyhow::Result<(PathBuf, Store)> {
         );
     }
     Ok((data_dir, store))
+}
+
+/// The PostgreSQL URL from --database-url (or FERRY_DATABASE_URL) or the file named by
+/// --database-url-file; `None` for the data dir's SQLite store.
+fn database_url(a: &EdgeArgs) -> anyhow::Result<Option<String>> {
+    match (&a.database_url, &a.database_url_file) {
+        (Some(_), Some(_)) => Err(usage(
+            "--database-url (or FERRY_DATABASE_URL) and --database-url-file both give the database: keep one",
+        )),
+        (Some(url), None) => Ok(Some(url.clone())),
+        (None, Some(file)) => super::secrets::read("--database-url-file", file).map(Some),
+        (None, None) => Ok(None),
+    }
 }
 
 /// A database URL fit for an error message: the server and the database, without the user,

@@ -17,6 +17,10 @@ pub struct EdgeLive {
 }
 
 impl Live for EdgeLive {
+    fn draining(&self) -> bool {
+        self.view.draining()
+    }
+
     fn live_regions(&self) -> Vec<String> {
         self.view.live_regions()
     }

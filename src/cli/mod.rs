@@ -1,13 +1,19 @@
 mod agent;
 mod api;
+mod backup;
 mod certs;
 mod config;
 mod console;
 mod edge;
+mod edge_config;
 mod installation_ca;
 mod live;
 mod ready;
+mod secrets;
+mod service;
 mod signal;
+mod systemd;
+mod upgrade;
 
 use clap::{Parser, Subcommand};
 
@@ -121,6 +127,12 @@ pub enum Command {
         #[command(subcommand)]
         command: certs::CertsCommand,
     },
+    /// Run the agent as a systemd service, like `ngrok service`: install, start, stop,
+    /// restart, uninstall.
+    Service {
+        #[command(subcommand)]
+        command: service::ServiceCommand,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -140,6 +152,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tcp(a) => agent::run_tcp(a, level).await,
         Command::Api(a) => api::run(a).await,
         Command::Certs { command } => certs::run(command),
+        Command::Service { command } => service::run_agent(command),
     }
 }
 

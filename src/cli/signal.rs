@@ -22,3 +22,15 @@ pub fn terminated() -> impl Future<Output = ()> {
         }
     }
 }
+
+/// SIGUSR2, the request to upgrade in place, caught from this call on (its default action
+/// would end the process). `None` where the handler cannot be installed.
+pub fn upgrade_requests() -> Option<tokio::signal::unix::Signal> {
+    match signal(SignalKind::user_defined2()) {
+        Ok(s) => Some(s),
+        Err(error) => {
+            tracing::warn!(%error, "cannot catch SIGUSR2: no upgrades in place");
+            None
+        }
+    }
+}

@@ -15,6 +15,7 @@ mod dashboard;
 mod described;
 mod dns_check;
 mod error;
+mod health;
 mod live;
 mod managed;
 mod metrics;
@@ -207,6 +208,8 @@ pub trait Live: Send + Sync + 'static {
     fn live_regions(&self) -> Vec<String>;
     /// The edge's metrics in Prometheus' text format, for `GET /metrics`.
     fn metrics(&self) -> MetricsFuture<'_>;
+    /// Whether the edge has begun to drain: alive, but `/readyz` answers 503.
+    fn draining(&self) -> bool;
 }
 
 /// Shared by every handler.
@@ -265,7 +268,9 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::check,
         ));
-    api.merge(dashboard::routes()).with_state(state)
+    api.merge(dashboard::routes())
+        .merge(health::routes())
+        .with_state(state)
 }
 
 /// The resources kept in the store, each with its five operations and its schema: one list,
@@ -317,9 +322,16 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     )
 }
 
-/// Serves the API on `listener` until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).await
+/// Serves the API on `listener` until `stop` resolves (a successor took the listener over),
+/// then finishes the requests under way.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(stop)
+        .await
 }
 
 /// Serves the API on one connection the edge already decrypted (`--api-domain` on the

@@ -79,6 +79,10 @@ impl Edge {
 }
 
 impl Live for Edge {
+    fn draining(&self) -> bool {
+        false
+    }
+
     fn live_regions(&self) -> Vec<String> {
         Vec::new()
     }

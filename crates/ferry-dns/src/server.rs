@@ -78,6 +78,59 @@ impl DnsServer {
     /// answers from `zones`.
     pub async fn start(listen: SocketAddr, zones: Zones) -> Result<Self, DnsError> {
         let (udp, tcp) = bind_pair(listen).await?;
+        Self::serve(udp, tcp, listen, zones)
+    }
+
+    /// Binds the pair of sockets [`DnsServer::start`] would, without serving them yet: the
+    /// edge keeps a second handle on each for the process that may take over from it.
+    pub async fn bind(
+        listen: SocketAddr,
+    ) -> Result<(std::net::UdpSocket, std::net::TcpListener), DnsError> {
+        let (udp, tcp) = bind_pair(listen).await?;
+        let into_std = |transport| {
+            move |source| DnsError::Listen {
+                transport,
+                addr: listen,
+                source,
+            }
+        };
+        Ok((
+            udp.into_std().map_err(into_std("UDP"))?,
+            tcp.into_std().map_err(into_std("TCP"))?,
+        ))
+    }
+
+    /// Answers from `zones` on sockets bound elsewhere: by [`DnsServer::bind`], or by the
+    /// process this one took over from. `listen` names them in errors.
+    pub fn serve_sockets(
+        udp: std::net::UdpSocket,
+        tcp: std::net::TcpListener,
+        listen: SocketAddr,
+        zones: Zones,
+    ) -> Result<Self, DnsError> {
+        let udp_err = |source| DnsError::Listen {
+            transport: "UDP",
+            addr: listen,
+            source,
+        };
+        let tcp_err = |source| DnsError::Listen {
+            transport: "TCP",
+            addr: listen,
+            source,
+        };
+        udp.set_nonblocking(true).map_err(udp_err)?;
+        tcp.set_nonblocking(true).map_err(tcp_err)?;
+        let udp = UdpSocket::from_std(udp).map_err(udp_err)?;
+        let tcp = TcpListener::from_std(tcp).map_err(tcp_err)?;
+        Self::serve(udp, tcp, listen, zones)
+    }
+
+    fn serve(
+        udp: UdpSocket,
+        tcp: TcpListener,
+        listen: SocketAddr,
+        zones: Zones,
+    ) -> Result<Self, DnsError> {
         let addr = udp.local_addr().map_err(|source| DnsError::Listen {
             transport: "UDP",
             addr: listen,

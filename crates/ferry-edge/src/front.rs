@@ -13,6 +13,7 @@ use ferry_types::{ErrorCode, Hostname, TunnelId};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
+use tokio_util::task::task_tracker::TaskTrackerToken;
 
 use crate::api_port::ApiService;
 use crate::registry::{Route, Tunnel};
@@ -45,7 +46,12 @@ pub async fn serve_tls_port(shared: Arc<Shared>, listener: TcpListener, role: Po
             continue;
         };
         let s = shared.clone();
-        tokio::spawn(async move { route_tls(s, conn, peer, local, role, Origin::Public).await });
+        // Counted by the drain from the moment it is accepted, so that a drain (or an
+        // upgrade's hand-over) never drops a connection still in its handshake.
+        let pending = shared.tracker.token();
+        tokio::spawn(async move {
+            route_tls(s, conn, peer, local, role, Origin::Public, pending).await
+        });
     }
 }
 
@@ -59,7 +65,17 @@ pub(crate) async fn route_carried<IO>(
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    route_tls(shared, io, client, local, PortRole::Shared, Origin::Carried).await;
+    let pending = shared.tracker.token();
+    route_tls(
+        shared,
+        io,
+        client,
+        local,
+        PortRole::Shared,
+        Origin::Carried,
+        pending,
+    )
+    .await;
 }
 
 /// Where a connection on the TLS port came from.
@@ -108,6 +124,7 @@ async fn route_tls<IO>(
     local: SocketAddr,
     role: PortRole,
     origin: Origin,
+    pending: TaskTrackerToken,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -156,7 +173,7 @@ async fn route_tls<IO>(
         Target::Agent
     } else {
         match sni.as_deref().and_then(|n| Hostname::parse(n).ok()) {
-            Some(h) => match shared.registry.route_host(&h) {
+            Some(h) => match shared.registry.route_host_when_bound(&h).await {
                 Route::Live(t) if t.proto == BindProto::Tls => match t.tls_termination.clone() {
                     Some(config) => Target::Terminated(t, config),
                     None => Target::Passthrough(t),
@@ -184,6 +201,9 @@ async fn route_tls<IO>(
     let io = Rewind::new(buf.freeze(), conn);
     match target {
         Target::Agent => {
+            // An agent's session lasts as long as the agent: the drain moves it instead of
+            // waiting for it.
+            drop(pending);
             // Counted from before the handshake: the handshake's buffers are what an
             // unauthenticated peer costs first.
             let ticket = match shared.pre_auth.admit(peer.ip()) {

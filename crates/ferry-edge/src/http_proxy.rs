@@ -44,7 +44,10 @@ pub async fn serve_conn<IO>(
     let verified_for: Arc<Option<TunnelId>> = Arc::new(verified_for);
     let cache = Arc::new(StreamCache::default());
     let svc_cache = cache.clone();
+    let first_request = Arc::new(FirstRequest::default());
+    let seen = first_request.clone();
     let svc = service_fn(move |req| {
+        seen.arrived();
         let conn = Conn {
             peer,
             https,
@@ -81,6 +84,15 @@ pub async fn serve_conn<IO>(
                 break;
             }
             _ = shared.shutdown.cancelled() => {
+                // A connection accepted just before the drain began (or before an upgrade
+                // handed the port on) gets its first request served: closing it as idle
+                // would fail a client that did nothing wrong.
+                if !first_request.seen() {
+                    tokio::select! {
+                        _ = conn.as_mut() => break,
+                        _ = tokio::time::timeout(FIRST_REQUEST_GRACE, first_request.wait()) => {}
+                    }
+                }
                 conn.as_mut().graceful_shutdown();
                 let _ = conn.await;
                 break;
@@ -89,6 +101,32 @@ pub async fn serve_conn<IO>(
         }
     }
     cache.clear();
+}
+
+/// How long a drain waits for the first request of a connection that has sent none yet.
+const FIRST_REQUEST_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Whether a connection's first request has arrived, and a way to wait for it.
+#[derive(Default)]
+struct FirstRequest {
+    seen: std::sync::atomic::AtomicBool,
+    arrived: tokio::sync::Notify,
+}
+
+impl FirstRequest {
+    fn arrived(&self) {
+        if !self.seen.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            self.arrived.notify_one();
+        }
+    }
+
+    fn seen(&self) -> bool {
+        self.seen.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    async fn wait(&self) {
+        self.arrived.notified().await;
+    }
 }
 
 /// What every request on one public connection shares.
@@ -174,7 +212,7 @@ async fn forward(
             return Err(fail(ErrorCode::EndpointNotFound, detail, &req));
         }
     };
-    let tunnel = match shared.registry.route_host(&host) {
+    let tunnel = match shared.registry.route_host_when_bound(&host).await {
         Route::Live(t) if t.proto.is_http() => t,
         Route::Live(_) | Route::Unknown => {
             let detail = format!("no HTTP endpoint is online for {host} on this edge");

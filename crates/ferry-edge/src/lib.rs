@@ -24,6 +24,7 @@ mod protect;
 mod proxy_stream;
 mod registry;
 mod rewind;
+pub mod sockets;
 mod stream_reuse;
 mod tcp;
 mod terminate;
@@ -48,6 +49,7 @@ use tokio_util::task::TaskTracker;
 
 pub use api_port::{ApiIo, ApiService};
 pub use config::EdgeConfig;
+pub use sockets::{Handover, Inherited};
 pub use view::{AgentCommand, CommandError, EdgeView, LiveSession, LiveTunnel};
 
 use crate::auth_limit::AuthLimiter;
@@ -55,6 +57,7 @@ use crate::bind_token::BindSigner;
 use crate::front::PortRole;
 use crate::pre_auth::PreAuthGate;
 use crate::registry::{AgentSession, Registry};
+use crate::sockets::role;
 
 /// Why the edge did not start. Each is fatal: the binary reports it and exits.
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +115,7 @@ pub struct EdgeHandle {
     pub addrs: EdgeAddrs,
     shared: Arc<Shared>,
     dns: Option<ferry_dns::DnsServer>,
+    handover: Mutex<Option<Handover>>,
 }
 
 pub(crate) struct Shared {
@@ -131,6 +135,12 @@ pub(crate) struct Shared {
     pub certs_changed: Notify,
     /// Fires when the edge starts draining: listeners stop, HTTP connections finish.
     pub shutdown: CancellationToken,
+    /// Second handles on the TCP endpoints' listening sockets, by port, for a successor.
+    pub tcp_listeners: Mutex<HashMap<u16, std::os::fd::OwnedFd>>,
+    /// TCP endpoints' sockets a predecessor handed over, until their agents bind them here.
+    pub inherited_tcp: Mutex<HashMap<u16, std::net::TcpListener>>,
+    /// Set when a drain begins, before anything else: `/readyz` answers 503 from then on.
+    pub draining: std::sync::atomic::AtomicBool,
     /// Public connections in flight, which a drain waits for.
     pub tracker: TaskTracker,
     sessions: Mutex<HashMap<ResourceId, Arc<AgentSession>>>,
@@ -240,19 +250,28 @@ const HANDOFF_WAIT: Duration = Duration::from_secs(3);
 
 impl EdgeHandle {
     /// Binds every listener and starts serving.
-    pub async fn start(config: EdgeConfig, store: Store, ca: DevCa) -> Result<Self, EdgeError> {
-        let https = bind(config.https_listen).await?;
-        let http = bind(config.http_listen).await?;
+    /// Binds every listener, or takes the one `inherited` holds for its role, and starts
+    /// serving.
+    pub async fn start(
+        config: EdgeConfig,
+        store: Store,
+        ca: DevCa,
+        mut inherited: Inherited,
+    ) -> Result<Self, EdgeError> {
+        let mut handover = Handover::default();
+        let (given, kept) = (&mut inherited, &mut handover);
+        let https = sockets::listen(role::HTTPS, config.https_listen, given, kept).await?;
+        let http = sockets::listen(role::HTTP, config.http_listen, given, kept).await?;
         let agents = match config.agent_listen {
-            Some(a) => Some(bind(a).await?),
+            Some(a) => Some(sockets::listen(role::AGENTS, a, given, kept).await?),
             None => None,
         };
         let cluster = match config.cluster_listen {
-            Some(a) => Some(bind(a).await?),
+            Some(a) => Some(sockets::listen(role::CLUSTER, a, given, kept).await?),
             None => None,
         };
         let metrics = match config.metrics_listen {
-            Some(a) => Some(bind(a).await?),
+            Some(a) => Some(sockets::listen(role::METRICS, a, given, kept).await?),
             None => None,
         };
         let metrics_addr = match (&metrics, config.metrics_listen) {
@@ -311,10 +330,42 @@ impl EdgeHandle {
         };
         let dns_server = match (config.dns_listen, &dns_feed) {
             (Some(listen), Some(feed)) => {
-                Some(ferry_dns::DnsServer::start(listen, feed.zones()).await?)
+                let (udp, tcp) = match (
+                    inherited.take_udp(role::DNS_UDP),
+                    inherited.take_tcp(role::DNS_TCP),
+                ) {
+                    (Some(udp), Some(Ok(tcp))) => (
+                        udp,
+                        tcp.into_std().map_err(|source| EdgeError::Listen {
+                            addr: listen,
+                            source,
+                        })?,
+                    ),
+                    _ => ferry_dns::DnsServer::bind(listen).await?,
+                };
+                let dup = |source| EdgeError::Listen {
+                    addr: listen,
+                    source,
+                };
+                handover.keep(role::DNS_UDP, &udp).map_err(dup)?;
+                handover.keep(role::DNS_TCP, &tcp).map_err(dup)?;
+                Some(ferry_dns::DnsServer::serve_sockets(
+                    udp,
+                    tcp,
+                    listen,
+                    feed.zones(),
+                )?)
             }
             _ => None,
         };
+        let inherited_tcp = inherited.take_tcp_endpoints();
+        let left = inherited.left();
+        if !left.is_empty() {
+            tracing::warn!(
+                ?left,
+                "sockets were passed for roles this edge does not serve; they stay unused"
+            );
+        }
 
         let shared = Arc::new(Shared {
             auth_limiter: AuthLimiter::new(config.auth_failures_per_minute),
@@ -332,6 +383,9 @@ impl EdgeHandle {
             certs,
             certs_changed: Notify::new(),
             shutdown: CancellationToken::new(),
+            draining: std::sync::atomic::AtomicBool::new(false),
+            tcp_listeners: Mutex::new(HashMap::new()),
+            inherited_tcp: Mutex::new(inherited_tcp),
             tracker: TaskTracker::new(),
             sessions: Mutex::new(HashMap::new()),
             agent_ingresses: RwLock::new(Vec::new()),
@@ -395,12 +449,48 @@ impl EdgeHandle {
             },
             shared,
             dns: dns_server,
+            handover: Mutex::new(Some(handover)),
         })
+    }
+
+    /// New handles on every listening socket, by role, for a process taking over
+    /// (SIGUSR2). An error once the edge began to drain: its sockets are closing.
+    pub fn successor_sockets(&self) -> std::io::Result<Vec<(String, std::os::fd::OwnedFd)>> {
+        let mut sockets = match &*self.handover.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(kept) => kept.duplicate()?,
+            None => return Err(std::io::Error::other("the edge is draining")),
+        };
+        let endpoints = self
+            .shared
+            .tcp_listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for (port, fd) in endpoints.iter() {
+            sockets.push((format!("{}{port}", sockets::TCP_ENDPOINT), fd.try_clone()?));
+        }
+        Ok(sockets)
+    }
+
+    /// A successor takes over under this node's name (`on`), or failed to (`!on`): this
+    /// process stops renewing its registration meanwhile, or resumes.
+    pub fn set_handing_over(&self, on: bool) {
+        self.shared.membership.set_handing_over(on);
     }
 
     /// Stops taking new connections and streams, lets the running ones finish until
     /// `deadline`, then closes every agent session.
     pub async fn drain(self, deadline: Duration) {
+        self.shared
+            .draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        // Unless a successor took them, the listening sockets close with their accept loops:
+        // a connection must be refused, not queued where nobody will accept it.
+        drop(
+            self.handover
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(),
+        );
         // A draining node leaves DNS at once, its own and the other nodes', so that
         // resolvers move on to the others.
         self.shared.membership.drain().await;
@@ -471,12 +561,6 @@ impl EdgeHandle {
     pub fn view(&self) -> EdgeView {
         EdgeView::new(self.shared.clone())
     }
-}
-
-async fn bind(addr: SocketAddr) -> Result<TcpListener, EdgeError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| EdgeError::Listen { addr, source })
 }
 
 fn local(l: &TcpListener, asked: SocketAddr) -> Result<SocketAddr, EdgeError> {

@@ -6,7 +6,7 @@
 //! region names, and the DNS zones are rebuilt when it differs from the one they were built
 //! from.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -55,6 +55,9 @@ pub(crate) struct Membership {
     /// Ends the renewals at the end of a drain (not at its start: a draining node stays live
     /// while its streams finish).
     stop: CancellationToken,
+    /// Set while a successor process takes over under the same name (SIGUSR2): this
+    /// process must not take the row back from it by registering again.
+    handing_over: AtomicBool,
 }
 
 impl Membership {
@@ -90,6 +93,7 @@ impl Membership {
             live: RwLock::new(live),
             elsewhere: RwLock::default(),
             stop: CancellationToken::new(),
+            handing_over: AtomicBool::new(false),
         }))
     }
 
@@ -220,6 +224,9 @@ impl Membership {
     /// One renewal: extends the lease (registering again when the row was lost), sweeps dead
     /// rows and reads the live list, which it keeps and returns.
     async fn renew(&self, reconcile: bool) -> Result<Vec<Node>, StoreError> {
+        if self.handing_over.load(Ordering::Relaxed) {
+            return Ok(self.live());
+        }
         let old_epoch = self.epoch.load(Ordering::Relaxed);
         let renewed = self
             .store
@@ -263,6 +270,12 @@ impl Membership {
             self.read_elsewhere().await?;
         }
         Ok(live)
+    }
+
+    /// Stops (or, when the successor failed, resumes) renewing this registration, which the
+    /// successor replaces with its own under the same name.
+    pub(crate) fn set_handing_over(&self, on: bool) {
+        self.handing_over.store(on, Ordering::Relaxed);
     }
 
     /// The start of a drain: this node leaves DNS answers on every node.

@@ -114,11 +114,16 @@ async fn certificates(shared: &Shared) -> Certificates {
     (states.into_iter().collect(), expiry)
 }
 
-/// Serves `GET /metrics` on `listener` to anyone who reaches it, for as long as the process
-/// runs: a draining edge is still worth watching.
+/// Serves `GET /metrics` on `listener` to anyone who reaches it, until the drain begins: an
+/// upgrade in place has handed the socket to the new process by then, which should answer
+/// every scrape, not every other one.
 pub(crate) async fn serve(shared: Arc<Shared>, listener: TcpListener) {
     loop {
-        let (tcp, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            _ = shared.shutdown.cancelled() => break,
+            a = listener.accept() => a,
+        };
+        let (tcp, peer) = match accepted {
             Ok(a) => a,
             Err(error) => {
                 tracing::debug!(%error, "metrics accept failed");

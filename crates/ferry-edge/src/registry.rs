@@ -95,9 +95,14 @@ pub enum ClaimError {
     NoFreePort(u16, u16),
 }
 
+/// How long a connection waits for a bind that has claimed its port to finish.
+const BIND_IN_PROGRESS: std::time::Duration = std::time::Duration::from_secs(2);
+
 #[derive(Default)]
 pub struct Registry {
     inner: Mutex<Inner>,
+    /// Woken at every bind, for requests waiting on a name expected back.
+    bound: tokio::sync::Notify,
 }
 
 #[derive(Default)]
@@ -105,6 +110,9 @@ struct Inner {
     tunnels: HashMap<TunnelId, Arc<Tunnel>>,
     hosts: HashMap<HostPattern, TunnelId>,
     offline_hosts: HashMap<HostPattern, Instant>,
+    /// Names the process this one took over from served, until when their agents are
+    /// expected to bind them here.
+    expected_hosts: HashMap<HostPattern, Instant>,
     ports: HashMap<u16, PortEntry>,
 }
 
@@ -151,6 +159,27 @@ impl Registry {
             },
             Some(_) => Route::Offline,
             None => Route::Unknown,
+        }
+    }
+
+    /// [`Registry::route_port`], waiting a moment while the port is claimed by a bind that
+    /// has not finished: a listener handed over by an upgrade already holds connections
+    /// when the bind claiming it starts its accept loop.
+    pub async fn route_port_when_bound(&self, port: u16) -> Route {
+        let deadline = tokio::time::Instant::now() + BIND_IN_PROGRESS;
+        loop {
+            let bound = self.bound.notified();
+            let binding = {
+                let inner = self.lock();
+                inner
+                    .ports
+                    .get(&port)
+                    .and_then(|e| e.tunnel.as_ref())
+                    .is_some_and(|id| !inner.tunnels.contains_key(id))
+            };
+            if !binding || tokio::time::timeout_at(deadline, bound).await.is_err() {
+                return self.route_port(port);
+            }
         }
     }
 
@@ -263,7 +292,47 @@ impl Registry {
             inner.hosts.insert(h.clone(), tunnel.id.clone());
         }
         inner.tunnels.insert(tunnel.id.clone(), tunnel);
+        drop(inner);
+        self.bound.notify_waiters();
         Ok(())
+    }
+
+    /// Names whose agents are on their way here until `until` (from the process this one
+    /// took over from): a request for one waits for the bind instead of a 404.
+    pub fn expect_hosts(&self, hosts: impl IntoIterator<Item = HostPattern>, until: Instant) {
+        let mut inner = self.lock();
+        for h in hosts {
+            inner.expected_hosts.insert(h, until);
+        }
+    }
+
+    /// [`Registry::route_host`], waiting while no tunnel serves `host` but its agent is
+    /// expected back (an upgrade in place moves every agent).
+    pub async fn route_host_when_bound(&self, host: &Hostname) -> Route {
+        loop {
+            // Registered before the lookup, so a bind in between still wakes this.
+            let bound = self.bound.notified();
+            let route = self.route_host(host);
+            if matches!(route, Route::Live(_)) {
+                return route;
+            }
+            let until = {
+                let inner = self.lock();
+                patterns_for(host)
+                    .iter()
+                    .filter_map(|p| inner.expected_hosts.get(p).copied())
+                    .max()
+            };
+            match until {
+                Some(until) if until > Instant::now() => {
+                    let deadline = tokio::time::Instant::from_std(until);
+                    if tokio::time::timeout_at(deadline, bound).await.is_err() {
+                        return self.route_host(host);
+                    }
+                }
+                _ => return route,
+            }
+        }
     }
 
     /// An explicit unbind: the name and port are free at once.
@@ -324,6 +393,7 @@ impl Registry {
         let mut inner = self.lock();
         let now = Instant::now();
         inner.offline_hosts.retain(|_, until| *until > now);
+        inner.expected_hosts.retain(|_, until| *until > now);
         inner.ports.retain(|_, e| {
             let keep = e.tunnel.is_some() || e.offline_until.is_some_and(|u| u > now);
             if !keep {

@@ -17,9 +17,20 @@ pub fn claim(shared: &Arc<Shared>, wanted: Option<u16>, id: &TunnelId) -> Result
     let (port, fresh) = shared
         .registry
         .claim_port(wanted, shared.config.tcp_ports, id, |p| {
-            std::net::TcpListener::bind(SocketAddr::new(ip, p)).ok()
+            // The process this one took over from listened here: its socket, with the
+            // connections queued since, rather than a refusal while binding afresh.
+            let inherited = lock(&shared.inherited_tcp).remove(&p);
+            inherited.or_else(|| std::net::TcpListener::bind(SocketAddr::new(ip, p)).ok())
         })?;
     if let Some((closer, std_listener)) = fresh {
+        match std::os::fd::AsFd::as_fd(&std_listener).try_clone_to_owned() {
+            Ok(fd) => {
+                lock(&shared.tcp_listeners).insert(port, fd);
+            }
+            Err(error) => {
+                tracing::warn!(port, %error, "cannot keep this TCP endpoint's socket for an upgrade in place")
+            }
+        }
         let listener = std_listener
             .set_nonblocking(true)
             .and_then(|()| TcpListener::from_std(std_listener));
@@ -61,12 +72,17 @@ async fn accept_loop(
             .tracker
             .spawn(async move { serve(shared2, conn, peer, port).await });
     }
+    lock(&shared.tcp_listeners).remove(&port);
     tracing::debug!(port, "TCP endpoint closed");
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 async fn serve(shared: Arc<Shared>, conn: TcpStream, peer: SocketAddr, port: u16) {
     let _ = conn.set_nodelay(true);
-    let tunnel = match shared.registry.route_port(port) {
+    let tunnel = match shared.registry.route_port_when_bound(port).await {
         Route::Live(t) => t,
         // The agent is gone: a clean close is all a TCP client can be told.
         Route::Offline | Route::Unknown => return,

@@ -42,6 +42,25 @@ pub enum StoreError {
     /// database, or an edited migration.
     #[error("the database's schema history does not match this build: {0}")]
     Migrate(#[source] MigrateError),
+    /// The database was migrated by a newer Ferry: it records a schema version this build
+    /// does not know. Refused before any statement that could change it, since running an
+    /// older binary's queries on a newer schema could lose data.
+    #[error("the database's schema is version {found}, from a newer Ferry; this build knows versions up to {known}: upgrade Ferry (or restore a backup taken before the upgrade)")]
+    NewerSchema {
+        /// The newest migration the database records.
+        found: i64,
+        /// The newest migration this build carries.
+        known: i64,
+    },
+    /// `ferry edge backup` was pointed at a PostgreSQL store, which its own tools back up.
+    #[error("the store is a PostgreSQL database: back it up with pg_dump (ferry edge backup copies the SQLite store of a data dir)")]
+    BackupNeedsPgDump,
+    /// The backup's destination already exists; a backup never overwrites a file.
+    #[error("{0} already exists: a backup never overwrites a file; choose another --out")]
+    BackupExists(std::path::PathBuf),
+    /// The data dir holds no store to back up.
+    #[error("no SQLite store at {0}: is --data-dir the edge's data dir?")]
+    NoStore(std::path::PathBuf),
     /// A row read back does not decode: edited by hand, or written by a build that stores a
     /// column differently. Every read of the row, or of a page that holds it, fails until the
     /// row is fixed or deleted.

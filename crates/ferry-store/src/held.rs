@@ -192,6 +192,24 @@ impl Store {
         rows.iter().map(session).collect()
     }
 
+    /// The names `node`'s registrations before `epoch` held, live or not: what a process
+    /// that took over under the same name (an upgrade in place) expects its predecessor's
+    /// agents to bind again.
+    pub async fn names_held_before(
+        &self,
+        node: &str,
+        epoch: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let names = sqlx::query_scalar(
+            "SELECT name FROM held_names WHERE node = $1 AND epoch < $2 ORDER BY name",
+        )
+        .bind(node.to_string())
+        .bind(epoch)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(names)
+    }
+
     /// Every live registration's names, by name.
     pub async fn held_names(&self) -> Result<Vec<HeldName>, StoreError> {
         self.names_where("TRUE", &[]).await

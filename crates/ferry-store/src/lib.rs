@@ -7,6 +7,7 @@
 
 mod agent_ingresses;
 mod api_keys;
+mod backup;
 mod bot_users;
 mod cert_jobs;
 mod cert_orders;
@@ -16,6 +17,7 @@ mod credentials;
 mod dashboard_sessions;
 mod dns_challenges;
 mod error;
+mod health;
 mod held;
 mod nodes;
 mod page;
@@ -36,6 +38,7 @@ use sqlx::{AnyConnection, Connection, Executor};
 
 pub use agent_ingresses::{AgentIngress, NewAgentIngress};
 pub use api_keys::{ApiKey, NewApiKey};
+pub use backup::backup_sqlite;
 pub use bot_users::{BotUser, NewBotUser};
 pub use cert_jobs::{CertJob, NewCertJob, INSTALLATION, ISSUED, PENDING};
 pub use certificate_authorities::{CertificateAuthority, NewCertificateAuthority};
@@ -109,18 +112,12 @@ impl Store {
         if backend == Backend::Sqlite {
             first.execute(SQLITE_SETUP).await?;
         }
-        match backend {
-            Backend::Sqlite => {
-                sqlx::migrate!("./migrations/sqlite")
-                    .run(&mut first)
-                    .await?
-            }
-            Backend::Postgres => {
-                sqlx::migrate!("./migrations/postgres")
-                    .run(&mut first)
-                    .await?
-            }
-        }
+        let migrator = match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        refuse_newer_schema(&mut first, &migrator).await?;
+        migrator.run(&mut first).await?;
         first.close().await?;
         let mut pool = AnyPoolOptions::new().acquire_timeout(CONNECT_TIMEOUT);
         if backend == Backend::Sqlite {
@@ -162,6 +159,25 @@ impl Store {
             query = query.bind(arg.to_string());
         }
         Ok(query.fetch_all(&self.pool).await?)
+    }
+}
+
+/// Refuses a database whose schema history names a migration this build does not carry: a
+/// newer Ferry migrated it. sqlx's migrator would refuse too, but only as "migration N was
+/// previously applied but is missing", which does not tell the operator to upgrade. Creating
+/// the history table when it is missing (a new database) is the only write, and the
+/// migrations that follow would make it anyway.
+async fn refuse_newer_schema(
+    conn: &mut AnyConnection,
+    migrator: &sqlx::migrate::Migrator,
+) -> Result<(), StoreError> {
+    use sqlx::migrate::Migrate;
+    conn.ensure_migrations_table().await?;
+    let applied = conn.list_applied_migrations().await?;
+    let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    match applied.iter().map(|m| m.version).max() {
+        Some(found) if found > known => Err(StoreError::NewerSchema { found, known }),
+        _ => Ok(()),
     }
 }
 

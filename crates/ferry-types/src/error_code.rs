@@ -24,7 +24,7 @@ macro_rules! catalogue {
             pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
 
             /// The number after `ERR_FERRY_`. The hundreds digit names the area (1 agent
-            /// sessions, 2 REST API, 3 binds, 5 certificates, 6 agent API, 8 data path).
+            /// sessions, 2 REST API, 3 binds, 5 certificates, 6 agent API, 8 data path, 9 operations).
             pub fn number(self) -> u32 {
                 match self { $(ErrorCode::$variant => $num,)* }
             }
@@ -158,6 +158,11 @@ catalogue! {
     ClientCertificateRequired = 809, None, 403, "a client certificate is required";
     AuthenticationRequired = 810, None, 401, "authentication required";
     NodeUnreachable = 811, None, 502, "the node serving this endpoint cannot be reached";
+
+    // Operations (900s).
+    /// SIGUSR2 started no successor that became ready: it could not be started, exited, or
+    /// took too long. The running edge keeps serving; its log says why.
+    UpgradeFailed = 950, None, 500, "an upgrade in place failed";
 }
 
 impl ErrorCode {
