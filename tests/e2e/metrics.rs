@@ -9,18 +9,22 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::harness::{curl, Edge, Proc};
+use crate::harness::{curl, eventually, Edge, Proc};
 use crate::upstream::HttpUpstream;
 
 const PROMTOOL: &str = "/usr/bin/promtool";
 
 /// The value of the sample `series` (name and labels exactly as written) in `text`.
-fn value(text: &str, series: &str) -> f64 {
+fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("no sample {series} in\n{text}"))
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))?
         .parse()
-        .unwrap()
+        .ok()
+}
+
+/// [`sample`], which must be there.
+fn value(text: &str, series: &str) -> f64 {
+    sample(text, series).unwrap_or_else(|| panic!("no sample {series} in\n{text}"))
 }
 
 /// GET `url` with `args`; returns the status and the body.
@@ -243,6 +247,41 @@ async fn edge_and_agent_metrics_after_real_traffic() {
         promtool_accepts("agent", &agent_text),
     );
     dashboard_names_only_scraped_families(&[&open_text, &agent_text]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_counts_its_reconnect_after_an_edge_restart() {
+    let mut edge = Edge::start().await;
+    let up = HttpUpstream::start("again").await;
+    let agent = edge
+        .agent(
+            "http",
+            &[
+                &up.port(),
+                "--domain",
+                "again.example.test",
+                "--web-addr",
+                "127.0.0.1:0",
+            ],
+        )
+        .await;
+    let url = format!(
+        "http://{}/metrics",
+        agent.ready["web_addr"].as_str().unwrap()
+    );
+    let (_, before) = get(&url, &[]).await;
+    assert_eq!(value(&before, "ferry_agent_reconnects_total"), 0.0);
+    edge.kill_and_restart().await;
+    eventually(
+        "the agent's reconnect counted",
+        Duration::from_secs(20),
+        || async {
+            let (_, text) = get(&url, &[]).await;
+            sample(&text, "ferry_agent_reconnects_total") == Some(1.0)
+                && sample(&text, "ferry_agent_session_up") == Some(1.0)
+        },
+    )
+    .await;
 }
 
 /// Every `ferry_...` name in the dashboard's queries is a sample name of a live scrape, so a

@@ -83,12 +83,9 @@ async fn certificates(shared: &Shared) -> Certificates {
     };
     let mut states: BTreeMap<String, u64> = BTreeMap::new();
     for job in &jobs {
-        let state = match (job.state.as_str(), job.error_code.is_empty()) {
-            (PENDING, false) => "failing",
-            (PENDING, true) => "pending",
-            _ => "issued",
-        };
-        *states.entry(state.into()).or_default() += 1;
+        *states
+            .entry(job_state(&job.state, &job.error_code).into())
+            .or_default() += 1;
     }
     let uploaded = certs.iter().filter(|c| c.managed_by.is_empty()).count() as u64;
     states.insert("uploaded".into(), uploaded);
@@ -112,6 +109,17 @@ async fn certificates(shared: &Shared) -> Certificates {
         })
         .collect();
     (states.into_iter().collect(), expiry)
+}
+
+/// The `state` label of a managed certificate's job: a job still pending after an attempt
+/// failed (it has an error code) is `failing`, so an alert can tell a stuck job from one
+/// that has not had its first attempt yet.
+fn job_state(state: &str, error_code: &str) -> &'static str {
+    match (state, error_code.is_empty()) {
+        (PENDING, false) => "failing",
+        (PENDING, true) => "pending",
+        _ => "issued",
+    }
 }
 
 /// Serves `GET /metrics` on `listener` to anyone who reaches it, until the drain begins: an
@@ -167,4 +175,23 @@ async fn answer(view: &EdgeView, req: &Request<Incoming>) -> Response<Full<Bytes
         resp.headers_mut().insert(header::CONTENT_TYPE, v);
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pending_job_with_an_error_is_failing() {
+        assert_eq!(job_state("pending", ""), "pending");
+        assert_eq!(job_state("pending", "DNS_ERROR"), "failing");
+        assert_eq!(job_state("issued", ""), "issued");
+    }
+
+    #[test]
+    fn a_client_that_names_itself_gets_no_series_of_its_own() {
+        let named = ClientKind::named("my-app/1.2");
+        assert_eq!(client_label(&named), "other");
+        assert_eq!(client_label(&ClientKind::Ferry), "ferry");
+    }
 }
