@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use prometheus::core::Collector;
 use prometheus::{IntCounter, IntCounterVec};
 
-use crate::each;
+use crate::family::each;
 use crate::family::{counter, counter_vec};
 
 static ORDERS: LazyLock<IntCounter> = LazyLock::new(|| {

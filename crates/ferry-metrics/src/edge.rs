@@ -6,8 +6,9 @@ use std::sync::LazyLock;
 use prometheus::core::Collector;
 use prometheus::{Histogram, IntCounterVec, IntGauge};
 
+use crate::family::{both_ways, each};
 use crate::family::{counter_vec, gauge, gauges, histogram, LATENCY};
-use crate::{both_ways, each, IN, OUT, STATUS_CLASSES};
+use crate::{IN, OUT, STATUS_CLASSES};
 
 /// The bind protocols, each counted from the start.
 const PROTOS: [&str; 4] = ["http", "https", "tcp", "tls"];

@@ -54,6 +54,19 @@ pub(crate) fn histogram_vec(
     .expect("a valid histogram family")
 }
 
+/// One child per value of a one-label family.
+pub(crate) fn each(values: &[&'static str]) -> Vec<Vec<&'static str>> {
+    values.iter().map(|v| vec![*v]).collect()
+}
+
+/// One child per protocol and direction of a `bytes` family.
+pub(crate) fn both_ways(protos: &[&'static str]) -> Vec<Vec<&'static str>> {
+    protos
+        .iter()
+        .flat_map(|p| [vec![*p, crate::IN], vec![*p, crate::OUT]])
+        .collect()
+}
+
 /// A gauge family made for one scrape from `rows` (label values, value).
 pub(crate) fn gauges(
     name: &str,

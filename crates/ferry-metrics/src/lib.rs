@@ -46,19 +46,6 @@ pub const IN: &str = "in";
 /// The `direction` of bytes coming back: towards the public client, towards the edge.
 pub const OUT: &str = "out";
 
-/// One child per value of a one-label family.
-pub(crate) fn each(values: &[&'static str]) -> Vec<Vec<&'static str>> {
-    values.iter().map(|v| vec![*v]).collect()
-}
-
-/// One child per protocol and direction of a `bytes` family.
-pub(crate) fn both_ways(protos: &[&'static str]) -> Vec<Vec<&'static str>> {
-    protos
-        .iter()
-        .flat_map(|p| [vec![*p, IN], vec![*p, OUT]])
-        .collect()
-}
-
 /// The status classes counted from the start, so that a dashboard's query finds each at 0
 /// before the first request.
 pub(crate) const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
