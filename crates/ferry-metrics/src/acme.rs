@@ -5,8 +5,7 @@ use std::sync::LazyLock;
 use prometheus::core::Collector;
 use prometheus::{IntCounter, IntCounterVec};
 
-use crate::family::each;
-use crate::family::{counter, counter_vec};
+use crate::family::{counter, counter_vec, each};
 
 static ORDERS: LazyLock<IntCounter> = LazyLock::new(|| {
     counter(

@@ -5,8 +5,7 @@ use std::sync::LazyLock;
 use prometheus::core::Collector;
 use prometheus::{Histogram, IntCounter, IntCounterVec, IntGauge};
 
-use crate::family::{both_ways, each};
-use crate::family::{counter, counter_vec, gauge, histogram, LATENCY};
+use crate::family::{both_ways, counter, counter_vec, each, gauge, histogram, LATENCY};
 use crate::STATUS_CLASSES;
 
 /// The agent's counters and gauges.

@@ -5,8 +5,7 @@ use std::sync::LazyLock;
 use prometheus::core::Collector;
 use prometheus::IntCounterVec;
 
-use crate::family::counter_vec;
-use crate::family::each;
+use crate::family::{counter_vec, each};
 
 /// `ferry_dns_queries_total{rcode}`: queries answered, by response code (`NOERROR`,
 /// `NXDOMAIN`, `REFUSED`...); a query with no answer at all (a packet that is not DNS) is

@@ -6,8 +6,7 @@ use std::sync::LazyLock;
 use prometheus::core::Collector;
 use prometheus::{Histogram, IntCounterVec, IntGauge};
 
-use crate::family::{both_ways, each};
-use crate::family::{counter_vec, gauge, gauges, histogram, LATENCY};
+use crate::family::{both_ways, counter_vec, each, gauge, gauges, histogram, LATENCY};
 use crate::{IN, OUT, STATUS_CLASSES};
 
 /// The bind protocols, each counted from the start.
