@@ -83,6 +83,33 @@ async fn any_node_carries_https_and_tls_to_the_node_that_holds_the_agent() {
         assert!(host.starts_with("app.example.test"), "{v}");
     }
     assert_eq!(up.requests.load(std::sync::atomic::Ordering::SeqCst), 2);
+    // Each carrying node counted its connection out, the holding node both in, over the
+    // node-to-node TLS it counted too; every node sees three live nodes and a fresh lease.
+    let (carried, holder) = (
+        crate::metrics::scrape(&n2, &n1.api_key).await,
+        crate::metrics::scrape(&n1, &n1.api_key).await,
+    );
+    let count = crate::metrics::value;
+    assert!(
+        count(
+            &carried,
+            "ferry_edge_carried_streams_total{direction=\"out\"}"
+        ) >= 1.0
+    );
+    assert!(
+        count(
+            &holder,
+            "ferry_edge_carried_streams_total{direction=\"in\"}"
+        ) >= 2.0
+    );
+    assert!(
+        count(
+            &holder,
+            "ferry_edge_tls_handshakes_total{listener=\"node\"}"
+        ) >= 1.0
+    );
+    assert_eq!(count(&holder, "ferry_edge_nodes_live"), 3.0);
+    assert!(count(&carried, "ferry_edge_lease_age_seconds") < 5.0);
 
     // TLS passed through untouched: the client trusts the upstream's own CA.
     let certs = generate(n1.dir.path(), "pass.example.test");

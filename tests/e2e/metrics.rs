@@ -23,7 +23,7 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 }
 
 /// [`sample`], which must be there.
-fn value(text: &str, series: &str) -> f64 {
+pub(crate) fn value(text: &str, series: &str) -> f64 {
     sample(text, series).unwrap_or_else(|| panic!("no sample {series} in\n{text}"))
 }
 
@@ -35,6 +35,14 @@ async fn get(url: &str, args: &[&str]) -> (u16, String) {
     assert_eq!(code, 0, "curl {url}: {err}");
     let (body, status) = out.rsplit_once('\n').unwrap();
     (status.parse().unwrap(), body.to_string())
+}
+
+/// The API's `/metrics` of `edge`, read with `api_key`.
+pub(crate) async fn scrape(edge: &Edge, api_key: &str) -> String {
+    let bearer = format!("Authorization: Bearer {api_key}");
+    let (status, text) = get(&format!("{}/metrics", edge.api_url()), &["-H", &bearer]).await;
+    assert_eq!(status, 200, "{text}");
+    text
 }
 
 /// `promtool check metrics` on `text`: a parse error or a lint (a counter without `_total`,
@@ -139,11 +147,8 @@ async fn edge_and_agent_metrics_after_real_traffic() {
     edge.created("/tls_certificates", &body.to_string()).await;
 
     // The API: an API key, no Ngrok-Version, as Prometheus scrapes.
-    let metrics_url = format!("{}/metrics", edge.api_url());
-    let bearer = format!("Authorization: Bearer {}", edge.api_key);
-    let (status, api_text) = get(&metrics_url, &["-H", &bearer]).await;
-    assert_eq!(status, 200, "{api_text}");
-    let (status, refused) = get(&metrics_url, &[]).await;
+    let api_text = scrape(&edge, &edge.api_key).await;
+    let (status, refused) = get(&format!("{}/metrics", edge.api_url()), &[]).await;
     assert_eq!(status, 401, "{refused}");
 
     let listener = edge.ready["metrics"].as_str().expect("ready key metrics");
