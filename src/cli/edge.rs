@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use ferry_edge::{EdgeConfig, EdgeHandle};
 use ferry_pki::DevCa;
 use ferry_store::{NewCredential, Store};
-use ferry_types::{ErrorCode, Hostname};
+use ferry_types::Hostname;
 
 use super::live::EdgeLive;
 use super::{ready, signal, systemd, upgrade, usage};
@@ -201,6 +201,10 @@ pub(super) enum ApiKeyCommand {
 
 pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
     let merged = super::edge_config::merge(a)?;
+    let log_level_from_flags = merged.log_level_from_flags;
+    if let Some(level) = &merged.log_level {
+        super::set_log_level(level);
+    }
     let mut a = merged.args;
     match a.action.take() {
         Some(EdgeAction::ApiKey {
@@ -270,7 +274,7 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
         ensure_admin_key(&store, &data_dir, &ca_path).await?;
     }
 
-    let api = match inherited.take_tcp(API_ROLE) {
+    let api = match inherited.take_tcp(upgrade::API_ROLE) {
         Some(given) => given,
         None => tokio::net::TcpListener::bind(a.api_addr).await,
     }
@@ -358,6 +362,7 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
     );
     let terminated = signal::terminated();
     let upgrades = signal::upgrade_requests();
+    let hangups = signal::hangups();
     if let Some(path) = &a.ready_file {
         let mut ready = serde_json::json!({
             "pid": std::process::id(),
@@ -387,7 +392,16 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
     }
     upgrade::tell_predecessor(predecessor);
     let drain = Duration::from_secs(a.drain_timeout);
-    if take_over_or_stop(&edge, api_socket, terminated, upgrades).await {
+    let reload = super::reload::Reload {
+        config: a.config.clone(),
+        log_level_from_file: !log_level_from_flags,
+        view: edge.view(),
+    };
+    if upgrade::serve_until_replaced_or_stopped(
+        &edge, api_socket, terminated, upgrades, hangups, &reload,
+    )
+    .await
+    {
         let _ = api_stop.send(());
     } else {
         systemd::stopping();
@@ -395,54 +409,6 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
     }
     edge.drain(drain).await;
     Ok(())
-}
-
-/// The role under which the REST API's listener is handed over.
-const API_ROLE: &str = "api";
-
-/// Serves until SIGTERM (false) or until a successor started by SIGUSR2 is ready (true). An
-/// upgrade that fails leaves this process serving as before.
-async fn take_over_or_stop(
-    edge: &EdgeHandle,
-    api: std::os::fd::OwnedFd,
-    terminated: impl std::future::Future<Output = ()>,
-    upgrades: Option<tokio::signal::unix::Signal>,
-) -> bool {
-    let Some(mut upgrades) = upgrades else {
-        terminated.await;
-        return false;
-    };
-    tokio::pin!(terminated);
-    loop {
-        tokio::select! {
-            _ = &mut terminated => return false,
-            _ = upgrades.recv() => {}
-        }
-        tracing::info!("SIGUSR2: starting a new process to take over");
-        edge.set_handing_over(true);
-        match hand_over(edge, &api).await {
-            Ok(pid) => {
-                tracing::info!(pid, "the new process is ready; draining this one");
-                return true;
-            }
-            Err(error) => {
-                tracing::error!(code = %ErrorCode::UpgradeFailed, "upgrade failed, this process keeps serving: {error:#}");
-                edge.set_handing_over(false);
-            }
-        }
-    }
-}
-
-/// Starts the successor with every listening socket and waits until it is ready.
-async fn hand_over(edge: &EdgeHandle, api: &std::os::fd::OwnedFd) -> anyhow::Result<u32> {
-    let mut sockets = edge
-        .successor_sockets()
-        .context("cannot pass the listening sockets on")?;
-    sockets.push((API_ROLE.to_string(), api.try_clone()?));
-    let successor = upgrade::Successor::start(sockets)?;
-    let pid = successor.pid();
-    successor.ready().await?;
-    Ok(pid)
 }
 
 /// The listeners the dashboard's edge page lists, by what they serve.

@@ -27,7 +27,16 @@ use super::usage;
 pub struct Merged {
     pub args: EdgeArgs,
     pub matches: ArgMatches,
+    /// The file's `log_level` (ferry's own `--log-level`, which is not an edge flag), unless
+    /// the command line or `FERRY_LOG` set one.
+    pub log_level: Option<String>,
+    /// Whether the command line or `FERRY_LOG` set the log level: then the file's never
+    /// applies, at start or at a reload.
+    pub log_level_from_flags: bool,
 }
+
+/// The key for `ferry --log-level`: the one setting a SIGHUP changes without a restart.
+pub const LOG_LEVEL: &str = "log_level";
 
 /// Flags that are not settings: they get no key.
 const NOT_KEYS: [&str; 3] = ["help", "version", "config"];
@@ -49,10 +58,16 @@ fn keyed_args(cmd: &Command) -> Vec<(String, Arg)> {
 /// the command line parsed into; its subcommand is kept as it was.
 pub fn merge(mut cli: EdgeArgs) -> anyhow::Result<Merged> {
     let command_line = edge_matches()?;
+    let log_level_from_flags = matches!(
+        command_line.value_source(LOG_LEVEL),
+        Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+    );
     let Some(path) = cli.config.clone() else {
         return Ok(Merged {
             args: cli,
             matches: command_line,
+            log_level: None,
+            log_level_from_flags,
         });
     };
     let text =
@@ -61,8 +76,14 @@ pub fn merge(mut cli: EdgeArgs) -> anyhow::Result<Merged> {
     let cmd = edge_command();
     let keyed = keyed_args(&cmd);
     let mut argv: Vec<OsString> = Vec::new();
+    let mut log_level = None;
     for entry in &file {
         let key = entry.key.value.as_str();
+        if key == LOG_LEVEL {
+            let level = log_level_of(&path, entry)?;
+            log_level = (!log_level_from_flags).then_some(level);
+            continue;
+        }
         let Some((_, arg)) = keyed.iter().find(|(k, _)| k == key) else {
             let at = Position::of(&path, &entry.key);
             return Err(usage(format!("{at}: {}", unknown_key(key, &keyed))));
@@ -83,7 +104,36 @@ pub fn merge(mut cli: EdgeArgs) -> anyhow::Result<Merged> {
     let mut args = EdgeArgs::from_arg_matches(&matches)
         .map_err(|e| usage(format!("{}: {}", path.display(), clap_message(&e))))?;
     args.action = cli.action.take();
-    Ok(Merged { args, matches })
+    Ok(Merged {
+        args,
+        matches,
+        log_level,
+        log_level_from_flags,
+    })
+}
+
+/// The `log_level` of the file at `path` now, checked as at start (for SIGHUP): `None` when
+/// the file has none.
+pub fn reread_log_level(path: &Path) -> anyhow::Result<Option<String>> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    parse(path, &text)?
+        .iter()
+        .find(|e| e.key.value == LOG_LEVEL)
+        .map(|e| log_level_of(path, e))
+        .transpose()
+}
+
+/// A `log_level` entry's value: one of ngrok's levels or a tracing filter, as `--log-level`.
+fn log_level_of(path: &Path, entry: &Entry) -> anyhow::Result<String> {
+    match entry.value.value.scalar() {
+        Some(level) if super::valid_level(&level) => Ok(level),
+        _ => Err(usage(format!(
+            "{}: {LOG_LEVEL}: expected a level (crit, error, warn, info, debug, trace) or a filter such as info,ferry_edge=debug, found {}",
+            Position::of(path, &entry.value),
+            entry.value.value
+        ))),
+    }
 }
 
 /// The edge subcommand's matches from this process's own command line (already parsed once

@@ -9,6 +9,7 @@ mod edge_config;
 mod installation_ca;
 mod live;
 mod ready;
+mod reload;
 mod secrets;
 mod service;
 mod signal;
@@ -195,6 +196,26 @@ impl LogFormat {
     }
 }
 
+/// Whether `level` is one `--log-level` takes: a tracing filter, ngrok's `crit` included.
+pub fn valid_level(level: &str) -> bool {
+    let l = if level == "crit" { "error" } else { level };
+    tracing_subscriber::EnvFilter::try_new(l).is_ok()
+}
+
+/// Changes the log level of a running process (the edge's SIGHUP).
+pub fn set_log_level(level: &str) {
+    if let Some(handle) = LOG_FILTER.get() {
+        if let Err(error) = handle.reload(level_filter(Some(level))) {
+            tracing::warn!(%error, "cannot change the log level");
+        }
+    }
+}
+
+/// Where the filter of the installed subscriber is swapped.
+static LOG_FILTER: std::sync::OnceLock<
+    tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>,
+> = std::sync::OnceLock::new();
+
 /// ngrok's log levels (crit, warn, info, debug) mapped onto tracing's.
 fn level_filter(level: Option<&str>) -> tracing_subscriber::EnvFilter {
     let l = match level.unwrap_or("info") {
@@ -237,13 +258,24 @@ pub fn init_logging(
         LogTarget::Stderr => std::io::stderr().is_terminal(),
         _ => false,
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(level_filter(level))
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(level_filter(level));
+    let lines = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .with_target(false);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Term => builder.with_ansi(ansi).try_init(),
+    let installed = match format {
+        LogFormat::Json => tracing_subscriber::registry()
+            .with(filter)
+            .with(lines.json())
+            .try_init(),
+        LogFormat::Term => tracing_subscriber::registry()
+            .with(filter)
+            .with(lines.with_ansi(ansi))
+            .try_init(),
     };
+    if installed.is_ok() {
+        let _ = LOG_FILTER.set(handle);
+    }
     Ok(())
 }

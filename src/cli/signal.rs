@@ -34,3 +34,15 @@ pub fn upgrade_requests() -> Option<tokio::signal::unix::Signal> {
         }
     }
 }
+
+/// SIGHUP, the request to reload (`systemctl reload`), caught from this call on (its default
+/// action would end the process). `None` where the handler cannot be installed.
+pub fn hangups() -> Option<tokio::signal::unix::Signal> {
+    match signal(SignalKind::hangup()) {
+        Ok(s) => Some(s),
+        Err(error) => {
+            tracing::warn!(%error, "cannot catch SIGHUP: no reloads");
+            None
+        }
+    }
+}

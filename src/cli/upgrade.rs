@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use command_fds::{CommandFdExt, FdMapping};
-use ferry_edge::Inherited;
+use ferry_edge::{EdgeHandle, Inherited};
+use ferry_types::ErrorCode;
 
 /// The role of the socket on which a successor says it is ready.
 const NOTIFY_ROLE: &str = "ferry-upgrade";
@@ -159,5 +160,63 @@ impl Successor {
                 }
             }
         }
+    }
+}
+
+/// The role under which the REST API's listener is handed over.
+pub const API_ROLE: &str = "api";
+
+/// Serves until SIGTERM (false) or until a successor started by SIGUSR2 is ready (true),
+/// reloading on SIGHUP. An upgrade that fails leaves this process serving as before.
+pub async fn serve_until_replaced_or_stopped(
+    edge: &EdgeHandle,
+    api: std::os::fd::OwnedFd,
+    terminated: impl std::future::Future<Output = ()>,
+    mut upgrades: Option<tokio::signal::unix::Signal>,
+    mut hangups: Option<tokio::signal::unix::Signal>,
+    reload: &super::reload::Reload,
+) -> bool {
+    tokio::pin!(terminated);
+    loop {
+        tokio::select! {
+            _ = &mut terminated => return false,
+            Some(()) = recv(&mut hangups) => {
+                reload.run().await;
+                continue;
+            }
+            Some(()) = recv(&mut upgrades) => {}
+        }
+        tracing::info!("SIGUSR2: starting a new process to take over");
+        edge.set_handing_over(true);
+        match hand_over(edge, &api).await {
+            Ok(pid) => {
+                tracing::info!(pid, "the new process is ready; draining this one");
+                return true;
+            }
+            Err(error) => {
+                tracing::error!(code = %ErrorCode::UpgradeFailed, "upgrade failed, this process keeps serving: {error:#}");
+                edge.set_handing_over(false);
+            }
+        }
+    }
+}
+
+/// Starts the successor with every listening socket and waits until it is ready.
+async fn hand_over(edge: &EdgeHandle, api: &std::os::fd::OwnedFd) -> anyhow::Result<u32> {
+    let mut sockets = edge
+        .successor_sockets()
+        .context("cannot pass the listening sockets on")?;
+    sockets.push((API_ROLE.to_string(), api.try_clone()?));
+    let successor = Successor::start(sockets)?;
+    let pid = successor.pid();
+    successor.ready().await?;
+    Ok(pid)
+}
+
+/// The next signal of `signals`; never, where its handler could not be installed.
+async fn recv(signals: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+    match signals {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
     }
 }

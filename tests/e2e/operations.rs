@@ -400,3 +400,66 @@ async fn backup_under_load_restores_every_acknowledged_write_and_a_newer_store_i
         "the refused store was changed"
     );
 }
+
+/// Opens a connection to the TLS port and closes it before any ClientHello: the edge logs
+/// that at debug level only.
+async fn poke(addr: &str) {
+    drop(tokio::net::TcpStream::connect(addr).await.unwrap());
+}
+
+/// SIGHUP reads the file's `log_level` again; a file that no longer reads keeps the level
+/// and the edge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_rereads_the_log_level_and_a_bad_file_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(&dir.path().join("edge.yml"), "log_level: info\n");
+    let ready = dir.path().join("ready.json");
+    let data = dir.path().join("data").display().to_string();
+    let args: Vec<String> = [
+        "edge",
+        "--dev",
+        "--config",
+        &config,
+        "--data-dir",
+        &data,
+        "--ready-file",
+        &ready.display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut proc = Proc::spawn("hup", &args, dir.path(), &[("FERRY_LOG", "")]);
+    let https = wait_ready(&mut proc, &ready).await["https"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    const DEBUG_LINE: &str = "dropping TLS connection";
+
+    poke(&https).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!proc.output().contains(DEBUG_LINE), "{}", proc.output());
+
+    write(Path::new(&config), "log_level: debug\n");
+    proc.signal("HUP");
+    eventually("the reload is logged", Duration::from_secs(5), || async {
+        proc.output().contains("log level set from")
+    })
+    .await;
+    poke(&https).await;
+    eventually("a debug line", Duration::from_secs(5), || async {
+        proc.output().contains(DEBUG_LINE)
+    })
+    .await;
+
+    write(Path::new(&config), "log_level: [debug]\n");
+    proc.signal("HUP");
+    eventually("the bad file is named", Duration::from_secs(5), || async {
+        proc.output().contains("edge.yml:1:12: log_level")
+    })
+    .await;
+    assert!(
+        proc.child.try_wait().unwrap().is_none(),
+        "{}",
+        proc.output()
+    );
+}

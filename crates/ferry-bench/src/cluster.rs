@@ -125,6 +125,8 @@ pub async fn run(
 pub(crate) struct Node {
     pub(crate) proc: Proc,
     pub(crate) data: PathBuf,
+    /// Its ready file, which a process that took over from it rewrites.
+    pub(crate) ready: PathBuf,
     pub(crate) https: SocketAddr,
     pub(crate) agent_addr: String,
 }
@@ -169,10 +171,12 @@ pub(crate) async fn node(
             .env("FERRY_SECRET_KEY", SECRET_KEY),
         dir,
     )?;
+    let ready_file = ready.clone();
     let ready = proc
         .wait_for("ready file", READY, |_| read_json(&ready))
         .await?;
     Ok(Node {
+        ready: ready_file,
         https: str_of(&ready, "https", "ready file")?.parse()?,
         agent_addr: str_of(&ready, "agent_ingress", "ready file")?.to_string(),
         proc,

@@ -91,7 +91,7 @@ fn tail(log: &str, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-fn spec(i: usize, upstream: &str) -> anyhow::Result<TunnelSpec> {
+pub(crate) fn spec(i: usize, upstream: &str) -> anyhow::Result<TunnelSpec> {
     Ok(TunnelSpec {
         domain: Some(format!("a{i}.fleet.bench.example.test")),
         inspect: false,
@@ -103,7 +103,7 @@ fn spec(i: usize, upstream: &str) -> anyhow::Result<TunnelSpec> {
     })
 }
 
-async fn wait_for(
+pub(crate) async fn wait_for(
     online: &AtomicUsize,
     count: usize,
     limit: Duration,

@@ -11,6 +11,7 @@ mod procs;
 mod report;
 mod setup;
 mod stats;
+mod upgrade;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -75,6 +76,8 @@ enum Part {
     Cluster,
     /// A fleet of agents on a node that dies, back through the other.
     Fleet,
+    /// A fleet of agents on an edge upgraded in place (SIGUSR2) under requests.
+    Upgrade,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -184,6 +187,21 @@ async fn bench(args: Args) -> anyhow::Result<()> {
             }
         }
         text.push_str(&report::cluster(&runs, args.fleet));
+    }
+    if plan.wants(Part::Upgrade) {
+        let mut runs = Vec::new();
+        for run in 1..=plan.runs {
+            eprintln!(
+                "an upgrade in place under {} agents: run {run}/{}",
+                args.fleet, plan.runs
+            );
+            runs.push(
+                upgrade::run(dir.path(), &args.ferry, &origin, args.fleet)
+                    .await
+                    .context("measuring an upgrade in place")?,
+            );
+        }
+        text.push_str(&report::upgrade(&runs, args.fleet));
     }
     println!("{text}");
     if let Some(out) = &args.out {

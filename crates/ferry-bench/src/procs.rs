@@ -89,6 +89,11 @@ impl Proc {
         Ok(Duration::from_millis((tick(11)? + tick(12)?) * 10))
     }
 
+    /// Whether the process has exited (and been reaped).
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
     /// SIGKILL, and waits for the process to be gone.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
