@@ -24,7 +24,6 @@ use tokio::sync::Mutex;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use crate::capture::{headers_of, CaptureStore, RequestHead, ResponseHead};
-use crate::counted::Counted;
 use crate::metrics::TunnelMetrics;
 use crate::tunnel::{HostHeader, TunnelProto, TunnelSpec};
 
@@ -72,7 +71,17 @@ pub async fn serve(fwd: Arc<Forwarder>, stream: Stream, client: SocketAddr) {
     let name = fwd.spec.name.clone();
     let metrics = fwd.metrics.clone();
     let _open = metrics.conn_opened();
-    let stream = Counted::new(stream, proto_label(&fwd));
+    let proto = proto_label(&fwd);
+    let metrics = ferry_metrics::agent::agent();
+    metrics.streams.with_label_values(&[proto]).inc();
+    let stream = ferry_metrics::Counted::new(
+        stream,
+        metrics.bytes.with_label_values(&[proto, ferry_metrics::IN]),
+        metrics
+            .bytes
+            .with_label_values(&[proto, ferry_metrics::OUT]),
+        metrics.streams_open.clone(),
+    );
     match fwd.spec.proto {
         TunnelProto::Http if fwd.passes_http_through() => {
             splice_http(&fwd, Box::new(stream), client).await

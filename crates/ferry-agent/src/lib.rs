@@ -7,7 +7,6 @@
 pub mod api;
 mod capture;
 pub mod config;
-mod counted;
 mod forward;
 mod metrics;
 pub mod resolve;

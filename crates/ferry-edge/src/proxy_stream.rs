@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use ferry_metrics::edge::edge;
-use ferry_metrics::{IntCounter, IN, OUT};
+use ferry_metrics::{Counted, IN, OUT};
 use ferry_proto::{BindProto, ProxyHeader, StreamType};
 use ferry_transport::{open_typed, RpcError, Stream};
 use ferry_types::ErrorCode;
@@ -21,12 +21,8 @@ use crate::registry::Tunnel;
 /// public connection's bytes pass here, so this is where they are counted
 /// (`ferry_edge_bytes_total`), with the streams open and opened.
 pub struct ProxyStream {
-    stream: Stream,
+    stream: Counted<Stream>,
     _permit: OwnedSemaphorePermit,
-    /// Bytes towards the agent.
-    sent: IntCounter,
-    /// Bytes from the agent.
-    received: IntCounter,
 }
 
 /// Why no proxy stream could be opened.
@@ -141,19 +137,15 @@ async fn open_with(
         .proxy_streams_opened
         .with_label_values(&[proto])
         .inc();
-    metrics.proxy_streams_open.inc();
     Ok(ProxyStream {
-        stream,
+        stream: Counted::new(
+            stream,
+            metrics.bytes.with_label_values(&[proto, OUT]),
+            metrics.bytes.with_label_values(&[proto, IN]),
+            metrics.proxy_streams_open.clone(),
+        ),
         _permit: permit,
-        sent: metrics.bytes.with_label_values(&[proto, IN]),
-        received: metrics.bytes.with_label_values(&[proto, OUT]),
     })
-}
-
-impl Drop for ProxyStream {
-    fn drop(&mut self) {
-        edge().proxy_streams_open.dec();
-    }
 }
 
 impl AsyncRead for ProxyStream {
@@ -162,10 +154,7 @@ impl AsyncRead for ProxyStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
-        self.received.inc_by((buf.filled().len() - before) as u64);
-        polled
+        Pin::new(&mut self.stream).poll_read(cx, buf)
     }
 }
 
@@ -175,11 +164,7 @@ impl AsyncWrite for ProxyStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let polled = Pin::new(&mut self.stream).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = polled {
-            self.sent.inc_by(n as u64);
-        }
-        polled
+        Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -16,6 +16,7 @@
 
 pub mod acme;
 pub mod agent;
+mod counted;
 pub mod dns;
 pub mod edge;
 mod family;
@@ -23,6 +24,7 @@ pub mod store;
 
 use prometheus::{Encoder, Registry, TextEncoder};
 
+pub use counted::Counted;
 pub use prometheus::{Histogram, IntCounter, IntGauge};
 
 /// The `Content-Type` of [`edge_text`] and [`agent_text`]: Prometheus' text format 0.0.4.

@@ -1,41 +1,39 @@
-//! A proxy stream whose bytes are counted in `ferry_agent_bytes_total` as they pass, and
-//! which is counted among `ferry_agent_streams_open` while it lives. Every way the agent
-//! serves a stream (HTTP, spliced, TLS terminated here) reads and writes through it.
+//! A stream whose bytes are counted as they pass, and which is counted among the streams
+//! open while it lives: a proxy stream at the edge (`ferry_edge_bytes_total`) and at the
+//! agent (`ferry_agent_bytes_total`), whichever way it is then served.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use ferry_metrics::agent::agent;
-use ferry_metrics::IntCounter;
-use ferry_metrics::{IN, OUT};
+use prometheus::{IntCounter, IntGauge};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-pub(crate) struct Counted<S> {
+/// `inner`, counted.
+pub struct Counted<S> {
     inner: S,
-    /// Bytes from the edge, on their way to the upstream.
     received: IntCounter,
-    /// Bytes back to the edge.
     sent: IntCounter,
+    open: IntGauge,
 }
 
 impl<S> Counted<S> {
-    /// Counts `inner` as one stream of a tunnel of `proto` (`http`, `tcp`, `tls`).
-    pub(crate) fn new(inner: S, proto: &str) -> Self {
-        let metrics = agent();
-        metrics.streams.with_label_values(&[proto]).inc();
-        metrics.streams_open.inc();
+    /// Counts what is read from `inner` in `received`, what is written to it in `sent`, and
+    /// the stream itself in `open` until it is dropped.
+    pub fn new(inner: S, received: IntCounter, sent: IntCounter, open: IntGauge) -> Self {
+        open.inc();
         Self {
             inner,
-            received: metrics.bytes.with_label_values(&[proto, IN]),
-            sent: metrics.bytes.with_label_values(&[proto, OUT]),
+            received,
+            sent,
+            open,
         }
     }
 }
 
 impl<S> Drop for Counted<S> {
     fn drop(&mut self) {
-        agent().streams_open.dec();
+        self.open.dec();
     }
 }
 
