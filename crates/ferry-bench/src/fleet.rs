@@ -25,30 +25,14 @@ pub async fn run(dir: &Path, ferry: &Path, origin: &Origin, count: usize) -> any
     let token = str_of(&dev, "authtoken", "dev.json")?.to_string();
     let ca = PathBuf::from(str_of(&dev, "ca_cert", "dev.json")?);
 
-    let online = Arc::new(AtomicUsize::new(0));
-    let mut agents = Vec::with_capacity(count);
-    for i in 0..count {
-        let mut config = AgentConfig::new(
-            Secret::new(token.clone()),
-            n1.agent_addr.clone(),
-            RootCas::File(ca.clone()),
-        );
-        config.more_server_addrs = vec![n2.agent_addr.clone()];
-        config.inspect_db_size = None;
-        let agent = Agent::new(config, vec![spec(i, &origin.http.to_string())?])?;
-        let mut events = agent.subscribe();
-        let seen = online.clone();
-        tokio::spawn(async move {
-            while let Ok(e) = events.recv().await {
-                if matches!(e, AgentEvent::Online) {
-                    seen.fetch_add(1, Ordering::SeqCst);
-                }
-            }
-        });
-        let runner = agent.clone();
-        tokio::spawn(async move { runner.run().await });
-        agents.push(agent);
-    }
+    let (agents, online) = start(
+        count,
+        &token,
+        &n1.agent_addr,
+        vec![n2.agent_addr.clone()],
+        &ca,
+        origin,
+    )?;
     wait_for(
         &online,
         count,
@@ -86,12 +70,49 @@ pub async fn run(dir: &Path, ferry: &Path, origin: &Origin, count: usize) -> any
     Ok(took)
 }
 
+/// Starts `count` agents, one HTTPS tunnel each, dialling `server` (then `more`), and a
+/// count of every time one of them comes online.
+pub(crate) fn start(
+    count: usize,
+    token: &str,
+    server: &str,
+    more: Vec<String>,
+    ca: &Path,
+    origin: &Origin,
+) -> anyhow::Result<(Vec<Agent>, Arc<AtomicUsize>)> {
+    let online = Arc::new(AtomicUsize::new(0));
+    let mut agents = Vec::with_capacity(count);
+    for i in 0..count {
+        let mut config = AgentConfig::new(
+            Secret::new(token.to_string()),
+            server.to_string(),
+            RootCas::File(ca.to_path_buf()),
+        );
+        config.more_server_addrs = more.clone();
+        config.inspect_db_size = None;
+        let agent = Agent::new(config, vec![spec(i, &origin.http.to_string())?])?;
+        let mut events = agent.subscribe();
+        let seen = online.clone();
+        tokio::spawn(async move {
+            while let Ok(e) = events.recv().await {
+                if matches!(e, AgentEvent::Online) {
+                    seen.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+        let runner = agent.clone();
+        tokio::spawn(async move { runner.run().await });
+        agents.push(agent);
+    }
+    Ok((agents, online))
+}
+
 fn tail(log: &str, lines: usize) -> String {
     let all: Vec<&str> = log.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-pub(crate) fn spec(i: usize, upstream: &str) -> anyhow::Result<TunnelSpec> {
+fn spec(i: usize, upstream: &str) -> anyhow::Result<TunnelSpec> {
     Ok(TunnelSpec {
         domain: Some(format!("a{i}.fleet.bench.example.test")),
         inspect: false,

@@ -10,12 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use ferry_agent::{Agent, AgentConfig, AgentEvent, RootCas};
-use ferry_types::Secret;
 use rustls::pki_types::ServerName;
 
 use crate::cluster::{node, Database};
-use crate::fleet::{spec, wait_for};
+use crate::fleet::{start, wait_for};
 use crate::load;
 use crate::setup::{connector, read_json, str_of, HttpTarget, Origin};
 
@@ -43,29 +41,7 @@ pub async fn run(
     let token = str_of(&dev, "authtoken", "dev.json")?.to_string();
     let ca = PathBuf::from(str_of(&dev, "ca_cert", "dev.json")?);
 
-    let online = Arc::new(AtomicUsize::new(0));
-    let mut agents = Vec::with_capacity(count);
-    for i in 0..count {
-        let mut config = AgentConfig::new(
-            Secret::new(token.clone()),
-            edge.agent_addr.clone(),
-            RootCas::File(ca.clone()),
-        );
-        config.inspect_db_size = None;
-        let agent = Agent::new(config, vec![spec(i, &origin.http.to_string())?])?;
-        let mut events = agent.subscribe();
-        let seen = online.clone();
-        tokio::spawn(async move {
-            while let Ok(e) = events.recv().await {
-                if matches!(e, AgentEvent::Online) {
-                    seen.fetch_add(1, Ordering::SeqCst);
-                }
-            }
-        });
-        let runner = agent.clone();
-        tokio::spawn(async move { runner.run().await });
-        agents.push(agent);
-    }
+    let (agents, online) = start(count, &token, &edge.agent_addr, Vec::new(), &ca, origin)?;
     wait_for(&online, count, Duration::from_secs(120), "the fleet online").await?;
 
     // The client: every name in turn, a new connection each time.
