@@ -87,16 +87,9 @@ impl DnsServer {
         listen: SocketAddr,
     ) -> Result<(std::net::UdpSocket, std::net::TcpListener), DnsError> {
         let (udp, tcp) = bind_pair(listen).await?;
-        let into_std = |transport| {
-            move |source| DnsError::Listen {
-                transport,
-                addr: listen,
-                source,
-            }
-        };
         Ok((
-            udp.into_std().map_err(into_std("UDP"))?,
-            tcp.into_std().map_err(into_std("TCP"))?,
+            udp.into_std().map_err(listen_error("UDP", listen))?,
+            tcp.into_std().map_err(listen_error("TCP", listen))?,
         ))
     }
 
@@ -108,16 +101,7 @@ impl DnsServer {
         listen: SocketAddr,
         zones: Zones,
     ) -> Result<Self, DnsError> {
-        let udp_err = |source| DnsError::Listen {
-            transport: "UDP",
-            addr: listen,
-            source,
-        };
-        let tcp_err = |source| DnsError::Listen {
-            transport: "TCP",
-            addr: listen,
-            source,
-        };
+        let (udp_err, tcp_err) = (listen_error("UDP", listen), listen_error("TCP", listen));
         udp.set_nonblocking(true).map_err(udp_err)?;
         tcp.set_nonblocking(true).map_err(tcp_err)?;
         let udp = UdpSocket::from_std(udp).map_err(udp_err)?;
@@ -131,11 +115,7 @@ impl DnsServer {
         listen: SocketAddr,
         zones: Zones,
     ) -> Result<Self, DnsError> {
-        let addr = udp.local_addr().map_err(|source| DnsError::Listen {
-            transport: "UDP",
-            addr: listen,
-            source,
-        })?;
+        let addr = udp.local_addr().map_err(listen_error("UDP", listen))?;
         let mut server = Server::new(Handler { zones });
         server.register_socket(udp);
         server.register_listener(tcp, TCP_IDLE, TCP_RESPONSE_QUEUE);
@@ -159,20 +139,23 @@ impl Drop for DnsServer {
     }
 }
 
+/// The error of a socket for `transport` on `listen` (as configured, port 0 included).
+fn listen_error(
+    transport: &'static str,
+    listen: SocketAddr,
+) -> impl Fn(std::io::Error) -> DnsError + Copy {
+    move |source| DnsError::Listen {
+        transport,
+        addr: listen,
+        source,
+    }
+}
+
 /// UDP first, then TCP on the port UDP got. With port 0 another process may hold that port
 /// for TCP; then another port is tried, keeping the rejected UDP sockets until the end so
 /// the system does not hand the same port back.
 async fn bind_pair(listen: SocketAddr) -> Result<(UdpSocket, TcpListener), DnsError> {
-    let udp_err = |source| DnsError::Listen {
-        transport: "UDP",
-        addr: listen,
-        source,
-    };
-    let tcp_err = |source| DnsError::Listen {
-        transport: "TCP",
-        addr: listen,
-        source,
-    };
+    let (udp_err, tcp_err) = (listen_error("UDP", listen), listen_error("TCP", listen));
     let mut rejected = Vec::new();
     let mut tries = 0;
     loop {
