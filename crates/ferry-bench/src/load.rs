@@ -134,6 +134,15 @@ pub async fn low_load(
     Ok(run)
 }
 
+/// How long one request on a fresh connection took to be answered in full, or `None` if it
+/// failed (refused, reset, not the origin's answer, or over the request timeout).
+pub async fn timed_request(target: &HttpTarget) -> Option<Duration> {
+    let started = Instant::now();
+    let mut sender = http_client(target).await.ok()?;
+    one_request(&mut sender, &target.host).await.ok()?;
+    Some(started.elapsed())
+}
+
 /// Whether one request on a fresh connection is answered within a second.
 pub async fn probe(target: &HttpTarget) -> bool {
     let attempt = async {

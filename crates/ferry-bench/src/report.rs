@@ -224,16 +224,19 @@ pub fn cluster(runs: &crate::cluster::ClusterRuns, fleet: usize) -> String {
 pub fn upgrade(runs: &[crate::upgrade::UpgradeRun], fleet: usize) -> String {
     let mut back = Runs::default();
     let mut gone = Runs::default();
+    let mut slowest = Runs::default();
     for r in runs {
         back.push(r.back_s);
         gone.push(r.old_gone_s);
+        slowest.push(r.slowest_s);
     }
     let requests: usize = runs.iter().map(|r| r.requests).sum();
     let failed: usize = runs.iter().map(|r| r.failed).sum();
     format!(
-        "\nAn upgrade in place (SIGUSR2 to one edge with {fleet} Ferry agents, each request on a new connection)\n\n| figure | |\n|---|---:|\n| SIGUSR2 until every agent serves through the new process (s) | {} |\n| SIGUSR2 until the old process has exited (s) | {} |\n| requests meanwhile, all runs | {requests} |\n| of which failed | {failed} |\n",
+        "\nAn upgrade in place (SIGUSR2 to one edge with {fleet} Ferry agents, each request on a new connection)\n\n| figure | |\n|---|---:|\n| SIGUSR2 until every agent serves through the new process (s) | {} |\n| SIGUSR2 until the old process has exited (s) | {} |\n| the slowest request meanwhile (s) | {} |\n| requests meanwhile, all runs | {requests} |\n| of which failed | {failed} |\n",
         cell(Some(&back)),
         cell(Some(&gone)),
+        cell(Some(&slowest)),
     )
 }
 

@@ -1,7 +1,8 @@
 //! An edge upgraded in place (SIGUSR2) under a fleet of Ferry agents (in this process, one
 //! HTTPS tunnel each) while a client keeps asking for their names, each request on a new
 //! connection: how long until every agent serves through the new process, how long the old
-//! one takes to drain and exit, and how many requests failed meanwhile (the goal: none).
+//! one takes to drain and exit, how many requests failed meanwhile (the goal: none) and the
+//! longest one took.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,8 +26,12 @@ pub struct UpgradeRun {
     pub old_gone_s: f64,
     /// Requests sent from the signal until every agent was back.
     pub requests: usize,
-    /// Of those, the ones that failed (refused, reset, or not the origin's 200).
+    /// Of those, the ones that failed (refused, reset, not the origin's 200, or over the
+    /// client's 10 s).
     pub failed: usize,
+    /// The longest any of them took: one for a name whose agent was still on its way waits
+    /// for it.
+    pub slowest_s: f64,
 }
 
 pub async fn run(
@@ -48,8 +53,10 @@ pub async fn run(
     let connector = connector(&ca)?;
     let stop = Arc::new(AtomicBool::new(false));
     let (requests, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let slowest = Arc::new(std::sync::Mutex::new(Duration::ZERO));
     let client = {
         let (stop, requests, failed) = (stop.clone(), requests.clone(), failed.clone());
+        let slowest = slowest.clone();
         let https = edge.https;
         tokio::spawn(async move {
             for i in (0..count).cycle() {
@@ -66,14 +73,21 @@ pub async fn run(
                     tls: Some((connector.clone(), name)),
                 };
                 requests.fetch_add(1, Ordering::SeqCst);
-                if !load::probe(&target).await {
-                    failed.fetch_add(1, Ordering::SeqCst);
+                match load::timed_request(&target).await {
+                    Some(took) => {
+                        let mut longest = slowest.lock().unwrap_or_else(|p| p.into_inner());
+                        *longest = (*longest).max(took);
+                    }
+                    None => {
+                        failed.fetch_add(1, Ordering::SeqCst);
+                    }
                 }
             }
         })
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
 
+    *slowest.lock().unwrap_or_else(|p| p.into_inner()) = Duration::ZERO;
     let (before_requests, before_failed) = (
         requests.load(Ordering::SeqCst),
         failed.load(Ordering::SeqCst),
@@ -118,10 +132,15 @@ pub async fn run(
     drop(agents);
     drop(edge);
     db.drop().await;
+    let slowest_s = slowest
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_secs_f64();
     Ok(UpgradeRun {
         back_s: back.as_secs_f64(),
         old_gone_s: old_gone.unwrap_or(back).as_secs_f64(),
         requests: requests.load(Ordering::SeqCst) - before_requests,
         failed: failed.load(Ordering::SeqCst) - before_failed,
+        slowest_s,
     })
 }
