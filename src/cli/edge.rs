@@ -256,7 +256,12 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
     let started_at = std::time::SystemTime::now();
     upgrade::remember_invocation()?;
     let (mut inherited, predecessor) = upgrade::inherited();
-    let config = config_from(&a)?;
+    let mut config = config_from(&a)?;
+    // The predecessor's agents move here while it drains (up to --drain-timeout), ngrok's
+    // SDKs once it has.
+    config.predecessor_window = predecessor
+        .is_some()
+        .then(|| Duration::from_secs(a.drain_timeout.min(30) + 5));
     if config.dns_listen.is_some() && config.public_ips.is_empty() {
         tracing::warn!(
             "DNS answers no address for the tunnel names and CNAME targets: give --public-ip"
@@ -289,17 +294,6 @@ pub async fn run(a: EdgeArgs) -> anyhow::Result<()> {
     let config_api_domain = config.api_domain.as_ref().map(|d| d.to_string());
     let edge = EdgeHandle::start(config, store.clone(), ca, inherited).await?;
     let view = edge.view();
-    if predecessor.is_some() {
-        // The predecessor's agents move here while it drains (up to --drain-timeout),
-        // ngrok's SDKs once it has.
-        let window = Duration::from_secs(a.drain_timeout.min(30) + 5);
-        match view.expect_predecessors_agents(window).await {
-            Ok(names) => tracing::info!(names, "waiting for the previous process's agents"),
-            Err(error) => {
-                tracing::warn!(%error, "cannot read the names the previous process served; requests for them may meet 404 until their agents bind here")
-            }
-        }
-    }
     let jobs = start_certificate_jobs(&a, &store, &view, &data_dir, &ns_targets, dev)?;
     view.set_agent_ingresses(&store.agent_ingress_domains().await?);
     let api_domain = config_api_domain;

@@ -134,13 +134,13 @@ pub async fn low_load(
     Ok(run)
 }
 
-/// How long one request on a fresh connection took to be answered in full, or `None` if it
+/// How long one request on a fresh connection took to be answered in full, or why it
 /// failed (refused, reset, not the origin's answer, or over the request timeout).
-pub async fn timed_request(target: &HttpTarget) -> Option<Duration> {
+pub async fn timed_request(target: &HttpTarget) -> anyhow::Result<Duration> {
     let started = Instant::now();
-    let mut sender = http_client(target).await.ok()?;
-    one_request(&mut sender, &target.host).await.ok()?;
-    Some(started.elapsed())
+    let mut sender = http_client(target).await?;
+    one_request(&mut sender, &target.host).await?;
+    Ok(started.elapsed())
 }
 
 /// Whether one request on a fresh connection is answered within a second.

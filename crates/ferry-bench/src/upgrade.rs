@@ -74,12 +74,13 @@ pub async fn run(
                 };
                 requests.fetch_add(1, Ordering::SeqCst);
                 match load::timed_request(&target).await {
-                    Some(took) => {
+                    Ok(took) => {
                         let mut longest = slowest.lock().unwrap_or_else(|p| p.into_inner());
                         *longest = (*longest).max(took);
                     }
-                    None => {
+                    Err(error) => {
                         failed.fetch_add(1, Ordering::SeqCst);
+                        eprintln!("a request for {} failed: {error:#}", target.host);
                     }
                 }
             }

@@ -102,6 +102,11 @@ pub struct EdgeConfig {
     pub max_unauthenticated_per_source: usize,
     /// The same bound over all sources, so that many addresses together cannot hold more.
     pub max_unauthenticated: usize,
+    /// This process takes over from another under the same node name (an upgrade in
+    /// place): for this long, a request for a name that process served waits for its
+    /// agent to bind here instead of meeting a 404. Set before the first connection is
+    /// accepted, so none meets the gap.
+    pub predecessor_window: Option<Duration>,
 }
 
 impl EdgeConfig {
@@ -127,6 +132,7 @@ impl EdgeConfig {
             base_domain: Hostname::parse("ferry.localhost").expect("valid literal"),
             dns_listen: None,
             metrics_listen: None,
+            predecessor_window: None,
             dns_ttl: 60,
             public_ips: vec![lo],
             regions: vec!["local".into()],

@@ -402,6 +402,14 @@ impl EdgeHandle {
                 None
             }
         };
+        if let Some(window) = shared.config.predecessor_window {
+            match view::expect_predecessors_agents(&shared, window).await {
+                Ok(names) => tracing::info!(names, "waiting for the previous process's agents"),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read the names the previous process served; requests for them may meet 404 until their agents bind here")
+                }
+            }
+        }
         membership.spawn_renewals(dns_feed.clone(), hints);
         if let Some(feed) = dns_feed {
             feed.spawn_safety_net(shared.shutdown.clone());

@@ -436,49 +436,6 @@ impl EdgeView {
         let _ = self.shared.api.set(api);
     }
 
-    /// This process took over from another under the same node name (an upgrade in
-    /// place): for `window`, a request for a name that process served waits for its agent
-    /// to bind here instead of meeting a 404. Returns how many names are expected.
-    pub async fn expect_predecessors_agents(
-        &self,
-        window: Duration,
-    ) -> Result<usize, ferry_store::StoreError> {
-        let me = self.shared.membership.holder();
-        let names = self
-            .shared
-            .store
-            .names_held_before(&me.node, me.epoch)
-            .await?;
-        let hosts: Vec<_> = names
-            .iter()
-            .filter_map(|n| ferry_types::HostPattern::parse(n).ok())
-            .collect();
-        let count = hosts.len();
-        self.shared
-            .registry
-            .expect_hosts(hosts, std::time::Instant::now() + window);
-        // A TCP endpoint's socket whose agent did not come back stops queueing connections
-        // nobody will accept.
-        let shared = self.shared.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(window).await;
-            let left = std::mem::take(
-                &mut *shared
-                    .inherited_tcp
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner()),
-            );
-            if !left.is_empty() {
-                let ports: Vec<u16> = left.keys().copied().collect();
-                tracing::info!(
-                    ?ports,
-                    "closing TCP endpoints no agent bound again after the upgrade"
-                );
-            }
-        });
-        Ok(count)
-    }
-
     /// Reads the store's certificates and pending ACME challenges now, and returns once they
     /// are served: an ACME job calls it before telling the CA that a challenge is ready.
     pub async fn reload_certificates(&self) -> Result<usize, ferry_store::StoreError> {
@@ -522,4 +479,43 @@ impl EdgeView {
             None => Ok(()),
         }
     }
+}
+
+/// This process took over from another under the same node name (an upgrade in
+/// place): for `window`, a request for a name that process served waits for its agent
+/// to bind here instead of meeting a 404. Returns how many names are expected.
+pub(crate) async fn expect_predecessors_agents(
+    shared: &Arc<Shared>,
+    window: Duration,
+) -> Result<usize, ferry_store::StoreError> {
+    let me = shared.membership.holder();
+    let names = shared.store.names_held_before(&me.node, me.epoch).await?;
+    let hosts: Vec<_> = names
+        .iter()
+        .filter_map(|n| ferry_types::HostPattern::parse(n).ok())
+        .collect();
+    let count = hosts.len();
+    shared
+        .registry
+        .expect_hosts(hosts, std::time::Instant::now() + window);
+    // A TCP endpoint's socket whose agent did not come back stops queueing connections
+    // nobody will accept.
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(window).await;
+        let left = std::mem::take(
+            &mut *shared
+                .inherited_tcp
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        if !left.is_empty() {
+            let ports: Vec<u16> = left.keys().copied().collect();
+            tracing::info!(
+                ?ports,
+                "closing TCP endpoints no agent bound again after the upgrade"
+            );
+        }
+    });
+    Ok(count)
 }
