@@ -255,31 +255,13 @@ fn clap_message(e: &clap::Error) -> String {
 }
 
 fn unknown_key(key: &str, keyed: &[(String, Arg)]) -> String {
-    let nearest = keyed
-        .iter()
-        .map(|(k, _)| (levenshtein(key, k), k))
-        .filter(|(d, k)| *d <= 3.max(k.len() / 3))
-        .min_by_key(|(d, _)| *d);
+    let nearest = ferry_types::nearest(key, keyed.iter().map(|(k, _)| k.as_str()));
     match nearest {
-        Some((_, k)) => format!("unknown key {key:?} (did you mean {k:?}?)"),
+        Some(k) => format!("unknown key {key:?} (did you mean {k:?}?)"),
         None => format!(
             "unknown key {key:?}; the keys are the flags of `ferry edge --help` with _ for -"
         ),
     }
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// `FILE:LINE:COL`, as editors and the agent's ngrok.yml messages write it.

@@ -8,6 +8,7 @@ pub mod error_page;
 mod host;
 mod id;
 mod json_mistake;
+mod nearest;
 mod secret;
 mod tunnel_id;
 
@@ -15,5 +16,6 @@ pub use error_code::ErrorCode;
 pub use host::{HostError, HostPattern, Hostname};
 pub use id::{IdError, ResourceId, ID_PREFIXES};
 pub use json_mistake::JsonMistake;
+pub use nearest::nearest;
 pub use secret::Secret;
 pub use tunnel_id::{TunnelId, TunnelIdError, MAX_TUNNEL_ID_LEN};

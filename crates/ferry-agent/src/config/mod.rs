@@ -211,27 +211,7 @@ fn describe_yaml_error(full: &str) -> String {
 }
 
 fn nearest_key(key: &str) -> Option<&'static str> {
-    AGENT_KEYS
-        .iter()
-        .chain(TUNNEL_KEYS)
-        .map(|k| (levenshtein(key, k), *k))
-        .filter(|(d, k)| *d <= 3.max(k.len() / 3))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
+    ferry_types::nearest(key, AGENT_KEYS.iter().chain(TUNNEL_KEYS).copied())
 }
 
 macro_rules! merge_fields {
