@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::harness::{curl, eventually, raw_api, Edge};
+use crate::harness::{curl, eventually, raw_api, wait_ready, Edge, Proc};
 use crate::sdk::sdk_session;
 use crate::upstream::{HttpUpstream, TcpEcho};
 use ngrok::config::ForwarderBuilder;
@@ -257,4 +257,47 @@ async fn next(socket: &tokio::net::UnixDatagram) -> String {
         .expect("a notification within 15 s")
         .unwrap();
     String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_upgrade_leaves_the_running_edge_serving() {
+    // The edge runs from a copy of the binary that is gone by the time of SIGUSR2, as when
+    // a package upgrade failed halfway: the new process cannot start.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("ferry-old");
+    std::fs::copy(crate::harness::BIN, &copy).unwrap();
+    let ready = dir.path().join("ready.json");
+    let args: Vec<String> = [
+        "edge",
+        "--dev",
+        "--data-dir",
+        &dir.path().join("data").display().to_string(),
+        "--ready-file",
+        &ready.display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut proc = Proc::spawn_program(&copy.display().to_string(), "edge", &args, dir.path(), &[]);
+    let api = wait_ready(&mut proc, &ready).await["api_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::remove_file(&copy).unwrap();
+
+    proc.signal("USR2");
+    eventually("the failure is logged", Duration::from_secs(10), || async {
+        proc.output().contains("ERR_FERRY_950")
+    })
+    .await;
+    assert!(
+        proc.child.try_wait().unwrap().is_none(),
+        "{}",
+        proc.output()
+    );
+    assert_eq!(raw_api(vec![], &format!("{api}/readyz")).await.0, 200);
+    // Still the only process: the ready file names it.
+    let text = std::fs::read_to_string(&ready).unwrap();
+    let pid = serde_json::from_str::<serde_json::Value>(&text).unwrap()["pid"].as_u64();
+    assert_eq!(pid, Some(u64::from(proc.child.id())));
 }
