@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Ferry's benchmark: the same work directly, through Ferry and through rathole with TLS, in
-# one run on loopback. Installs what it needs (iperf3, openssl, rathole 0.5.0 from crates.io
-# with its TLS transport), builds Ferry in release mode, and prints the table that
+# Ferry's benchmark: the same work directly, through Ferry, through rathole with TLS, and
+# through nginx (TLS) in front of rathole and alone, in one run on loopback. Installs what
+# it needs (iperf3, openssl, Debian's nginx, rathole 0.5.0 from crates.io with its TLS
+# transport), builds Ferry in release mode, and prints the table that
 # BENCHMARKS.md keeps. `bench/run.sh --quick` takes about a minute; the default under ten.
 # Any other arguments go to ferry-bench (`--help` lists them).
 set -euo pipefail
@@ -10,6 +11,10 @@ cd "$(dirname "$0")/.."
 need_pkgs=()
 command -v iperf3 >/dev/null || need_pkgs+=(iperf3)
 command -v openssl >/dev/null || need_pkgs+=(openssl)
+# nginx is in /usr/sbin, which a non-root PATH may lack; the harness runs it with its own
+# configuration in a scratch folder, never as the system's service.
+nginx=$(command -v nginx || echo /usr/sbin/nginx)
+[[ -x $nginx ]] || need_pkgs+=(nginx)
 # rathole's TLS transport links OpenSSL through native-tls.
 dpkg -s libssl-dev >/dev/null 2>&1 || need_pkgs+=(libssl-dev)
 command -v pkg-config >/dev/null || need_pkgs+=(pkg-config)
@@ -35,4 +40,4 @@ cargo build --release --quiet -p ferry-bench
 # 1,000 held connections pass through four processes' descriptor tables.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 exec target/release/ferry-bench --ferry target/release/ferry \
-    --rathole "$tools/bin/rathole" "$@"
+    --rathole "$tools/bin/rathole" --nginx "$nginx" "$@"

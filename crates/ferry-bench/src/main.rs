@@ -1,5 +1,7 @@
-//! `ferry-bench`: one run on loopback that does the same work directly, through Ferry and
-//! through rathole with TLS, and prints every figure with its median, spread and ratios.
+//! `ferry-bench`: one run on loopback that does the same work directly, through Ferry,
+//! through rathole with TLS and through the HTTPS stacks a self-hoster would build instead
+//! (nginx in front of rathole, nginx alone), and prints every figure with its median, spread
+//! and ratios.
 //! `bench/run.sh` installs the tools and builds the binaries; this program only measures.
 
 mod cluster;
@@ -20,11 +22,13 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::report::{Figure, Table};
-use crate::setup::PathUnderTest;
+use crate::setup::{PathUnderTest, Role};
 use crate::stats::percentile;
 
 #[derive(Parser)]
-#[command(about = "Ferry against a direct connection and rathole (TLS), side by side")]
+#[command(
+    about = "Ferry against a direct connection, rathole (TLS), nginx + rathole and nginx, side by side"
+)]
 struct Args {
     #[command(subcommand)]
     cmd: Option<Cmd>,
@@ -36,6 +40,9 @@ struct Args {
     rathole: PathBuf,
     #[arg(long, default_value = "iperf3")]
     iperf3: String,
+    /// Debian's nginx, for the nginx + rathole and nginx paths.
+    #[arg(long, default_value = "nginx")]
+    nginx: PathBuf,
     /// About one minute: one run of each figure, shorter durations.
     #[arg(long)]
     quick: bool,
@@ -51,7 +58,7 @@ struct Args {
     /// Measure only these parts (default: all), to iterate on one figure while tuning.
     #[arg(long, value_delimiter = ',')]
     only: Vec<Part>,
-    /// Measure only these paths (default: all three).
+    /// Measure only these paths (default: all).
     #[arg(long, value_delimiter = ',')]
     paths: Vec<Way>,
     /// Also write the table (Markdown) to this file.
@@ -85,6 +92,10 @@ enum Way {
     Direct,
     Ferry,
     Rathole,
+    /// nginx terminating TLS in front of a rathole server (TLS transport).
+    NginxRathole,
+    /// nginx alone terminating TLS in front of the origin.
+    Nginx,
 }
 
 struct Plan {
@@ -127,7 +138,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     };
     let dir = tempfile::tempdir()?;
     eprintln!(
-        "starting the origin, iperf3, Ferry and rathole in {:?}",
+        "starting the origin, iperf3 and the relays in {:?}",
         dir.path()
     );
     let origin = setup::origin(dir.path(), &args.iperf3).await?;
@@ -144,6 +155,15 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         let rathole = setup::rathole(dir.path(), &args.rathole, &args.ferry, &origin).await;
         paths.push(rathole.context("starting rathole")?);
     }
+    if wanted(Way::NginxRathole) {
+        let stack =
+            setup::nginx_rathole(dir.path(), &args.nginx, &args.rathole, &args.ferry, &origin);
+        paths.push(stack.await.context("starting nginx + rathole")?);
+    }
+    if wanted(Way::Nginx) {
+        let nginx = setup::nginx_alone(dir.path(), &args.nginx, &args.ferry, &origin).await;
+        paths.push(nginx.context("starting nginx")?);
+    }
     let mut table = Table::new(paths.iter().map(|p| p.name).collect());
 
     if plan.wants(Part::Memory) {
@@ -155,13 +175,13 @@ async fn bench(args: Args) -> anyhow::Result<()> {
             measure(&mut table, p, &plan, &args.iperf3)
                 .await
                 .with_context(|| format!("measuring {}", p.name))?;
-            for relay in p.relay.iter_mut() {
+            for (_, relay) in p.relay.iter_mut() {
                 relay.check_alive()?;
             }
         }
     }
     for p in &paths {
-        if let [server, client] = &p.relay[..] {
+        if let [(Role::Server, server), (Role::Client, client)] = &p.relay[..] {
             let (s, c) = (server.memory()?, client.memory()?);
             table.add(Figure::PeakServer, p.name, mb(s.peak));
             table.add(Figure::PeakClient, p.name, mb(c.peak));
@@ -211,16 +231,18 @@ async fn bench(args: Args) -> anyhow::Result<()> {
 }
 
 /// Memory first, on relays that have carried nothing yet: idle, then with `hold`
-/// connections open end to end.
+/// connections open end to end. Only for paths of a server and a client with a TCP relay
+/// (Ferry, rathole); the nginx paths have no TCP relay to hold connections on.
 async fn memory(table: &mut Table, paths: &mut [PathUnderTest], hold: usize) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(1)).await;
     for p in paths.iter() {
-        let [server, client] = &p.relay[..] else {
+        let ([(Role::Server, server), (Role::Client, client)], Some(echo)) = (&p.relay[..], p.echo)
+        else {
             continue;
         };
         let (s0, c0) = (server.memory()?, client.memory()?);
         eprintln!("{}: holding {hold} connections", p.name);
-        let conns = load::hold(p.echo, hold)
+        let conns = load::hold(echo, hold)
             .await
             .with_context(|| format!("{}: holding {hold} connections", p.name))?;
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -244,20 +266,30 @@ async fn measure(
     plan: &Plan,
     iperf3: &str,
 ) -> anyhow::Result<()> {
-    if plan.wants(Part::Bulk) {
+    if let (true, Some(target)) = (plan.wants(Part::Bulk), p.iperf) {
         for (streams, fig) in [(1, Figure::Bulk1), (8, Figure::Bulk8)] {
-            let gbps = iperf::throughput(iperf3, p.iperf, streams, plan.bulk).await?;
+            let gbps = iperf::throughput(iperf3, target, streams, plan.bulk).await?;
             table.add(fig, p.name, gbps);
         }
     }
     if plan.wants(Part::Http) {
         let before = cpu(&p.relay)?;
         let mut run = load::keepalive(&p.http, 64, plan.http).await?;
-        if let ([s0, c0], [s1, c1]) = (&before[..], &cpu(&p.relay)?[..]) {
-            let per =
-                |a: &Duration, b: &Duration| (*b - *a).as_micros() as f64 / run.requests as f64;
-            table.add(Figure::HttpCpuServer, p.name, per(s0, s1));
-            table.add(Figure::HttpCpuClient, p.name, per(c0, c1));
+        let after = cpu(&p.relay)?;
+        let per = |d: Duration| d.as_micros() as f64 / run.requests as f64;
+        let mut total = Duration::ZERO;
+        for (((role, _), b), a) in p.relay.iter().zip(&before).zip(&after) {
+            let used = a.saturating_sub(*b);
+            total += used;
+            let fig = match role {
+                Role::Server => Figure::HttpCpuServer,
+                Role::Client => Figure::HttpCpuClient,
+                Role::Proxy => Figure::HttpCpuProxy,
+            };
+            table.add(fig, p.name, per(used));
+        }
+        if !p.relay.is_empty() {
+            table.add(Figure::HttpCpuTotal, p.name, per(total));
         }
         table.add(Figure::HttpRps, p.name, run.per_second());
         // The other paths have no inspector to turn off: their figure stands for both rows.
@@ -268,8 +300,8 @@ async fn measure(
         table.add(Figure::HttpRpsQuiet, p.name, quiet);
         percentiles(table, (Figure::HttpP50, Figure::HttpP99), p.name, &mut run);
     }
-    if plan.wants(Part::Fresh) {
-        let run = load::new_connections(p.http_tcp, 16, plan.fresh).await?;
+    if let (true, Some(target)) = (plan.wants(Part::Fresh), p.http_tcp) {
+        let run = load::new_connections(target, 16, plan.fresh).await?;
         table.add(Figure::NewConns, p.name, run.per_second());
     }
     if plan.wants(Part::Low) {
@@ -290,8 +322,8 @@ fn percentiles(
     table.add(p99, path, ms(percentile(&mut run.latencies_us, 99.0)));
 }
 
-fn cpu(relay: &[procs::Proc]) -> anyhow::Result<Vec<Duration>> {
-    relay.iter().map(procs::Proc::cpu).collect()
+fn cpu(relay: &[(Role, procs::Proc)]) -> anyhow::Result<Vec<Duration>> {
+    relay.iter().map(|(_, p)| p.cpu()).collect()
 }
 
 impl Plan {
@@ -326,7 +358,8 @@ fn machine(args: &Args) -> String {
             .output()
             .ok()
             .and_then(|o| {
-                // rathole prints its name and version first in --help, on stderr.
+                // rathole prints its name and version first in --help, nginx in -v; both
+                // on stderr.
                 let text = [o.stdout, o.stderr].concat();
                 String::from_utf8_lossy(&text)
                     .lines()
@@ -337,10 +370,11 @@ fn machine(args: &Args) -> String {
     };
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     format!(
-        "{cpu}, {cores} cores, Linux {}; {}; {}; {}",
+        "{cpu}, {cores} cores, Linux {}; {}; {}; {}; {}",
         kernel.trim(),
         version(&args.ferry, "--version"),
         version(&args.rathole, "--help"),
+        version(&args.nginx, "-v"),
         version(std::path::Path::new(&args.iperf3), "--version"),
     )
 }

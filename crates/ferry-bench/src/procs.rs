@@ -69,24 +69,14 @@ impl Proc {
         })
     }
 
-    /// CPU time used so far, user and system, all threads.
+    /// CPU time used so far, user and system, all threads, with that of its live children:
+    /// a relay that works in child processes (nginx's workers) is charged for them.
     pub fn cpu(&self) -> anyhow::Result<Duration> {
-        let path = format!("/proc/{}/stat", self.pid());
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-        // The command name (field 2) may hold spaces; the fields after its ')' do not.
-        let rest = text
-            .rsplit_once(')')
-            .map(|(_, r)| r)
-            .with_context(|| format!("{path}: no command field"))?;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        // utime and stime are fields 14 and 15, in USER_HZ ticks (100 per second on Linux).
-        let tick = |i: usize| -> anyhow::Result<u64> {
-            fields
-                .get(i)
-                .and_then(|v| v.parse().ok())
-                .with_context(|| format!("{path}: cannot read field {}", i + 3))
-        };
-        Ok(Duration::from_millis((tick(11)? + tick(12)?) * 10))
+        let (_, mut total) = stat(self.pid())?;
+        for (_, cpu) in children(self.pid())? {
+            total += cpu;
+        }
+        Ok(total)
     }
 
     /// Whether the process has exited (and been reaped).
@@ -126,10 +116,67 @@ impl Proc {
 }
 
 impl Drop for Proc {
+    /// A process with children (nginx's master) is asked to stop first, so that it stops
+    /// them: killed, it would leave them running. Then, or at once, SIGKILL.
     fn drop(&mut self) {
+        if children(self.pid()).is_ok_and(|c| !c.is_empty()) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.pid().to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !self.exited() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The live children of `parent` and the CPU time of each, from `/proc`.
+fn children(parent: u32) -> anyhow::Result<Vec<(u32, Duration)>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").context("listing /proc")? {
+        let name = entry.context("listing /proc")?.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        // A process that exits between the listing and the read is nobody's child by then.
+        if let Ok((p, cpu)) = stat(pid) {
+            if p == parent {
+                found.push((pid, cpu));
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// A process's parent and its CPU time so far (user and system, all threads), from
+/// `/proc/PID/stat`.
+fn stat(pid: u32) -> anyhow::Result<(u32, Duration)> {
+    let path = format!("/proc/{pid}/stat");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    // The command name (field 2) may hold spaces; the fields after its ')' do not.
+    let rest = text
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .with_context(|| format!("{path}: no command field"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| -> anyhow::Result<u64> {
+        fields
+            .get(i)
+            .and_then(|v| v.parse().ok())
+            .with_context(|| format!("{path}: cannot read field {}", i + 3))
+    };
+    // The parent is field 4; utime and stime are fields 14 and 15, in USER_HZ ticks (100 per
+    // second on Linux).
+    let parent = u32::try_from(field(1)?).with_context(|| format!("{path}: parent pid"))?;
+    Ok((
+        parent,
+        Duration::from_millis((field(11)? + field(12)?) * 10),
+    ))
 }
 
 #[derive(Clone, Copy, Debug, Default)]

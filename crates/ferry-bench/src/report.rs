@@ -1,5 +1,5 @@
-//! The table: every figure for every path, the ratios Ferry/direct and Ferry/rathole, and
-//! whether the issue's target for that figure was met in this run.
+//! The table: every figure for every path, the ratio of Ferry's figure to every other
+//! path's, and whether the issues' targets for that figure were met in this run.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +15,8 @@ pub enum Figure {
     HttpP99,
     HttpCpuServer,
     HttpCpuClient,
+    HttpCpuProxy,
+    HttpCpuTotal,
     NewConns,
     LowP50,
     LowP99,
@@ -45,6 +47,8 @@ impl Figure {
             Figure::HttpP99 => "HTTP p99 latency at 64 connections (ms)",
             Figure::HttpCpuServer => "CPU per HTTP request, edge / rathole server (µs)",
             Figure::HttpCpuClient => "CPU per HTTP request, agent / rathole client (µs)",
+            Figure::HttpCpuProxy => "CPU per HTTP request, nginx (µs)",
+            Figure::HttpCpuTotal => "CPU per HTTP request, every relay process together (µs)",
             Figure::NewConns => "new TCP connections/s (one request each)",
             Figure::LowP50 => "one request at low load, p50 (ms)",
             Figure::LowP99 => "one request at low load, p99 (ms)",
@@ -70,37 +74,52 @@ impl Figure {
         }
     }
 
-    /// The issue's target for this figure, and whether Ferry met it.
-    fn target(
-        self,
-        ferry: f64,
-        direct: Option<f64>,
-        rathole: Option<f64>,
-    ) -> Option<(String, bool)> {
-        let vs_rathole = |what: &str| {
-            let r = rathole?;
-            let ok = match self.want() {
-                Want::Higher => ferry >= r,
-                Want::Lower => ferry <= r,
-            };
-            Some((what.to_string(), ok))
+    /// The issues' targets for this figure, each with whether Ferry met it; `median` gives
+    /// another path's figure, and a target against a path not measured is left out.
+    fn targets(self, ferry: f64, median: impl Fn(&str) -> Option<f64>) -> Vec<(String, bool)> {
+        // Ferry against a multiple of another path's figure (issue 6: rathole; issue 17: the
+        // HTTPS stacks a self-hoster would build).
+        let against: &[(&str, f64)] = match self {
+            Figure::HttpRps => &[("rathole", 1.0), ("nginx+rathole", 1.25), ("nginx", 0.6)],
+            Figure::HttpRpsQuiet => &[("nginx+rathole", 1.5)],
+            Figure::HttpP99 => &[("rathole", 1.0), ("nginx+rathole", 1.0)],
+            Figure::NewConns => &[("rathole", 1.0)],
+            _ => &[],
         };
+        let mut out = Vec::new();
+        for &(path, factor) in against {
+            let Some(other) = median(path) else {
+                continue;
+            };
+            let (sign, ok) = match self.want() {
+                Want::Higher => ("≥", ferry >= factor * other),
+                Want::Lower => ("≤", ferry <= factor * other),
+            };
+            let what = if factor == 1.0 {
+                format!("{sign} {path}")
+            } else {
+                format!("{sign} {factor}× {path}")
+            };
+            out.push((what, ok));
+        }
         match self {
             Figure::Bulk1 | Figure::Bulk8 => {
-                let (d, r) = (direct?, rathole?);
-                Some((
-                    "≥ rathole, ≥ direct/3".into(),
-                    ferry >= r && ferry * 3.0 >= d,
-                ))
+                if let (Some(d), Some(r)) = (median("direct"), median("rathole")) {
+                    out.push((
+                        "≥ rathole, ≥ direct/3".into(),
+                        ferry >= r && ferry * 3.0 >= d,
+                    ));
+                }
             }
-            Figure::HttpRps | Figure::NewConns => vs_rathole("≥ rathole"),
-            Figure::HttpP99 => vs_rathole("≤ rathole"),
-            Figure::IdleServer | Figure::IdleClient => Some(("≤ 15 MB".into(), ferry <= 15.0)),
+            Figure::IdleServer | Figure::IdleClient => {
+                out.push(("≤ 15 MB".into(), ferry <= 15.0));
+            }
             Figure::PerConnServer | Figure::PerConnClient => {
-                Some(("≤ 40 KB".into(), ferry <= 40.0))
+                out.push(("≤ 40 KB".into(), ferry <= 40.0));
             }
-            _ => None,
+            _ => {}
         }
+        out
     }
 }
 
@@ -132,24 +151,39 @@ impl Table {
         for p in &self.paths {
             out.push_str(&format!(" {p} |"));
         }
-        out.push_str(" Ferry/direct | Ferry/rathole | target |\n|---|");
-        for _ in &self.paths {
+        let others: Vec<&str> = self
+            .paths
+            .iter()
+            .copied()
+            .filter(|p| *p != "Ferry")
+            .collect();
+        for p in &others {
+            out.push_str(&format!(" Ferry/{p} |"));
+        }
+        out.push_str(" target |\n|---|");
+        for _ in self.paths.iter().chain(&others) {
             out.push_str("---:|");
         }
-        out.push_str("---:|---:|---|\n");
+        out.push_str("---|\n");
         for (fig, by_path) in &self.values {
             out.push_str(&format!("| {} |", fig.label()));
             for p in &self.paths {
                 out.push_str(&format!(" {} |", cell(by_path.get(p))));
             }
             let median = |p: &str| by_path.get(p).and_then(Runs::median);
-            let (f, d, r) = (median("Ferry"), median("direct"), median("rathole"));
-            out.push_str(&format!(" {} | {} |", ratio(f, d), ratio(f, r)));
-            match f.and_then(|f| fig.target(f, d, r)) {
-                Some((what, true)) => out.push_str(&format!(" {what}: met |\n")),
-                Some((what, false)) => out.push_str(&format!(" {what}: **not met** |\n")),
-                None => out.push_str(" |\n"),
+            let ferry = median("Ferry");
+            for p in &others {
+                out.push_str(&format!(" {} |", ratio(ferry, median(p))));
             }
+            let targets = ferry.map(|f| fig.targets(f, median)).unwrap_or_default();
+            let verdicts: Vec<String> = targets
+                .into_iter()
+                .map(|(what, ok)| match ok {
+                    true => format!("{what}: met"),
+                    false => format!("{what}: **not met**"),
+                })
+                .collect();
+            out.push_str(&format!(" {} |\n", verdicts.join("; ")));
         }
         out
     }
@@ -244,37 +278,56 @@ pub fn upgrade(runs: &[crate::upgrade::UpgradeRun], fleet: usize) -> String {
 mod tests {
     use super::*;
 
+    /// Whether Ferry met each target of `fig`, given the other paths' medians.
+    fn met(fig: Figure, ferry: f64, others: &[(&str, f64)]) -> Vec<bool> {
+        let median = |p: &str| others.iter().find(|(n, _)| *n == p).map(|(_, v)| *v);
+        fig.targets(ferry, median)
+            .into_iter()
+            .map(|t| t.1)
+            .collect()
+    }
+
     #[test]
     fn targets_compare_in_the_right_direction() {
+        assert_eq!(met(Figure::HttpP99, 9.0, &[("rathole", 10.0)]), [true]);
+        assert_eq!(met(Figure::HttpRps, 9.0, &[("rathole", 10.0)]), [false]);
         assert_eq!(
-            Figure::HttpP99.target(9.0, None, Some(10.0)).map(|t| t.1),
-            Some(true)
+            met(Figure::Bulk1, 3.0, &[("direct", 9.0), ("rathole", 2.0)]),
+            [true]
         );
         assert_eq!(
-            Figure::HttpRps.target(9.0, None, Some(10.0)).map(|t| t.1),
-            Some(false)
+            met(Figure::Bulk1, 3.0, &[("direct", 10.0), ("rathole", 3.5)]),
+            [false]
         );
         assert_eq!(
-            Figure::Bulk1.target(3.0, Some(9.0), Some(2.0)).map(|t| t.1),
-            Some(true)
+            met(Figure::Bulk8, 3.0, &[("direct", 12.0), ("rathole", 2.0)]),
+            [false]
+        );
+        assert_eq!(met(Figure::PerConnClient, 41.0, &[]), [false]);
+        assert!(met(Figure::LowP50, 1.0, &[("direct", 0.5), ("rathole", 2.0)]).is_empty());
+    }
+
+    #[test]
+    fn targets_against_the_nginx_stacks_scale_their_figures() {
+        // 1.25× nginx + rathole and 0.6× nginx alone: 12,000 is met against 9,000 (11,250
+        // needed) and 20,000 (12,000 needed), not against 10,000 (12,500 needed).
+        let stacks = |stack: f64| [("nginx+rathole", stack), ("nginx", 20_000.0)];
+        assert_eq!(
+            met(Figure::HttpRps, 12_000.0, &stacks(9_000.0)),
+            [true, true]
         );
         assert_eq!(
-            Figure::Bulk1
-                .target(3.0, Some(10.0), Some(3.5))
-                .map(|t| t.1),
-            Some(false)
+            met(Figure::HttpRps, 12_000.0, &stacks(10_000.0)),
+            [false, true]
         );
         assert_eq!(
-            Figure::Bulk8
-                .target(3.0, Some(12.0), Some(2.0))
-                .map(|t| t.1),
-            Some(false)
+            met(Figure::HttpRpsQuiet, 15_000.0, &stacks(10_000.0)),
+            [true]
         );
         assert_eq!(
-            Figure::PerConnClient.target(41.0, None, None).map(|t| t.1),
-            Some(false)
+            met(Figure::HttpP99, 5.0, &[("nginx+rathole", 4.0)]),
+            [false]
         );
-        assert_eq!(Figure::LowP50.target(1.0, Some(0.5), Some(2.0)), None);
     }
 
     #[test]
@@ -286,5 +339,24 @@ mod tests {
         t.add(Figure::Bulk1, "rathole", 4.0);
         let text = t.render("test machine");
         assert!(text.contains("| TCP throughput, 1 stream (Gbit/s) | 20.0 | 9.00 (8.00–10.0) | 4.00 | 0.45 | 2.25 | ≥ rathole, ≥ direct/3: met |"), "{text}");
+    }
+
+    #[test]
+    fn the_nginx_paths_get_ratio_columns_and_targets() {
+        let mut t = Table::new(vec!["Ferry", "nginx+rathole", "nginx"]);
+        t.add(Figure::HttpRps, "Ferry", 12_000.0);
+        t.add(Figure::HttpRps, "nginx+rathole", 10_000.0);
+        t.add(Figure::HttpRps, "nginx", 20_000.0);
+        t.add(Figure::HttpCpuProxy, "nginx", 20.0);
+        let text = t.render("test machine");
+        assert!(
+            text.contains("| Ferry/nginx+rathole | Ferry/nginx | target |"),
+            "{text}"
+        );
+        assert!(text.contains("| HTTP requests/s, 64 keep-alive connections | 12000 | 10000 | 20000 | 1.20 | 0.60 | ≥ 1.25× nginx+rathole: **not met**; ≥ 0.6× nginx: met |"), "{text}");
+        assert!(
+            text.contains("| CPU per HTTP request, nginx (µs) | – | – | 20.0 | – | – |  |"),
+            "{text}"
+        );
     }
 }

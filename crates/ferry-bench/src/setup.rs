@@ -1,6 +1,8 @@
-//! Starts the three paths the same work takes: straight to the origin, through a Ferry edge
-//! and agent (HTTPS at the edge, TLS between agent and edge), and through rathole with its
-//! TLS transport. Every path ends at the same origin and iperf3 server.
+//! Starts the paths the same work takes: straight to the origin, through a Ferry edge and
+//! agent (HTTPS at the edge, TLS between agent and edge), through rathole with its TLS
+//! transport, and the two HTTPS stacks a self-hoster would build instead of Ferry: nginx
+//! terminating TLS in front of rathole, and nginx alone. Every path ends at the same origin
+//! and iperf3 server.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -32,16 +34,30 @@ pub struct HttpTarget {
 /// One way from the load generator to the origin.
 pub struct PathUnderTest {
     pub name: &'static str,
-    /// HTTP with keep-alive: HTTPS at a Ferry edge, plain HTTP elsewhere.
+    /// HTTP with keep-alive: HTTPS at a Ferry edge and at nginx, plain HTTP elsewhere.
     pub http: HttpTarget,
     /// Ferry's second HTTPS endpoint, whose tunnel has inspection off (the agent splices).
     pub http_quiet: Option<HttpTarget>,
-    /// Plain HTTP over a TCP relay, for fresh connections.
-    pub http_tcp: SocketAddr,
-    pub iperf: SocketAddr,
-    pub echo: SocketAddr,
-    /// The relay's processes (server side first); none for the direct path.
-    pub relay: Vec<Proc>,
+    /// Plain HTTP over a TCP relay, for fresh connections; none through nginx, which
+    /// terminates HTTPS and has no TCP relay to compare.
+    pub http_tcp: Option<SocketAddr>,
+    /// TCP relays to iperf3 and the echo server; none through nginx.
+    pub iperf: Option<SocketAddr>,
+    pub echo: Option<SocketAddr>,
+    /// The relay's processes, each with what it does there; none for the direct path.
+    pub relay: Vec<(Role, Proc)>,
+}
+
+/// What a relay process does on its path: the table reports its CPU per request in that
+/// role's row, and memory only for paths that are exactly a server and a client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Ferry's edge, rathole's server: where the public connections arrive.
+    Server,
+    /// Ferry's agent, rathole's client: beside the origin.
+    Client,
+    /// nginx, terminating TLS and proxying HTTP.
+    Proxy,
 }
 
 /// The origin and iperf3 server, shared by every path.
@@ -109,9 +125,9 @@ pub fn direct(origin: &Origin) -> PathUnderTest {
             tls: None,
         },
         http_quiet: None,
-        http_tcp: origin.http,
-        iperf: origin.iperf,
-        echo: origin.echo,
+        http_tcp: Some(origin.http),
+        iperf: Some(origin.iperf),
+        echo: Some(origin.echo),
         relay: Vec::new(),
     }
 }
@@ -195,10 +211,10 @@ pub async fn ferry(dir: &Path, ferry: &Path, origin: &Origin) -> anyhow::Result<
             host: QUIET_DOMAIN.into(),
             tls: Some((connector, ServerName::try_from(QUIET_DOMAIN)?)),
         }),
-        http_tcp: tcp("conn")?,
-        iperf: tcp("iperf")?,
-        echo: tcp("echo")?,
-        relay: vec![edge, agent],
+        http_tcp: Some(tcp("conn")?),
+        iperf: Some(tcp("iperf")?),
+        echo: Some(tcp("echo")?),
+        relay: vec![(Role::Server, edge), (Role::Client, agent)],
     })
 }
 
@@ -217,19 +233,209 @@ pub fn connector(ca: &Path) -> anyhow::Result<TlsConnector> {
     Ok(TlsConnector::from(Arc::new(config)))
 }
 
-/// A rathole server and client with the TLS transport (a certificate for `localhost` made by
-/// `ferry certs generate`, packed as PKCS#12 by openssl) and three services.
+/// The certificate set rathole and nginx serve: a CA and an ECDSA P-256 leaf for
+/// `localhost` (rathole's client checks that name) and [`DOMAIN`] (the name the load
+/// generator asks nginx for), made by `ferry certs generate` as a self-hoster would, so the
+/// keys are of the kind Ferry's edge serves. Made once per run, in `dir/certs`.
+fn certs(dir: &Path, ferry: &Path) -> anyhow::Result<PathBuf> {
+    let certs = dir.join("certs");
+    if !certs.join("server-crt.pem").exists() {
+        run(Command::new(ferry)
+            .args([
+                "certs",
+                "generate",
+                "--domain",
+                "localhost",
+                "--domain",
+                DOMAIN,
+            ])
+            .arg("--out")
+            .arg(&certs))?;
+    }
+    Ok(certs)
+}
+
+/// A rathole server and client with the TLS transport and three services.
 pub async fn rathole(
     dir: &Path,
     rathole: &Path,
     ferry: &Path,
     origin: &Origin,
 ) -> anyhow::Result<PathUnderTest> {
-    let certs = dir.join("rathole-certs");
-    run(Command::new(ferry)
-        .args(["certs", "generate", "--domain", "localhost", "--out"])
-        .arg(&certs))?;
-    let pfx = certs.join("identity.pfx");
+    let services = [
+        ("web", origin.http),
+        ("iperf", origin.iperf),
+        ("echo", origin.echo),
+    ];
+    let (public, relay) = rathole_relay(dir, rathole, &certs(dir, ferry)?, &services).await?;
+    Ok(PathUnderTest {
+        name: "rathole",
+        http: HttpTarget {
+            addr: public[0],
+            host: public[0].to_string(),
+            tls: None,
+        },
+        http_quiet: None,
+        http_tcp: Some(public[0]),
+        iperf: Some(public[1]),
+        echo: Some(public[2]),
+        relay,
+    })
+}
+
+/// The stack a self-hoster builds for an HTTPS endpoint with rathole: nginx terminating TLS
+/// and proxying HTTP/1.1 with keep-alive to a rathole server's port, the rathole client (TLS
+/// transport) forwarding to the origin. A rathole pair of its own, so that its processes'
+/// CPU is this path's alone.
+pub async fn nginx_rathole(
+    dir: &Path,
+    nginx_bin: &Path,
+    rathole: &Path,
+    ferry: &Path,
+    origin: &Origin,
+) -> anyhow::Result<PathUnderTest> {
+    let own = dir.join("nginx-rathole");
+    std::fs::create_dir_all(&own).with_context(|| format!("creating {own:?}"))?;
+    let certs = certs(dir, ferry)?;
+    let (public, mut relay) = rathole_relay(&own, rathole, &certs, &[("web", origin.http)]).await?;
+    let (http, proxy) = nginx(&own, nginx_bin, &certs, public[0]).await?;
+    relay.insert(0, (Role::Proxy, proxy));
+    Ok(PathUnderTest {
+        name: "nginx+rathole",
+        http,
+        http_quiet: None,
+        http_tcp: None,
+        iperf: None,
+        echo: None,
+        relay,
+    })
+}
+
+/// nginx alone terminating TLS in front of the origin: the practical limit for a
+/// TLS-terminating proxy on this machine.
+pub async fn nginx_alone(
+    dir: &Path,
+    nginx_bin: &Path,
+    ferry: &Path,
+    origin: &Origin,
+) -> anyhow::Result<PathUnderTest> {
+    let own = dir.join("nginx");
+    std::fs::create_dir_all(&own).with_context(|| format!("creating {own:?}"))?;
+    let (http, proxy) = nginx(&own, nginx_bin, &certs(dir, ferry)?, origin.http).await?;
+    Ok(PathUnderTest {
+        name: "nginx",
+        http,
+        http_quiet: None,
+        http_tcp: None,
+        iperf: None,
+        echo: None,
+        relay: vec![(Role::Proxy, proxy)],
+    })
+}
+
+/// TLS 1.3 suites in the order Ferry's edge offers them (rustls' defaults with ring), in
+/// OpenSSL's names; both serve the client's preference, so both negotiate the same suite.
+const TLS13_SUITES: &str =
+    "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256";
+
+/// Debian's nginx as a child process, with a configuration of its own in `dir` (nothing
+/// read or written under /etc or /var): HTTPS on a free loopback port (TLS 1.3 only, the
+/// certificate of [`certs`], Ferry's suites and key-exchange groups) proxying to `upstream`
+/// over HTTP/1.1 with up to 64 idle keep-alive connections, as a self-hoster's
+/// configuration would (`Host` kept, `X-Forwarded-For` and `-Proto` added, as Ferry's edge
+/// does). `worker_processes auto`, Debian's default: one worker per core, like the
+/// two-thread runtimes of Ferry's edge and agent; the harness counts the workers' CPU.
+async fn nginx(
+    dir: &Path,
+    nginx: &Path,
+    certs: &Path,
+    upstream: SocketAddr,
+) -> anyhow::Result<(HttpTarget, Proc)> {
+    let port = free_port()?;
+    let d = dir.display();
+    let c = certs.display();
+    let conf = dir.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "worker_processes auto;
+pid {d}/nginx.pid;
+error_log stderr warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/client-body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    # The load generator's connections carry requests for the whole run.
+    keepalive_requests 100000000;
+    upstream origin {{
+        server {upstream};
+        keepalive 64;
+        keepalive_requests 100000000;
+    }}
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        server_name {DOMAIN};
+        ssl_certificate {c}/server-crt.pem;
+        ssl_certificate_key {c}/server-key.pem;
+        ssl_protocols TLSv1.3;
+        ssl_conf_command Ciphersuites {TLS13_SUITES};
+        ssl_ecdh_curve X25519:prime256v1:secp384r1;
+        location / {{
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+        }}
+    }}
+}}
+"
+        ),
+    )?;
+    let mut proc = Proc::spawn(
+        "nginx",
+        Command::new(nginx)
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(&conf)
+            .args(["-e", "stderr", "-g", "daemon off;"]),
+        dir,
+    )?;
+    let target = HttpTarget {
+        addr: loopback(port),
+        host: DOMAIN.into(),
+        tls: Some((
+            connector(&certs.join("ca-crt.pem"))?,
+            ServerName::try_from(DOMAIN)?,
+        )),
+    };
+    let deadline = std::time::Instant::now() + READY;
+    while !crate::load::probe(&target).await {
+        proc.check_alive()?;
+        if std::time::Instant::now() > deadline {
+            bail!("nginx not answering HTTPS in {READY:?}:\n{}", proc.log());
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    Ok((target, proc))
+}
+
+/// A rathole server and client with the TLS transport (the certificate of [`certs`], packed
+/// as PKCS#12 by openssl) relaying `services`; returns each service's public address, in
+/// order, and the two processes (logs and configuration in `dir`).
+async fn rathole_relay(
+    dir: &Path,
+    rathole: &Path,
+    certs: &Path,
+    services: &[(&str, SocketAddr)],
+) -> anyhow::Result<(Vec<SocketAddr>, Vec<(Role, Proc)>)> {
+    let pfx = dir.join("rathole-identity.pfx");
     run(Command::new("openssl")
         .args(["pkcs12", "-export", "-passout", "pass:ferry-bench", "-out"])
         .arg(&pfx)
@@ -239,11 +445,6 @@ pub async fn rathole(
         .arg(certs.join("server-crt.pem")))?;
 
     let control = free_port()?;
-    let services = [
-        ("web", origin.http),
-        ("iperf", origin.iperf),
-        ("echo", origin.echo),
-    ];
     let mut server = format!(
         "[server]\nbind_addr = \"127.0.0.1:{control}\"\n[server.transport]\ntype = \"tls\"\n[server.transport.tls]\npkcs12 = {:?}\npkcs12_password = \"ferry-bench\"\n",
         pfx.display().to_string()
@@ -283,23 +484,11 @@ pub async fn rathole(
             .env("NO_COLOR", "1"),
         dir,
     )?;
-    c.wait_for("three control channels", READY, |p| {
+    c.wait_for("every control channel", READY, |p| {
         (p.log().matches("Control channel established").count() >= services.len()).then_some(())
     })
     .await?;
-    Ok(PathUnderTest {
-        name: "rathole",
-        http: HttpTarget {
-            addr: public[0],
-            host: public[0].to_string(),
-            tls: None,
-        },
-        http_quiet: None,
-        http_tcp: public[0],
-        iperf: public[1],
-        echo: public[2],
-        relay: vec![s, c],
-    })
+    Ok((public, vec![(Role::Server, s), (Role::Client, c)]))
 }
 
 fn run(cmd: &mut Command) -> anyhow::Result<()> {
