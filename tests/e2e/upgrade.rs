@@ -301,3 +301,57 @@ async fn a_failed_upgrade_leaves_the_running_edge_serving() {
     let pid = serde_json::from_str::<serde_json::Value>(&text).unwrap()["pid"].as_u64();
     assert_eq!(pid, Some(u64::from(proc.child.id())));
 }
+
+/// systemd's socket activation (here systemd's own `systemd-socket-activate`, which listens,
+/// waits for the first connection and then starts the edge with the sockets): the roles
+/// given by `FileDescriptorName` are served from the passed sockets, the first connection,
+/// made before the edge ran, is answered, and the other roles are bound from the flags.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systemd_socket_activation_hands_the_edge_its_sockets() {
+    let dir = tempfile::tempdir().unwrap();
+    let (https, api) = (crate::harness::free_port(), crate::harness::free_port());
+    let ready = dir.path().join("ready.json");
+    let args: Vec<String> = [
+        "-l".to_string(),
+        format!("127.0.0.1:{https}"),
+        "-l".to_string(),
+        format!("127.0.0.1:{api}"),
+        "--fdname=https:api".to_string(),
+        crate::harness::BIN.to_string(),
+        "edge".to_string(),
+        "--dev".to_string(),
+        "--data-dir".to_string(),
+        dir.path().join("data").display().to_string(),
+        "--ready-file".to_string(),
+        ready.display().to_string(),
+    ]
+    .to_vec();
+    let mut proc = Proc::spawn_program("systemd-socket-activate", "edge", &args, dir.path(), &[]);
+    // Nothing runs the edge yet: this request is what starts it, and waits in the socket's
+    // queue meanwhile.
+    let url = format!("http://127.0.0.1:{api}/readyz");
+    let mut status = 0;
+    for _ in 0..50 {
+        let (code, out, _) = curl(&[
+            "-w".into(),
+            "%{http_code}".into(),
+            "-o".into(),
+            "/dev/null".into(),
+            url.clone(),
+        ])
+        .await;
+        if code == 0 {
+            status = out.parse().unwrap_or(0);
+            break;
+        }
+        // Only until systemd-socket-activate itself listens.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200, "{}", proc.output());
+    let ready = wait_ready(&mut proc, &ready).await;
+    assert_eq!(ready["https"], format!("127.0.0.1:{https}"));
+    assert_eq!(ready["api_url"], format!("http://127.0.0.1:{api}"));
+    // exec'd in place: the activator's pid is the edge's, which the harness stops.
+    assert_eq!(ready["pid"].as_u64(), Some(u64::from(proc.child.id())));
+    assert_ne!(ready["http"], serde_json::Value::Null);
+}
