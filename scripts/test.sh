@@ -30,9 +30,9 @@ command -v tmux >/dev/null 2>&1 || need+=(tmux)
 # only that tool of the package is used.
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 # systemd-analyze verifies the units `ferry service install` writes (tests/e2e/operations.rs);
-# sqlite3 plays a newer Ferry's migration there.
 # systemd-socket-activate starts an edge with its sockets as systemd would (tests/e2e/upgrade.rs).
 { [ -x /usr/bin/systemd-analyze ] && [ -x /usr/bin/systemd-socket-activate ]; } || need+=(systemd)
+# sqlite3 plays a newer Ferry's migration in tests/e2e/operations.rs.
 command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
