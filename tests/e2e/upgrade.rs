@@ -80,6 +80,34 @@ struct Outcome {
     status: String,
 }
 
+/// Runs `one` (a request on a new connection: exit code and status) again and again until
+/// `stop`, at most 2,000 times and 40 s, and keeps every outcome.
+async fn keep_asking<F, Fut>(
+    host: &'static str,
+    started: Instant,
+    stop: Arc<AtomicBool>,
+    mut one: F,
+) -> Vec<Outcome>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = (i32, String)>,
+{
+    let mut seen = Vec::new();
+    while !stop.load(Ordering::SeqCst)
+        && seen.len() < 2000
+        && started.elapsed() < Duration::from_secs(40)
+    {
+        let (exit, status) = one().await;
+        seen.push(Outcome {
+            host,
+            at: started.elapsed(),
+            exit,
+            status,
+        });
+    }
+    seen
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigusr2_upgrades_in_place_without_refusing_a_connection() {
     let mut edge = Edge::start_with(&["--tcp-ports", "37000-37999"]).await;
@@ -123,29 +151,25 @@ async fn sigusr2_upgrades_in_place_without_refusing_a_connection() {
             "-w".into(),
             "%{http_code}".into(),
         ]);
-        let stop = stop.clone();
-        load.push(tokio::spawn(async move {
-            let mut seen = Vec::new();
-            while !stop.load(Ordering::SeqCst) && seen.len() < 2000 {
-                let (exit, status, _) = curl(&args).await;
-                seen.push(Outcome {
-                    host,
-                    at: started.elapsed(),
-                    exit,
-                    status,
-                });
-                if started.elapsed() > Duration::from_secs(40) {
-                    break;
+        load.push(tokio::spawn(keep_asking(
+            host,
+            started,
+            stop.clone(),
+            move || {
+                let args = args.clone();
+                async move {
+                    let (exit, status, _) = curl(&args).await;
+                    (exit, status)
                 }
-            }
-            seen
-        }));
+            },
+        )));
     }
     // And a TCP endpoint's port, whose listener is handed over as well.
-    let tcp_stop = stop.clone();
-    load.push(tokio::spawn(async move {
-        let mut seen = Vec::new();
-        while !tcp_stop.load(Ordering::SeqCst) && seen.len() < 2000 {
+    load.push(tokio::spawn(keep_asking(
+        "tcp",
+        started,
+        stop.clone(),
+        move || async move {
             let result = tokio::time::timeout(Duration::from_secs(10), async {
                 let mut s = tokio::net::TcpStream::connect(("127.0.0.1", tcp_port)).await?;
                 s.write_all(b"ping").await?;
@@ -154,24 +178,14 @@ async fn sigusr2_upgrades_in_place_without_refusing_a_connection() {
                 Ok::<_, std::io::Error>(back)
             })
             .await;
-            let (exit, status) = match result {
+            match result {
                 Ok(Ok(back)) if &back == b"ping" => (0, "200".to_string()),
                 Ok(Ok(back)) => (0, format!("{back:?}")),
                 Ok(Err(e)) => (1, e.to_string()),
                 Err(_) => (1, "timed out".to_string()),
-            };
-            seen.push(Outcome {
-                host: "tcp",
-                at: started.elapsed(),
-                exit,
-                status,
-            });
-            if started.elapsed() > Duration::from_secs(40) {
-                break;
             }
-        }
-        seen
-    }));
+        },
+    )));
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let signalled = started.elapsed();

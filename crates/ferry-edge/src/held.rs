@@ -3,7 +3,8 @@
 //! that no two nodes serve one name and any node can list, or carry a connection to, what
 //! another holds.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ferry_store::{HeldName, HeldSession};
 
@@ -91,4 +92,43 @@ pub(crate) fn unix_ms(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// This process took over from another under the same node name (an upgrade in
+/// place): for `window`, a request for a name that process served waits for its agent
+/// to bind here instead of meeting a 404. Returns how many names are expected.
+pub(crate) async fn expect_predecessors_agents(
+    shared: &Arc<Shared>,
+    window: Duration,
+) -> Result<usize, ferry_store::StoreError> {
+    let me = shared.membership.holder();
+    let names = shared.store.names_held_before(&me.node, me.epoch).await?;
+    let hosts: Vec<_> = names
+        .iter()
+        .filter_map(|n| ferry_types::HostPattern::parse(n).ok())
+        .collect();
+    let count = hosts.len();
+    shared
+        .registry
+        .expect_hosts(hosts, std::time::Instant::now() + window);
+    // A TCP endpoint's socket whose agent did not come back stops queueing connections
+    // nobody will accept.
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(window).await;
+        let left = std::mem::take(
+            &mut *shared
+                .inherited_tcp
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        if !left.is_empty() {
+            let ports: Vec<u16> = left.keys().copied().collect();
+            tracing::info!(
+                ?ports,
+                "closing TCP endpoints no agent bound again after the upgrade"
+            );
+        }
+    });
+    Ok(count)
 }

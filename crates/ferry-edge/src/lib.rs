@@ -403,7 +403,7 @@ impl EdgeHandle {
             }
         };
         if let Some(window) = shared.config.predecessor_window {
-            match view::expect_predecessors_agents(&shared, window).await {
+            match held::expect_predecessors_agents(&shared, window).await {
                 Ok(names) => tracing::info!(names, "waiting for the previous process's agents"),
                 Err(error) => {
                     tracing::warn!(%error, "cannot read the names the previous process served; requests for them may meet 404 until their agents bind here")
