@@ -461,3 +461,112 @@ async fn persisted_api_tunnels_survive_an_agent_restart() {
     )
     .await;
 }
+
+/// The agent splices an inspected tunnel's stream and records its exchanges from the bytes
+/// going by: requests in turn on one connection, a chunked request body, a streamed answer,
+/// a HEAD, each with its head, body, status and time, and a websocket upgrade that still
+/// works on the same tunnel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspection_records_what_the_splice_carries() {
+    use base64::Engine;
+    let edge = Edge::start().await;
+    let up = HttpUpstream::start("spliced").await;
+    let agent = api_agent(&edge, "", &["--none"], &[]).await;
+    let api = format!("http://{}/api", agent.web);
+    let (code, body) = call(post(
+        &format!("{api}/tunnels"),
+        &format!(
+            r#"{{"name":"web","proto":"http","addr":{},"domain":"splice.example.test"}}"#,
+            up.port()
+        ),
+    ))
+    .await;
+    assert_eq!(code, 201, "{body}");
+
+    // Three requests on one connection: curl reuses it for every URL it is given.
+    let mut args = vec!["-sf".to_string()];
+    args.extend(edge.curl_https("splice.example.test", "/bytes/3000"));
+    args.extend([
+        "--next".into(),
+        "--data-binary".into(),
+        "chunked body".into(),
+        "-H".into(),
+        "Transfer-Encoding: chunked".into(),
+    ]);
+    args.extend(edge.curl_https("splice.example.test", "/sha256"));
+    args.extend(["--next".into(), "-I".into()]);
+    args.extend(edge.curl_https("splice.example.test", "/echo"));
+    let (c, _, err) = curl(&args).await;
+    assert_eq!(c, 0, "{err}");
+
+    let listed = || async {
+        let (_, body) = call(vec![format!("{api}/requests/http?limit=10")]).await;
+        let list: Value = serde_json::from_str(&body).unwrap_or_default();
+        list["requests"].as_array().cloned().unwrap_or_default()
+    };
+    eventually("three captures", Duration::from_secs(5), || async {
+        listed().await.len() == 3
+    })
+    .await;
+    let list = listed().await;
+    let raw = |v: &Value| {
+        let text = v.as_str().unwrap_or_default();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .unwrap();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    // Newest first.
+    let (head, sha, bytes) = (&list[0], &list[1], &list[2]);
+    assert_eq!(bytes["request"]["method"], "GET");
+    assert_eq!(bytes["request"]["uri"], "/bytes/3000");
+    assert_eq!(bytes["response"]["status_code"], 200);
+    assert_eq!(bytes["response"]["status"], "200 OK");
+    let kept = base64::engine::general_purpose::STANDARD
+        .decode(bytes["response"]["raw"].as_str().unwrap())
+        .unwrap();
+    let head_end = kept.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(
+        kept.len() - head_end,
+        3000,
+        "the streamed answer is kept whole"
+    );
+    assert!(bytes["duration"].as_u64().unwrap() > 0);
+
+    assert_eq!(sha["request"]["method"], "POST");
+    assert_eq!(sha["request"]["headers"]["Transfer-Encoding"][0], "chunked");
+    assert!(
+        raw(&sha["request"]["raw"]).ends_with("\r\n\r\nchunked body"),
+        "the request body is kept decoded: {}",
+        raw(&sha["request"]["raw"])
+    );
+    assert_eq!(sha["response"]["status_code"], 200);
+
+    assert_eq!(head["request"]["method"], "HEAD");
+    assert_eq!(head["response"]["status_code"], 200);
+    assert!(head["request"]["headers"]["X-Forwarded-For"][0]
+        .as_str()
+        .unwrap()
+        .contains("127.0.0.1"));
+
+    // A replay of the chunked request reaches the upstream with its body.
+    let id = sha["id"].as_str().unwrap();
+    let before = up.requests.load(std::sync::atomic::Ordering::SeqCst);
+    let (code, body) = call(post(
+        &format!("{api}/requests/http"),
+        &format!(r#"{{"id":"{id}"}}"#),
+    ))
+    .await;
+    assert_eq!(code, 204, "{body}");
+    assert_eq!(
+        up.requests.load(std::sync::atomic::Ordering::SeqCst),
+        before + 1
+    );
+    let (_, body) = call(vec![format!("{api}/requests/http?limit=1")]).await;
+    let newest: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        raw(&newest["requests"][0]["response"]["raw"]),
+        raw(&sha["response"]["raw"]),
+        "the replay got the same digest"
+    );
+}

@@ -174,6 +174,12 @@ impl CaptureStore {
         }
     }
 
+    /// Copies the bytes of a body going by into `sink`, within the ring's budget.
+    pub(crate) fn keep(&self, sink: &SharedBody, data: &[u8]) {
+        let limit = self.limit_bytes.unwrap_or(0);
+        keep(sink, data, self.body_limit(), &self.used, limit);
+    }
+
     /// Newest first, optionally for one tunnel.
     pub fn list(&self, limit: usize, tunnel: Option<&str>) -> Vec<Arc<Capture>> {
         self.lock()
@@ -331,6 +337,20 @@ fn raw(first_line: &str, headers: &[(String, String)], body: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(out)
 }
 
+/// Copies what of `data` fits into `sink`: up to `per_body` bytes of each body, and while the
+/// bodies of every capture together stay within `total_limit`. `total` counts all of it.
+fn keep(sink: &SharedBody, data: &[u8], per_body: usize, used: &AtomicU64, total_limit: u64) {
+    let mut buf = lock_body(sink);
+    buf.total += data.len() as u64;
+    let room = per_body.saturating_sub(buf.data.len());
+    let budget = total_limit.saturating_sub(used.load(Ordering::Relaxed)) as usize;
+    let take = room.min(budget).min(data.len());
+    if take > 0 {
+        buf.data.extend_from_slice(&data[..take]);
+        used.fetch_add(take as u64, Ordering::Relaxed);
+    }
+}
+
 /// A body that copies what passes through it into a capture, up to the per-body limit and
 /// while the ring's total budget lasts.
 pub struct TeeBody<B> {
@@ -355,18 +375,13 @@ where
         let res = Pin::new(&mut self.inner).poll_frame(cx);
         if let Poll::Ready(Some(Ok(frame))) = &res {
             if let Some(data) = frame.data_ref() {
-                let mut buf = lock_body(&self.sink);
-                buf.total += data.len() as u64;
-                let room = self.per_body.saturating_sub(buf.data.len());
-                let budget = self
-                    .total_limit
-                    .saturating_sub(self.used.load(Ordering::Relaxed))
-                    as usize;
-                let take = room.min(budget).min(data.len());
-                if take > 0 {
-                    buf.data.extend_from_slice(&data[..take]);
-                    self.used.fetch_add(take as u64, Ordering::Relaxed);
-                }
+                keep(
+                    &self.sink,
+                    data,
+                    self.per_body,
+                    &self.used,
+                    self.total_limit,
+                );
             }
         }
         res

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferry_metrics::agent::agent;
-use ferry_transport::{splice, Stream};
+use ferry_transport::{splice, splice_watched, Spliced, Stream};
 use ferry_types::ErrorCode;
 use http::{header, Request, Response, StatusCode, Version};
 use http_body_util::combinators::BoxBody;
@@ -24,6 +24,7 @@ use tokio::sync::Mutex;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use crate::capture::{headers_of, CaptureStore, RequestHead, ResponseHead};
+use crate::inspect::Inspected;
 use crate::metrics::TunnelMetrics;
 use crate::tunnel::{HostHeader, TunnelProto, TunnelSpec};
 
@@ -52,14 +53,18 @@ pub struct Forwarder {
 }
 
 impl Forwarder {
-    /// An HTTP tunnel whose requests nothing at the agent looks at (no inspection, `Host`
-    /// preserved) is spliced to the upstream like a TCP one, as ngrok's SDKs do: the edge has
-    /// done the HTTP work already, and the upstream's keep-alive carries the requests that
-    /// follow on the stream. Parsing and re-serialising at the agent was half its CPU per
-    /// request (BENCHMARKS.md).
-    fn passes_http_through(&self) -> bool {
-        !(self.spec.inspect && self.captures.enabled())
-            && matches!(self.spec.host_header, HostHeader::Preserve)
+    /// An HTTP tunnel whose requests go upstream as the edge sent them (`Host` preserved) is
+    /// spliced to the upstream like a TCP one, as ngrok's SDKs do: the edge has done the HTTP
+    /// work already, and the upstream's keep-alive carries the requests that follow on the
+    /// stream. Parsing and re-serialising at the agent was half its CPU per request
+    /// (BENCHMARKS.md). With inspection on, the exchanges are recorded from the bytes going
+    /// by (`inspect.rs`).
+    fn splices_http(&self) -> bool {
+        matches!(self.spec.host_header, HostHeader::Preserve)
+    }
+
+    fn inspects(&self) -> bool {
+        self.spec.inspect && self.captures.enabled()
     }
 }
 
@@ -83,7 +88,7 @@ pub async fn serve(fwd: Arc<Forwarder>, stream: Stream, client: SocketAddr) {
         metrics.streams_open.clone(),
     );
     match fwd.spec.proto {
-        TunnelProto::Http if fwd.passes_http_through() => {
+        TunnelProto::Http if fwd.splices_http() => {
             splice_http(&fwd, Box::new(stream), client).await
         }
         TunnelProto::Http => serve_http(fwd, stream, client).await,
@@ -114,7 +119,7 @@ fn proto_label(fwd: &Forwarder) -> &'static str {
 }
 
 /// A counted HTTP answer, by its status class.
-fn answered(status: StatusCode) {
+pub(crate) fn answered(status: StatusCode) {
     agent()
         .http_requests
         .with_label_values(&[ferry_metrics::status_class(status.as_u16())])
@@ -150,11 +155,14 @@ async fn dial_upstream(fwd: &Forwarder) -> Result<Box<dyn Conn>, String> {
     Ok(Box::new(tls))
 }
 
-/// Splices an HTTP stream to the upstream; when the upstream cannot be reached the client
-/// still gets the agent's 502 page.
-async fn splice_http(fwd: &Forwarder, mut conn: Box<dyn Conn>, client: SocketAddr) {
+/// Splices an HTTP stream to the upstream, recording its exchanges when the tunnel inspects;
+/// when the upstream cannot be reached the client still gets the agent's 502 page.
+async fn splice_http(fwd: &Arc<Forwarder>, mut conn: Box<dyn Conn>, client: SocketAddr) {
     let upstream = match dial(fwd).await {
         Ok(u) => u,
+        // The inspector shows the request and its 502 page: hyper reads the one and writes
+        // the other (and tries the upstream again for each request).
+        Err(_) if fwd.inspects() => return serve_http(fwd.clone(), conn, client).await,
         Err(why) => {
             tracing::warn!(tunnel = %fwd.spec.name, %client, code = %ErrorCode::UpstreamUnreachable, "{why}");
             let code = ErrorCode::UpstreamUnreachable;
@@ -180,7 +188,13 @@ async fn splice_http(fwd: &Forwarder, mut conn: Box<dyn Conn>, client: SocketAdd
             return;
         }
     };
-    spliced(fwd, conn, upstream, client).await;
+    if fwd.inspects() {
+        let watch = std::sync::Mutex::new(Inspected::new(fwd.clone(), client.ip().to_string()));
+        let moved = splice_watched(conn, upstream, IDLE, &watch).await;
+        log_spliced(fwd, client, moved);
+    } else {
+        spliced(fwd, conn, upstream, client).await;
+    }
 }
 
 /// Reads until the end of an HTTP/1.1 request head (the empty line), the end of the stream,
@@ -222,16 +236,18 @@ async fn spliced(
     upstream: Box<dyn Conn>,
     client: SocketAddr,
 ) {
+    log_spliced(fwd, client, splice(conn, upstream, IDLE).await);
+}
+
+fn log_spliced(fwd: &Forwarder, client: SocketAddr, moved: std::io::Result<Spliced>) {
     let name = &fwd.spec.name;
-    let started = Instant::now();
-    match splice(conn, upstream, IDLE).await {
+    match moved {
         // Per connection and per request at debug, as cloudflared logs them: the inspector
         // and the status screen show traffic, and a busy tunnel's log stays its life story
         // (and one write per request less, BENCHMARKS.md).
         Ok(moved) => tracing::debug!(
             tunnel = %name, %client,
             bytes_in = moved.a_to_b, bytes_out = moved.b_to_a,
-            ms = started.elapsed().as_millis() as u64,
             "connection closed"
         ),
         Err(e) => tracing::debug!(tunnel = %name, %client, "connection ended: {e}"),

@@ -8,6 +8,7 @@ pub mod api;
 mod capture;
 pub mod config;
 mod forward;
+mod inspect;
 mod metrics;
 pub mod resolve;
 mod session;

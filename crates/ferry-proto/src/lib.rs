@@ -1,11 +1,12 @@
 //! The wire formats Ferry speaks, as pure functions over bytes: ngrok's agent protocol
-//! messages (the JSON that rides on muxado typed streams), the proxy stream header, and the
-//! TLS ClientHello's server name. Nothing here opens a socket, so all of it can be tested and
-//! fuzzed alone.
+//! messages (the JSON that rides on muxado typed streams), the proxy stream header, the
+//! TLS ClientHello's server name, and the framing of HTTP/1.1 messages going by. Nothing
+//! here opens a socket, so all of it can be tested and fuzzed alone.
 #![warn(missing_docs)]
 
 mod bind_proto;
 pub mod client;
+pub mod http1_watch;
 pub mod msg;
 pub mod proxy_header;
 pub mod proxy_protocol;

@@ -15,7 +15,7 @@ pub use rpc::{
     call, open_typed, read_json, read_json_limited, read_type, write_and_finish, RpcError,
 };
 pub use session_io::session_io;
-pub use splice::{splice, Spliced};
+pub use splice::{splice, splice_watched, Spliced, Watch};
 
 pub use muxado::Error as MuxadoError;
 pub use muxado::{

@@ -4,7 +4,7 @@
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -31,12 +31,53 @@ where
     A: AsyncRead + AsyncWrite + Unpin,
     B: AsyncRead + AsyncWrite + Unpin,
 {
+    splice_watched(a, b, idle, &Mutex::new(Unwatched)).await
+}
+
+/// Sees the bytes a splice moves as they pass, without holding them back or changing them.
+pub trait Watch: Send {
+    /// `a` sent these bytes (they are about to be written to `b`).
+    fn a_sent(&mut self, data: &[u8]);
+    /// `b` sent these bytes.
+    fn b_sent(&mut self, data: &[u8]);
+    /// `b` finished sending.
+    fn b_finished(&mut self);
+}
+
+struct Unwatched;
+
+impl Watch for Unwatched {
+    fn a_sent(&mut self, _: &[u8]) {}
+    fn b_sent(&mut self, _: &[u8]) {}
+    fn b_finished(&mut self) {}
+}
+
+/// [`splice`], showing `watch` every byte each way as it passes.
+pub async fn splice_watched<A, B, W>(
+    a: A,
+    b: B,
+    idle: Duration,
+    watch: &Mutex<W>,
+) -> io::Result<Spliced>
+where
+    A: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+    W: Watch,
+{
     let (ar, aw) = tokio::io::split(a);
     let (br, bw) = tokio::io::split(b);
     let start = Instant::now();
     let last = Arc::new(AtomicU64::new(0));
-    let one = pump(ar, bw, &last, start);
-    let two = pump(br, aw, &last, start);
+    let lock = || watch.lock().unwrap_or_else(|p| p.into_inner());
+    let one = pump(ar, bw, &last, start, |d| lock().a_sent(d), || {});
+    let two = pump(
+        br,
+        aw,
+        &last,
+        start,
+        |d| lock().b_sent(d),
+        || lock().b_finished(),
+    );
     let both = async { tokio::try_join!(one, two) };
     tokio::pin!(both);
     loop {
@@ -55,7 +96,14 @@ where
     }
 }
 
-async fn pump<R, W>(mut r: R, mut w: W, last: &AtomicU64, start: Instant) -> io::Result<u64>
+async fn pump<R, W>(
+    mut r: R,
+    mut w: W,
+    last: &AtomicU64,
+    start: Instant,
+    mut sent: impl FnMut(&[u8]),
+    finished: impl FnOnce(),
+) -> io::Result<u64>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -65,10 +113,12 @@ where
     loop {
         let n = r.read(&mut buf).await?;
         if n == 0 {
+            finished();
             // Half-close: the peer may still be sending the other way.
             let _ = w.shutdown().await;
             return Ok(total);
         }
+        sent(&buf[..n]);
         w.write_all(&buf[..n]).await?;
         total += n as u64;
         if n == buf.len() && buf.len() < MAX_BUF {
