@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 
 use base64::Engine;
 use bytes::Bytes;
+use ferry_proto::http1_watch::HeaderLines;
 use http::HeaderMap;
 use hyper::body::{Body, Frame, SizeHint};
 use rand::Rng;
@@ -24,18 +25,21 @@ pub struct BodyBuf {
 
 pub type SharedBody = Arc<Mutex<BodyBuf>>;
 
+/// A request as it went upstream. Every field costs an allocation per request and a free
+/// when the ring evicts it, so the header lines are one string and the rest is made when a
+/// capture is read.
 pub struct RequestHead {
     pub method: String,
     pub uri: String,
-    pub proto: String,
-    pub headers: Vec<(String, String)>,
+    pub proto: &'static str,
+    pub headers: HeaderLines,
 }
 
+/// The upstream's answer; its `status` text is the code's canonical reason, made when read.
 pub struct ResponseHead {
     pub status_code: u16,
-    pub status: String,
-    pub proto: String,
-    pub headers: Vec<(String, String)>,
+    pub proto: &'static str,
+    pub headers: HeaderLines,
 }
 
 /// One HTTP exchange as the inspector shows it. The forwarder fills it in while readers of
@@ -114,12 +118,7 @@ impl CaptureStore {
     ) -> Arc<Capture> {
         let id = format!("{:016x}", rand::thread_rng().gen::<u64>());
         let start = time::OffsetDateTime::now_utc();
-        let head: usize = request
-            .headers
-            .iter()
-            .map(|(k, v)| k.len() + v.len())
-            .sum::<usize>()
-            + request.uri.len();
+        let head = request.headers.len() + request.uri.len();
         let cap = Arc::new(Capture {
             head_bytes: head as u64 + CAPTURE_OVERHEAD,
             id,
@@ -259,12 +258,13 @@ impl Capture {
             .as_ref()
             .map(|r| {
                 let body = lock_body(&self.response_body);
+                let status = status_text(r.status_code);
                 json!({
-                    "status": r.status,
+                    "status": status,
                     "status_code": r.status_code,
                     "proto": r.proto,
                     "headers": header_map(&r.headers),
-                    "raw": raw(&format!("{} {}", r.proto, r.status), &r.headers, &body.data),
+                    "raw": raw(&format!("{} {status}", r.proto), &r.headers, &body.data),
                 })
             })
             .unwrap_or(Value::Null);
@@ -286,15 +286,30 @@ impl Capture {
 
 /// Header names are kept as they arrive (lower case) and shown canonical when read, so a
 /// request that is never looked at costs no case conversion.
-pub fn headers_of(h: &HeaderMap) -> Vec<(String, String)> {
-    h.iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect()
+pub fn headers_of(h: &HeaderMap) -> HeaderLines {
+    HeaderLines::from_pairs(
+        h.iter()
+            .map(|(k, v)| (k.as_str(), String::from_utf8_lossy(v.as_bytes()))),
+    )
+}
+
+/// `HTTP/1.1` and the like, as captures show the protocol.
+pub fn proto_of(v: http::Version) -> &'static str {
+    match v {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
+}
+
+/// `200 OK`, as ngrok shows a status: the code's canonical reason, whatever phrase came.
+fn status_text(code: u16) -> String {
+    match http::StatusCode::from_u16(code) {
+        Ok(s) => s.to_string(),
+        Err(_) => code.to_string(),
+    }
 }
 
 /// `content-type` → `Content-Type`, as ngrok's captures show header names.
@@ -311,12 +326,12 @@ fn canonical(name: &str) -> String {
         .join("-")
 }
 
-fn header_map(h: &[(String, String)]) -> Value {
+fn header_map(h: &HeaderLines) -> Value {
     let mut m: Map<String, Value> = Map::new();
-    for (k, v) in h {
+    for (k, v) in h.iter() {
         let k = canonical(k);
         match m.get_mut(&k) {
-            Some(Value::Array(a)) => a.push(Value::String(v.clone())),
+            Some(Value::Array(a)) => a.push(Value::String(v.to_string())),
             _ => {
                 m.insert(k, json!([v]));
             }
@@ -325,11 +340,11 @@ fn header_map(h: &[(String, String)]) -> Value {
     Value::Object(m)
 }
 
-fn raw(first_line: &str, headers: &[(String, String)], body: &[u8]) -> String {
+fn raw(first_line: &str, headers: &HeaderLines, body: &[u8]) -> String {
     let mut out = Vec::with_capacity(256 + body.len());
     out.extend_from_slice(first_line.as_bytes());
     out.extend_from_slice(b"\r\n");
-    for (k, v) in headers {
+    for (k, v) in headers.iter() {
         out.extend_from_slice(format!("{}: {v}\r\n", canonical(k)).as_bytes());
     }
     out.extend_from_slice(b"\r\n");
@@ -404,8 +419,8 @@ mod tests {
         RequestHead {
             method: "GET".into(),
             uri: uri.into(),
-            proto: "HTTP/1.1".into(),
-            headers: vec![("Host".into(), "a".into())],
+            proto: "HTTP/1.1",
+            headers: HeaderLines::from_pairs([("Host", "a")]),
         }
     }
 
@@ -429,14 +444,14 @@ mod tests {
         let c = on.begin("web", "10.0.0.1", head("/x?y=1"));
         c.respond(ResponseHead {
             status_code: 200,
-            status: "200 OK".into(),
-            proto: "HTTP/1.1".into(),
-            headers: vec![],
+            proto: "HTTP/1.1",
+            headers: HeaderLines::default(),
         });
         let v = c.to_json();
         assert_eq!(v["tunnel_name"], "web");
         assert_eq!(v["request"]["headers"]["Host"][0], "a");
         assert_eq!(v["response"]["status_code"], 200);
+        assert_eq!(v["response"]["status"], "200 OK");
         assert_eq!(v["uri"], format!("/api/requests/http/{}", c.id));
         assert_eq!(c.id.len(), 16);
     }

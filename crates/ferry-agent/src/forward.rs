@@ -23,7 +23,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Mutex;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
-use crate::capture::{headers_of, CaptureStore, RequestHead, ResponseHead};
+use crate::capture::{headers_of, proto_of, CaptureStore, RequestHead, ResponseHead};
 use crate::inspect::Inspected;
 use crate::metrics::TunnelMetrics;
 use crate::tunnel::{HostHeader, TunnelProto, TunnelSpec};
@@ -305,7 +305,7 @@ pub async fn exchange(
             RequestHead {
                 method: req.method().to_string(),
                 uri: req.uri().to_string(),
-                proto: format!("{:?}", req.version()),
+                proto: proto_of(req.version()),
                 headers: headers_of(req.headers()),
             },
         )
@@ -322,8 +322,7 @@ pub async fn exchange(
             if let Some(c) = &capture {
                 c.respond(ResponseHead {
                     status_code: page.status().as_u16(),
-                    status: page.status().to_string(),
-                    proto: "HTTP/1.1".into(),
+                    proto: "HTTP/1.1",
                     headers: headers_of(page.headers()),
                 });
                 c.finish(started.elapsed());
@@ -346,8 +345,7 @@ pub async fn exchange(
     if let Some(c) = &capture {
         c.respond(ResponseHead {
             status_code: resp.status().as_u16(),
-            status: resp.status().to_string(),
-            proto: format!("{:?}", resp.version()),
+            proto: proto_of(resp.version()),
             headers: headers_of(resp.headers()),
         });
         c.finish(took);

@@ -104,7 +104,7 @@ impl Book {
                     capture.request.method,
                     capture.request.uri
                 );
-                capture.respond(response(head, status));
+                capture.respond(response(head));
                 capture.finish(took);
                 self.response = Some(capture);
             }
@@ -127,20 +127,15 @@ fn request(head: Head) -> RequestHead {
     RequestHead {
         method: head.method,
         uri: head.target,
-        proto: head.version.to_string(),
+        proto: head.version,
         headers: head.headers,
     }
 }
 
-/// ngrok's `status` is the code and its canonical reason, whatever phrase the upstream sent.
-fn response(head: Head, status: Option<StatusCode>) -> ResponseHead {
+fn response(head: Head) -> ResponseHead {
     ResponseHead {
         status_code: head.status,
-        status: match status {
-            Some(s) => s.to_string(),
-            None => format!("{} {}", head.status, head.reason),
-        },
-        proto: head.version.to_string(),
+        proto: head.version,
         headers: head.headers,
     }
 }

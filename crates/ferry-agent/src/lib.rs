@@ -485,12 +485,12 @@ impl Agent {
         let mut req = http::Request::builder()
             .method(edits.method.as_deref().unwrap_or(&cap.request.method))
             .uri(edits.uri.as_deref().unwrap_or(&cap.request.uri));
-        for (k, v) in &cap.request.headers {
+        for (k, v) in cap.request.headers.iter() {
             // The body may have changed: hyper sets the length of the new one.
             if !k.eq_ignore_ascii_case("content-length")
                 && !k.eq_ignore_ascii_case("transfer-encoding")
             {
-                req = req.header(k.as_str(), v.as_str());
+                req = req.header(k, v);
             }
         }
         use http_body_util::BodyExt;

@@ -10,6 +10,9 @@
 
 use std::collections::VecDeque;
 
+mod header_lines;
+pub use header_lines::HeaderLines;
+
 /// The most a head may take; beyond it the watch stops (the upstream or the edge decides
 /// what to do with such a message).
 pub const MAX_HEAD: usize = 64 * 1024;
@@ -32,7 +35,7 @@ pub struct Head {
     /// `HTTP/1.0` or `HTTP/1.1`.
     pub version: &'static str,
     /// Every header line, in order.
-    pub headers: Vec<(String, String)>,
+    pub headers: HeaderLines,
 }
 
 /// What the watch found in the bytes it was fed, in order.
@@ -463,10 +466,10 @@ enum Framing {
 }
 
 /// The body framing the headers declare.
-fn length(headers: &[(String, String)]) -> Result<Framing, &'static str> {
+fn length(headers: &HeaderLines) -> Result<Framing, &'static str> {
     let mut coding = None;
     let mut length: Option<u64> = None;
-    for (name, value) in headers {
+    for (name, value) in headers.iter() {
         if name == "transfer-encoding" {
             coding = value
                 .rsplit(',')
@@ -500,16 +503,12 @@ fn version(v: Option<u8>) -> &'static str {
     }
 }
 
-fn lines(headers: &[httparse::Header<'_>]) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .map(|h| {
-            (
-                h.name.to_ascii_lowercase(),
-                String::from_utf8_lossy(h.value).into_owned(),
-            )
-        })
-        .collect()
+fn lines(headers: &[httparse::Header<'_>]) -> HeaderLines {
+    HeaderLines::from_pairs(
+        headers
+            .iter()
+            .map(|h| (h.name, String::from_utf8_lossy(h.value))),
+    )
 }
 
 #[cfg(test)]

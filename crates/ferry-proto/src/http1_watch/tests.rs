@@ -186,9 +186,6 @@ fn heads_keep_their_lines_in_order_with_names_in_lower_case() {
             }
         },
     );
-    assert_eq!(
-        heads[0].headers,
-        [("host", "a"), ("x-two", "1"), ("x-two", "2")]
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-    );
+    let lines: Vec<_> = heads[0].headers.iter().collect();
+    assert_eq!(lines, [("host", "a"), ("x-two", "1"), ("x-two", "2")]);
 }
