@@ -120,42 +120,35 @@ pub struct Exchange {
 
 impl Exchange {
     /// Feeds bytes the client sent; `sink` gets what they hold.
-    pub fn client_sent(&mut self, mut data: &[u8], sink: &mut impl FnMut(Event<'_>)) {
-        while !data.is_empty() {
-            let used = match self.requests.state {
-                State::Stopped => return,
-                State::Head => match collect_head(&mut self.requests.pending, data) {
-                    Collected::More => return,
-                    Collected::TooLong => {
-                        return self.stop(sink, "a request head longer than 64 KiB")
-                    }
-                    Collected::Head(used) => {
-                        self.request_head(sink);
-                        used
-                    }
-                },
-                _ => body(&mut self.requests, data, sink, Side::Request),
-            };
-            data = &data[used..];
-        }
+    pub fn client_sent(&mut self, data: &[u8], sink: &mut impl FnMut(Event<'_>)) {
+        self.feed(Side::Request, data, sink);
     }
 
     /// Feeds bytes the upstream sent; `sink` gets what they hold.
-    pub fn upstream_sent(&mut self, mut data: &[u8], sink: &mut impl FnMut(Event<'_>)) {
+    pub fn upstream_sent(&mut self, data: &[u8], sink: &mut impl FnMut(Event<'_>)) {
+        self.feed(Side::Response, data, sink);
+    }
+
+    fn feed(&mut self, side: Side, mut data: &[u8], sink: &mut impl FnMut(Event<'_>)) {
         while !data.is_empty() {
-            let used = match self.responses.state {
+            let dir = match side {
+                Side::Request => &mut self.requests,
+                Side::Response => &mut self.responses,
+            };
+            let used = match dir.state {
                 State::Stopped => return,
-                State::Head => match collect_head(&mut self.responses.pending, data) {
+                State::Head => match collect_head(&mut dir.pending, data) {
                     Collected::More => return,
-                    Collected::TooLong => {
-                        return self.stop(sink, "a response head longer than 64 KiB")
-                    }
+                    Collected::TooLong => return self.stop(sink, side.too_long()),
                     Collected::Head(used) => {
-                        self.response_head(sink);
+                        match side {
+                            Side::Request => self.request_head(sink),
+                            Side::Response => self.response_head(sink),
+                        }
                         used
                     }
                 },
-                _ => body(&mut self.responses, data, sink, Side::Response),
+                _ => body(dir, data, sink, side),
             };
             data = &data[used..];
         }
@@ -293,6 +286,13 @@ impl Side {
         match self {
             Side::Request => Event::RequestBody(data),
             Side::Response => Event::ResponseBody(data),
+        }
+    }
+
+    fn too_long(self) -> &'static str {
+        match self {
+            Side::Request => "a request head longer than 64 KiB",
+            Side::Response => "a response head longer than 64 KiB",
         }
     }
 

@@ -31,7 +31,7 @@ where
     A: AsyncRead + AsyncWrite + Unpin,
     B: AsyncRead + AsyncWrite + Unpin,
 {
-    splice_watched(a, b, idle, &Mutex::new(Unwatched)).await
+    splice_with(a, b, idle, |_| {}, |_| {}, || {}).await
 }
 
 /// Sees the bytes a splice moves as they pass, without holding them back or changing them.
@@ -42,14 +42,6 @@ pub trait Watch: Send {
     fn b_sent(&mut self, data: &[u8]);
     /// `b` finished sending.
     fn b_finished(&mut self);
-}
-
-struct Unwatched;
-
-impl Watch for Unwatched {
-    fn a_sent(&mut self, _: &[u8]) {}
-    fn b_sent(&mut self, _: &[u8]) {}
-    fn b_finished(&mut self) {}
 }
 
 /// [`splice`], showing `watch` every byte each way as it passes.
@@ -64,20 +56,38 @@ where
     B: AsyncRead + AsyncWrite + Unpin,
     W: Watch,
 {
+    let lock = || watch.lock().unwrap_or_else(|p| p.into_inner());
+    splice_with(
+        a,
+        b,
+        idle,
+        |d| lock().a_sent(d),
+        |d| lock().b_sent(d),
+        || lock().b_finished(),
+    )
+    .await
+}
+
+/// The splice itself, calling `a_sent`/`b_sent` with each read before it is written on, and
+/// `b_finished` when `b` has sent everything.
+async fn splice_with<A, B>(
+    a: A,
+    b: B,
+    idle: Duration,
+    a_sent: impl FnMut(&[u8]),
+    b_sent: impl FnMut(&[u8]),
+    b_finished: impl FnOnce(),
+) -> io::Result<Spliced>
+where
+    A: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+{
     let (ar, aw) = tokio::io::split(a);
     let (br, bw) = tokio::io::split(b);
     let start = Instant::now();
     let last = Arc::new(AtomicU64::new(0));
-    let lock = || watch.lock().unwrap_or_else(|p| p.into_inner());
-    let one = pump(ar, bw, &last, start, |d| lock().a_sent(d), || {});
-    let two = pump(
-        br,
-        aw,
-        &last,
-        start,
-        |d| lock().b_sent(d),
-        || lock().b_finished(),
-    );
+    let one = pump(ar, bw, &last, start, a_sent, || {});
+    let two = pump(br, aw, &last, start, b_sent, b_finished);
     let both = async { tokio::try_join!(one, two) };
     tokio::pin!(both);
     loop {
