@@ -1,5 +1,6 @@
 use std::{
     cmp,
+    collections::VecDeque,
     fmt,
     io,
     pin::Pin,
@@ -10,7 +11,11 @@ use std::{
     },
 };
 
-use bytes::BytesMut;
+use bytes::{
+    Buf,
+    Bytes,
+    BytesMut,
+};
 use futures::{
     channel::mpsc,
     ready,
@@ -48,7 +53,7 @@ pub struct Stream {
 
     window: Window,
 
-    read_buf: BytesMut,
+    read_buf: Received,
 
     // These are the two channels that are used to shuttle data back and forth
     // between the stream and the stream manager, which is responsible for
@@ -93,7 +98,7 @@ impl Stream {
             window: Window::new(window_size),
             fin,
             fout,
-            read_buf: Default::default(),
+            read_buf: Received::default(),
             read_waker: Default::default(),
             write_waker: Default::default(),
             write_closed: Default::default(),
@@ -166,7 +171,7 @@ impl Stream {
         }
         match frame.body {
             Body::Data(bs) => {
-                self.read_buf.extend_from_slice(&bs);
+                self.read_buf.push(bs);
                 self.maybe_wake_read(cx);
             }
             Body::WndInc(by) => {
@@ -185,6 +190,68 @@ impl Stream {
     #[instrument(level = "trace", skip_all)]
     fn maybe_wake_write(&mut self, cx: Option<&Context>) {
         maybe_wake(cx, self.write_waker.take())
+    }
+}
+
+/// Data received and not yet read. Large payloads are kept as the frames' own `Bytes`
+/// (slices of the session's read buffer), so a bulk transfer copies each byte once here, into
+/// the reader's buffer, instead of twice. Small ones are copied together: a few unread bytes
+/// must not pin a whole 64 KiB read buffer of the session.
+#[derive(Debug, Default)]
+struct Received {
+    chunks: VecDeque<Bytes>,
+    /// Small payloads gather here until a large one arrives behind them.
+    small: BytesMut,
+    len: usize,
+}
+
+/// Payloads at least this long are kept without a copy.
+const KEEP_FROM: usize = 16 * 1024;
+
+impl Received {
+    fn push(&mut self, data: Bytes) {
+        self.len += data.len();
+        if data.len() >= KEEP_FROM {
+            self.seal_small();
+            self.chunks.push_back(data);
+        } else {
+            self.small.extend_from_slice(&data);
+        }
+    }
+
+    fn seal_small(&mut self) {
+        if !self.small.is_empty() {
+            self.chunks.push_back(self.small.split().freeze());
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Moves the first `n` bytes (`n <= len`) into `out`.
+    fn copy_to(&mut self, mut n: usize, out: &mut tokio::io::ReadBuf<'_>) {
+        self.len -= n;
+        while n > 0 {
+            let Some(front) = self.chunks.front_mut() else {
+                break;
+            };
+            let take = cmp::min(front.len(), n);
+            out.put_slice(&front[..take]);
+            front.advance(take);
+            n -= take;
+            if front.is_empty() {
+                self.chunks.pop_front();
+            }
+        }
+        if n > 0 {
+            out.put_slice(&self.small[..n]);
+            self.small.advance(n);
+        }
     }
 }
 
@@ -222,7 +289,7 @@ impl AsyncRead for Stream {
                     // If this fails, continue anyway.
                     ready!(self.as_mut().poll_send_wndinc(cx, clamped));
 
-                    buf.put_slice(self.read_buf.split_to(n).as_ref());
+                    self.read_buf.copy_to(n, buf);
                 }
 
                 return Poll::Ready(Ok(()));
@@ -397,5 +464,37 @@ pub mod test {
         stream.shutdown().await.unwrap();
 
         assert!(rx.try_recv().unwrap().is_fin());
+    }
+
+    #[test]
+    fn received_data_keeps_its_order_across_kept_and_copied_payloads() {
+        let pattern = |len: usize, seed: u8| -> Vec<u8> {
+            (0..len).map(|i| (i as u8).wrapping_mul(7) ^ seed).collect()
+        };
+        let parts = [
+            pattern(10, 1),
+            pattern(KEEP_FROM, 2),
+            pattern(3, 3),
+            pattern(5, 4),
+            pattern(KEEP_FROM + 9, 5),
+            pattern(7, 6),
+        ];
+        let want: Vec<u8> = parts.concat();
+        for read_size in [1, 4, 1000, KEEP_FROM, 3 * KEEP_FROM] {
+            let mut received = Received::default();
+            for part in &parts {
+                received.push(Bytes::from(part.clone()));
+            }
+            assert_eq!(received.len(), want.len());
+            let mut got = Vec::new();
+            while !received.is_empty() {
+                let mut space = vec![0u8; read_size];
+                let mut out = ReadBuf::new(&mut space);
+                let n = cmp::min(received.len(), read_size);
+                received.copy_to(n, &mut out);
+                got.extend_from_slice(out.filled());
+            }
+            assert_eq!(got, want, "reads of {read_size}");
+        }
     }
 }
