@@ -7,13 +7,21 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use serde_json::Value;
 
-/// Gigabits per second received by the server with `streams` parallel streams.
+/// What one iperf3 run moved.
+pub struct Bulk {
+    /// Gigabits per second received by the server, the first second left out.
+    pub gbps: f64,
+    /// Every byte moved, the first second's too (for CPU per byte over the whole run).
+    pub bytes: f64,
+}
+
+/// Bulk throughput with `streams` parallel streams.
 pub async fn throughput(
     iperf3: &str,
     to: SocketAddr,
     streams: usize,
     duration: Duration,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<Bulk> {
     let mut cmd = Command::new(iperf3);
     cmd.args([
         "-c",
@@ -41,5 +49,14 @@ pub async fn throughput(
     let bps = report["end"]["sum_received"]["bits_per_second"]
         .as_f64()
         .with_context(|| format!("iperf3 report without end.sum_received: {report}"))?;
-    Ok(bps / 1e9)
+    let intervals = report["intervals"].as_array().map(Vec::as_slice);
+    let bytes = intervals
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|i| i["sum"]["bytes"].as_f64())
+        .sum();
+    Ok(Bulk {
+        gbps: bps / 1e9,
+        bytes,
+    })
 }

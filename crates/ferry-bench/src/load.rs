@@ -31,6 +31,11 @@ impl HttpRun {
     pub fn per_second(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
+
+    /// `used` (CPU time of one process during the run) per request, in microseconds.
+    pub fn cpu_per_request(&self, used: Duration) -> f64 {
+        used.as_micros() as f64 / self.requests.max(1) as f64
+    }
 }
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}

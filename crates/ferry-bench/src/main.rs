@@ -267,37 +267,61 @@ async fn measure(
     iperf3: &str,
 ) -> anyhow::Result<()> {
     if let (true, Some(target)) = (plan.wants(Part::Bulk), p.iperf) {
-        for (streams, fig) in [(1, Figure::Bulk1), (8, Figure::Bulk8)] {
-            let gbps = iperf::throughput(iperf3, target, streams, plan.bulk).await?;
-            table.add(fig, p.name, gbps);
+        let runs = [
+            (1, Figure::Bulk1, Figure::BulkCpu1),
+            (8, Figure::Bulk8, Figure::BulkCpu8),
+        ];
+        for (streams, fig, cpu_fig) in runs {
+            let before = cpu(&p.relay)?;
+            let bulk = iperf::throughput(iperf3, target, streams, plan.bulk).await?;
+            let after = cpu(&p.relay)?;
+            table.add(fig, p.name, bulk.gbps);
+            if !p.relay.is_empty() && bulk.bytes > 0.0 {
+                let used: Duration = after
+                    .iter()
+                    .zip(&before)
+                    .map(|(a, b)| a.saturating_sub(*b))
+                    .sum();
+                table.add(cpu_fig, p.name, used.as_secs_f64() / (bulk.bytes / 1e9));
+            }
         }
     }
     if plan.wants(Part::Http) {
-        let before = cpu(&p.relay)?;
-        let mut run = load::keepalive(&p.http, 64, plan.http).await?;
-        let after = cpu(&p.relay)?;
-        let per = |d: Duration| d.as_micros() as f64 / run.requests as f64;
-        let mut total = Duration::ZERO;
-        for (((role, _), b), a) in p.relay.iter().zip(&before).zip(&after) {
-            let used = a.saturating_sub(*b);
-            total += used;
+        let (mut run, used) = timed_load(&p.http, &p.relay, plan).await?;
+        let per = |d: Duration| run.cpu_per_request(d);
+        for ((role, _), used) in p.relay.iter().zip(&used) {
             let fig = match role {
                 Role::Server => Figure::HttpCpuServer,
                 Role::Client => Figure::HttpCpuClient,
                 Role::Proxy => Figure::HttpCpuProxy,
             };
-            table.add(fig, p.name, per(used));
+            table.add(fig, p.name, per(*used));
         }
         if !p.relay.is_empty() {
-            table.add(Figure::HttpCpuTotal, p.name, per(total));
+            table.add(Figure::HttpCpuTotal, p.name, per(used.iter().sum()));
         }
         table.add(Figure::HttpRps, p.name, run.per_second());
         // The other paths have no inspector to turn off: their figure stands for both rows.
         let quiet = match &p.http_quiet {
-            Some(target) => load::keepalive(target, 64, plan.http).await?.per_second(),
+            Some(target) => {
+                let (quiet, used) = timed_load(target, &p.relay, plan).await?;
+                let figs = [Figure::HttpCpuServerQuiet, Figure::HttpCpuClientQuiet];
+                for (fig, used) in figs.into_iter().zip(&used) {
+                    table.add(fig, p.name, quiet.cpu_per_request(*used));
+                }
+                quiet.per_second()
+            }
             None => run.per_second(),
         };
         table.add(Figure::HttpRpsQuiet, p.name, quiet);
+        if let Some(target) = &p.http_bytes {
+            let (bytes, used) = timed_load(target, &p.relay, plan).await?;
+            let figs = [Figure::HttpCpuServerBytes, Figure::HttpCpuClientBytes];
+            for (fig, used) in figs.into_iter().zip(&used) {
+                table.add(fig, p.name, bytes.cpu_per_request(*used));
+            }
+            table.add(Figure::HttpRpsBytes, p.name, bytes.per_second());
+        }
         percentiles(table, (Figure::HttpP50, Figure::HttpP99), p.name, &mut run);
     }
     if let (true, Some(target)) = (plan.wants(Part::Fresh), p.http_tcp) {
@@ -309,6 +333,19 @@ async fn measure(
         percentiles(table, (Figure::LowP50, Figure::LowP99), p.name, &mut run);
     }
     Ok(())
+}
+
+/// The keep-alive load at `target`, with the CPU each relay process used meanwhile.
+async fn timed_load(
+    target: &setup::HttpTarget,
+    relay: &[(Role, procs::Proc)],
+    plan: &Plan,
+) -> anyhow::Result<(load::HttpRun, Vec<Duration>)> {
+    let before = cpu(relay)?;
+    let run = load::keepalive(target, 64, plan.http).await?;
+    let after = cpu(relay)?;
+    let used = after.iter().zip(&before).map(|(a, b)| a.saturating_sub(*b));
+    Ok((run, used.collect()))
 }
 
 /// Records a run's p50 and p99 latency, in milliseconds.

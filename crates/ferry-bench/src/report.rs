@@ -9,6 +9,8 @@ use crate::stats::Runs;
 pub enum Figure {
     Bulk1,
     Bulk8,
+    BulkCpu1,
+    BulkCpu8,
     HttpRps,
     HttpRpsQuiet,
     HttpP50,
@@ -17,6 +19,11 @@ pub enum Figure {
     HttpCpuClient,
     HttpCpuProxy,
     HttpCpuTotal,
+    HttpCpuServerQuiet,
+    HttpCpuClientQuiet,
+    HttpRpsBytes,
+    HttpCpuServerBytes,
+    HttpCpuClientBytes,
     NewConns,
     LowP50,
     LowP99,
@@ -41,8 +48,17 @@ impl Figure {
         match self {
             Figure::Bulk1 => "TCP throughput, 1 stream (Gbit/s)",
             Figure::Bulk8 => "TCP throughput, 8 streams (Gbit/s)",
+            Figure::BulkCpu1 => "CPU of the relay's processes per GB moved, 1 stream (s)",
+            Figure::BulkCpu8 => "CPU of the relay's processes per GB moved, 8 streams (s)",
             Figure::HttpRps => "HTTP requests/s, 64 keep-alive connections",
             Figure::HttpRpsQuiet => "HTTP requests/s, the same with `inspect: false`",
+            Figure::HttpCpuServerQuiet => "CPU per request with `inspect: false`, edge (µs)",
+            Figure::HttpCpuClientQuiet => "CPU per request with `inspect: false`, agent (µs)",
+            Figure::HttpRpsBytes => {
+                "requests/s, the same through a TLS endpoint terminated at the edge (bytes only)"
+            }
+            Figure::HttpCpuServerBytes => "CPU per request through that TLS endpoint, edge (µs)",
+            Figure::HttpCpuClientBytes => "CPU per request through that TLS endpoint, agent (µs)",
             Figure::HttpP50 => "HTTP p50 latency at 64 connections (ms)",
             Figure::HttpP99 => "HTTP p99 latency at 64 connections (ms)",
             Figure::HttpCpuServer => "CPU per HTTP request, edge / rathole server (µs)",
@@ -69,6 +85,7 @@ impl Figure {
             | Figure::Bulk8
             | Figure::HttpRps
             | Figure::HttpRpsQuiet
+            | Figure::HttpRpsBytes
             | Figure::NewConns => Want::Higher,
             _ => Want::Lower,
         }

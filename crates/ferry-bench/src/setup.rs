@@ -21,6 +21,8 @@ use crate::procs::{free_port, Proc};
 /// names it in SNI and Host, so nothing needs to resolve.
 pub const DOMAIN: &str = "bench.example.test";
 pub const QUIET_DOMAIN: &str = "quiet.bench.example.test";
+/// A TLS endpoint the edge terminates, its bytes spliced to the same origin.
+pub const BYTES_DOMAIN: &str = "bytes.bench.example.test";
 const READY: Duration = Duration::from_secs(60);
 
 /// Where an HTTP client sends its requests on one path.
@@ -38,6 +40,10 @@ pub struct PathUnderTest {
     pub http: HttpTarget,
     /// Ferry's second HTTPS endpoint, whose tunnel has inspection off (the agent splices).
     pub http_quiet: Option<HttpTarget>,
+    /// Ferry's TLS endpoint terminated at the edge in front of the same origin: the same
+    /// HTTPS requests carried as bytes, with no HTTP handling at edge or agent. Its CPU per
+    /// request is the floor any work on Ferry's HTTP path can reach.
+    pub http_bytes: Option<HttpTarget>,
     /// Plain HTTP over a TCP relay, for fresh connections; none through nginx, which
     /// terminates HTTPS and has no TCP relay to compare.
     pub http_tcp: Option<SocketAddr>,
@@ -125,6 +131,7 @@ pub fn direct(origin: &Origin) -> PathUnderTest {
             tls: None,
         },
         http_quiet: None,
+        http_bytes: None,
         http_tcp: Some(origin.http),
         iperf: Some(origin.iperf),
         echo: Some(origin.echo),
@@ -159,8 +166,8 @@ pub async fn ferry(dir: &Path, ferry: &Path, origin: &Origin) -> anyhow::Result<
     std::fs::write(
         &config,
         format!(
-            "version: \"2\"\ntunnels:\n  web:\n    proto: http\n    addr: {}\n    domain: {DOMAIN}\n  quiet:\n    proto: http\n    addr: {}\n    domain: {QUIET_DOMAIN}\n    inspect: false\n  conn:\n    proto: tcp\n    addr: {}\n  iperf:\n    proto: tcp\n    addr: {}\n  echo:\n    proto: tcp\n    addr: {}\n",
-            origin.http, origin.http, origin.http, origin.iperf, origin.echo
+            "version: \"2\"\ntunnels:\n  web:\n    proto: http\n    addr: {}\n    domain: {DOMAIN}\n  quiet:\n    proto: http\n    addr: {}\n    domain: {QUIET_DOMAIN}\n    inspect: false\n  bytes:\n    proto: tls\n    addr: {}\n    domain: {BYTES_DOMAIN}\n    terminate_at: edge\n  conn:\n    proto: tcp\n    addr: {}\n  iperf:\n    proto: tcp\n    addr: {}\n  echo:\n    proto: tcp\n    addr: {}\n",
+            origin.http, origin.http, origin.http, origin.http, origin.iperf, origin.echo
         ),
     )?;
     let agent_ready = dir.join("agent-ready.json");
@@ -209,7 +216,12 @@ pub async fn ferry(dir: &Path, ferry: &Path, origin: &Origin) -> anyhow::Result<
         http_quiet: Some(HttpTarget {
             addr: https,
             host: QUIET_DOMAIN.into(),
-            tls: Some((connector, ServerName::try_from(QUIET_DOMAIN)?)),
+            tls: Some((connector.clone(), ServerName::try_from(QUIET_DOMAIN)?)),
+        }),
+        http_bytes: Some(HttpTarget {
+            addr: https,
+            host: BYTES_DOMAIN.into(),
+            tls: Some((connector, ServerName::try_from(BYTES_DOMAIN)?)),
         }),
         http_tcp: Some(tcp("conn")?),
         iperf: Some(tcp("iperf")?),
@@ -276,6 +288,7 @@ pub async fn rathole(
             tls: None,
         },
         http_quiet: None,
+        http_bytes: None,
         http_tcp: Some(public[0]),
         iperf: Some(public[1]),
         echo: Some(public[2]),
@@ -304,6 +317,7 @@ pub async fn nginx_rathole(
         name: "nginx+rathole",
         http,
         http_quiet: None,
+        http_bytes: None,
         http_tcp: None,
         iperf: None,
         echo: None,
@@ -326,6 +340,7 @@ pub async fn nginx_alone(
         name: "nginx",
         http,
         http_quiet: None,
+        http_bytes: None,
         http_tcp: None,
         iperf: None,
         echo: None,
