@@ -312,3 +312,113 @@ async fn body_and_status(edge: &Edge, host: &str, path: &str) -> String {
     args.extend(edge.curl_https(host, path));
     curl(&args).await.1
 }
+
+/// The edge carries plain HTTP/1.1 requests as bytes (`ferry-edge/src/http_relay.rs`). Five
+/// requests pipelined in one write: each answer comes whole and in order, with the forwarded
+/// headers hyper's path adds, a HEAD without a body, a chunked answer, a request body, and
+/// the connection closed after the request that asks for it; all of it over one proxy
+/// stream, so one connection to the upstream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_requests_are_relayed_whole_and_in_order() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let edge = Edge::start().await;
+    let up = HttpUpstream::start("relay").await;
+    let host = "relay.example.test";
+    let _agent = edge
+        .agent("http", &[&up.port(), "--domain", host, "--scheme", "http"])
+        .await;
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", edge.http_port()))
+        .await
+        .unwrap();
+    let requests = format!(
+        "GET /echo HTTP/1.1\r\nHost: {host}\r\nX-Forwarded-For: 10.1.2.3\r\nX-Forwarded-Proto: gopher\r\n\r\n\
+         HEAD / HTTP/1.1\r\nHost: {host}\r\n\r\n\
+         GET /bytes/70000 HTTP/1.1\r\nHost: {host}\r\n\r\n\
+         POST /sha256 HTTP/1.1\r\nHost: {host}\r\nContent-Length: 5\r\n\r\nhello\
+         GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    );
+    conn.write_all(requests.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), conn.read_to_end(&mut got))
+        .await
+        .expect("the edge closes the connection after the request that asked")
+        .unwrap();
+
+    let mut rest = &got[..];
+    let mut answers = Vec::new();
+    for head_only in [false, true, false, false, false] {
+        let (status, headers, body, after) = next_answer(rest, head_only);
+        answers.push((status, headers, body));
+        rest = after;
+    }
+    assert!(rest.is_empty(), "bytes after the last answer: {rest:?}");
+    assert!(answers.iter().all(|a| a.0 == 200), "{answers:?}");
+
+    let echo: serde_json::Value = serde_json::from_slice(&answers[0].2).unwrap();
+    let sent = &echo["headers"];
+    assert_eq!(sent["x-forwarded-for"], "10.1.2.3, 127.0.0.1", "{echo}");
+    assert_eq!(sent["x-forwarded-proto"], "http", "{echo}");
+    assert_eq!(sent["x-forwarded-host"], host, "{echo}");
+
+    assert!(answers[1].2.is_empty());
+    assert_eq!(
+        answers[2].1.get("transfer-encoding").map(String::as_str),
+        Some("chunked")
+    );
+    let want: Vec<u8> = (0..70_000).map(pattern_byte).collect();
+    assert!(answers[2].2 == want, "the chunked answer changed");
+    assert_eq!(
+        String::from_utf8_lossy(&answers[3].2),
+        "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824 5"
+    );
+    assert_eq!(String::from_utf8_lossy(&answers[4].2), "hello from relay");
+    assert_eq!(up.requests.load(Ordering::Relaxed), 5);
+    assert_eq!(up.connections.load(Ordering::Relaxed), 1);
+}
+
+/// One HTTP/1.1 answer from the front of `bytes`: status, headers (names lower case), body
+/// (chunks decoded), and what follows it.
+fn next_answer(
+    bytes: &[u8],
+    head_only: bool,
+) -> (
+    u16,
+    std::collections::HashMap<String, String>,
+    Vec<u8>,
+    &[u8],
+) {
+    let end = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no complete head in {:?}", String::from_utf8_lossy(bytes)))
+        + 4;
+    let head = std::str::from_utf8(&bytes[..end]).unwrap();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines.next().unwrap()[9..12].parse().unwrap();
+    let headers: std::collections::HashMap<String, String> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut rest = &bytes[end..];
+    let mut body = Vec::new();
+    if head_only {
+    } else if let Some(n) = headers.get("content-length") {
+        let n: usize = n.parse().unwrap();
+        body.extend_from_slice(&rest[..n]);
+        rest = &rest[n..];
+    } else {
+        loop {
+            let line_end = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+            let size =
+                usize::from_str_radix(std::str::from_utf8(&rest[..line_end]).unwrap(), 16).unwrap();
+            rest = &rest[line_end + 2..];
+            if size == 0 {
+                rest = &rest[2..];
+                break;
+            }
+            body.extend_from_slice(&rest[..size]);
+            rest = &rest[size + 2..];
+        }
+    }
+    (status, headers, body, rest)
+}

@@ -18,7 +18,7 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 use crate::api_port::ApiService;
 use crate::registry::{Route, Tunnel};
 use crate::rewind::Rewind;
-use crate::{http_proxy, ingress, proxy_stream, Shared};
+use crate::{http_relay, ingress, proxy_stream, Shared};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum PortRole {
@@ -99,7 +99,7 @@ pub async fn serve_http_port(shared: Arc<Shared>, listener: TcpListener) {
         let s = shared.clone();
         shared
             .tracker
-            .spawn(async move { http_proxy::serve_conn(s, conn, peer, false, None).await });
+            .spawn(async move { http_relay::serve_conn(s, conn, peer, false, None).await });
     }
 }
 
@@ -286,7 +286,7 @@ async fn route_tls<IO>(
             };
             let tracker = shared.tracker.clone();
             tracker
-                .spawn(http_proxy::serve_conn(
+                .spawn(http_relay::serve_conn(
                     shared,
                     tls,
                     peer,

@@ -364,7 +364,7 @@ fn request_host(req: &Request<Incoming>) -> Option<String> {
         })
 }
 
-fn strip_port(host: &str) -> &str {
+pub(crate) fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
         return host;
     }

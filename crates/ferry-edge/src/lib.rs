@@ -16,6 +16,7 @@ mod error_page;
 mod front;
 mod held;
 mod http_proxy;
+mod http_relay;
 mod ingress;
 mod membership;
 mod metrics;

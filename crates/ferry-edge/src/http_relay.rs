@@ -1,0 +1,571 @@
+//! HTTP/1.1 carried as bytes. On hyper's path (`http_proxy`) a request is parsed into a
+//! `Request`, encoded again by a hyper client on the proxy stream, and the answer takes the
+//! same two steps back: 43 % of the edge's CPU per request in BENCHMARKS.md (issue 17). A
+//! plain request needs none of that: the edge reads its head to route it and to add
+//! `X-Forwarded-*`, and the rest of the request and the whole answer pass as they are, the
+//! answer framed by `ferry_proto::http1_watch`'s rules, as the agent's splice already does.
+//!
+//! A connection is served this way while its requests are plain ones. Anything else (HTTP/2,
+//! HTTP/1.0, an upgrade, a chunked request body, basic auth or a client certificate to check,
+//! an ACME challenge, a host no endpoint on this edge serves right now, a head that does not
+//! parse) goes to hyper's path with the bytes read so far, for the rest of the connection,
+//! once every answer before it is complete.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use bytes::{Buf, BytesMut};
+use ferry_proto::http1_watch::{Event, Exchange, Head};
+use ferry_types::{ErrorCode, Hostname, TunnelId};
+use http::StatusCode;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+use crate::proxy_stream::{self, ProxyStream};
+use crate::registry::{Route, Tunnel};
+use crate::rewind::Rewind;
+use crate::{http_proxy, Shared};
+
+/// Header lines a relayed request may have; a longer head goes to hyper.
+const MAX_HEADERS: usize = 64;
+/// What the answer is read in.
+const ANSWER_BUF: usize = 16 * 1024;
+/// How long a drain waits for the first request of a connection that has sent none yet.
+const FIRST_REQUEST_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Serves one public connection (already TLS-terminated when `https`), relaying its plain
+/// HTTP/1.1 requests and handing the rest of it to [`http_proxy::serve_conn`].
+pub async fn serve_conn<IO>(
+    shared: Arc<Shared>,
+    mut io: IO,
+    peer: SocketAddr,
+    https: bool,
+    verified_for: Option<TunnelId>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut conn = Conn {
+        buf: BytesMut::with_capacity(4096),
+        answer: vec![0u8; ANSWER_BUF],
+        upstream: None,
+        served: 0,
+        peer,
+    };
+    loop {
+        let head_len = match conn.read_head(&shared, &mut io).await {
+            HeadRead::Head(n) => n,
+            HeadRead::Closed => return,
+            HeadRead::Other => break,
+        };
+        let Some(plan) = plan(&shared, &conn.buf[..head_len], peer, https) else {
+            break;
+        };
+        conn.buf.advance(head_len);
+        match conn.exchange(&shared, &mut io, plan).await {
+            Next::Request => conn.served += 1,
+            Next::Close => {
+                let _ = io.shutdown().await;
+                return;
+            }
+            Next::Bytes(stream) => {
+                // The watch lost the answer's framing: whatever follows is carried as it is.
+                let rest = Rewind::new(conn.buf.freeze(), io);
+                let _ = ferry_transport::splice(rest, stream, shared.config.idle_timeout).await;
+                return;
+            }
+        }
+        if shared.shutdown.is_cancelled() {
+            let _ = io.shutdown().await;
+            return;
+        }
+    }
+    drop(conn.upstream);
+    let io = Rewind::new(conn.buf.freeze(), io);
+    http_proxy::serve_conn(shared, io, peer, https, verified_for).await;
+}
+
+/// A plain request, ready to go: the tunnel, the head as the agent gets it, and its body's
+/// length.
+struct Plan {
+    tunnel: Arc<Tunnel>,
+    host: Hostname,
+    head: Vec<u8>,
+    body: u64,
+    /// The client asked to close the connection after this answer.
+    close: bool,
+    wants_json: bool,
+}
+
+/// Reads `raw`, a complete head, and returns its plan if the request is a plain one.
+fn plan(shared: &Shared, raw: &[u8], peer: SocketAddr, https: bool) -> Option<Plan> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let Ok(httparse::Status::Complete(_)) = req.parse(raw) else {
+        return None;
+    };
+    let path = req.path?;
+    if req.version != Some(1)
+        || !path.starts_with('/')
+        || path.starts_with("/.well-known/acme-challenge/")
+        || req.method? == "CONNECT"
+    {
+        return None;
+    }
+    let (mut host, mut body, mut close, mut xff, mut wants_json) = (None, None, false, None, false);
+    for h in req.headers.iter() {
+        let value = std::str::from_utf8(h.value).ok()?;
+        let name = h.name;
+        if name.eq_ignore_ascii_case("host") {
+            if host.replace(value).is_some() {
+                return None;
+            }
+        } else if name.eq_ignore_ascii_case("content-length") {
+            // Digits only: a sign or a list that hyper or the upstream would read otherwise
+            // must not get through (hyper's path refuses them).
+            if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let n: u64 = value.parse().ok()?;
+            if body.replace(n).is_some() {
+                return None;
+            }
+        } else if name.eq_ignore_ascii_case("transfer-encoding")
+            || name.eq_ignore_ascii_case("upgrade")
+        {
+            return None;
+        } else if name.eq_ignore_ascii_case("connection") {
+            let value = value.to_ascii_lowercase();
+            if value.contains("upgrade") {
+                return None;
+            }
+            close |= value.contains("close");
+        } else if name.eq_ignore_ascii_case("x-forwarded-for") {
+            xff.get_or_insert(value);
+        } else if name.eq_ignore_ascii_case("accept") {
+            wants_json |= value.contains("application/json");
+        }
+    }
+    let host_text = host?;
+    let host = Hostname::parse(http_proxy::strip_port(host_text)).ok()?;
+    let tunnel = match shared.registry.route_host(&host) {
+        Route::Live(t) if t.proto.is_http() => t,
+        _ => return None,
+    };
+    if tunnel.client_tls.is_some() || tunnel.protection.requires_basic_auth() {
+        return None;
+    }
+    let line_end = raw.iter().position(|&b| b == b'\n')? + 1;
+    let mut head = Vec::with_capacity(raw.len() + 128);
+    head.extend_from_slice(&raw[..line_end]);
+    for h in req.headers.iter() {
+        let n = h.name;
+        if n.eq_ignore_ascii_case("x-forwarded-for")
+            || n.eq_ignore_ascii_case("x-forwarded-proto")
+            || n.eq_ignore_ascii_case("x-forwarded-host")
+        {
+            continue;
+        }
+        head.extend_from_slice(n.as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(h.value);
+        head.extend_from_slice(b"\r\n");
+    }
+    // The same additions as hyper's path (`prepare_upstream_request`).
+    head.extend_from_slice(b"x-forwarded-for: ");
+    if let Some(prev) = xff {
+        head.extend_from_slice(prev.as_bytes());
+        head.extend_from_slice(b", ");
+    }
+    head.extend_from_slice(peer.ip().to_string().as_bytes());
+    head.extend_from_slice(b"\r\nx-forwarded-proto: ");
+    head.extend_from_slice(if https { b"https" } else { b"http" });
+    head.extend_from_slice(b"\r\nx-forwarded-host: ");
+    head.extend_from_slice(host_text.as_bytes());
+    head.extend_from_slice(b"\r\n\r\n");
+    Some(Plan {
+        tunnel,
+        host,
+        head,
+        body: body.unwrap_or(0),
+        close,
+        wants_json,
+    })
+}
+
+enum HeadRead {
+    /// A complete head of this many bytes is at the front of the buffer.
+    Head(usize),
+    /// The client closed, went quiet, or the edge is draining: nothing more to serve.
+    Closed,
+    /// Not an HTTP/1.1 head this relays (hyper answers it, with its own errors).
+    Other,
+}
+
+/// What follows an exchange.
+enum Next {
+    /// The connection is ready for its next request.
+    Request,
+    /// The connection ends here (the answer said so, or it could not be completed).
+    Close,
+    /// The answer could not be followed; the rest is carried as bytes to this stream.
+    Bytes(Box<ProxyStream>),
+}
+
+struct Conn {
+    /// What the client sent and nothing has consumed yet.
+    buf: BytesMut,
+    answer: Vec<u8>,
+    /// The proxy stream the last request used, kept for the next one to the same tunnel.
+    upstream: Option<(Arc<Tunnel>, ProxyStream)>,
+    served: u64,
+    peer: SocketAddr,
+}
+
+impl Conn {
+    /// Reads until the buffer holds a complete request head: the first within the edge's
+    /// handshake timeout of the connection, a later one within it of its first byte, which
+    /// a kept-alive connection may wait the idle timeout for.
+    async fn read_head<IO: AsyncRead + Unpin>(&mut self, shared: &Shared, io: &mut IO) -> HeadRead {
+        let config = &shared.config;
+        let mut started = self.served == 0 || !self.buf.is_empty();
+        let wait = if started {
+            config.handshake_timeout
+        } else {
+            config.idle_timeout
+        };
+        let mut deadline = tokio::time::Instant::now() + wait;
+        let mut draining = shared.shutdown.is_cancelled();
+        if draining && self.served > 0 && self.buf.is_empty() {
+            return HeadRead::Closed;
+        }
+        loop {
+            if !self.buf.is_empty() {
+                let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                match httparse::Request::new(&mut headers).parse(&self.buf) {
+                    Ok(httparse::Status::Complete(n)) => return HeadRead::Head(n),
+                    Ok(httparse::Status::Partial) if self.buf.len() <= config.max_header_bytes => {}
+                    _ => return HeadRead::Other,
+                }
+            }
+            if draining {
+                deadline = deadline.min(tokio::time::Instant::now() + FIRST_REQUEST_GRACE);
+            }
+            tokio::select! {
+                read = io.read_buf(&mut self.buf) => match read {
+                    Ok(0) if self.buf.is_empty() => return HeadRead::Closed,
+                    // A partial head and the end: hyper says what was wrong with it.
+                    Ok(0) => return HeadRead::Other,
+                    Ok(_) if !started => {
+                        started = true;
+                        deadline = tokio::time::Instant::now() + config.handshake_timeout;
+                    }
+                    Ok(_) => {}
+                    Err(_) => return HeadRead::Closed,
+                },
+                _ = tokio::time::sleep_until(deadline) => return HeadRead::Closed,
+                _ = shared.shutdown.cancelled(), if !draining => {
+                    if self.served > 0 && self.buf.is_empty() {
+                        return HeadRead::Closed;
+                    }
+                    draining = true;
+                }
+            }
+        }
+    }
+
+    /// Sends one request to the agent and its answer to the client.
+    async fn exchange<IO>(&mut self, shared: &Shared, io: &mut IO, plan: Plan) -> Next
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        let start = Instant::now();
+        let next = self.exchange_timed(shared, io, &plan).await;
+        edge_metrics(start, next.1);
+        next.0
+    }
+
+    async fn exchange_timed<IO>(
+        &mut self,
+        shared: &Shared,
+        io: &mut IO,
+        plan: &Plan,
+    ) -> (Next, Option<u16>)
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        let kept = match self.upstream.take() {
+            Some((t, mut s)) if Arc::ptr_eq(&t, &plan.tunnel) => (!closed(&mut s)).then_some(s),
+            _ => None,
+        };
+        let reused = kept.is_some();
+        let mut stream = match kept {
+            Some(s) => s,
+            None => match self.open(shared, plan).await {
+                Ok(s) => s,
+                Err((code, detail)) => return self.refuse(io, plan, code, &detail).await,
+            },
+        };
+        // The request's head and whatever of its body arrived with it.
+        let buffered = (self.buf.len() as u64).min(plan.body) as usize;
+        let mut sent = stream.write_all(&plan.head).await;
+        if sent.is_ok() && buffered > 0 {
+            sent = stream.write_all(&self.buf[..buffered]).await;
+        }
+        if sent.is_err() && reused {
+            // A kept stream the agent had closed: the request goes again on a new one.
+            stream = match self.open(shared, plan).await {
+                Ok(s) => s,
+                Err((code, detail)) => return self.refuse(io, plan, code, &detail).await,
+            };
+            sent = stream.write_all(&plan.head).await;
+            if sent.is_ok() && buffered > 0 {
+                sent = stream.write_all(&self.buf[..buffered]).await;
+            }
+        }
+        if sent.is_err() {
+            let detail = format!("the agent serving {} could not be reached", plan.host);
+            return self
+                .refuse(io, plan, ErrorCode::AgentOffline, &detail)
+                .await;
+        }
+        self.buf.advance(buffered);
+        let rest = plan.body - buffered as u64;
+
+        let mut watch = Exchange::default();
+        watch.client_sent(&plan.head, &mut |_| {});
+        let answered = if rest == 0 {
+            relay_answer(shared, &mut stream, io, &mut watch, &mut self.answer).await
+        } else {
+            let (mut client_r, mut client_w) = tokio::io::split(&mut *io);
+            let (mut agent_r, mut agent_w) = tokio::io::split(&mut stream);
+            let body = copy_exactly(&mut client_r, &mut agent_w, rest);
+            let answer = relay_answer(
+                shared,
+                &mut agent_r,
+                &mut client_w,
+                &mut watch,
+                &mut self.answer,
+            );
+            let (body, answer) = tokio::join!(body, answer);
+            match body {
+                Ok(()) => answer,
+                // The client went away mid-body: nothing more to answer it on.
+                Err(_) => Answered::Cut(answer.status()),
+            }
+        };
+        match answered {
+            Answered::Whole { status, close } => {
+                if close || plan.close {
+                    return (Next::Close, Some(status));
+                }
+                self.upstream = Some((plan.tunnel.clone(), stream));
+                (Next::Request, Some(status))
+            }
+            Answered::Lost(status) => (Next::Bytes(Box::new(stream)), status),
+            Answered::Cut(status) => (Next::Close, status),
+            Answered::Nothing(code) => {
+                let host = &plan.host;
+                let detail = match code {
+                    ErrorCode::UpstreamTimeout => {
+                        let secs = shared.config.upstream_timeout.as_secs();
+                        format!("{host} did not answer within {secs} seconds")
+                    }
+                    _ => format!("the response from {host} was cut off or malformed"),
+                };
+                self.refuse(io, plan, code, &detail).await
+            }
+        }
+    }
+
+    async fn open(&self, shared: &Shared, plan: &Plan) -> Result<ProxyStream, (ErrorCode, String)> {
+        proxy_stream::open(&plan.tunnel, self.peer, shared.config.stream_wait)
+            .await
+            .map_err(|e| {
+                tracing::debug!(host = %plan.host, error = %e, "no proxy stream");
+                let detail = match e {
+                    proxy_stream::OpenError::StreamLimit { .. } => format!(
+                        "the agent serving {} has too many open connections",
+                        plan.host
+                    ),
+                    _ => format!("the agent serving {} could not be reached", plan.host),
+                };
+                (e.code(), detail)
+            })
+    }
+
+    /// Answers with the edge's error page and ends the connection: the request's body, if it
+    /// has one, was not read.
+    async fn refuse<IO: AsyncWrite + Unpin>(
+        &self,
+        io: &mut IO,
+        plan: &Plan,
+        code: ErrorCode,
+        detail: &str,
+    ) -> (Next, Option<u16>) {
+        let (content_type, body) = ferry_types::error_page::render(code, detail, plan.wants_json);
+        let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
+        let head = format!(
+            "HTTP/1.1 {} {}\r\ncontent-type: {content_type}\r\nferry-error-code: {code}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            status.as_str(),
+            status.canonical_reason().unwrap_or(""),
+            body.len()
+        );
+        if io.write_all(head.as_bytes()).await.is_ok() {
+            let _ = io.write_all(body.as_bytes()).await;
+        }
+        (Next::Close, Some(status.as_u16()))
+    }
+}
+
+/// How an answer went.
+enum Answered {
+    /// It came whole; `close` when it ends the connection.
+    Whole { status: u16, close: bool },
+    /// Its framing could not be followed; what was read of it was passed on.
+    Lost(Option<u16>),
+    /// It stopped partway (or the client went away).
+    Cut(Option<u16>),
+    /// Not a byte of it came: the edge answers with this code instead.
+    Nothing(ErrorCode),
+}
+
+impl Answered {
+    fn status(&self) -> Option<u16> {
+        match self {
+            Answered::Whole { status, .. } => Some(*status),
+            Answered::Lost(s) | Answered::Cut(s) => *s,
+            Answered::Nothing(_) => None,
+        }
+    }
+}
+
+/// Passes the agent's answer to the client as it comes, until `watch` says it ended.
+async fn relay_answer<R, W>(
+    shared: &Shared,
+    agent: &mut R,
+    client: &mut W,
+    watch: &mut Exchange,
+    buf: &mut [u8],
+) -> Answered
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut seen = Seen::default();
+    let mut first = true;
+    loop {
+        let wait = if first {
+            shared.config.upstream_timeout
+        } else {
+            shared.config.idle_timeout
+        };
+        let n = match tokio::time::timeout(wait, agent.read(buf)).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(_)) if first => return Answered::Nothing(ErrorCode::UpstreamBadResponse),
+            Err(_) if first => return Answered::Nothing(ErrorCode::UpstreamTimeout),
+            Ok(Err(_)) | Err(_) => return Answered::Cut(seen.status),
+        };
+        if n == 0 {
+            watch.upstream_closed(&mut |e| seen.note(e));
+            return match (first, seen.ended) {
+                (true, _) => Answered::Nothing(ErrorCode::UpstreamBadResponse),
+                (false, true) => Answered::Whole {
+                    status: seen.status.unwrap_or(0),
+                    close: true,
+                },
+                (false, false) => Answered::Cut(seen.status),
+            };
+        }
+        first = false;
+        watch.upstream_sent(&buf[..n], &mut |e| seen.note(e));
+        if client.write_all(&buf[..n]).await.is_err() {
+            return Answered::Cut(seen.status);
+        }
+        if seen.lost {
+            return Answered::Lost(seen.status);
+        }
+        if seen.ended {
+            return Answered::Whole {
+                status: seen.status.unwrap_or(0),
+                close: seen.close,
+            };
+        }
+    }
+}
+
+/// What the watch has seen of an answer.
+#[derive(Default)]
+struct Seen {
+    status: Option<u16>,
+    close: bool,
+    ended: bool,
+    lost: bool,
+}
+
+impl Seen {
+    fn note(&mut self, event: Event<'_>) {
+        match event {
+            Event::Response(head) => {
+                self.status = Some(head.status);
+                self.close = ends_connection(&head);
+            }
+            Event::ResponseEnd => self.ended = true,
+            Event::Lost(_) => self.lost = true,
+            _ => {}
+        }
+    }
+}
+
+/// Whether an answer closes the connection after it (RFC 9112 section 9.3).
+fn ends_connection(head: &Head) -> bool {
+    let mut keep_alive = false;
+    for (name, value) in head.headers.iter() {
+        if name == "connection" {
+            let value = value.to_ascii_lowercase();
+            if value.contains("close") {
+                return true;
+            }
+            keep_alive |= value.contains("keep-alive");
+        }
+    }
+    head.version == "HTTP/1.0" && !keep_alive
+}
+
+/// Copies exactly `len` bytes from `from` to `to`; never reads past them (the next request
+/// may follow in the same bytes).
+async fn copy_exactly<R, W>(from: &mut R, to: &mut W, mut len: u64) -> std::io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut buf = vec![0u8; (len as usize).min(16 * 1024)];
+    while len > 0 {
+        let want = (len as usize).min(buf.len());
+        let n = from.read(&mut buf[..want]).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        to.write_all(&buf[..n]).await?;
+        len -= n as u64;
+    }
+    Ok(())
+}
+
+/// Whether a kept stream has ended (or sent something no request asked for) since its last
+/// answer, so that the next request does not go to it.
+fn closed(stream: &mut ProxyStream) -> bool {
+    let mut probe = [0u8; 1];
+    let mut buf = ReadBuf::new(&mut probe);
+    let mut cx = Context::from_waker(Waker::noop());
+    !matches!(Pin::new(stream).poll_read(&mut cx, &mut buf), Poll::Pending)
+}
+
+/// Every answer counts in the edge's HTTP metrics, as on hyper's path.
+fn edge_metrics(start: Instant, status: Option<u16>) {
+    let metrics = ferry_metrics::edge::edge();
+    metrics.http_duration.observe(start.elapsed().as_secs_f64());
+    let class = ferry_metrics::status_class(status.unwrap_or(502));
+    metrics.http_requests.with_label_values(&[class]).inc();
+}
