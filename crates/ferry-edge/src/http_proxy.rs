@@ -104,7 +104,7 @@ pub async fn serve_conn<IO>(
 }
 
 /// How long a drain waits for the first request of a connection that has sent none yet.
-const FIRST_REQUEST_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+pub(crate) const FIRST_REQUEST_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Whether a connection's first request has arrived, and a way to wait for it.
 #[derive(Default)]

@@ -32,8 +32,6 @@ use crate::{http_proxy, Shared};
 const MAX_HEADERS: usize = 64;
 /// What the answer is read in.
 const ANSWER_BUF: usize = 16 * 1024;
-/// How long a drain waits for the first request of a connection that has sent none yet.
-const FIRST_REQUEST_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Serves one public connection (already TLS-terminated when `https`), relaying its plain
 /// HTTP/1.1 requests and handing the rest of it to [`http_proxy::serve_conn`].
@@ -48,7 +46,7 @@ pub async fn serve_conn<IO>(
 {
     let mut conn = Conn {
         buf: BytesMut::with_capacity(4096),
-        answer: vec![0u8; ANSWER_BUF],
+        answer: Vec::new(),
         upstream: None,
         served: 0,
         peer,
@@ -81,8 +79,14 @@ pub async fn serve_conn<IO>(
             return;
         }
     }
-    drop(conn.upstream);
-    let io = Rewind::new(conn.buf.freeze(), io);
+    let Conn {
+        buf,
+        upstream,
+        answer,
+        ..
+    } = conn;
+    drop((upstream, answer));
+    let io = Rewind::new(buf.freeze(), io);
     http_proxy::serve_conn(shared, io, peer, https, verified_for).await;
 }
 
@@ -216,6 +220,8 @@ enum Next {
 struct Conn {
     /// What the client sent and nothing has consumed yet.
     buf: BytesMut,
+    /// What an answer is read into, made at the first request (a connection that goes to
+    /// hyper's path never needs it).
     answer: Vec<u8>,
     /// The proxy stream the last request used, kept for the next one to the same tunnel.
     upstream: Option<(Arc<Tunnel>, ProxyStream)>,
@@ -250,7 +256,8 @@ impl Conn {
                 }
             }
             if draining {
-                deadline = deadline.min(tokio::time::Instant::now() + FIRST_REQUEST_GRACE);
+                deadline =
+                    deadline.min(tokio::time::Instant::now() + http_proxy::FIRST_REQUEST_GRACE);
             }
             tokio::select! {
                 read = io.read_buf(&mut self.buf) => match read {
@@ -332,6 +339,9 @@ impl Conn {
         }
         self.buf.advance(buffered);
         let rest = plan.body - buffered as u64;
+        if self.answer.is_empty() {
+            self.answer = vec![0u8; ANSWER_BUF];
+        }
 
         let mut watch = Exchange::default();
         watch.client_sent(&plan.head, &mut |_| {});
