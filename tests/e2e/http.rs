@@ -422,3 +422,41 @@ fn next_answer(
     }
     (status, headers, body, rest)
 }
+
+/// A relayed connection keeps its proxy stream only a few idle seconds (as hyper's path
+/// does), so idle keep-alive clients do not hold the agent's stream slots: the request after
+/// the pause is answered on a new stream, which the agent serves on a new upstream connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_connection_gives_its_stream_back() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let edge = Edge::start().await;
+    let up = HttpUpstream::start("idle").await;
+    let host = "idle.example.test";
+    let _agent = edge
+        .agent("http", &[&up.port(), "--domain", host, "--scheme", "http"])
+        .await;
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", edge.http_port()))
+        .await
+        .unwrap();
+    let ask = |close: bool| {
+        let extra = if close { "Connection: close\r\n" } else { "" };
+        format!("GET / HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n")
+    };
+    conn.write_all(ask(false).as_bytes()).await.unwrap();
+    let mut first = vec![0u8; 4096];
+    let n = conn.read(&mut first).await.unwrap();
+    let (status, _, body, _) = next_answer(&first[..n], false);
+    assert_eq!((status, body.as_slice()), (200, &b"hello from idle"[..]));
+    assert_eq!(up.connections.load(Ordering::Relaxed), 1);
+
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    conn.write_all(ask(true).as_bytes()).await.unwrap();
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut rest))
+        .await
+        .unwrap()
+        .unwrap();
+    let (status, _, body, _) = next_answer(&rest, false);
+    assert_eq!((status, body.as_slice()), (200, &b"hello from idle"[..]));
+    assert_eq!(up.connections.load(Ordering::Relaxed), 2);
+}

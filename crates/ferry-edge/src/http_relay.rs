@@ -26,7 +26,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use crate::proxy_stream::{self, ProxyStream};
 use crate::registry::{Route, Tunnel};
 use crate::rewind::Rewind;
-use crate::{http_proxy, Shared};
+use crate::{http_proxy, stream_reuse, Shared};
 
 /// Header lines a relayed request may have; a longer head goes to hyper.
 const MAX_HEADERS: usize = 64;
@@ -223,7 +223,8 @@ struct Conn {
     /// What an answer is read into, made at the first request (a connection that goes to
     /// hyper's path never needs it).
     answer: Vec<u8>,
-    /// The proxy stream the last request used, kept for the next one to the same tunnel.
+    /// The proxy stream the last request used, kept for the next one to the same tunnel
+    /// for a few idle seconds.
     upstream: Option<(Arc<Tunnel>, ProxyStream)>,
     served: u64,
     peer: SocketAddr,
@@ -272,6 +273,11 @@ impl Conn {
                     Err(_) => return HeadRead::Closed,
                 },
                 _ = tokio::time::sleep_until(deadline) => return HeadRead::Closed,
+                _ = tokio::time::sleep(stream_reuse::IDLE_FOR),
+                    if self.upstream.is_some() && self.buf.is_empty() =>
+                {
+                    self.upstream = None;
+                }
                 _ = shared.shutdown.cancelled(), if !draining => {
                     if self.served > 0 && self.buf.is_empty() {
                         return HeadRead::Closed;
@@ -370,7 +376,13 @@ impl Conn {
                 if close || plan.close {
                     return (Next::Close, Some(status));
                 }
-                self.upstream = Some((plan.tunnel.clone(), stream));
+                // Kept as `stream_reuse` keeps hyper's streams: only while the session has
+                // slots to spare, and only for a few idle seconds (`read_head`), so that idle
+                // keep-alive connections never hold the slots new ones need.
+                let spare = plan.tunnel.session.streams.available_permits();
+                if spare >= stream_reuse::SPARE_SLOTS {
+                    self.upstream = Some((plan.tunnel.clone(), stream));
+                }
                 (Next::Request, Some(status))
             }
             Answered::Lost(status) => (Next::Bytes(Box::new(stream)), status),

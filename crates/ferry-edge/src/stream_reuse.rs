@@ -20,7 +20,7 @@ const MAX_IDLE: usize = 4;
 /// How long an unused stream is kept.
 pub const IDLE_FOR: Duration = Duration::from_secs(5);
 /// Free slots a session must have left for a stream to be kept.
-const SPARE_SLOTS: usize = 32;
+pub(crate) const SPARE_SLOTS: usize = 32;
 
 #[derive(Default)]
 pub struct StreamCache {
