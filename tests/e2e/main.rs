@@ -21,6 +21,7 @@ mod guides;
 mod hardening;
 mod harness;
 mod http;
+mod http_relay;
 mod metrics;
 mod operations;
 mod protect;

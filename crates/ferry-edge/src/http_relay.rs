@@ -10,12 +10,17 @@
 //! an ACME challenge, a host no endpoint on this edge serves right now, a head that does not
 //! parse) goes to hyper's path with the bytes read so far, for the rest of the connection,
 //! once every answer before it is complete.
+//!
+//! The proxy stream is kept for the connection's next request, as hyper's path keeps its
+//! streams (`stream_reuse`); one that ends under a request is retried as hyper's client
+//! retries a request its connection never took, and, since the relay cannot tell whether the
+//! agent read it, only for a method that may be sent twice.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use ferry_proto::http1_watch::{Event, Exchange, Head};
@@ -100,6 +105,10 @@ struct Plan {
     /// The client asked to close the connection after this answer.
     close: bool,
     wants_json: bool,
+    /// The method may be sent twice (RFC 9110 section 9.2.2).
+    idempotent: bool,
+    /// A HEAD request, whose answer has no body.
+    head_request: bool,
 }
 
 /// Reads `raw`, a complete head, and returns its plan if the request is a plain one.
@@ -110,10 +119,11 @@ fn plan(shared: &Shared, raw: &[u8], peer: SocketAddr, https: bool) -> Option<Pl
         return None;
     };
     let path = req.path?;
+    let method = req.method?;
     if req.version != Some(1)
         || !path.starts_with('/')
         || path.starts_with("/.well-known/acme-challenge/")
-        || req.method? == "CONNECT"
+        || method == "CONNECT"
     {
         return None;
     }
@@ -195,6 +205,11 @@ fn plan(shared: &Shared, raw: &[u8], peer: SocketAddr, https: bool) -> Option<Pl
         body: body.unwrap_or(0),
         close,
         wants_json,
+        idempotent: matches!(
+            method,
+            "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
+        ),
+        head_request: method == "HEAD",
     })
 }
 
@@ -308,68 +323,60 @@ impl Conn {
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        let kept = match self.upstream.take() {
+        let mut kept = match self.upstream.take() {
             Some((t, mut s)) if Arc::ptr_eq(&t, &plan.tunnel) => (!closed(&mut s)).then_some(s),
             _ => None,
         };
-        let reused = kept.is_some();
-        let mut stream = match kept {
-            Some(s) => s,
-            None => match self.open(shared, plan).await {
-                Ok(s) => s,
-                Err((code, detail)) => return self.refuse(io, plan, code, &detail).await,
-            },
-        };
         // The request's head and whatever of its body arrived with it.
         let buffered = (self.buf.len() as u64).min(plan.body) as usize;
-        let mut sent = stream.write_all(&plan.head).await;
-        if sent.is_ok() && buffered > 0 {
-            sent = stream.write_all(&self.buf[..buffered]).await;
-        }
-        if sent.is_err() && reused {
-            // A kept stream the agent had closed: the request goes again on a new one.
-            stream = match self.open(shared, plan).await {
-                Ok(s) => s,
-                Err((code, detail)) => return self.refuse(io, plan, code, &detail).await,
-            };
-            sent = stream.write_all(&plan.head).await;
-            if sent.is_ok() && buffered > 0 {
-                sent = stream.write_all(&self.buf[..buffered]).await;
-            }
-        }
-        if sent.is_err() {
-            let detail = format!("the agent serving {} could not be reached", plan.host);
-            return self
-                .refuse(io, plan, ErrorCode::AgentOffline, &detail)
-                .await;
-        }
-        self.buf.advance(buffered);
         let rest = plan.body - buffered as u64;
         if self.answer.is_empty() {
             self.answer = vec![0u8; ANSWER_BUF];
         }
-
-        let mut watch = Exchange::default();
-        watch.client_sent(&plan.head, &mut |_| {});
-        let answered = if rest == 0 {
-            relay_answer(shared, &mut stream, io, &mut watch, &mut self.answer).await
-        } else {
-            let (mut client_r, mut client_w) = tokio::io::split(&mut *io);
-            let (mut agent_r, mut agent_w) = tokio::io::split(&mut stream);
-            let body = copy_exactly(&mut client_r, &mut agent_w, rest);
-            let answer = relay_answer(
-                shared,
-                &mut agent_r,
-                &mut client_w,
-                &mut watch,
-                &mut self.answer,
-            );
-            let (body, answer) = tokio::join!(body, answer);
-            match body {
-                Ok(()) => answer,
-                // The client went away mid-body: nothing more to answer it on.
-                Err(_) => Answered::Cut(answer.status()),
+        let (stream, answered) = loop {
+            let reused = kept.is_some();
+            let mut stream = match kept.take() {
+                Some(s) => s,
+                None => match self.open(shared, plan).await {
+                    Ok(s) => s,
+                    Err((code, detail)) => return self.refuse(io, plan, code, &detail).await,
+                },
+            };
+            if send(&mut stream, &plan.head, &self.buf[..buffered])
+                .await
+                .is_err()
+            {
+                if reused {
+                    // A kept stream the agent had closed: the request goes on a new one.
+                    continue;
+                }
+                let detail = format!("the agent serving {} could not be reached", plan.host);
+                return self
+                    .refuse(io, plan, ErrorCode::AgentOffline, &detail)
+                    .await;
             }
+            let mut watch = Exchange::default();
+            watch.expect_response(plan.head_request);
+            if rest > 0 {
+                self.buf.advance(buffered);
+                let answered = self
+                    .answer_streaming_body(shared, io, &mut stream, &mut watch, rest)
+                    .await;
+                break (stream, answered);
+            }
+            let answered =
+                relay_answer(shared, &mut stream, io, &mut watch, &mut self.answer).await;
+            // A kept stream can end after the check above and before the agent read the
+            // request (its upstream closed the idle connection): a request that may be sent
+            // twice (RFC 9110 section 9.2.2), as a browser would, goes again on a new stream.
+            if reused
+                && plan.idempotent
+                && matches!(answered, Answered::Nothing(ErrorCode::UpstreamBadResponse))
+            {
+                continue;
+            }
+            self.buf.advance(buffered);
+            break (stream, answered);
         };
         match answered {
             Answered::Whole { status, close } => {
@@ -398,6 +405,32 @@ impl Conn {
                 };
                 self.refuse(io, plan, code, &detail).await
             }
+        }
+    }
+
+    /// Relays the rest of a request's body (`rest` bytes still to come from the client) while
+    /// the answer comes back: an upstream may answer before it has read the whole body.
+    async fn answer_streaming_body<IO>(
+        &mut self,
+        shared: &Shared,
+        io: &mut IO,
+        stream: &mut ProxyStream,
+        watch: &mut Exchange,
+        rest: u64,
+    ) -> Answered
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        let (mut client_r, mut client_w) = tokio::io::split(io);
+        let (mut agent_r, mut agent_w) = tokio::io::split(stream);
+        let idle = shared.config.idle_timeout;
+        let body = copy_exactly(&mut client_r, &mut agent_w, rest, idle);
+        let answer = relay_answer(shared, &mut agent_r, &mut client_w, watch, &mut self.answer);
+        let (body, answer) = tokio::join!(body, answer);
+        match body {
+            Ok(()) => answer,
+            // The client went away or went quiet mid-body: nothing more to answer it on.
+            Err(_) => Answered::Cut(answer.status()),
         }
     }
 
@@ -556,8 +589,14 @@ fn ends_connection(head: &Head) -> bool {
 }
 
 /// Copies exactly `len` bytes from `from` to `to`; never reads past them (the next request
-/// may follow in the same bytes).
-async fn copy_exactly<R, W>(from: &mut R, to: &mut W, mut len: u64) -> std::io::Result<()>
+/// may follow in the same bytes). A client that sends nothing for `idle` is cut off, so a
+/// body left unfinished does not hold the exchange and its proxy stream for good.
+async fn copy_exactly<R, W>(
+    from: &mut R,
+    to: &mut W,
+    mut len: u64,
+    idle: Duration,
+) -> std::io::Result<()>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -565,12 +604,23 @@ where
     let mut buf = vec![0u8; (len as usize).min(16 * 1024)];
     while len > 0 {
         let want = (len as usize).min(buf.len());
-        let n = from.read(&mut buf[..want]).await?;
+        let n = tokio::time::timeout(idle, from.read(&mut buf[..want]))
+            .await
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
         if n == 0 {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
         to.write_all(&buf[..n]).await?;
         len -= n as u64;
+    }
+    Ok(())
+}
+
+/// Writes a request's head and the part of its body that came with it.
+async fn send(stream: &mut ProxyStream, head: &[u8], body: &[u8]) -> std::io::Result<()> {
+    stream.write_all(head).await?;
+    if !body.is_empty() {
+        stream.write_all(body).await?;
     }
     Ok(())
 }
@@ -590,4 +640,42 @@ fn edge_metrics(start: Instant, status: Option<u16>) {
     metrics.http_duration.observe(start.elapsed().as_secs_f64());
     let class = ferry_metrics::status_class(status.unwrap_or(502));
     metrics.http_requests.with_label_values(&[class]).inc();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_copy_takes_its_length_and_leaves_what_follows() {
+        let (mut client, mut edge) = tokio::io::duplex(64);
+        client
+            .write_all(b"hello and the next request")
+            .await
+            .unwrap();
+        let mut to = Vec::new();
+        copy_exactly(&mut edge, &mut to, 5, Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert_eq!(to, b"hello");
+        let mut next = [0u8; 8];
+        edge.read_exact(&mut next).await.unwrap();
+        assert_eq!(&next, b" and the");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_left_unfinished_is_cut_off_after_the_idle_timeout() {
+        let (mut client, mut edge) = tokio::io::duplex(64);
+        client.write_all(b"par").await.unwrap();
+        let mut to = Vec::new();
+        let started = tokio::time::Instant::now();
+        let e = copy_exactly(&mut edge, &mut to, 10, Duration::from_secs(30))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_secs(30) && waited < Duration::from_secs(31));
+        assert_eq!(to, b"par");
+        drop(client);
+    }
 }

@@ -154,6 +154,16 @@ impl Exchange {
         }
     }
 
+    /// A request went to the upstream without passing through here (its head was read and
+    /// rewritten by the caller, as the edge's relay does): the response that answers it is
+    /// framed as that request's (`to_head` when it was a HEAD, whose response has no body).
+    pub fn expect_response(&mut self, to_head: bool) {
+        self.asked.push_back(Asked {
+            head: to_head,
+            connect: false,
+        });
+    }
+
     /// The upstream closed its side: a response that runs to the end of the connection is
     /// complete.
     pub fn upstream_closed(&mut self, sink: &mut impl FnMut(Event<'_>)) {

@@ -189,3 +189,24 @@ fn heads_keep_their_lines_in_order_with_names_in_lower_case() {
     let lines: Vec<_> = heads[0].headers.iter().collect();
     assert_eq!(lines, [("host", "a"), ("x-two", "1"), ("x-two", "2")]);
 }
+
+#[test]
+fn responses_to_requests_that_went_by_elsewhere_are_framed_as_theirs() {
+    let mut x = Exchange::default();
+    let mut rec = Record::default();
+    x.expect_response(true);
+    x.expect_response(false);
+    let upstream = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n\
+                     HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+    x.upstream_sent(upstream, &mut |e| rec.push(e));
+    assert_eq!(
+        rec.events,
+        [
+            "response 200 OK",
+            "response end",
+            "response 200 OK",
+            "response body hello",
+            "response end"
+        ]
+    );
+}
