@@ -7,6 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Each stage's line says how far into the run it starts, so that a slow CI run shows where
+# its time went (the budget is 25 minutes on two cores).
+say() { echo "test.sh: [${SECONDS}s] $*" >&2; }
+
 # The pinned toolchain (rust-toolchain.toml). rustup downloads it where it can; where it
 # cannot (no internet) but the installed stable toolchain is that very release, it is named
 # so here, as rustup names a downloaded one.
@@ -37,7 +41,7 @@ command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ "${#need[@]}" -gt 0 ]; then
-    echo "test.sh: installing ${need[*]}" >&2
+    say "installing ${need[*]}"
     if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
     $sudo apt-get update -qq
     $sudo apt-get install -y -qq "${need[@]}"
@@ -53,7 +57,7 @@ pg_answers() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
 if [ "$FERRY_TEST_POSTGRES_URL" = "postgres://postgres@127.0.0.1:5432/postgres" ] && ! pg_answers; then
     if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
     if ! command -v pg_ctlcluster >/dev/null 2>&1 || [ -z "$(ls /etc/postgresql 2>/dev/null)" ]; then
-        echo "test.sh: installing postgresql" >&2
+        say "installing postgresql"
         $sudo apt-get update -qq
         $sudo apt-get install -y -qq postgresql
     fi
@@ -63,13 +67,13 @@ if [ "$FERRY_TEST_POSTGRES_URL" = "postgres://postgres@127.0.0.1:5432/postgres" 
         # Tests connect as postgres over loopback without a password.
         $sudo sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
     fi
-    echo "test.sh: starting PostgreSQL $version" >&2
+    say "starting PostgreSQL $version"
     $sudo pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
     for _ in $(seq 1 60); do pg_answers && break; sleep 0.5; done
 fi
 if command -v psql >/dev/null 2>&1; then
     if ! psql "$FERRY_TEST_POSTGRES_URL" -qtAc 'SELECT 1' >/dev/null; then
-        echo "test.sh: PostgreSQL at $FERRY_TEST_POSTGRES_URL does not accept connections; the suite needs it" >&2
+        say "PostgreSQL at $FERRY_TEST_POSTGRES_URL does not accept connections; the suite needs it"
         exit 1
     fi
     # Each test makes its own ferry_test_<random> database; drop those of earlier runs (one
@@ -78,25 +82,25 @@ if command -v psql >/dev/null 2>&1; then
         psql "$FERRY_TEST_POSTGRES_URL" -qtAc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null 2>&1 || true
     done
 elif ! pg_answers; then
-    echo "test.sh: no PostgreSQL answers on 127.0.0.1:5432; the suite needs it" >&2
+    say "no PostgreSQL answers on 127.0.0.1:5432; the suite needs it"
     exit 1
 fi
 
-echo "test.sh: cargo fmt --check" >&2
+say "cargo fmt --check"
 cargo fmt --all -- --check
 
-echo "test.sh: cargo clippy" >&2
+say "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
 # Every public item of the library crates is documented (missing_docs in their lib.rs) and
 # the documentation builds without a broken link.
-echo "test.sh: cargo doc" >&2
+say "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
 # No dependency is declared that nothing uses (the fuzz workspace included).
-echo "test.sh: unused dependencies (cargo machete)" >&2
+say "unused dependencies (cargo machete)"
 if ! cargo machete --version >/dev/null 2>&1; then
-    echo "test.sh: installing cargo-machete" >&2
+    say "installing cargo-machete"
     cargo install cargo-machete --locked --quiet
 fi
 cargo machete
@@ -104,24 +108,24 @@ cargo machete
 # The sans-IO crates stay free of I/O runtimes (ARCHITECTURE.md).
 for crate in ferry-types ferry-proto; do
     if cargo tree -p "$crate" -e normal --prefix none | grep -E '^(tokio|hyper|sqlx|rustls) ' >/dev/null; then
-        echo "test.sh: $crate must not depend on an I/O runtime:" >&2
+        say "$crate must not depend on an I/O runtime:"
         cargo tree -p "$crate" -e normal >&2
         exit 1
     fi
 done
 
-echo "test.sh: cargo test" >&2
+say "cargo test"
 cargo test --workspace
 
 # ngrok's muxado as Ferry runs it (vendor/muxado/FERRY.md): its own tests, with its own lockfile.
-echo "test.sh: vendored muxado's tests" >&2
+say "vendored muxado's tests"
 cargo test --locked --manifest-path vendor/muxado/Cargo.toml --target-dir "${CARGO_TARGET_DIR:-target}"
 
 # The REST API through ngrok's own Python API client, then against its OpenAPI document:
 # schemathesis (both from PyPI, in a venv kept in the target dir) drives a dev edge for a
 # bounded number of examples per operation and fails on any 5xx or any answer that breaks
 # the document.
-echo "test.sh: ngrok's Python API client and schemathesis against the REST API" >&2
+say "ngrok's Python API client and schemathesis against the REST API"
 target="${CARGO_TARGET_DIR:-target}"
 mkdir -p "$target"
 target="$(cd "$target" && pwd)"
@@ -157,7 +161,7 @@ kill "$st_edge" 2>/dev/null || true
 
 secs="${FERRY_FUZZ_SECONDS:-15}"
 if [ "$secs" -gt 0 ]; then
-    echo "test.sh: fuzzing ${secs}s per target" >&2
+    say "fuzzing ${secs}s per target"
     scripts/fuzz.sh "$secs"
 fi
-echo "test.sh: all green" >&2
+say "all green"
