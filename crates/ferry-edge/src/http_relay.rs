@@ -426,11 +426,18 @@ impl Conn {
         let idle = shared.config.idle_timeout;
         let body = copy_exactly(&mut client_r, &mut agent_w, rest, idle);
         let answer = relay_answer(shared, &mut agent_r, &mut client_w, watch, &mut self.answer);
-        let (body, answer) = tokio::join!(body, answer);
-        match body {
-            Ok(()) => answer,
-            // The client went away or went quiet mid-body: nothing more to answer it on.
-            Err(_) => Answered::Cut(answer.status()),
+        tokio::pin!(body, answer);
+        // A client that goes away or quiet mid-body ends the exchange there, without waiting
+        // for an answer the upstream may never give to a request it has not had whole.
+        tokio::select! {
+            body = &mut body => match body {
+                Ok(()) => answer.await,
+                Err(_) => Answered::Cut(None),
+            },
+            answer = &mut answer => match body.await {
+                Ok(()) => answer,
+                Err(_) => Answered::Cut(answer.status()),
+            },
         }
     }
 
@@ -590,7 +597,8 @@ fn ends_connection(head: &Head) -> bool {
 
 /// Copies exactly `len` bytes from `from` to `to`; never reads past them (the next request
 /// may follow in the same bytes). A client that sends nothing for `idle` is cut off, so a
-/// body left unfinished does not hold the exchange and its proxy stream for good.
+/// body left unfinished does not hold the exchange and its proxy stream for good; so is a
+/// reader that takes nothing for as long.
 async fn copy_exactly<R, W>(
     from: &mut R,
     to: &mut W,
@@ -610,7 +618,10 @@ where
         if n == 0 {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
-        to.write_all(&buf[..n]).await?;
+        // An upstream that stopped reading holds the body no longer than a quiet client.
+        tokio::time::timeout(idle, to.write_all(&buf[..n]))
+            .await
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
         len -= n as u64;
     }
     Ok(())
