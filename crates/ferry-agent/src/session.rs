@@ -416,8 +416,10 @@ async fn connect(inner: &Inner, server_addr: &str) -> Result<TlsStream, SessionE
     let _ = tcp.set_nodelay(true);
     tokio::time::timeout(
         cfg.connect_timeout,
-        TlsConnector::from(inner.edge_tls.clone())
-            .connect(server_name, ferry_transport::session_io(tcp)),
+        TlsConnector::from(inner.edge_tls.clone()).connect(
+            server_name,
+            ferry_transport::session_io(tcp, ferry_transport::AGENT_READ_BUFFER),
+        ),
     )
     .await
     .map_err(|_| SessionError::TlsTimeout)?

@@ -214,7 +214,10 @@ async fn route_tls<IO>(
                 }
             };
             let acceptor = TlsAcceptor::from(shared.agent_tls.clone());
-            let accept = acceptor.accept(ferry_transport::session_io(io));
+            let accept = acceptor.accept(ferry_transport::session_io(
+                io,
+                ferry_transport::EDGE_READ_BUFFER,
+            ));
             match counted(
                 "agent",
                 tokio::time::timeout(shared.config.handshake_timeout, accept).await,

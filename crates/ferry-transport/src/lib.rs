@@ -14,7 +14,7 @@ pub use kill::{KillSwitch, Killable};
 pub use rpc::{
     call, open_typed, read_json, read_json_limited, read_type, write_and_finish, RpcError,
 };
-pub use session_io::session_io;
+pub use session_io::{session_io, AGENT_READ_BUFFER, EDGE_READ_BUFFER};
 pub use splice::{splice, splice_watched, Spliced, Watch};
 
 pub use muxado::Error as MuxadoError;

@@ -213,9 +213,12 @@ pub(crate) async fn serve(shared: Arc<Shared>, cluster: Arc<Cluster>, listener: 
                 }
                 Err(_) => return,
             };
-            let session = SessionBuilder::new(ferry_transport::session_io(tls))
-                .server()
-                .start();
+            let session = SessionBuilder::new(ferry_transport::session_io(
+                tls,
+                ferry_transport::EDGE_READ_BUFFER,
+            ))
+            .server()
+            .start();
             let (_open, mut accept) = ferry_transport::Session::split(session);
             while let Some(stream) = accept.accept().await {
                 tokio::spawn(serve_stream(shared.clone(), stream, from));

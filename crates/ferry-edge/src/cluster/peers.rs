@@ -105,9 +105,12 @@ impl Peers {
             Err(_) => return Err(PeerError::Timeout(addr.to_string())),
         };
         let ended = KillSwitch::default();
-        let session = SessionBuilder::new(ended.wrap(ferry_transport::session_io(tls)))
-            .client()
-            .start();
+        let session = SessionBuilder::new(ended.wrap(ferry_transport::session_io(
+            tls,
+            ferry_transport::EDGE_READ_BUFFER,
+        )))
+        .client()
+        .start();
         let (open, mut accept) = ferry_transport::Session::split(session);
         // Peers open nothing towards the dialler; the accept half ends when the session's
         // reader does (the peer closed or died), which marks the session ended.
