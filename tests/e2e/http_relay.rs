@@ -130,6 +130,25 @@ async fn a_kept_stream_that_ends_under_a_request_is_retried_only_when_that_is_sa
     assert_eq!(up.connections.load(Ordering::Relaxed), 3);
 }
 
+/// A proxy adds `Date` to an answer that has none (RFC 9110 section 6.6.1); hyper's path
+/// does, and so does the relay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_without_a_date_gets_one() {
+    let up = OneShotUpstream::start().await;
+    let host = "dateless.example.test";
+    let (_edge, _agent, mut conn) = relayed(&up.addr.port().to_string(), host).await;
+    conn.write_all(get(host, true).as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), conn.read_to_end(&mut got))
+        .await
+        .expect("the edge closes the connection after the request that asked")
+        .unwrap();
+    let (status, headers, body, rest) = next_answer(&got, false);
+    assert_eq!((status, body.as_slice(), rest), (200, &b"ok"[..], &b""[..]));
+    let date = headers.get("date").expect("a date header");
+    assert!(date.len() == 29 && date.ends_with(" GMT"), "{date:?}");
+}
+
 /// Answers the first request head of each connection with `ok` (keep-alive, as HTTP/1.1
 /// does unless told otherwise), then closes when the next one arrives.
 struct OneShotUpstream {

@@ -540,9 +540,13 @@ where
                 (false, false) => Answered::Cut(seen.status),
             };
         }
-        first = false;
+        let head_here = std::mem::take(&mut first);
         watch.upstream_sent(&buf[..n], &mut |e| seen.note(e));
-        if client.write_all(&buf[..n]).await.is_err() {
+        let sent = match head_here.then(|| with_date(&buf[..n])).flatten() {
+            Some(dated) => client.write_all(&dated).await,
+            None => client.write_all(&buf[..n]).await,
+        };
+        if sent.is_err() {
             return Answered::Cut(seen.status);
         }
         if seen.lost {
@@ -555,6 +559,35 @@ where
             };
         }
     }
+}
+
+/// The answer's first bytes with a `Date` header added, when they hold a whole final head
+/// without one: a proxy forwarding a response without `Date` adds it (RFC 9110 section
+/// 6.6.1), as hyper's path does. A head split across reads, or after an interim answer, is
+/// passed as it came.
+fn with_date(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    let Ok(httparse::Status::Complete(len)) = resp.parse(bytes) else {
+        return None;
+    };
+    if resp.code? < 200
+        || !bytes[..len].ends_with(b"\r\n\r\n")
+        || resp
+            .headers
+            .iter()
+            .any(|h| h.name.eq_ignore_ascii_case("date"))
+    {
+        return None;
+    }
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let mut dated = Vec::with_capacity(bytes.len() + date.len() + 8);
+    dated.extend_from_slice(&bytes[..len - 2]);
+    dated.extend_from_slice(b"date: ");
+    dated.extend_from_slice(date.as_bytes());
+    dated.extend_from_slice(b"\r\n\r\n");
+    dated.extend_from_slice(&bytes[len..]);
+    Some(dated)
 }
 
 /// What the watch has seen of an answer.
@@ -656,6 +689,21 @@ fn edge_metrics(start: Instant, status: Option<u16>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_without_a_date_gets_one_and_keeps_its_body() {
+        let dated = with_date(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").unwrap();
+        let text = String::from_utf8(dated).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert_eq!(body, "ok");
+        let date = head.strip_prefix("HTTP/1.1 200 OK\r\nContent-Length: 2\r\ndate: ");
+        assert!(httpdate::parse_http_date(date.unwrap()).is_ok(), "{head}");
+        let kept = b"HTTP/1.1 200 OK\r\nDate: Thu, 03 Dec 2026 12:00:00 GMT\r\n\r\n";
+        assert!(with_date(kept).is_none());
+        assert!(with_date(b"HTTP/1.1 100 Continue\r\n\r\n").is_none());
+        assert!(with_date(b"HTTP/1.1 200 OK\r\nContent-Le").is_none());
+        assert!(with_date(b"HTTP/1.1 200 OK\n\nok").is_none());
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_body_copy_takes_its_length_and_leaves_what_follows() {
