@@ -542,7 +542,8 @@ where
         }
         let head_here = std::mem::take(&mut first);
         watch.upstream_sent(&buf[..n], &mut |e| seen.note(e));
-        let sent = match head_here.then(|| with_date(&buf[..n])).flatten() {
+        let undated = head_here && seen.status.is_some() && !seen.dated;
+        let sent = match undated.then(|| with_date(&buf[..n])).flatten() {
             Some(dated) => client.write_all(&dated).await,
             None => client.write_all(&buf[..n]).await,
         };
@@ -597,6 +598,9 @@ struct Seen {
     close: bool,
     ended: bool,
     lost: bool,
+    /// The answer's head has a `Date`: most do, and those are passed on without a second
+    /// look at their bytes.
+    dated: bool,
 }
 
 impl Seen {
@@ -605,6 +609,7 @@ impl Seen {
             Event::Response(head) => {
                 self.status = Some(head.status);
                 self.close = ends_connection(&head);
+                self.dated = head.headers.iter().any(|(name, _)| name == "date");
             }
             Event::ResponseEnd => self.ended = true,
             Event::Lost(_) => self.lost = true,
