@@ -324,6 +324,7 @@ fn agent_config(s: &SessionArgs, file: &Config) -> anyhow::Result<AgentConfig> {
         config.metadata = m.clone();
     }
     config.dns_resolvers = file.dns_resolvers().map_err(bad)?;
+    config.data_connections = file.data_connections().map_err(bad)?;
     Ok(config)
 }
 

@@ -14,6 +14,7 @@ mod console;
 mod control;
 mod customer_dns;
 mod dashboard;
+mod data_conn;
 mod dns;
 mod dns_check;
 mod enforcement;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferry_metrics::agent::agent;
-use ferry_transport::{splice, splice_watched, Spliced, Stream};
+use ferry_transport::{splice, splice_watched, Spliced};
 use ferry_types::ErrorCode;
 use http::{header, Request, Response, StatusCode, Version};
 use http_body_util::combinators::BoxBody;
@@ -69,10 +69,10 @@ impl Forwarder {
 }
 
 /// Any connection the agent reads from and writes to: a proxy stream, or TLS over one.
-trait Conn: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+pub(crate) trait Conn: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Conn for T {}
 
-pub async fn serve(fwd: Arc<Forwarder>, stream: Stream, client: SocketAddr) {
+pub async fn serve(fwd: Arc<Forwarder>, stream: impl Conn, client: SocketAddr) {
     let name = fwd.spec.name.clone();
     let metrics = fwd.metrics.clone();
     let _open = metrics.conn_opened();

@@ -38,6 +38,11 @@ use crate::forward::Forwarder;
 /// Back-off of an agent whose authtoken the edge refuses once it has been online: a revoked
 /// token stays revoked, so asking every minute only adds load; a new token needs a restart
 /// of the agent anyway (or a bot user reactivated, which these bounds still pick up).
+/// Data connections an agent keeps idle at the edge by default while it carries traffic:
+/// enough for a few bulk streams at once; a stream that finds none idle rides on the session.
+pub(crate) const DATA_CONNECTIONS: usize = 4;
+/// The most an agent may keep idle: the edge keeps no more per session.
+pub(crate) const MAX_DATA_CONNECTIONS: usize = 16;
 const REFUSED_TOKEN_MIN_BACKOFF: Duration = Duration::from_secs(120);
 const REFUSED_TOKEN_MAX_BACKOFF: Duration = Duration::from_secs(900);
 
@@ -71,6 +76,10 @@ pub struct AgentConfig {
     pub dns_resolvers: Vec<std::net::SocketAddr>,
     /// Bytes of captured requests to keep; `None` turns capture off.
     pub inspect_db_size: Option<u64>,
+    /// Data connections to keep idle at the edge beside the session, each to carry one proxy
+    /// stream on a TLS connection of its own (`data_pool.rs`); 0 carries every stream on the
+    /// session.
+    pub data_connections: usize,
 }
 
 impl AgentConfig {
@@ -94,6 +103,7 @@ impl AgentConfig {
             metadata: String::new(),
             dns_resolvers: Vec::new(),
             inspect_db_size: Some(50 * 1024 * 1024),
+            data_connections: DATA_CONNECTIONS,
         }
     }
 }
@@ -184,6 +194,8 @@ pub(crate) struct Inner {
     /// Which of [`AgentConfig::server_addrs`] the last session reached: the next dial starts
     /// there.
     server_index: std::sync::atomic::AtomicUsize,
+    /// When a proxy stream last arrived: data connections are kept only while they do.
+    data_demand: session::Demand,
 }
 
 impl Inner {
@@ -351,6 +363,7 @@ impl Agent {
             online_once: std::sync::atomic::AtomicBool::new(false),
             bound: tokio::sync::Notify::new(),
             server_index: std::sync::atomic::AtomicUsize::new(0),
+            data_demand: session::Demand::default(),
         });
         let mut tunnels = BTreeMap::new();
         for spec in specs {

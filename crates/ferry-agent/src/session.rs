@@ -26,7 +26,10 @@ use tokio_util::sync::CancellationToken;
 pub use self::error::{EdgeRefusal, SessionError};
 use crate::{forward, AgentEvent, Inner};
 
+mod data;
 mod error;
+
+pub(crate) use data::Demand;
 
 const RPC_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -40,6 +43,7 @@ pub fn backoff(n: u32, cap: Duration) -> Duration {
 
 pub async fn run_once(inner: &Arc<Inner>) -> Result<(), SessionError> {
     let tls = connect_any(inner).await?;
+    let edge = tls.get_ref().0.get_ref().peer_addr().ok();
 
     let kill = KillSwitch::default();
     let mux = SessionBuilder::new(kill.wrap(tls))
@@ -61,7 +65,12 @@ pub async fn run_once(inner: &Arc<Inner>) -> Result<(), SessionError> {
         moving.clone(),
     ));
     let result = async {
-        authenticate(inner, &open).await?;
+        let data_key = authenticate(inner, &open).await?;
+        if let (Some(key), Some(edge)) = (data_key, edge) {
+            let addrs: Vec<&str> = inner.config.server_addrs().collect();
+            let addr = addrs[inner.server_index.load(Ordering::Relaxed) % addrs.len()];
+            data::keep(inner.clone(), edge, host_of(addr), key, kill.clone());
+        }
         bind_all(inner, &open).await?;
         {
             let beat_open = open.clone();
@@ -122,7 +131,11 @@ pub async fn run_once(inner: &Arc<Inner>) -> Result<(), SessionError> {
     Err(SessionError::Lost)
 }
 
-async fn authenticate(inner: &Arc<Inner>, open: &MuxadoOpen) -> Result<(), SessionError> {
+/// Authenticates the session; the key for data connections when the edge offers them.
+async fn authenticate(
+    inner: &Arc<Inner>,
+    open: &MuxadoOpen,
+) -> Result<Option<String>, SessionError> {
     let cfg = &inner.config;
     let client_id = inner.client_id.lock().await.clone();
     let unsupported = Some("the ferry agent does not take this command".to_string());
@@ -154,7 +167,7 @@ async fn authenticate(inner: &Arc<Inner>, open: &MuxadoOpen) -> Result<(), Sessi
         .map_err(SessionError::from_rpc)?;
     let resp: AuthResp = from_value_folded(&reply).map_err(SessionError::AuthReply)?;
     *inner.client_id.lock().await = resp.client_id;
-    Ok(())
+    Ok(resp.extra.data_key.filter(|k| !k.is_empty()))
 }
 
 /// Binds every tunnel. Before the agent was ever online a refusal is fatal (the user's
@@ -271,30 +284,7 @@ async fn dispatch(
         return;
     };
     match typ {
-        StreamType::PROXY => {
-            let header = match read_proxy_header(&mut stream).await {
-                Ok(h) => h,
-                Err(e) => {
-                    tracing::warn!("bad proxy stream header: {e}");
-                    return;
-                }
-            };
-            // An ID no tunnel can have waits for no bind.
-            let id = TunnelId::parse(&header.id).ok();
-            let fwd = match &id {
-                Some(id) => forwarder_when_bound(&inner, id).await,
-                None => None,
-            };
-            let Some(fwd) = fwd else {
-                tracing::warn!(tunnel = %header.id, "proxy stream for a tunnel this agent does not hold");
-                return;
-            };
-            let client = header
-                .client_addr
-                .parse()
-                .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
-            forward::serve(fwd, stream, client).await;
-        }
+        StreamType::PROXY => serve_proxy(&inner, stream).await,
         StreamType::HEARTBEAT => echo_beats(stream, clock).await,
         StreamType::MOVE => {
             tracing::info!(
@@ -323,6 +313,33 @@ async fn dispatch(
     }
 }
 
+/// Serves a proxy stream whose type has been read: on the session, or on a data connection.
+async fn serve_proxy(inner: &Inner, mut stream: impl forward::Conn) {
+    inner.data_demand.seen();
+    let header = match read_proxy_header(&mut stream).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!("bad proxy stream header: {e}");
+            return;
+        }
+    };
+    // An ID no tunnel can have waits for no bind.
+    let id = TunnelId::parse(&header.id).ok();
+    let fwd = match &id {
+        Some(id) => forwarder_when_bound(inner, id).await,
+        None => None,
+    };
+    let Some(fwd) = fwd else {
+        tracing::warn!(tunnel = %header.id, "proxy stream for a tunnel this agent does not hold");
+        return;
+    };
+    let client = header
+        .client_addr
+        .parse()
+        .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
+    forward::serve(fwd, stream, client).await;
+}
+
 /// How long a proxy stream for an unknown tunnel waits for a bind reply to name it.
 const BIND_WAIT: Duration = Duration::from_secs(2);
 
@@ -345,7 +362,7 @@ async fn forwarder_when_bound(inner: &Inner, id: &TunnelId) -> Option<Arc<forwar
     }
 }
 
-async fn read_proxy_header(stream: &mut Stream) -> Result<ProxyHeader, String> {
+async fn read_proxy_header(stream: &mut impl forward::Conn) -> Result<ProxyHeader, String> {
     let mut len = [0u8; 8];
     stream
         .read_exact(&mut len)
@@ -400,12 +417,6 @@ type TlsStream = tokio_rustls::client::TlsStream<tokio::io::BufReader<TcpStream>
 /// A TLS connection to the agent ingress at `server_addr`.
 async fn connect(inner: &Inner, server_addr: &str) -> Result<TlsStream, SessionError> {
     let cfg = &inner.config;
-    let host = host_of(server_addr);
-    let server_name =
-        ServerName::try_from(host.clone()).map_err(|source| SessionError::ServerName {
-            addr: server_addr.to_string(),
-            source,
-        })?;
     let tcp = tokio::time::timeout(cfg.connect_timeout, dial(server_addr, &cfg.dns_resolvers))
         .await
         .map_err(|_| SessionError::ConnectTimeout(server_addr.to_string()))?
@@ -413,6 +424,22 @@ async fn connect(inner: &Inner, server_addr: &str) -> Result<TlsStream, SessionE
             addr: server_addr.to_string(),
             source,
         })?;
+    handshake(inner, tcp, server_addr, host_of(server_addr)).await
+}
+
+/// The TLS handshake with the agent ingress over `tcp`, which reached `server_addr`, for the
+/// server name `host`.
+async fn handshake(
+    inner: &Inner,
+    tcp: TcpStream,
+    server_addr: &str,
+    host: String,
+) -> Result<TlsStream, SessionError> {
+    let cfg = &inner.config;
+    let server_name = ServerName::try_from(host).map_err(|source| SessionError::ServerName {
+        addr: server_addr.to_string(),
+        source,
+    })?;
     let _ = tcp.set_nodelay(true);
     tokio::time::timeout(
         cfg.connect_timeout,

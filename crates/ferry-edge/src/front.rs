@@ -18,7 +18,7 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 use crate::api_port::ApiService;
 use crate::registry::{Route, Tunnel};
 use crate::rewind::Rewind;
-use crate::{http_relay, ingress, proxy_stream, Shared};
+use crate::{data_conn, http_relay, proxy_stream, Shared};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum PortRole {
@@ -222,7 +222,7 @@ async fn route_tls<IO>(
                 "agent",
                 tokio::time::timeout(shared.config.handshake_timeout, accept).await,
             ) {
-                Ok(Ok(tls)) => ingress::serve_agent(shared, tls, peer, ticket).await,
+                Ok(Ok(tls)) => data_conn::serve(shared, tls, peer, ticket).await,
                 Ok(Err(e)) => tracing::info!(%peer, error = %e, "agent TLS handshake failed"),
                 Err(_) => tracing::info!(%peer, "agent TLS handshake timed out"),
             }

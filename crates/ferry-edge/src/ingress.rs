@@ -132,6 +132,7 @@ where
             .registry
             .remove_session(&a.session.id, shared.config.offline_grace);
         shared.forget_session(&a.session.id);
+        a.session.data.close();
         crate::held::session_ended(&shared, &a.session, &gone).await;
         tracing::info!(session = %a.session.id, remote = %a.session.remote, credential = %a.session.credential, tunnels = gone.len(), "agent session ended");
     }
@@ -268,8 +269,10 @@ impl StreamCtx {
         } else {
             self.shared.config.max_streams_per_session
         };
+        let id = ResourceId::generate("ts");
         let session = Arc::new(AgentSession {
-            id: ResourceId::generate("ts"),
+            data: crate::data_conn::DataPool::new(&id, client.is_ferry()),
+            id,
             open: self.open.clone(),
             kill: self.kill.clone(),
             streams: Arc::new(Semaphore::new(max_streams)),
@@ -321,6 +324,7 @@ impl StreamCtx {
                 session_duration: Some(0),
                 plan_name: Some(String::new()),
                 banner: Some(String::new()),
+                data_key: session.data.key().map(str::to_string),
             },
         })
     }

@@ -11,6 +11,7 @@ mod bind_token;
 mod client_auth;
 mod cluster;
 mod config;
+mod data_conn;
 mod dns;
 mod error_page;
 mod front;
@@ -185,6 +186,15 @@ impl Shared {
             .unwrap_or_else(|p| p.into_inner())
             .insert(s.id.clone(), s.clone());
         held::session_started(self, &s).await;
+    }
+
+    /// The authenticated session `id`, while it lasts.
+    pub fn session(&self, id: &ResourceId) -> Option<Arc<AgentSession>> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
     }
 
     /// Every authenticated session now.

@@ -12,16 +12,17 @@ use ferry_metrics::{Counted, IN, OUT};
 use ferry_proto::{BindProto, ProxyHeader, StreamType};
 use ferry_transport::{open_typed, RpcError, Stream};
 use ferry_types::ErrorCode;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::OwnedSemaphorePermit;
 
+use crate::data_conn::DataIo;
 use crate::registry::Tunnel;
 
 /// A stream to an agent that holds one of its session's stream slots until dropped. Every
 /// public connection's bytes pass here, so this is where they are counted
 /// (`ferry_edge_bytes_total`), with the streams open and opened.
 pub struct ProxyStream {
-    stream: Counted<Stream>,
+    stream: Counted<Carrier>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -128,9 +129,27 @@ async fn open_with(
     };
     let mut first = header.encode();
     first.extend_from_slice(prefix);
-    let stream = open_typed(&tunnel.session.open, StreamType::PROXY, &first)
-        .await
-        .map_err(OpenError::Open)?;
+    let stream = match tunnel.session.data.take() {
+        Some(mut conn) => {
+            let mut head = StreamType::PROXY.to_bytes().to_vec();
+            head.extend_from_slice(&first);
+            // Flushed now: a server-first upstream (SSH, SMTP) speaks before the client does.
+            conn.write_all(&head)
+                .await
+                .map_err(|e| OpenError::Open(e.into()))?;
+            conn.flush().await.map_err(|e| OpenError::Open(e.into()))?;
+            edge()
+                .data_streams
+                .with_label_values(&[header.proto.as_str()])
+                .inc();
+            Carrier::Data(conn)
+        }
+        None => Carrier::Mux(
+            open_typed(&tunnel.session.open, StreamType::PROXY, &first)
+                .await
+                .map_err(OpenError::Open)?,
+        ),
+    };
     let metrics = edge();
     let proto = header.proto.as_str();
     metrics
@@ -146,6 +165,53 @@ async fn open_with(
         ),
         _permit: permit,
     })
+}
+
+/// What a proxy stream rides on: a muxado stream of the session, or a data connection of its
+/// own (`data_conn.rs`).
+enum Carrier {
+    Mux(Stream),
+    Data(DataIo),
+}
+
+impl AsyncRead for Carrier {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Carrier::Mux(s) => Pin::new(s).poll_read(cx, buf),
+            Carrier::Data(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Carrier {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Carrier::Mux(s) => Pin::new(s).poll_write(cx, buf),
+            Carrier::Data(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Carrier::Mux(s) => Pin::new(s).poll_flush(cx),
+            Carrier::Data(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Carrier::Mux(s) => Pin::new(s).poll_shutdown(cx),
+            Carrier::Data(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
 }
 
 impl AsyncRead for ProxyStream {

@@ -33,6 +33,8 @@ pub struct AgentSession {
     pub restart_unsupported: Option<String>,
     pub stop_unsupported: Option<String>,
     pub update_unsupported: Option<String>,
+    /// The data connections a Ferry agent left idle for proxy streams.
+    pub data: crate::data_conn::DataPool,
 }
 
 /// One bound endpoint.
@@ -430,8 +432,10 @@ mod tests {
             .server()
             .start();
         let (open, _accept) = ferry_transport::Session::split(mux);
+        let id = ResourceId::generate("ts");
         Arc::new(AgentSession {
-            id: ResourceId::generate("ts"),
+            data: crate::data_conn::DataPool::new(&id, false),
+            id,
             open,
             kill: KillSwitch::default(),
             streams: Arc::new(Semaphore::new(1)),

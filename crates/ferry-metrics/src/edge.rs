@@ -24,6 +24,11 @@ pub struct Edge {
     pub proxy_streams_open: IntGauge,
     /// `ferry_edge_proxy_streams_opened_total{proto}`: proxy streams opened to agents.
     pub proxy_streams_opened: IntCounterVec,
+    /// `ferry_edge_data_streams_total{proto}`: of those, the ones carried on a data connection
+    /// of their own rather than on the session.
+    pub data_streams: IntCounterVec,
+    /// `ferry_edge_data_connections_idle`: data connections agents have left idle here now.
+    pub data_connections_idle: IntGauge,
     /// `ferry_edge_bytes_total{proto, direction}`: bytes of public connections carried to
     /// (`in`) and from (`out`) agents, by the tunnel's protocol.
     pub bytes: IntCounterVec,
@@ -76,6 +81,16 @@ static EDGE: LazyLock<Edge> = LazyLock::new(|| {
             &["proto"],
             &protos,
         ),
+        data_streams: counter_vec(
+            "ferry_edge_data_streams_total",
+            "Proxy streams carried on a data connection of their own, by the tunnel's protocol.",
+            &["proto"],
+            &protos,
+        ),
+        data_connections_idle: gauge(
+            "ferry_edge_data_connections_idle",
+            "Data connections Ferry agents have left idle at this edge now.",
+        ),
         bytes: counter_vec(
             "ferry_edge_bytes_total",
             "Bytes of public connections towards agents (in) and back (out), by protocol.",
@@ -127,6 +142,8 @@ pub(crate) fn families() -> Vec<Box<dyn Collector>> {
         Box::new(e.auth_failures.clone()),
         Box::new(e.proxy_streams_open.clone()),
         Box::new(e.proxy_streams_opened.clone()),
+        Box::new(e.data_streams.clone()),
+        Box::new(e.data_connections_idle.clone()),
         Box::new(e.bytes.clone()),
         Box::new(e.http_requests.clone()),
         Box::new(e.http_duration.clone()),

@@ -6,6 +6,7 @@
 
 mod bind_proto;
 pub mod client;
+pub mod data_conn;
 pub mod http1_watch;
 pub mod msg;
 pub mod proxy_header;

@@ -177,6 +177,14 @@ pub struct AuthRespExtra {
     /// Unused by the SDKs; Ferry's edge sends `""`.
     #[serde(rename(serialize = "Banner", deserialize = "banner"), default)]
     pub banner: Option<String>,
+    /// Ferry's own: the key a Ferry agent opens data connections with
+    /// ([`crate::data_conn`]). Left out for every other agent; ngrok's SDKs ignore it anyway.
+    #[serde(
+        rename(serialize = "FerryDataKey", deserialize = "ferrydatakey"),
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub data_key: Option<String>,
 }
 
 /// Agent to edge, on stream type 1: open one tunnel, or re-open it after a reconnect.

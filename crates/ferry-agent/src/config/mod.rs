@@ -278,6 +278,7 @@ fn merge(config: &mut Config, path: &Path, mut raw: RawConfig) -> Result<(), Con
         update_channel,
         update_check,
         persist_api_tunnels,
+        data_connections,
     );
     Ok(())
 }
@@ -369,6 +370,24 @@ impl Config {
             Some(Scalar::Bool(false)) => None,
             Some(s) => Some(s.text()),
             None => Some("127.0.0.1:4040".into()),
+        }
+    }
+
+    /// `data_connections`: how many the agent keeps idle at the edge while it carries traffic.
+    pub fn data_connections(&self) -> Result<usize, ConfigError> {
+        match &self.agent.data_connections {
+            None => Ok(crate::DATA_CONNECTIONS),
+            Some(Scalar::Int(n)) if (0..=crate::MAX_DATA_CONNECTIONS as i64).contains(n) => {
+                Ok(*n as usize)
+            }
+            Some(other) => Err(ConfigError::Value {
+                path: self.source(),
+                msg: format!(
+                    "data_connections: {:?} is not a whole number from 0 to {}",
+                    other.text(),
+                    crate::MAX_DATA_CONNECTIONS
+                ),
+            }),
         }
     }
 

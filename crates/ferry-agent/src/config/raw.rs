@@ -122,6 +122,11 @@ pub struct RawConfig {
     pub update_check: Option<Any>,
     /// Ferry's own: tunnels started through the agent API survive an agent restart.
     pub persist_api_tunnels: Option<bool>,
+    /// Ferry's own: data connections kept idle at the edge while tunnels carry traffic, each
+    /// to carry one stream on a TLS connection of its own (0 to 16, default 4; 0 carries
+    /// every stream on the session). Read through
+    /// [`Config::data_connections`](super::Config::data_connections).
+    pub data_connections: Option<Scalar>,
     /// `tunnels`: definitions by name, each with its position so that errors found later
     /// (by [`tunnel_spec`](super::tunnel_spec)) point into the file. Merging moves them to
     /// [`Config::tunnels`](super::Config::tunnels).
@@ -309,6 +314,7 @@ pub const AGENT_KEYS: &[&str] = &[
     "update_channel",
     "update_check",
     "persist_api_tunnels",
+    "data_connections",
     "tunnels",
 ];
 
