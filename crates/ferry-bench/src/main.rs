@@ -64,6 +64,10 @@ struct Args {
     /// Also write the table (Markdown) to this file.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// `data_connections` in the Ferry agent's ngrok.yml (default: the agent's own), to
+    /// measure with and without them in turn.
+    #[arg(long)]
+    data_connections: Option<u8>,
 }
 
 #[derive(Subcommand)]
@@ -148,7 +152,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         paths.push(setup::direct(&origin));
     }
     if wanted(Way::Ferry) {
-        let ferry = setup::ferry(dir.path(), &args.ferry, &origin).await;
+        let ferry = setup::ferry(dir.path(), &args.ferry, &origin, args.data_connections).await;
         paths.push(ferry.context("starting Ferry")?);
     }
     if wanted(Way::Rathole) {

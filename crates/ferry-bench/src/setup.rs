@@ -141,7 +141,12 @@ pub fn direct(origin: &Origin) -> PathUnderTest {
 
 /// A dev edge and one agent with four tunnels: the HTTPS endpoint, and TCP endpoints to the
 /// origin's HTTP port, to iperf3 and to the echo server.
-pub async fn ferry(dir: &Path, ferry: &Path, origin: &Origin) -> anyhow::Result<PathUnderTest> {
+pub async fn ferry(
+    dir: &Path,
+    ferry: &Path,
+    origin: &Origin,
+    data_connections: Option<u8>,
+) -> anyhow::Result<PathUnderTest> {
     let data = dir.join("ferry-data");
     let edge_ready = dir.join("edge-ready.json");
     let mut edge = Proc::spawn(
@@ -166,8 +171,16 @@ pub async fn ferry(dir: &Path, ferry: &Path, origin: &Origin) -> anyhow::Result<
     std::fs::write(
         &config,
         format!(
-            "version: \"2\"\ntunnels:\n  web:\n    proto: http\n    addr: {}\n    domain: {DOMAIN}\n  quiet:\n    proto: http\n    addr: {}\n    domain: {QUIET_DOMAIN}\n    inspect: false\n  bytes:\n    proto: tls\n    addr: {}\n    domain: {BYTES_DOMAIN}\n    terminate_at: edge\n  conn:\n    proto: tcp\n    addr: {}\n  iperf:\n    proto: tcp\n    addr: {}\n  echo:\n    proto: tcp\n    addr: {}\n",
-            origin.http, origin.http, origin.http, origin.http, origin.iperf, origin.echo
+            "version: \"2\"\n{}tunnels:\n  web:\n    proto: http\n    addr: {}\n    domain: {DOMAIN}\n  quiet:\n    proto: http\n    addr: {}\n    domain: {QUIET_DOMAIN}\n    inspect: false\n  bytes:\n    proto: tls\n    addr: {}\n    domain: {BYTES_DOMAIN}\n    terminate_at: edge\n  conn:\n    proto: tcp\n    addr: {}\n  iperf:\n    proto: tcp\n    addr: {}\n  echo:\n    proto: tcp\n    addr: {}\n",
+            data_connections
+                .map(|n| format!("data_connections: {n}\n"))
+                .unwrap_or_default(),
+            origin.http,
+            origin.http,
+            origin.http,
+            origin.http,
+            origin.iperf,
+            origin.echo
         ),
     )?;
     let agent_ready = dir.join("agent-ready.json");
