@@ -19,6 +19,18 @@ async fn metric(edge: &Edge, series: &str) -> f64 {
     value(&scrape(edge, &edge.api_key).await, series)
 }
 
+/// Waits until the agent has left a data connection idle at `edge`; the streams carried on
+/// data connections so far.
+async fn data_connection_waits(edge: &Edge) -> f64 {
+    eventually(
+        "idle data connections at the edge",
+        Duration::from_secs(10),
+        || async { metric(edge, IDLE).await >= 1.0 },
+    )
+    .await;
+    metric(edge, DATA_STREAMS).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_ride_data_connections_once_the_agent_carries_traffic() {
     let edge = Edge::start().await;
@@ -33,15 +45,9 @@ async fn streams_ride_data_connections_once_the_agent_carries_traffic() {
     // The first stream rides the session, and wakes the agent's data connections.
     let mut first = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     assert_eq!(echo_round(&mut first, b"first").await.unwrap(), b"first");
-    eventually(
-        "idle data connections at the edge",
-        Duration::from_secs(10),
-        || async { metric(&edge, IDLE).await >= 1.0 },
-    )
-    .await;
 
     // The next stream rides one: 4 MB each way arrive whole, and the half-close comes back.
-    let before = metric(&edge, DATA_STREAMS).await;
+    let before = data_connection_waits(&edge).await;
     let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let sent: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
     let (mut rd, mut wr) = s.split();
@@ -84,13 +90,7 @@ async fn a_server_that_speaks_first_is_heard_through_a_data_connection() {
         assert_eq!(&line, b"220 ready\r\n");
     };
     greeting(1).await;
-    eventually(
-        "idle data connections at the edge",
-        Duration::from_secs(10),
-        || async { metric(&edge, IDLE).await >= 1.0 },
-    )
-    .await;
-    let before = metric(&edge, DATA_STREAMS).await;
+    let before = data_connection_waits(&edge).await;
     // The client sends nothing: the banner comes only if the edge flushed the stream's header.
     greeting(2).await;
     assert_eq!(metric(&edge, DATA_STREAMS).await, before + 1.0);
