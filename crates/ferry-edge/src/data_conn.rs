@@ -17,7 +17,7 @@ use ferry_proto::data_conn::{parse_hello, HelloError};
 use ferry_types::ResourceId;
 use rand::RngCore;
 use subtle::ConstantTimeEq;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::pre_auth::Ticket;
 use crate::registry::AgentSession;
@@ -157,7 +157,7 @@ impl DataPool {
 
     /// An idle data connection still open, if the agent left one. One the agent closed (or
     /// that has bytes nobody asked for) is dropped on the way.
-    pub fn take(&self) -> Option<DataIo> {
+    fn take(&self) -> Option<DataIo> {
         let mut idle = self.lock();
         while let Some((_, mut conn)) = idle.conns.pop() {
             idle_gauge().dec();
@@ -166,6 +166,29 @@ impl DataPool {
             }
         }
         None
+    }
+
+    /// Whether the agent has left a data connection idle here now.
+    pub fn has_idle(&self) -> bool {
+        !self.lock().conns.is_empty()
+    }
+
+    /// An idle data connection with `head` (its parts in one write) written and flushed on
+    /// it. One whose write fails (the agent's end went away after [`DataPool::take`] looked)
+    /// is dropped and the next one tried, so the caller falls back to the session only when
+    /// none is left.
+    pub async fn start(&self, head: &[&[u8]]) -> Option<DataIo> {
+        let mut conn = self.take()?;
+        let head = head.concat();
+        loop {
+            match write_head(&mut conn, &head).await {
+                Ok(()) => return Some(conn),
+                Err(e) => {
+                    tracing::debug!(error = %e, "a data connection failed as a stream began on it");
+                    conn = self.take()?;
+                }
+            }
+        }
     }
 
     /// The session ended: its idle connections close, and any that arrive later are refused.
@@ -191,6 +214,11 @@ fn still_idle(conn: &mut DataIo) -> bool {
     let mut buf = ReadBuf::new(&mut byte);
     let mut cx = Context::from_waker(std::task::Waker::noop());
     matches!(Pin::new(conn).poll_read(&mut cx, &mut buf), Poll::Pending)
+}
+
+async fn write_head(conn: &mut DataIo, head: &[u8]) -> io::Result<()> {
+    conn.write_all(head).await?;
+    conn.flush().await
 }
 
 /// Serves a connection that completed the agent ingress's TLS handshake: a session
@@ -246,5 +274,80 @@ where
         None => {
             tracing::info!(%remote, "closing a data connection whose key names no live session")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An agent's end as `take` sees it when its FIN or RST has not arrived yet: nothing to
+    /// read, and writes fail (or succeed, when `alive`).
+    struct Far {
+        alive: bool,
+        written: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl AsyncRead for Far {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    impl AsyncWrite for Far {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            if !self.alive {
+                return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+            }
+            self.written.lock().unwrap().extend_from_slice(buf);
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn pool_of(ends: &[bool]) -> (DataPool, Arc<Mutex<Vec<u8>>>) {
+        let pool = DataPool::new(&ResourceId::generate("ts"), true);
+        let written = Arc::new(Mutex::new(Vec::new()));
+        for (serial, &alive) in ends.iter().enumerate() {
+            let far = Far {
+                alive,
+                written: written.clone(),
+            };
+            pool.lock().conns.push((serial as u64, DataIo::new(far)));
+        }
+        (pool, written)
+    }
+
+    #[tokio::test]
+    async fn a_stream_skips_data_connections_that_fail_its_first_write() {
+        // `take` pops the newest first: two dead ends, then one alive.
+        let (pool, written) = pool_of(&[true, false, false]);
+        assert!(pool.has_idle());
+        assert!(pool.start(&[b"\x00\x01", b"head"]).await.is_some());
+        assert_eq!(*written.lock().unwrap(), b"\x00\x01head");
+        assert!(!pool.has_idle());
+    }
+
+    #[tokio::test]
+    async fn a_stream_falls_back_to_the_session_when_every_idle_one_failed() {
+        let (pool, written) = pool_of(&[false, false]);
+        assert!(pool.start(&[b"head"]).await.is_none());
+        assert!(written.lock().unwrap().is_empty());
+        assert!(!pool.has_idle());
     }
 }

@@ -12,7 +12,7 @@ use ferry_metrics::{Counted, IN, OUT};
 use ferry_proto::{BindProto, ProxyHeader, StreamType};
 use ferry_transport::{open_typed, RpcError, Stream};
 use ferry_types::ErrorCode;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::data_conn::DataIo;
@@ -23,7 +23,16 @@ use crate::registry::Tunnel;
 /// (`ferry_edge_bytes_total`), with the streams open and opened.
 pub struct ProxyStream {
     stream: Counted<Carrier>,
+    on_session: bool,
     _permit: OwnedSemaphorePermit,
+}
+
+impl ProxyStream {
+    /// Whether the stream rides the agent's session (muxado) rather than a data connection of
+    /// its own.
+    pub fn on_session(&self) -> bool {
+        self.on_session
+    }
 }
 
 /// Why no proxy stream could be opened.
@@ -129,19 +138,18 @@ async fn open_with(
     };
     let mut first = header.encode();
     first.extend_from_slice(prefix);
-    let stream = match tunnel.session.data.take() {
-        Some(mut conn) => {
-            let mut head = StreamType::PROXY.to_bytes().to_vec();
-            head.extend_from_slice(&first);
-            // Flushed now: a server-first upstream (SSH, SMTP) speaks before the client does.
-            conn.write_all(&head)
-                .await
-                .map_err(|e| OpenError::Open(e.into()))?;
-            conn.flush().await.map_err(|e| OpenError::Open(e.into()))?;
-            edge()
-                .data_streams
-                .with_label_values(&[header.proto.as_str()])
-                .inc();
+    let metrics = edge();
+    let proto = header.proto.as_str();
+    // Flushed at once on a data connection: a server-first upstream (SSH, SMTP) speaks
+    // before the client does.
+    let stream = match tunnel
+        .session
+        .data
+        .start(&[&StreamType::PROXY.to_bytes(), &first])
+        .await
+    {
+        Some(conn) => {
+            metrics.data_streams.with_label_values(&[proto]).inc();
             Carrier::Data(conn)
         }
         None => Carrier::Mux(
@@ -150,12 +158,11 @@ async fn open_with(
                 .map_err(OpenError::Open)?,
         ),
     };
-    let metrics = edge();
-    let proto = header.proto.as_str();
     metrics
         .proxy_streams_opened
         .with_label_values(&[proto])
         .inc();
+    let on_session = matches!(stream, Carrier::Mux(_));
     Ok(ProxyStream {
         stream: Counted::new(
             stream,
@@ -163,6 +170,7 @@ async fn open_with(
             metrics.bytes.with_label_values(&[proto, IN]),
             metrics.proxy_streams_open.clone(),
         ),
+        on_session,
         _permit: permit,
     })
 }
