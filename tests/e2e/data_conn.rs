@@ -2,33 +2,36 @@
 //! edge, and the edge starts later streams on them instead of on the session
 //! (`ferry_proto::data_conn`). Read through the edge's metrics, over real sockets.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::harness::{eventually, port_of, Edge};
+use crate::http_relay::{get, read_answer};
 use crate::metrics::{scrape, value};
 use crate::tls_tcp::{echo_round, tls_connect};
-use crate::upstream::TcpEcho;
+use crate::upstream::{HttpUpstream, TcpEcho};
 
 const DATA_STREAMS: &str = "ferry_edge_data_streams_total{proto=\"tcp\"}";
+const HTTP_DATA_STREAMS: &str = "ferry_edge_data_streams_total{proto=\"http\"}";
 const IDLE: &str = "ferry_edge_data_connections_idle";
 
 async fn metric(edge: &Edge, series: &str) -> f64 {
     value(&scrape(edge, &edge.api_key).await, series)
 }
 
-/// Waits until the agent has left a data connection idle at `edge`; the streams carried on
-/// data connections so far.
-async fn data_connection_waits(edge: &Edge) -> f64 {
+/// Waits until the agent has left a data connection idle at `edge`; the `series` of streams
+/// carried on data connections so far.
+async fn data_connection_waits(edge: &Edge, series: &str) -> f64 {
     eventually(
         "idle data connections at the edge",
         Duration::from_secs(10),
         || async { metric(edge, IDLE).await >= 1.0 },
     )
     .await;
-    metric(edge, DATA_STREAMS).await
+    metric(edge, series).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -47,7 +50,7 @@ async fn streams_ride_data_connections_once_the_agent_carries_traffic() {
     assert_eq!(echo_round(&mut first, b"first").await.unwrap(), b"first");
 
     // The next stream rides one: 4 MB each way arrive whole, and the half-close comes back.
-    let before = data_connection_waits(&edge).await;
+    let before = data_connection_waits(&edge, DATA_STREAMS).await;
     let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let sent: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
     let (mut rd, mut wr) = s.split();
@@ -90,10 +93,45 @@ async fn a_server_that_speaks_first_is_heard_through_a_data_connection() {
         assert_eq!(&line, b"220 ready\r\n");
     };
     greeting(1).await;
-    let before = data_connection_waits(&edge).await;
+    let before = data_connection_waits(&edge, DATA_STREAMS).await;
     // The client sends nothing: the banner comes only if the edge flushed the stream's header.
     greeting(2).await;
     assert_eq!(metric(&edge, DATA_STREAMS).await, before + 1.0);
+}
+
+/// A kept-alive HTTP connection that began on the session moves to a data connection once the
+/// agent has one idle: its next request goes on a new stream there (so on a new upstream
+/// connection), and the one after stays on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_alive_http_connection_moves_to_a_data_connection() {
+    let edge = Edge::start().await;
+    let up = HttpUpstream::start("moved").await;
+    let host = "moved.example.test";
+    let _agent = edge
+        .agent("http", &[&up.port(), "--domain", host, "--scheme", "http"])
+        .await;
+    let mut conn = TcpStream::connect(("127.0.0.1", edge.http_port()))
+        .await
+        .unwrap();
+    moved_round(&mut conn, host, 1).await;
+    let before = data_connection_waits(&edge, HTTP_DATA_STREAMS).await;
+    assert_eq!(before, 0.0);
+    moved_round(&mut conn, host, 2).await;
+    assert_eq!(metric(&edge, HTTP_DATA_STREAMS).await, 1.0);
+    assert_eq!(up.connections.load(Ordering::Relaxed), 2);
+    moved_round(&mut conn, host, 3).await;
+    assert_eq!(metric(&edge, HTTP_DATA_STREAMS).await, 1.0);
+    assert_eq!(up.connections.load(Ordering::Relaxed), 2);
+}
+
+async fn moved_round(conn: &mut TcpStream, host: &str, n: u8) {
+    conn.write_all(get(host, false).as_bytes()).await.unwrap();
+    let (status, body) = read_answer(conn).await;
+    assert_eq!(
+        (status, body.as_slice()),
+        (200, &b"hello from moved"[..]),
+        "request {n}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -269,7 +269,7 @@ async fn without_inspection_the_agent_passes_requests_through() {
     std::fs::write(
         &cfg,
         format!(
-            "version: \"2\"\ntunnels:\n  quiet:\n    proto: http\n    addr: {}\n    domain: quiet.example.test\n    inspect: false\n  gone:\n    proto: http\n    addr: {dead_port}\n    domain: gone.example.test\n    inspect: false\n",
+            "version: \"2\"\ndata_connections: 0\ntunnels:\n  quiet:\n    proto: http\n    addr: {}\n    domain: quiet.example.test\n    inspect: false\n  gone:\n    proto: http\n    addr: {dead_port}\n    domain: gone.example.test\n    inspect: false\n",
             up.port()
         ),
     )
@@ -279,7 +279,8 @@ async fn without_inspection_the_agent_passes_requests_through() {
         .agent("start", &["--all", "--web-addr", "false", "--config", &cfg])
         .await;
 
-    // curl sends both requests on one connection (the edge keeps the same stream).
+    // curl sends both requests on one connection (the edge keeps the same stream: with no data
+    // connection to move to).
     let mut args = edge.curl_https("quiet.example.test", "/");
     args.extend(
         edge.curl_https("quiet.example.test", "/again")

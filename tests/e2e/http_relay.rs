@@ -15,11 +15,19 @@ use crate::harness::{Agent, Edge};
 use crate::upstream::{pattern_byte, HttpUpstream};
 
 /// An edge, an agent serving `host` from the upstream on `port` over plain HTTP, and a
-/// connection to the edge's HTTP port.
+/// connection to the edge's HTTP port. The agent keeps no data connections, so a connection's
+/// requests stay on the stream it started with and the upstream's connections can be counted
+/// (`data_conn.rs` tests the move to a data connection).
 async fn relayed(port: &str, host: &str) -> (Edge, Agent, TcpStream) {
     let edge = Edge::start().await;
+    let cfg = edge.dir.path().join("relay.yml");
+    std::fs::write(&cfg, "version: \"2\"\ndata_connections: 0\n").unwrap();
+    let cfg = cfg.display().to_string();
     let agent = edge
-        .agent("http", &[port, "--domain", host, "--scheme", "http"])
+        .agent(
+            "http",
+            &[port, "--domain", host, "--scheme", "http", "--config", &cfg],
+        )
         .await;
     let conn = TcpStream::connect(("127.0.0.1", edge.http_port()))
         .await
@@ -185,13 +193,13 @@ impl OneShotUpstream {
     }
 }
 
-fn get(host: &str, close: bool) -> String {
+pub fn get(host: &str, close: bool) -> String {
     let extra = if close { "Connection: close\r\n" } else { "" };
     format!("GET / HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n")
 }
 
 /// Reads one answer with a `Content-Length` body from `conn`: its status and body.
-async fn read_answer(conn: &mut TcpStream) -> (u16, Vec<u8>) {
+pub async fn read_answer(conn: &mut TcpStream) -> (u16, Vec<u8>) {
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     loop {

@@ -323,8 +323,13 @@ impl Conn {
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
+        // A kept stream on the session gives way to a data connection the agent has left
+        // idle since: the connection's later requests ride it, outside muxado.
         let mut kept = match self.upstream.take() {
-            Some((t, mut s)) if Arc::ptr_eq(&t, &plan.tunnel) => (!closed(&mut s)).then_some(s),
+            Some((t, mut s)) if Arc::ptr_eq(&t, &plan.tunnel) => {
+                let moves = s.on_session() && t.session.data.has_idle();
+                (!moves && !closed(&mut s)).then_some(s)
+            }
             _ => None,
         };
         // The request's head and whatever of its body arrived with it.
