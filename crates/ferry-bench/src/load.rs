@@ -89,30 +89,49 @@ async fn one_request(
     Ok(started.elapsed())
 }
 
-/// `conns` keep-alive connections, each sending requests back to back for `duration`.
-pub async fn keepalive(
-    target: &HttpTarget,
-    conns: usize,
-    duration: Duration,
-) -> anyhow::Result<HttpRun> {
+/// Keep-alive connections to one target, between runs of load.
+pub struct Clients {
+    senders: Vec<SendRequest<Empty<Bytes>>>,
+    host: String,
+}
+
+/// `conns` keep-alive connections to `target`, each handshaken (TLS and HTTP/1.1).
+pub async fn clients(target: &HttpTarget, conns: usize) -> anyhow::Result<Clients> {
     let mut senders = Vec::with_capacity(conns);
     for _ in 0..conns {
         senders.push(http_client(target).await?);
     }
+    Ok(Clients {
+        senders,
+        host: target.host.clone(),
+    })
+}
+
+/// Every connection of `clients` sending requests back to back for `duration`; the
+/// connections are kept for the next run.
+pub async fn keepalive(clients: &mut Clients, duration: Duration) -> anyhow::Result<HttpRun> {
     let deadline = Instant::now() + duration;
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for mut sender in senders {
-        let host = target.host.clone();
+    for mut sender in clients.senders.drain(..) {
+        let host = clients.host.clone();
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             while Instant::now() < deadline {
                 lat.push(micros(one_request(&mut sender, &host).await?));
             }
-            anyhow::Ok(lat)
+            anyhow::Ok((lat, sender))
         }));
     }
-    gather(tasks, started).await
+    let mut run = HttpRun::default();
+    for t in tasks {
+        let (lat, sender) = t.await??;
+        run.requests += lat.len() as u64;
+        run.latencies_us.extend(lat);
+        clients.senders.push(sender);
+    }
+    run.elapsed = started.elapsed();
+    Ok(run)
 }
 
 /// One request at a time on one connection, `gap` apart: the latency the path adds when it
