@@ -3,7 +3,10 @@
 //! one has its own TLS and its own TCP flow control, with no frame header, per-stream channel
 //! or session writer in the way (issue 17's separate connection per bulk stream). The edge
 //! takes one when it opens a proxy stream and falls back to a muxado stream when none is idle,
-//! and always for ngrok's agents, which are never offered a key.
+//! and always for ngrok's agents, which are never offered a key. A kept-alive HTTP connection
+//! whose stream began on muxado moves to one at its next request (`http_relay.rs`): per
+//! request, a data connection costs the edge and the agent less CPU than a muxado stream
+//! (BENCHMARKS.md).
 
 use std::io;
 use std::net::SocketAddr;
