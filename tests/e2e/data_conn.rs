@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::harness::{eventually, port_of, Edge};
-use crate::http_relay::{get, read_answer};
+use crate::http_relay::read_answer;
 use crate::metrics::{scrape, value};
 use crate::tls_tcp::{echo_round, tls_connect};
 use crate::upstream::{HttpUpstream, TcpEcho};
@@ -101,31 +101,50 @@ async fn a_server_that_speaks_first_is_heard_through_a_data_connection() {
 
 /// A kept-alive HTTP connection that began on the session moves to a data connection once the
 /// agent has one idle: its next request goes on a new stream there (so on a new upstream
-/// connection), and the one after stays on it.
+/// connection), and the one after stays on it. Here on the edge's byte relay (`http_relay.rs`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kept_alive_http_connection_moves_to_a_data_connection() {
+    kept_alive_connection_moves(&[], "").await;
+}
+
+/// The same on hyper's path (`stream_reuse.rs`), which basic auth takes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_alive_connection_on_hypers_path_moves_too() {
+    // "ops:password1" in base64.
+    kept_alive_connection_moves(
+        &["--basic-auth", "ops:password1"],
+        "Authorization: Basic b3BzOnBhc3N3b3JkMQ==\r\n",
+    )
+    .await;
+}
+
+/// Three requests on one connection to an HTTP endpoint of an agent started with `args`, each
+/// with the `header` lines given, read through the edge's metrics and the upstream's count.
+async fn kept_alive_connection_moves(args: &[&str], header: &str) {
     let edge = Edge::start().await;
     let up = HttpUpstream::start("moved").await;
     let host = "moved.example.test";
-    let _agent = edge
-        .agent("http", &[&up.port(), "--domain", host, "--scheme", "http"])
-        .await;
+    let port = up.port();
+    let mut all = vec![port.as_str(), "--domain", host, "--scheme", "http"];
+    all.extend_from_slice(args);
+    let _agent = edge.agent("http", &all).await;
     let mut conn = TcpStream::connect(("127.0.0.1", edge.http_port()))
         .await
         .unwrap();
-    moved_round(&mut conn, host, 1).await;
+    let request = format!("GET / HTTP/1.1\r\nHost: {host}\r\n{header}\r\n");
+    moved_round(&mut conn, &request, 1).await;
     let before = data_connection_waits(&edge, HTTP_DATA_STREAMS).await;
     assert_eq!(before, 0.0);
-    moved_round(&mut conn, host, 2).await;
+    moved_round(&mut conn, &request, 2).await;
     assert_eq!(metric(&edge, HTTP_DATA_STREAMS).await, 1.0);
     assert_eq!(up.connections.load(Ordering::Relaxed), 2);
-    moved_round(&mut conn, host, 3).await;
+    moved_round(&mut conn, &request, 3).await;
     assert_eq!(metric(&edge, HTTP_DATA_STREAMS).await, 1.0);
     assert_eq!(up.connections.load(Ordering::Relaxed), 2);
 }
 
-async fn moved_round(conn: &mut TcpStream, host: &str, n: u8) {
-    conn.write_all(get(host, false).as_bytes()).await.unwrap();
+async fn moved_round(conn: &mut TcpStream, request: &str, n: u8) {
+    conn.write_all(request.as_bytes()).await.unwrap();
     let (status, body) = read_answer(conn).await;
     assert_eq!(
         (status, body.as_slice()),

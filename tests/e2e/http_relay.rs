@@ -193,7 +193,7 @@ impl OneShotUpstream {
     }
 }
 
-pub fn get(host: &str, close: bool) -> String {
+fn get(host: &str, close: bool) -> String {
     let extra = if close { "Connection: close\r\n" } else { "" };
     format!("GET / HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n")
 }

@@ -257,7 +257,7 @@ async fn forward(
     };
     let timeout = shared.config.upstream_timeout;
     let exchange = async {
-        match sender.try_send_request(req).await {
+        match sender.send.try_send_request(req).await {
             Ok(resp) => Ok(resp),
             // A kept stream the agent closed in the meantime: the request never left, so it
             // goes again on a new stream.
@@ -268,7 +268,7 @@ async fn forward(
                 sender = open_sender(shared, &tunnel, peer, &host)
                     .await
                     .map_err(Sent::NoStream)?;
-                sender.send_request(req).await.map_err(Sent::Failed)
+                sender.send.send_request(req).await.map_err(Sent::Failed)
             }
             Err(e) => Err(Sent::Failed(e.into_error())),
         }
@@ -327,7 +327,7 @@ async fn open_sender(
     tunnel: &Tunnel,
     peer: SocketAddr,
     host: &Hostname,
-) -> Result<hyper::client::conn::http1::SendRequest<Incoming>, (ErrorCode, String)> {
+) -> Result<stream_reuse::Sender, (ErrorCode, String)> {
     let stream = proxy_stream::open(tunnel, peer, shared.config.stream_wait)
         .await
         .map_err(|e| {
@@ -340,7 +340,8 @@ async fn open_sender(
             };
             (e.code(), detail)
         })?;
-    let (sender, conn) = hyper::client::conn::http1::Builder::new()
+    let on_session = stream.on_session();
+    let (send, conn) = hyper::client::conn::http1::Builder::new()
         .handshake::<_, Incoming>(TokioIo::new(stream))
         .await
         .map_err(|e| (ErrorCode::AgentOffline, format!("agent stream: {e}")))?;
@@ -349,7 +350,7 @@ async fn open_sender(
             tracing::debug!(error = %e, "agent stream ended");
         }
     });
-    Ok(sender)
+    Ok(stream_reuse::Sender { send, on_session })
 }
 
 fn request_host(req: &Request<Incoming>) -> Option<String> {
